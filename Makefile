@@ -1,0 +1,47 @@
+# A thin wrapper around CMake for the README's two commands:
+#   make demo   build, fetch MNIST, run the example benchmark
+#   make test   build and run the whole test suite, then again under ASan+UBSan
+# Other targets: build, install (PREFIX=...), test-fast (no sanitizer build), perf, clean.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+CTEST_ARGS ?=
+WERROR     ?= $(if $(CI),ON,OFF)
+
+.PHONY: all build demo test test-fast test-asan install perf clean
+
+all: build
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSBENGINE_WERROR=$(WERROR) $(CMAKE_ARGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	tools/demo $(BUILD)
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The sanitizer build skips CUDA (nvcc objects are not instrumented) to keep the suite short.
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSBENGINE_SANITIZE=ON -DSBENGINE_CUDA=OFF \
+	      -DSBENGINE_WERROR=$(WERROR) $(CMAKE_ARGS)
+
+test-asan: $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'perf|gpu' $(CTEST_ARGS)
+
+test: test-fast test-asan
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+perf: build
+	tools/perf/run $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,23 @@
+/* What this build of the engine is made of and what hardware it sees. */
+#ifndef SB_CORE_BUILDINFO_H
+#define SB_CORE_BUILDINFO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+const char *sb_engine_version(void);      /* "0.1.0" */
+const char *sb_engine_git_revision(void); /* short hash, "+dirty" suffix, or "unknown" */
+/* OpenBLAS's configuration string ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell MAX_THREADS=64"). */
+const char *sb_blas_info(void);
+bool sb_built_with_cuda(void);
+
+/* CUDA facts; all report "no GPU" (count 0) on a build without CUDA or a machine without a
+ * usable driver. Versions are 0 when unknown. */
+int sb_cuda_device_count(void);
+int sb_cuda_runtime_version(void); /* e.g. 13000 */
+int sb_cuda_driver_version(void);  /* 0 when no driver */
+int sb_cublas_version(void);       /* e.g. 130100 */
+/* Name and total memory of device `index`; false when it does not exist. */
+bool sb_cuda_device_info(int index, char *name, size_t name_size, size_t *total_memory);
+
+#endif

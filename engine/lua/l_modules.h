@@ -1,0 +1,15 @@
+/* The C submodules of `sbengine.core`. Each entry X(name) needs a function
+ * `int sbL_open_<name>(lua_State *L)` (in engine/lua/l_<name>.c) that pushes one table;
+ * it becomes `require("sbengine.core").<name>`. Add one line per binding file. */
+#ifndef SB_LUA_MODULES_H
+#define SB_LUA_MODULES_H
+
+#include <lua.h>
+
+#define SB_LUA_MODULES(X) X(sys)
+
+#define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
+SB_LUA_MODULES(SB_DECLARE_OPENER)
+#undef SB_DECLARE_OPENER
+
+#endif

@@ -1,0 +1,74 @@
+/* sbengine.core.sys: build facts and devices (for --version, `sbengine devices`,
+ * the `environment` block of stored results). */
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "core/buildinfo.h"
+#include "lua/l_util.h"
+
+static int sys_build_info(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushstring(L, sb_engine_version());
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, sb_engine_git_revision());
+    lua_setfield(L, -2, "git_revision");
+    lua_pushstring(L, LUA_RELEASE);
+    lua_setfield(L, -2, "lua");
+    lua_pushstring(L, sb_blas_info());
+    lua_setfield(L, -2, "blas");
+    lua_pushboolean(L, sb_built_with_cuda());
+    lua_setfield(L, -2, "cuda_built");
+    if (sb_built_with_cuda()) {
+        lua_pushinteger(L, sb_cuda_runtime_version());
+        lua_setfield(L, -2, "cuda_runtime");
+        lua_pushinteger(L, sb_cuda_driver_version());
+        lua_setfield(L, -2, "cuda_driver");
+        lua_pushinteger(L, sb_cublas_version());
+        lua_setfield(L, -2, "cublas");
+    }
+    return 1;
+}
+
+/* { {name="cpu"}, {name="cuda:0", description="NVIDIA H200", memory=...}, ... } */
+static int sys_devices(lua_State *L)
+{
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushstring(L, "cpu");
+    lua_setfield(L, -2, "name");
+    lua_rawseti(L, -2, 1);
+    int count = sb_cuda_device_count();
+    for (int i = 0; i < count; i++) {
+        char name[256];
+        size_t memory = 0;
+        if (!sb_cuda_device_info(i, name, sizeof name, &memory)) continue;
+        lua_newtable(L);
+        lua_pushfstring(L, "cuda:%d", i);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, name);
+        lua_setfield(L, -2, "description");
+        lua_pushinteger(L, (lua_Integer)memory);
+        lua_setfield(L, -2, "memory");
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    }
+    return 1;
+}
+
+static int sys_cuda_device_count(lua_State *L)
+{
+    lua_pushinteger(L, sb_cuda_device_count());
+    return 1;
+}
+
+int sbL_open_sys(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {
+        {"build_info", sys_build_info},
+        {"devices", sys_devices},
+        {"cuda_device_count", sys_cuda_device_count},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,26 @@
+/* The Lua runtime of the sbengine executable: one lua_State with the standard libraries,
+ * the engine's Lua library on package.path, `sbengine.core` preloaded (statically linked),
+ * `sb` as a global, and helpers to run chunks with tracebacks. */
+#ifndef SB_RUNTIME_H
+#define SB_RUNTIME_H
+
+#include <lua.h>
+
+/* Creates the state. `argv0` locates an installed library (<prefix>/share/sbengine/lua)
+ * next to the binary; the in-tree source directory is the fallback. Returns NULL and
+ * prints to stderr when Lua itself cannot start or `require "sbengine"` fails. */
+lua_State *runtime_new(const char *argv0);
+void runtime_close(lua_State *L);
+
+/* The directory holding sbengine/init.lua that this runtime uses. */
+const char *runtime_lua_dir(void);
+
+/* Calls the function on top of the stack (with `nargs` arguments below it) under a
+ * message handler that appends a traceback. Returns a LUA_* status; on error the message
+ * (with traceback) is left on the stack. */
+int runtime_pcall(lua_State *L, int nargs, int nresults);
+
+/* Prints the error on top of the stack to stderr as "sbengine: <msg>" and pops it. */
+void runtime_report(lua_State *L);
+
+#endif

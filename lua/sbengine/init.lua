@@ -1,0 +1,35 @@
+--- sbengine: the public Lua API (DESIGN.md §3).
+--
+--   local sb = require "sbengine"     -- also preloaded as the global `sb` by the CLI
+--
+-- This file assembles the public modules; each lives in its own file under
+-- lua/sbengine/ and reaches C only through `sbengine.core`.
+local core = require "sbengine.core"
+
+local sb = {}
+
+sb.version = core.sys.build_info().version
+sb.session = require "sbengine.session"
+
+-- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
+-- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes
+-- `require "sbengine.benchmarks.NAME"` work in both.
+do
+  local here = debug.getinfo(1, "S").source:match("^@(.*)/sbengine/init%.lua$")
+  if here then
+    local tree_benchmarks = here .. "/../benchmarks/"
+    table.insert(package.searchers, 2, function(name)
+      local short = name:match("^sbengine%.benchmarks%.([%w_]+)$")
+      if not short then return nil end
+      local path = tree_benchmarks .. short .. ".lua"
+      local f = io.open(path, "r")
+      if not f then return "\n\tno file '" .. path .. "'" end
+      f:close()
+      local chunk, err = loadfile(path)
+      if not chunk then error(err, 0) end
+      return chunk, path
+    end)
+  end
+end
+
+return sb

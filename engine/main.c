@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
+#include "core/cuda.h"
 #include "runtime.h"
 
 enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
@@ -90,12 +91,17 @@ static void print_version(void)
     printf("BLAS: %s\n", sb_blas_info());
     if (!sb_built_with_cuda()) {
         printf("CUDA: not built with CUDA\n");
+    } else if (!sb_cuda_plugin_get()) {
+        printf("CUDA: plugin not loaded: %s\n", sb_cuda_unavailable_reason());
     } else {
         int rt = sb_cuda_runtime_version(), drv = sb_cuda_driver_version();
         int cublas = sb_cublas_version();
-        printf("CUDA: runtime %d.%d, cuBLAS %d.%d.%d, driver %s\n", rt / 1000, (rt % 1000) / 10,
-               cublas / 10000, (cublas / 100) % 100, cublas % 100,
-               drv ? "present" : "not found");
+        printf("CUDA: runtime %d.%d, cuBLAS %d.%d.%d, driver ", rt / 1000, (rt % 1000) / 10,
+               cublas / 10000, (cublas / 100) % 100, cublas % 100);
+        if (drv)
+            printf("%d.%d\n", drv / 1000, (drv % 1000) / 10);
+        else
+            printf("not found\n");
     }
     int gpus = sb_cuda_device_count();
     if (gpus == 0) {
@@ -120,10 +126,8 @@ static int print_devices(void)
         if (sb_cuda_device_info(i, name, sizeof name, &mem))
             printf("cuda:%d\t%s, %.1f GiB\n", i, name, (double)mem / (1u << 30));
     }
-    if (!sb_built_with_cuda())
-        fprintf(stderr, "sbengine: this build has no CUDA support\n");
-    else if (gpus == 0)
-        fprintf(stderr, "sbengine: no CUDA device visible\n");
+    fflush(stdout);
+    if (gpus == 0) fprintf(stderr, "sbengine: no GPU: %s\n", sb_cuda_unavailable_reason());
     return EXIT_OK;
 }
 

@@ -4,12 +4,27 @@
 
 #include "core/version.h"
 
-const char *sb_engine_version(void) { return SBENGINE_VERSION; }
-const char *sb_engine_git_revision(void) { return SBENGINE_GIT_REVISION; }
-const char *sb_blas_info(void) { return openblas_get_config(); }
+const char *sb_engine_version(void)
+{
+    return SBENGINE_VERSION;
+}
+const char *sb_engine_git_revision(void)
+{
+    return SBENGINE_GIT_REVISION;
+}
+const char *sb_blas_info(void)
+{
+    return openblas_get_config();
+}
 
 #ifdef SBENGINE_HAVE_CUDA
-bool sb_built_with_cuda(void) { return true; }
+bool sb_built_with_cuda(void)
+{
+    return true;
+}
 #else
-bool sb_built_with_cuda(void) { return false; }
+bool sb_built_with_cuda(void)
+{
+    return false;
+}
 #endif

@@ -2,6 +2,7 @@
 # The CUDA plugin is loaded lazily: never at startup, and a missing plugin or driver means
 # "no GPU" with the reason in the message. Runs on machines without a GPU.
 . "$(dirname "$0")/lib/assert.sh"
+unset SBENGINE_CUDA_PLUGIN # the lookup next to the binary is under test
 
 maps_probe='for l in io.lines("/proc/self/maps") do
   if l:find("sbengine_cuda", 1, true) or l:find("libcublas", 1, true) then print("LOADED " .. l) return end

@@ -10,6 +10,8 @@ local sb = {}
 
 sb.version = core.sys.version() -- not build_info(): that loads the CUDA plugin
 sb.session = require "sbengine.session"
+sb.results = require "sbengine.results"
+sb.BenchmarkResult = sb.results.BenchmarkResult
 sb.cuda = core.cuda
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the

@@ -10,6 +10,7 @@ local sb = {}
 
 sb.version = core.sys.build_info().version
 sb.session = require "sbengine.session"
+require("sbengine.tensor").install(sb) -- sb.tensor, sb.zeros, ... (docs/tensor.md)
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
 -- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes

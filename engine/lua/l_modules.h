@@ -6,7 +6,13 @@
 
 #include <lua.h>
 
-#define SB_LUA_MODULES(X) X(sys) X(tensor)
+/* One line per module, so that additions merge cleanly. */
+#define SB_LUA_MODULES(X)                                                                          \
+    X(sys)                                                                                         \
+    X(result)                                                                                      \
+    X(net)                                                                                         \
+    X(cuda)                                                                                        \
+    X(tensor)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/cuda.h"
 #include "tensor/backend.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -56,7 +57,7 @@ sb_status sb_backend_for(sb_device device, const sb_backend **out)
     const char *why = unavailable_reason[device.kind][0] ? unavailable_reason[device.kind]
                       : loaders[device.kind]
                           ? "the CUDA plugin did not register a backend"
-                          : "this build of sbengine has no CUDA backend";
+                          : "the CUDA plugin registered no tensor backend";
     char reason[512];
     snprintf(reason, sizeof reason, "%s", why);
     pthread_mutex_unlock(&registry_lock);
@@ -64,7 +65,10 @@ sb_status sb_backend_for(sb_device device, const sb_backend **out)
         *out = b;
         return SB_OK;
     }
+    /* No tensor kernels: say why CUDA itself is missing when it is (no driver, no
+     * plugin), which is the usual reason on a CPU-only machine. */
+    if (sb_cuda_require(device.index) != SB_OK) return SB_EDEVICE;
     char name[32];
     sb_device_format(device, name, sizeof name);
-    return sb_fail(SB_EDEVICE, "CUDA is not available (device %s requested): %s", name, reason);
+    return sb_fail(SB_EDEVICE, "CUDA is not available for tensors on %s: %s", name, reason);
 }

@@ -65,8 +65,7 @@ sb_tensor *sbL_check_tensor(lua_State *L, int idx)
 {
     tensor_box *box = luaL_testudata(L, idx, SB_TENSOR_MT);
     if (!box) {
-        const char *msg =
-            lua_pushfstring(L, "tensor expected, got %s", luaL_typename(L, idx));
+        const char *msg = lua_pushfstring(L, "tensor expected, got %s", luaL_typename(L, idx));
         luaL_argerror(L, idx, msg);
         return NULL;
     }
@@ -107,10 +106,11 @@ static int to_dim(lua_State *L, const sb_tensor *t, lua_Integer d, int ndim, con
     char shape[256];
     shape_text(t, shape, sizeof shape);
     if (ndim == 0)
-        return luaL_error(L, "%s: dim %I is out of range for a 0-D tensor %s (it has no dims)",
-                          op, (LUAI_UACINT)d, shape);
-    return luaL_error(L, "%s: dim %I is out of range for a %d-D tensor %s (expected 1..%d or "
-                         "-%d..-1)",
+        return luaL_error(L, "%s: dim %I is out of range for a 0-D tensor %s (it has no dims)", op,
+                          (LUAI_UACINT)d, shape);
+    return luaL_error(L,
+                      "%s: dim %I is out of range for a %d-D tensor %s (expected 1..%d or "
+                      "-%d..-1)",
                       op, (LUAI_UACINT)d, t->ndim, shape, ndim, ndim);
 }
 
@@ -136,8 +136,9 @@ static int64_t to_index(lua_State *L, lua_Integer i, int64_t size, int dim0, con
 {
     if (i >= 1 && i <= size) return i - 1;
     if (i < 0 && -i <= size) return size + i;
-    return luaL_error(L, "%s: index %I is out of range for dim %d of size %I (expected 1..%I or "
-                         "-%I..-1)",
+    return luaL_error(L,
+                      "%s: index %I is out of range for dim %d of size %I (expected 1..%I or "
+                      "-%I..-1)",
                       op, (LUAI_UACINT)i, dim0 + 1, (LUAI_UACINT)size, (LUAI_UACINT)size,
                       (LUAI_UACINT)size);
 }
@@ -187,8 +188,9 @@ static int parse_shape(lua_State *L, int first, int *ndim, int64_t *sizes, const
         arg++;
     }
     if (!lua_isnoneornil(L, arg) && !is_options_table(L, arg))
-        return luaL_error(L, "%s: bad argument #%d (expected a size, a shape table or an options "
-                             "table, got %s)",
+        return luaL_error(L,
+                          "%s: bad argument #%d (expected a size, a shape table or an options "
+                          "table, got %s)",
                           op, arg, luaL_typename(L, arg));
     *ndim = n;
     return arg;
@@ -202,8 +204,7 @@ static sb_dtype dtype_of_string(lua_State *L, const char *name, const char *op)
 }
 
 /* {dtype=, device=} at idx (none/nil = defaults). */
-static void parse_options(lua_State *L, int idx, sb_dtype *dtype, sb_device *device,
-                          const char *op)
+static void parse_options(lua_State *L, int idx, sb_dtype *dtype, sb_device *device, const char *op)
 {
     if (lua_isnoneornil(L, idx)) return;
     if (lua_type(L, idx) != LUA_TTABLE)
@@ -218,8 +219,9 @@ static void parse_options(lua_State *L, int idx, sb_dtype *dtype, sb_device *dev
     lua_pop(L, 1);
     if (lua_getfield(L, idx, "device") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "%s: option 'device' must be a string such as \"cpu\" or \"cuda:0\", "
-                          "got %s",
+            luaL_error(L,
+                       "%s: option 'device' must be a string such as \"cpu\" or \"cuda:0\", "
+                       "got %s",
                        op, luaL_typename(L, -1));
         if (sb_device_parse(lua_tostring(L, -1), device) != SB_OK) sbL_raise(L, op);
     }
@@ -242,9 +244,18 @@ static int create_filled(lua_State *L, const char *op, double value, bool fill)
     return push_result(L, st, &t, op);
 }
 
-static int l_zeros(lua_State *L) { return create_filled(L, "zeros", 0.0, true); }
-static int l_ones(lua_State *L) { return create_filled(L, "ones", 1.0, true); }
-static int l_empty(lua_State *L) { return create_filled(L, "empty", 0.0, false); }
+static int l_zeros(lua_State *L)
+{
+    return create_filled(L, "zeros", 0.0, true);
+}
+static int l_ones(lua_State *L)
+{
+    return create_filled(L, "ones", 1.0, true);
+}
+static int l_empty(lua_State *L)
+{
+    return create_filled(L, "empty", 0.0, false);
+}
 
 static int l_full(lua_State *L)
 {
@@ -285,8 +296,14 @@ static int create_random(lua_State *L, bool normal)
     return push_result(L, st, &t, op);
 }
 
-static int l_rand(lua_State *L) { return create_random(L, false); }
-static int l_randn(lua_State *L) { return create_random(L, true); }
+static int l_rand(lua_State *L)
+{
+    return create_random(L, false);
+}
+static int l_randn(lua_State *L)
+{
+    return create_random(L, true);
+}
 
 static int l_manual_seed(lua_State *L)
 {
@@ -300,14 +317,17 @@ static int l_manual_seed(lua_State *L)
 static int l_arange(lua_State *L)
 {
     int nums = 0;
-    while (nums < 3 && lua_type(L, nums + 1) == LUA_TNUMBER) nums++;
+    while (nums < 3 && lua_type(L, nums + 1) == LUA_TNUMBER)
+        nums++;
     if (nums == 0)
-        return luaL_error(L, "arange: expected arange(n), arange(start, stop) or arange(start, "
-                             "stop, step), got %s",
+        return luaL_error(L,
+                          "arange: expected arange(n), arange(start, stop) or arange(start, "
+                          "stop, step), got %s",
                           luaL_typename(L, 1));
     double start = 0, stop, step = 1;
     bool integral = true;
-    for (int i = 1; i <= nums; i++) integral &= lua_isinteger(L, i);
+    for (int i = 1; i <= nums; i++)
+        integral &= lua_isinteger(L, i);
     if (nums == 1) {
         stop = lua_tonumber(L, 1);
     } else {
@@ -352,8 +372,8 @@ static void fill_nested(lua_State *L, int idx, sb_tensor *t, int dim, int64_t *p
     size_t elsize = sb_dtype_size(t->dtype);
     for (int64_t i = 1; i <= len; i++) {
         int type = lua_rawgeti(L, idx, i);
-        size_t plen = pathlen + (size_t)snprintf(path + pathlen, 256 - pathlen, "[%lld]",
-                                                 (long long)i);
+        size_t plen =
+            pathlen + (size_t)snprintf(path + pathlen, 256 - pathlen, "[%lld]", (long long)i);
         if (plen >= 256) plen = 255;
         if (dim + 1 < t->ndim) {
             if (type != LUA_TTABLE)
@@ -397,8 +417,9 @@ static int l_tensor(lua_State *L)
     }
     if (lua_type(L, 1) == LUA_TNUMBER) return create_filled(L, "tensor", 0.0, true);
     if (lua_type(L, 1) != LUA_TTABLE && lua_type(L, 1) != LUA_TNUMBER)
-        return luaL_error(L, "tensor: expected a nested table of numbers, a tensor or sizes, got "
-                             "%s",
+        return luaL_error(L,
+                          "tensor: expected a nested table of numbers, a tensor or sizes, got "
+                          "%s",
                           luaL_typename(L, 1));
     parse_options(L, 2, &dtype, &device, "tensor");
     int ndim = 0;
@@ -429,8 +450,7 @@ static int l_from_bytes(lua_State *L)
                           luaL_typename(L, 2));
     parse_shape(L, 2, &ndim, sizes, "from_bytes");
     sb_dtype dtype = SB_FLOAT32;
-    if (!lua_isnoneornil(L, 3))
-        dtype = dtype_of_string(L, luaL_checkstring(L, 3), "from_bytes");
+    if (!lua_isnoneornil(L, 3)) dtype = dtype_of_string(L, luaL_checkstring(L, 3), "from_bytes");
     int64_t numel = 0;
     sbL_check(L, sb_shape_check(ndim, sizes, dtype, &numel), "from_bytes");
     size_t need = (size_t)numel * sb_dtype_size(dtype);
@@ -556,12 +576,19 @@ static int m_view_or_reshape(lua_State *L, bool reshape)
     int64_t sizes[SB_MAX_DIMS];
     parse_shape(L, 2, &ndim, sizes, op);
     sb_tensor *v = NULL;
-    sb_status st = reshape ? sb_tensor_reshape(t, ndim, sizes, &v) : sb_tensor_view(t, ndim, sizes, &v);
+    sb_status st =
+        reshape ? sb_tensor_reshape(t, ndim, sizes, &v) : sb_tensor_view(t, ndim, sizes, &v);
     return push_result(L, st, &v, op);
 }
 
-static int m_view(lua_State *L) { return m_view_or_reshape(L, false); }
-static int m_reshape(lua_State *L) { return m_view_or_reshape(L, true); }
+static int m_view(lua_State *L)
+{
+    return m_view_or_reshape(L, false);
+}
+static int m_reshape(lua_State *L)
+{
+    return m_view_or_reshape(L, true);
+}
 
 static int m_narrow(lua_State *L)
 {
@@ -574,10 +601,10 @@ static int m_narrow(lua_State *L)
     if (start == 0 || s0 < 0 || s0 > size || length < 0 || length > size - s0) {
         char shape[256];
         shape_text(t, shape, sizeof shape);
-        return luaL_error(L, "narrow: start %I length %I is out of range for dim %d of size %I in "
-                             "%s",
-                          (LUAI_UACINT)start, (LUAI_UACINT)length, d + 1, (LUAI_UACINT)size,
-                          shape);
+        return luaL_error(L,
+                          "narrow: start %I length %I is out of range for dim %d of size %I in "
+                          "%s",
+                          (LUAI_UACINT)start, (LUAI_UACINT)length, d + 1, (LUAI_UACINT)size, shape);
     }
     sb_tensor *v = NULL;
     return push_result(L, sb_tensor_narrow(t, d, s0, length, &v), &v, "narrow");
@@ -607,8 +634,9 @@ static int m_t(lua_State *L)
     if (t->ndim > 2) {
         char shape[256];
         shape_text(t, shape, sizeof shape);
-        return luaL_error(L, "t: expects a tensor with at most 2 dims, got %d-D %s (use "
-                             "transpose(d1, d2))",
+        return luaL_error(L,
+                          "t: expects a tensor with at most 2 dims, got %d-D %s (use "
+                          "transpose(d1, d2))",
                           t->ndim, shape);
     }
     sb_tensor *v = NULL;
@@ -629,7 +657,8 @@ static int m_permute(lua_State *L)
                           ndim);
     }
     int dims[SB_MAX_DIMS];
-    for (int i = 0; i < ndim; i++) dims[i] = to_dim(L, t, given[i], t->ndim, "permute");
+    for (int i = 0; i < ndim; i++)
+        dims[i] = to_dim(L, t, given[i], t->ndim, "permute");
     sb_tensor *v = NULL;
     return push_result(L, sb_tensor_permute(t, dims, &v), &v, "permute");
 }
@@ -725,8 +754,9 @@ static int m_to(lua_State *L)
                                   luaL_typename(L, arg));
             if (sb_dtype_from_name(what, &dtype) == SB_OK) continue;
             if (sb_device_parse(what, &device) == SB_OK) continue;
-            return luaL_error(L, "to: '%s' is neither a dtype (float32, float64, int64, int32, "
-                                 "uint8, float16, bfloat16) nor a device (cpu, cuda, cuda:N)",
+            return luaL_error(L,
+                              "to: '%s' is neither a dtype (float32, float64, int64, int32, "
+                              "uint8, float16, bfloat16) nor a device (cpu, cuda, cuda:N)",
                               what);
         }
     }
@@ -743,11 +773,26 @@ static int convert_to(lua_State *L, sb_dtype dtype, const char *op)
     return push_result(L, sb_tensor_to_dtype(sbL_check_tensor(L, 1), dtype, &res), &res, op);
 }
 
-static int m_float(lua_State *L) { return convert_to(L, SB_FLOAT32, "float"); }
-static int m_double(lua_State *L) { return convert_to(L, SB_FLOAT64, "double"); }
-static int m_long(lua_State *L) { return convert_to(L, SB_INT64, "long"); }
-static int m_int(lua_State *L) { return convert_to(L, SB_INT32, "int"); }
-static int m_byte(lua_State *L) { return convert_to(L, SB_UINT8, "byte"); }
+static int m_float(lua_State *L)
+{
+    return convert_to(L, SB_FLOAT32, "float");
+}
+static int m_double(lua_State *L)
+{
+    return convert_to(L, SB_FLOAT64, "double");
+}
+static int m_long(lua_State *L)
+{
+    return convert_to(L, SB_INT64, "long");
+}
+static int m_int(lua_State *L)
+{
+    return convert_to(L, SB_INT32, "int");
+}
+static int m_byte(lua_State *L)
+{
+    return convert_to(L, SB_UINT8, "byte");
+}
 
 static int move_to(lua_State *L, sb_device device, const char *op)
 {
@@ -755,13 +800,15 @@ static int move_to(lua_State *L, sb_device device, const char *op)
     return push_result(L, sb_tensor_to_device(sbL_check_tensor(L, 1), device, &res), &res, op);
 }
 
-static int m_cpu(lua_State *L) { return move_to(L, SB_CPU, "cpu"); }
+static int m_cpu(lua_State *L)
+{
+    return move_to(L, SB_CPU, "cpu");
+}
 
 static int m_cuda(lua_State *L)
 {
     sb_device device = {SB_DEVICE_CUDA, 0};
-    if (!lua_isnoneornil(L, 2))
-        device.index = (int)check_int(L, 2, "cuda", "device index");
+    if (!lua_isnoneornil(L, 2)) device.index = (int)check_int(L, 2, "cuda", "device index");
     return move_to(L, device, "cuda");
 }
 
@@ -774,7 +821,8 @@ static void push_element(lua_State *L, const sb_tensor *t, const int64_t *index)
     if (t->dtype == SB_INT64) {
         /* exact beyond 2^53 */
         int64_t off = t->offset;
-        for (int d = 0; d < t->ndim; d++) off += index[d] * t->strides[d];
+        for (int d = 0; d < t->ndim; d++)
+            off += index[d] * t->strides[d];
         lua_pushinteger(L, (lua_Integer)((const int64_t *)t->storage->data)[off]);
     } else if (!sb_dtype_is_floating(t->dtype)) {
         lua_pushinteger(L, (lua_Integer)v);
@@ -841,10 +889,14 @@ static int m_totable(lua_State *L)
 /* t[i]: a number for 1-D tensors (Torch7), else the view select(1, i). */
 static int m_index(lua_State *L)
 {
-    sb_tensor *t = sbL_check_tensor(L, 1);
+    /* Method lookup works on a freed tensor too (t:free() twice is fine); the methods
+     * themselves check. */
+    luaL_checkudata(L, 1, SB_TENSOR_MT);
     if (lua_type(L, 2) == LUA_TNUMBER) {
+        sb_tensor *t = sbL_check_tensor(L, 1);
         lua_Integer i = check_int(L, 2, "index", "index");
-        if (t->ndim == 0) return luaL_error(L, "index: a 0-D tensor cannot be indexed (use :item())");
+        if (t->ndim == 0)
+            return luaL_error(L, "index: a 0-D tensor cannot be indexed (use :item())");
         int64_t at = to_index(L, i, t->sizes[0], 0, "index");
         if (t->ndim == 1) {
             if (sb_tensor_device(t).kind != SB_DEVICE_CPU) {
@@ -921,12 +973,30 @@ static int arith(lua_State *L, sb_binary_op op, const char *name)
     return push_result(L, st, &res, name);
 }
 
-static int m_add(lua_State *L) { return arith(L, SB_BINARY_ADD, "add"); }
-static int m_sub(lua_State *L) { return arith(L, SB_BINARY_SUB, "sub"); }
-static int m_mul(lua_State *L) { return arith(L, SB_BINARY_MUL, "mul"); }
-static int m_div(lua_State *L) { return arith(L, SB_BINARY_DIV, "div"); }
-static int m_maximum(lua_State *L) { return arith(L, SB_BINARY_MAXIMUM, "maximum"); }
-static int m_minimum(lua_State *L) { return arith(L, SB_BINARY_MINIMUM, "minimum"); }
+static int m_add(lua_State *L)
+{
+    return arith(L, SB_BINARY_ADD, "add");
+}
+static int m_sub(lua_State *L)
+{
+    return arith(L, SB_BINARY_SUB, "sub");
+}
+static int m_mul(lua_State *L)
+{
+    return arith(L, SB_BINARY_MUL, "mul");
+}
+static int m_div(lua_State *L)
+{
+    return arith(L, SB_BINARY_DIV, "div");
+}
+static int m_maximum(lua_State *L)
+{
+    return arith(L, SB_BINARY_MAXIMUM, "maximum");
+}
+static int m_minimum(lua_State *L)
+{
+    return arith(L, SB_BINARY_MINIMUM, "minimum");
+}
 
 static int arith_(lua_State *L, sb_binary_op op, const char *name)
 {
@@ -945,10 +1015,22 @@ static int arith_(lua_State *L, sb_binary_op op, const char *name)
     return 1;
 }
 
-static int m_add_(lua_State *L) { return arith_(L, SB_BINARY_ADD, "add_"); }
-static int m_sub_(lua_State *L) { return arith_(L, SB_BINARY_SUB, "sub_"); }
-static int m_mul_(lua_State *L) { return arith_(L, SB_BINARY_MUL, "mul_"); }
-static int m_div_(lua_State *L) { return arith_(L, SB_BINARY_DIV, "div_"); }
+static int m_add_(lua_State *L)
+{
+    return arith_(L, SB_BINARY_ADD, "add_");
+}
+static int m_sub_(lua_State *L)
+{
+    return arith_(L, SB_BINARY_SUB, "sub_");
+}
+static int m_mul_(lua_State *L)
+{
+    return arith_(L, SB_BINARY_MUL, "mul_");
+}
+static int m_div_(lua_State *L)
+{
+    return arith_(L, SB_BINARY_DIV, "div_");
+}
 
 static int unary(lua_State *L, sb_unary_op op, const char *name)
 {
@@ -956,11 +1038,26 @@ static int unary(lua_State *L, sb_unary_op op, const char *name)
     return push_result(L, sb_tensor_unary(op, sbL_check_tensor(L, 1), &res), &res, name);
 }
 
-static int m_neg(lua_State *L) { return unary(L, SB_UNARY_NEG, "neg"); }
-static int m_abs(lua_State *L) { return unary(L, SB_UNARY_ABS, "abs"); }
-static int m_exp(lua_State *L) { return unary(L, SB_UNARY_EXP, "exp"); }
-static int m_log(lua_State *L) { return unary(L, SB_UNARY_LOG, "log"); }
-static int m_sqrt(lua_State *L) { return unary(L, SB_UNARY_SQRT, "sqrt"); }
+static int m_neg(lua_State *L)
+{
+    return unary(L, SB_UNARY_NEG, "neg");
+}
+static int m_abs(lua_State *L)
+{
+    return unary(L, SB_UNARY_ABS, "abs");
+}
+static int m_exp(lua_State *L)
+{
+    return unary(L, SB_UNARY_EXP, "exp");
+}
+static int m_log(lua_State *L)
+{
+    return unary(L, SB_UNARY_LOG, "log");
+}
+static int m_sqrt(lua_State *L)
+{
+    return unary(L, SB_UNARY_SQRT, "sqrt");
+}
 
 /* clamp(min, max) with nil for an open side, or clamp{min=, max=} */
 static int m_clamp(lua_State *L)
@@ -994,12 +1091,30 @@ static int compare(lua_State *L, sb_compare_op op, const char *name)
     return push_result(L, st, &res, name);
 }
 
-static int m_eq(lua_State *L) { return compare(L, SB_COMPARE_EQ, "eq"); }
-static int m_ne(lua_State *L) { return compare(L, SB_COMPARE_NE, "ne"); }
-static int m_gt(lua_State *L) { return compare(L, SB_COMPARE_GT, "gt"); }
-static int m_lt(lua_State *L) { return compare(L, SB_COMPARE_LT, "lt"); }
-static int m_ge(lua_State *L) { return compare(L, SB_COMPARE_GE, "ge"); }
-static int m_le(lua_State *L) { return compare(L, SB_COMPARE_LE, "le"); }
+static int m_eq(lua_State *L)
+{
+    return compare(L, SB_COMPARE_EQ, "eq");
+}
+static int m_ne(lua_State *L)
+{
+    return compare(L, SB_COMPARE_NE, "ne");
+}
+static int m_gt(lua_State *L)
+{
+    return compare(L, SB_COMPARE_GT, "gt");
+}
+static int m_lt(lua_State *L)
+{
+    return compare(L, SB_COMPARE_LT, "lt");
+}
+static int m_ge(lua_State *L)
+{
+    return compare(L, SB_COMPARE_GE, "ge");
+}
+static int m_le(lua_State *L)
+{
+    return compare(L, SB_COMPARE_LE, "le");
+}
 
 /* ---- reductions ----------------------------------------------------------------------------- */
 
@@ -1030,8 +1145,7 @@ static int reduce(lua_State *L, sb_reduce_op op, const char *name)
     int dim = reduce_args(L, t, &keepdim, name);
     bool with_indices = (op == SB_REDUCE_MAX || op == SB_REDUCE_MIN) && dim >= 0;
     sb_tensor *values = NULL, *indices = NULL;
-    sb_status st =
-        sb_tensor_reduce(op, t, dim, keepdim, &values, with_indices ? &indices : NULL);
+    sb_status st = sb_tensor_reduce(op, t, dim, keepdim, &values, with_indices ? &indices : NULL);
     if (st == SB_OK && indices) st = one_based(indices);
     if (st != SB_OK) {
         sb_tensor_free(values);
@@ -1044,10 +1158,22 @@ static int reduce(lua_State *L, sb_reduce_op op, const char *name)
     return 2;
 }
 
-static int m_sum(lua_State *L) { return reduce(L, SB_REDUCE_SUM, "sum"); }
-static int m_mean(lua_State *L) { return reduce(L, SB_REDUCE_MEAN, "mean"); }
-static int m_max(lua_State *L) { return reduce(L, SB_REDUCE_MAX, "max"); }
-static int m_min(lua_State *L) { return reduce(L, SB_REDUCE_MIN, "min"); }
+static int m_sum(lua_State *L)
+{
+    return reduce(L, SB_REDUCE_SUM, "sum");
+}
+static int m_mean(lua_State *L)
+{
+    return reduce(L, SB_REDUCE_MEAN, "mean");
+}
+static int m_max(lua_State *L)
+{
+    return reduce(L, SB_REDUCE_MAX, "max");
+}
+static int m_min(lua_State *L)
+{
+    return reduce(L, SB_REDUCE_MIN, "min");
+}
 
 static int arg_best(lua_State *L, bool is_max)
 {
@@ -1056,8 +1182,8 @@ static int arg_best(lua_State *L, bool is_max)
     bool keepdim = false;
     int dim = reduce_args(L, t, &keepdim, name);
     sb_tensor *res = NULL;
-    sb_status st = is_max ? sb_tensor_argmax(t, dim, keepdim, &res)
-                          : sb_tensor_argmin(t, dim, keepdim, &res);
+    sb_status st =
+        is_max ? sb_tensor_argmax(t, dim, keepdim, &res) : sb_tensor_argmin(t, dim, keepdim, &res);
     if (st == SB_OK) {
         st = one_based(res);
         if (st != SB_OK) sb_tensor_free(res);
@@ -1065,8 +1191,14 @@ static int arg_best(lua_State *L, bool is_max)
     return push_result(L, st, &res, name);
 }
 
-static int m_argmax(lua_State *L) { return arg_best(L, true); }
-static int m_argmin(lua_State *L) { return arg_best(L, false); }
+static int m_argmax(lua_State *L)
+{
+    return arg_best(L, true);
+}
+static int m_argmin(lua_State *L)
+{
+    return arg_best(L, false);
+}
 
 /* topk(k [, d = last]) -> values, positions (1-based) */
 static int m_topk(lua_State *L)
@@ -1078,8 +1210,9 @@ static int m_topk(lua_State *L)
     if (k < 0 || k > t->sizes[dim]) {
         char shape[256];
         shape_text(t, shape, sizeof shape);
-        return luaL_error(L, "topk: k = %I is out of range for dim %d of size %I in %s (expected "
-                             "0..%I)",
+        return luaL_error(L,
+                          "topk: k = %I is out of range for dim %d of size %I in %s (expected "
+                          "0..%I)",
                           (LUAI_UACINT)k, dim + 1, (LUAI_UACINT)t->sizes[dim], shape,
                           (LUAI_UACINT)t->sizes[dim]);
     }
@@ -1255,17 +1388,10 @@ int sbL_open_tensor(lua_State *L)
         {NULL, NULL},
     };
     static const luaL_Reg metamethods[] = {
-        {"__newindex", m_newindex},
-        {"__len", m_len},
-        {"__tostring", m_tostring},
-        {"__add", m_add},
-        {"__sub", m_sub},
-        {"__mul", m_mul},
-        {"__div", m_div},
-        {"__unm", m_neg},
-        {"__gc", tensor_free},
-        {"__close", tensor_free},
-        {NULL, NULL},
+        {"__newindex", m_newindex}, {"__len", m_len}, {"__tostring", m_tostring},
+        {"__add", m_add},           {"__sub", m_sub}, {"__mul", m_mul},
+        {"__div", m_div},           {"__unm", m_neg}, {"__gc", tensor_free},
+        {"__close", tensor_free},   {NULL, NULL},
     };
     static const luaL_Reg funcs[] = {
         {"tensor", l_tensor},
@@ -1292,15 +1418,15 @@ int sbL_open_tensor(lua_State *L)
         lua_setfield(L, -2, "__eq");
     }
     lua_pop(L, 1);
-    luaL_newlib(L, funcs);               /* [module] */
-    luaL_newmetatable(L, SB_TENSOR_MT);  /* [module, mt] */
+    luaL_newlib(L, funcs);              /* [module] */
+    luaL_newmetatable(L, SB_TENSOR_MT); /* [module, mt] */
     luaL_setfuncs(L, metamethods, 0);
-    luaL_newlib(L, methods);             /* [module, mt, methods] */
-    lua_pushvalue(L, -1);                /* [module, mt, methods, methods] */
-    lua_pushcclosure(L, m_index, 1);     /* [module, mt, methods, __index] */
-    lua_setfield(L, -3, "__index");      /* [module, mt, methods] */
+    luaL_newlib(L, methods);         /* [module, mt, methods] */
+    lua_pushvalue(L, -1);            /* [module, mt, methods, methods] */
+    lua_pushcclosure(L, m_index, 1); /* [module, mt, methods, __index] */
+    lua_setfield(L, -3, "__index");  /* [module, mt, methods] */
     /* Lua code may add methods here (lua/sbengine/tensor.lua, the nn library). */
-    lua_setfield(L, -3, "methods");      /* [module, mt] */
-    lua_pop(L, 1);                       /* [module] */
+    lua_setfield(L, -3, "methods"); /* [module, mt] */
+    lua_pop(L, 1);                  /* [module] */
     return 1;
 }

@@ -49,15 +49,14 @@ sb_status sb_backend_for(sb_device device, const sb_backend **out)
         sb_error_clear();
         if (loaders[device.kind]() != SB_OK || !registered[device.kind]) {
             const char *why = sb_error_message();
-            snprintf(unavailable_reason[device.kind], sizeof unavailable_reason[device.kind],
-                     "%s", why[0] ? why : "the CUDA plugin did not register a backend");
+            snprintf(unavailable_reason[device.kind], sizeof unavailable_reason[device.kind], "%s",
+                     why[0] ? why : "the CUDA plugin did not register a backend");
         }
     }
     b = registered[device.kind];
     const char *why = unavailable_reason[device.kind][0] ? unavailable_reason[device.kind]
-                      : loaders[device.kind]
-                          ? "the CUDA plugin did not register a backend"
-                          : "the CUDA plugin registered no tensor backend";
+                      : loaders[device.kind] ? "the CUDA plugin did not register a backend"
+                                             : "the CUDA plugin registered no tensor backend";
     char reason[512];
     snprintf(reason, sizeof reason, "%s", why);
     pthread_mutex_unlock(&registry_lock);

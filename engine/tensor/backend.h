@@ -95,8 +95,8 @@ typedef struct sb_backend {
      * without `dim` (0-dim when dim < 0) and the dtype documented with sb_reduce_op.
      * `indices` (int64, values' shape) is NULL except for MAX/MIN, where it receives the
      * 0-based position along dim (or the flat row-major position when dim < 0). */
-    sb_status (*reduce)(sb_reduce_op op, sb_tensor *values, sb_tensor *indices,
-                        const sb_tensor *a, int dim);
+    sb_status (*reduce)(sb_reduce_op op, sb_tensor *values, sb_tensor *indices, const sb_tensor *a,
+                        int dim);
     /* The k largest along dim, largest first, ties by lower position. values (a's dtype)
      * and indices (int64, 0-based) have a's shape with size k at dim. 0 < k <= size(dim). */
     sb_status (*topk)(sb_tensor *values, sb_tensor *indices, const sb_tensor *a, int64_t k,

@@ -19,8 +19,9 @@
 /* X(dtype enum, C type, kind FLT|INT) for the compute dtypes. (Not F/I: OpenBLAS's
  * headers pull in <complex.h>, which defines I.) */
 #define SB_CPU_DTYPES(X)                                                                           \
-    X(SB_FLOAT32, float, FLT) X(SB_FLOAT64, double, FLT) X(SB_INT64, int64_t, INT)                       \
-    X(SB_INT32, int32_t, INT) X(SB_UINT8, uint8_t, INT)
+    X(SB_FLOAT32, float, FLT)                                                                      \
+    X(SB_FLOAT64, double, FLT) X(SB_INT64, int64_t, INT) X(SB_INT32, int32_t, INT)                 \
+        X(SB_UINT8, uint8_t, INT)
 
 static sb_status unsupported_dtype(const char *what, sb_dtype dtype)
 {
@@ -30,7 +31,10 @@ static sb_status unsupported_dtype(const char *what, sb_dtype dtype)
                    what, sb_dtype_name(dtype), sb_dtype_name(dtype));
 }
 
-static bool is_compute_dtype(sb_dtype d) { return d <= SB_UINT8; }
+static bool is_compute_dtype(sb_dtype d)
+{
+    return d <= SB_UINT8;
+}
 
 /* ---- copy --------------------------------------------------------------------------- */
 
@@ -42,14 +46,15 @@ static bool is_compute_dtype(sb_dtype d) { return d <= SB_UINT8; }
 #define SB_CONV(KD, KS) SB_CONV_##KD##KS
 
 #define SB_DEFINE_COPY_LOOP(DD, TD, KD, DS, TS, KS)                                                \
-    static void copy_##TD##_##TS(char **p, const int64_t *s, int64_t n, int64_t pos, void *ctx)   \
+    static void copy_##TD##_##TS(char **p, const int64_t *s, int64_t n, int64_t pos, void *ctx)    \
     {                                                                                              \
         (void)pos;                                                                                 \
         (void)ctx;                                                                                 \
         if (s[0] == (int64_t)sizeof(TD) && s[1] == (int64_t)sizeof(TS)) {                          \
             TD *o = (TD *)p[0];                                                                    \
             const TS *x = (const TS *)p[1];                                                        \
-            for (int64_t i = 0; i < n; i++) o[i] = SB_CONV(KD, KS)(TD, x[i]);                      \
+            for (int64_t i = 0; i < n; i++)                                                        \
+                o[i] = SB_CONV(KD, KS)(TD, x[i]);                                                  \
         } else {                                                                                   \
             for (int64_t i = 0; i < n; i++)                                                        \
                 *(TD *)(p[0] + i * s[0]) = SB_CONV(KD, KS)(TD, *(const TS *)(p[1] + i * s[1]));    \
@@ -57,10 +62,10 @@ static bool is_compute_dtype(sb_dtype d) { return d <= SB_UINT8; }
     }
 /* Instantiate for every destination type, nesting the source list. */
 #define SB_COPY_FOR_DST(DD, TD, KD)                                                                \
-    SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_FLOAT32, float, FLT)                                          \
-    SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_FLOAT64, double, FLT)                                         \
-    SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_INT64, int64_t, INT)                                          \
-    SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_INT32, int32_t, INT)                                          \
+    SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_FLOAT32, float, FLT)                                        \
+    SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_FLOAT64, double, FLT)                                       \
+    SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_INT64, int64_t, INT)                                        \
+    SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_INT32, int32_t, INT)                                        \
     SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_UINT8, uint8_t, INT)
 SB_CPU_DTYPES(SB_COPY_FOR_DST)
 
@@ -69,50 +74,81 @@ static sb_loop_fn copy_loop(sb_dtype dst, sb_dtype src)
     switch (dst) {
     case SB_FLOAT32:
         switch (src) {
-        case SB_FLOAT32: return copy_float_float;
-        case SB_FLOAT64: return copy_float_double;
-        case SB_INT64: return copy_float_int64_t;
-        case SB_INT32: return copy_float_int32_t;
-        case SB_UINT8: return copy_float_uint8_t;
-        default: return NULL;
+        case SB_FLOAT32:
+            return copy_float_float;
+        case SB_FLOAT64:
+            return copy_float_double;
+        case SB_INT64:
+            return copy_float_int64_t;
+        case SB_INT32:
+            return copy_float_int32_t;
+        case SB_UINT8:
+            return copy_float_uint8_t;
+        default:
+            return NULL;
         }
     case SB_FLOAT64:
         switch (src) {
-        case SB_FLOAT32: return copy_double_float;
-        case SB_FLOAT64: return copy_double_double;
-        case SB_INT64: return copy_double_int64_t;
-        case SB_INT32: return copy_double_int32_t;
-        case SB_UINT8: return copy_double_uint8_t;
-        default: return NULL;
+        case SB_FLOAT32:
+            return copy_double_float;
+        case SB_FLOAT64:
+            return copy_double_double;
+        case SB_INT64:
+            return copy_double_int64_t;
+        case SB_INT32:
+            return copy_double_int32_t;
+        case SB_UINT8:
+            return copy_double_uint8_t;
+        default:
+            return NULL;
         }
     case SB_INT64:
         switch (src) {
-        case SB_FLOAT32: return copy_int64_t_float;
-        case SB_FLOAT64: return copy_int64_t_double;
-        case SB_INT64: return copy_int64_t_int64_t;
-        case SB_INT32: return copy_int64_t_int32_t;
-        case SB_UINT8: return copy_int64_t_uint8_t;
-        default: return NULL;
+        case SB_FLOAT32:
+            return copy_int64_t_float;
+        case SB_FLOAT64:
+            return copy_int64_t_double;
+        case SB_INT64:
+            return copy_int64_t_int64_t;
+        case SB_INT32:
+            return copy_int64_t_int32_t;
+        case SB_UINT8:
+            return copy_int64_t_uint8_t;
+        default:
+            return NULL;
         }
     case SB_INT32:
         switch (src) {
-        case SB_FLOAT32: return copy_int32_t_float;
-        case SB_FLOAT64: return copy_int32_t_double;
-        case SB_INT64: return copy_int32_t_int64_t;
-        case SB_INT32: return copy_int32_t_int32_t;
-        case SB_UINT8: return copy_int32_t_uint8_t;
-        default: return NULL;
+        case SB_FLOAT32:
+            return copy_int32_t_float;
+        case SB_FLOAT64:
+            return copy_int32_t_double;
+        case SB_INT64:
+            return copy_int32_t_int64_t;
+        case SB_INT32:
+            return copy_int32_t_int32_t;
+        case SB_UINT8:
+            return copy_int32_t_uint8_t;
+        default:
+            return NULL;
         }
     case SB_UINT8:
         switch (src) {
-        case SB_FLOAT32: return copy_uint8_t_float;
-        case SB_FLOAT64: return copy_uint8_t_double;
-        case SB_INT64: return copy_uint8_t_int64_t;
-        case SB_INT32: return copy_uint8_t_int32_t;
-        case SB_UINT8: return copy_uint8_t_uint8_t;
-        default: return NULL;
+        case SB_FLOAT32:
+            return copy_uint8_t_float;
+        case SB_FLOAT64:
+            return copy_uint8_t_double;
+        case SB_INT64:
+            return copy_uint8_t_int64_t;
+        case SB_INT32:
+            return copy_uint8_t_int32_t;
+        case SB_UINT8:
+            return copy_uint8_t_uint8_t;
+        default:
+            return NULL;
         }
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -127,16 +163,20 @@ static void copy_bytes_loop(char **p, const int64_t *s, int64_t n, int64_t pos, 
     }
     switch (elsize) {
     case 1:
-        for (int64_t i = 0; i < n; i++) p[0][i * s[0]] = p[1][i * s[1]];
+        for (int64_t i = 0; i < n; i++)
+            p[0][i * s[0]] = p[1][i * s[1]];
         break;
     case 2:
-        for (int64_t i = 0; i < n; i++) memcpy(p[0] + i * s[0], p[1] + i * s[1], 2);
+        for (int64_t i = 0; i < n; i++)
+            memcpy(p[0] + i * s[0], p[1] + i * s[1], 2);
         break;
     case 4:
-        for (int64_t i = 0; i < n; i++) memcpy(p[0] + i * s[0], p[1] + i * s[1], 4);
+        for (int64_t i = 0; i < n; i++)
+            memcpy(p[0] + i * s[0], p[1] + i * s[1], 4);
         break;
     default:
-        for (int64_t i = 0; i < n; i++) memcpy(p[0] + i * s[0], p[1] + i * s[1], elsize);
+        for (int64_t i = 0; i < n; i++)
+            memcpy(p[0] + i * s[0], p[1] + i * s[1], elsize);
         break;
     }
 }
@@ -208,7 +248,10 @@ static sb_status cpu_fill(sb_tensor *dst, double value)
     }
 
 /* Wrapping |x| for integers (|INT64_MIN| stays INT64_MIN, as PyTorch). */
-static inline uint64_t sb_abs_wrapping(int64_t a) { return a < 0 ? 0 - (uint64_t)a : (uint64_t)a; }
+static inline uint64_t sb_abs_wrapping(int64_t a)
+{
+    return a < 0 ? 0 - (uint64_t)a : (uint64_t)a;
+}
 #define SB_NEG_FLT(T) (-a)
 #define SB_NEG_INT(T) ((T)(0 - (uint64_t)a))
 #define SB_ABS_FLT(T) ((T)fabs((double)a))
@@ -229,22 +272,28 @@ SB_DEFINE_UNARY_LOOP(absf_float, float, fabsf(a))
 static sb_loop_fn unary_loop(sb_unary_op op, sb_dtype d)
 {
 #define SB_UNARY_CASE(D, T, K)                                                                     \
-    case D: return op == SB_UNARY_NEG ? neg_##T : abs_##T;
+    case D:                                                                                        \
+        return op == SB_UNARY_NEG ? neg_##T : abs_##T;
     if (op == SB_UNARY_NEG || op == SB_UNARY_ABS) {
         if (op == SB_UNARY_ABS && d == SB_FLOAT32) return absf_float;
         switch (d) {
             SB_CPU_DTYPES(SB_UNARY_CASE)
-        default: return NULL;
+        default:
+            return NULL;
         }
     }
 #undef SB_UNARY_CASE
     bool f32 = d == SB_FLOAT32, f64 = d == SB_FLOAT64;
     if (!f32 && !f64) return NULL;
     switch (op) {
-    case SB_UNARY_EXP: return f32 ? exp_float : exp_double;
-    case SB_UNARY_LOG: return f32 ? log_float : log_double;
-    case SB_UNARY_SQRT: return f32 ? sqrt_float : sqrt_double;
-    default: return NULL;
+    case SB_UNARY_EXP:
+        return f32 ? exp_float : exp_double;
+    case SB_UNARY_LOG:
+        return f32 ? log_float : log_double;
+    case SB_UNARY_SQRT:
+        return f32 ? sqrt_float : sqrt_double;
+    default:
+        return NULL;
     }
 }
 
@@ -334,18 +383,25 @@ static sb_loop_fn binary_loop(sb_binary_op op, sb_dtype d)
 #define SB_BINARY_CASE(D, T, K)                                                                    \
     case D:                                                                                        \
         switch (op) {                                                                              \
-        case SB_BINARY_ADD: return add_##T;                                                        \
-        case SB_BINARY_SUB: return sub_##T;                                                        \
-        case SB_BINARY_MUL: return mul_##T;                                                        \
-        case SB_BINARY_MAXIMUM: return maximum_##T;                                                \
-        case SB_BINARY_MINIMUM: return minimum_##T;                                                \
-        default: return NULL;                                                                      \
+        case SB_BINARY_ADD:                                                                        \
+            return add_##T;                                                                        \
+        case SB_BINARY_SUB:                                                                        \
+            return sub_##T;                                                                        \
+        case SB_BINARY_MUL:                                                                        \
+            return mul_##T;                                                                        \
+        case SB_BINARY_MAXIMUM:                                                                    \
+            return maximum_##T;                                                                    \
+        case SB_BINARY_MINIMUM:                                                                    \
+            return minimum_##T;                                                                    \
+        default:                                                                                   \
+            return NULL;                                                                           \
         }
     if (op == SB_BINARY_DIV)
         return d == SB_FLOAT32 ? div_float : d == SB_FLOAT64 ? div_double : NULL;
     switch (d) {
         SB_CPU_DTYPES(SB_BINARY_CASE)
-    default: return NULL;
+    default:
+        return NULL;
     }
 #undef SB_BINARY_CASE
 }
@@ -355,17 +411,25 @@ static sb_loop_fn compare_loop(sb_compare_op op, sb_dtype d)
 #define SB_COMPARE_CASE(D, T, K)                                                                   \
     case D:                                                                                        \
         switch (op) {                                                                              \
-        case SB_COMPARE_EQ: return eq_##T;                                                         \
-        case SB_COMPARE_NE: return ne_##T;                                                         \
-        case SB_COMPARE_GT: return gt_##T;                                                         \
-        case SB_COMPARE_LT: return lt_##T;                                                         \
-        case SB_COMPARE_GE: return ge_##T;                                                         \
-        case SB_COMPARE_LE: return le_##T;                                                         \
-        default: return NULL;                                                                      \
+        case SB_COMPARE_EQ:                                                                        \
+            return eq_##T;                                                                         \
+        case SB_COMPARE_NE:                                                                        \
+            return ne_##T;                                                                         \
+        case SB_COMPARE_GT:                                                                        \
+            return gt_##T;                                                                         \
+        case SB_COMPARE_LT:                                                                        \
+            return lt_##T;                                                                         \
+        case SB_COMPARE_GE:                                                                        \
+            return ge_##T;                                                                         \
+        case SB_COMPARE_LE:                                                                        \
+            return le_##T;                                                                         \
+        default:                                                                                   \
+            return NULL;                                                                           \
         }
     switch (d) {
         SB_CPU_DTYPES(SB_COMPARE_CASE)
-    default: return NULL;
+    default:
+        return NULL;
     }
 #undef SB_COMPARE_CASE
 }
@@ -376,8 +440,7 @@ static const char *binary_name(sb_binary_op op)
     return (unsigned)op < SB_BINARY_OP_COUNT ? names[op] : "binary op";
 }
 
-static sb_status cpu_binary(sb_binary_op op, sb_tensor *out, const sb_tensor *a,
-                            const sb_tensor *b)
+static sb_status cpu_binary(sb_binary_op op, sb_tensor *out, const sb_tensor *a, const sb_tensor *b)
 {
     sb_loop_fn fn = binary_loop(op, out->dtype);
     if (!fn) return unsupported_dtype(binary_name(op), out->dtype);
@@ -421,8 +484,7 @@ static sb_status cpu_compare(sb_compare_op op, sb_tensor *out, const sb_tensor *
     return SB_OK;
 }
 
-static sb_status cpu_compare_scalar(sb_compare_op op, sb_tensor *out, const sb_tensor *a,
-                                    double s)
+static sb_status cpu_compare_scalar(sb_compare_op op, sb_tensor *out, const sb_tensor *a, double s)
 {
     sb_loop_fn fn = compare_loop(op, a->dtype);
     if (!fn) return unsupported_dtype("comparison", a->dtype);
@@ -474,19 +536,21 @@ static void accum_init(accum *a)
             SB_ACC_BEST_##K(x, pos + i);                                                           \
         }                                                                                          \
     }
-#define SB_ACC_SUM_FLT(EXPR)                                                                         \
+#define SB_ACC_SUM_FLT(EXPR)                                                                       \
     do {                                                                                           \
         double sum = 0;                                                                            \
-        for (int64_t i = 0; i < n; i++) sum += (double)(EXPR);                                     \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            sum += (double)(EXPR);                                                                 \
         acc->fsum += sum;                                                                          \
     } while (0)
-#define SB_ACC_SUM_INT(EXPR)                                                                         \
+#define SB_ACC_SUM_INT(EXPR)                                                                       \
     do {                                                                                           \
         uint64_t sum = 0;                                                                          \
-        for (int64_t i = 0; i < n; i++) sum += (uint64_t)(int64_t)(EXPR);                          \
+        for (int64_t i = 0; i < n; i++)                                                            \
+            sum += (uint64_t)(int64_t)(EXPR);                                                      \
         acc->isum += sum;                                                                          \
     } while (0)
-#define SB_ACC_BEST_FLT(x, at)                                                                       \
+#define SB_ACC_BEST_FLT(x, at)                                                                     \
     do {                                                                                           \
         if (acc->best_pos >= 0 && acc->fbest != acc->fbest) return;                                \
         double v = (double)(x);                                                                    \
@@ -495,7 +559,7 @@ static void accum_init(accum *a)
             acc->best_pos = (at);                                                                  \
         }                                                                                          \
     } while (0)
-#define SB_ACC_BEST_INT(x, at)                                                                       \
+#define SB_ACC_BEST_INT(x, at)                                                                     \
     do {                                                                                           \
         int64_t v = (int64_t)(x);                                                                  \
         if (acc->best_pos < 0 || (is_max ? v > acc->ibest : v < acc->ibest)) {                     \
@@ -510,10 +574,12 @@ typedef void (*accum_fn)(accum *, sb_reduce_op, const char *, int64_t, int64_t, 
 static accum_fn accum_for(sb_dtype d)
 {
 #define SB_ACCUM_CASE(D, T, K)                                                                     \
-    case D: return accum_##T;
+    case D:                                                                                        \
+        return accum_##T;
     switch (d) {
         SB_CPU_DTYPES(SB_ACCUM_CASE)
-    default: return NULL;
+    default:
+        return NULL;
     }
 #undef SB_ACCUM_CASE
 }
@@ -556,7 +622,9 @@ static void accum_store(const accum *acc, sb_reduce_op op, sb_dtype in_dtype, in
         else
             *(int64_t *)value = (int64_t)acc->isum;
         break;
-    case SB_REDUCE_MEAN: sb_store_double(value, value_dtype, n ? acc->fsum / (double)n : NAN); break;
+    case SB_REDUCE_MEAN:
+        sb_store_double(value, value_dtype, n ? acc->fsum / (double)n : NAN);
+        break;
     default:
         if (floating)
             sb_store_double(value, value_dtype, acc->fbest);
@@ -640,11 +708,13 @@ static sb_status cpu_reduce(sb_reduce_op op, sb_tensor *values, sb_tensor *indic
         if (nparts < 1) nparts = 1;
         accum *parts = malloc((size_t)nparts * sizeof *parts);
         if (!parts) return sb_fail(SB_ENOMEM, "out of memory in a reduction");
-        for (int64_t i = 0; i < nparts; i++) accum_init(&parts[i]);
+        for (int64_t i = 0; i < nparts; i++)
+            accum_init(&parts[i]);
         reduce_all_job job = {&it, fn, op, parts, (it.numel + nparts - 1) / nparts};
         if (job.part_len == 0) job.part_len = 1;
         sb_parallel_for(nparts, 1, reduce_all_parts, &job);
-        for (int64_t i = 1; i < nparts; i++) accum_merge(&parts[0], &parts[i], op, floating);
+        for (int64_t i = 1; i < nparts; i++)
+            accum_merge(&parts[0], &parts[i], op, floating);
         int64_t index = 0;
         accum_store(&parts[0], op, a->dtype, it.numel, sb_tensor_data(values), values->dtype,
                     &index);
@@ -741,7 +811,8 @@ static void topk_slice(const topk_ctx *c, const char *a, char *values, char *ind
 static void topk_run(char **p, const int64_t *s, int64_t n, int64_t pos, void *ctx)
 {
     (void)pos;
-    for (int64_t i = 0; i < n; i++) topk_slice(ctx, p[2] + i * s[2], p[0] + i * s[0], p[1] + i * s[1]);
+    for (int64_t i = 0; i < n; i++)
+        topk_slice(ctx, p[2] + i * s[2], p[0] + i * s[0], p[1] + i * s[1]);
 }
 
 static sb_status cpu_topk(sb_tensor *values, sb_tensor *indices, const sb_tensor *a, int64_t k,
@@ -816,7 +887,8 @@ static bool blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool
             for (int64_t n = 0; n < N; n++) {                                                      \
                 SB_MM_ACC_##K acc = 0;                                                             \
                 for (int64_t k = 0; k < Kd; k++)                                                   \
-                    acc += (SB_MM_ACC_##K)x[m * ars + k * acs] * (SB_MM_ACC_##K)y[k * brs + n * bcs]; \
+                    acc +=                                                                         \
+                        (SB_MM_ACC_##K)x[m * ars + k * acs] * (SB_MM_ACC_##K)y[k * brs + n * bcs]; \
                 out[m * N + n] = (T)acc;                                                           \
             }                                                                                      \
     }
@@ -837,13 +909,15 @@ static sb_status cpu_bmm(sb_tensor *out, const sb_tensor *a, const sb_tensor *b)
 #define SB_NAIVE_CASE(D, T, KIND)                                                                  \
     case D:                                                                                        \
         for (int64_t i = 0; i < B; i++)                                                            \
-            naive_mm_##T(o + i * M * N * (int64_t)elsize, pa + i * a->strides[0] * (int64_t)elsize, \
+            naive_mm_##T(o + i * M * N * (int64_t)elsize,                                          \
+                         pa + i * a->strides[0] * (int64_t)elsize,                                 \
                          pb + i * b->strides[0] * (int64_t)elsize, M, N, K, a->strides[1],         \
                          a->strides[2], b->strides[1], b->strides[2]);                             \
         return SB_OK;
         switch (d) {
             SB_CPU_DTYPES(SB_NAIVE_CASE)
-        default: return unsupported_dtype("matmul", d);
+        default:
+            return unsupported_dtype("matmul", d);
         }
 #undef SB_NAIVE_CASE
     }
@@ -877,8 +951,8 @@ static sb_status cpu_bmm(sb_tensor *out, const sb_tensor *a, const sb_tensor *b)
         if (d == SB_FLOAT32)
             cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                         tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0f,
-                        (const float *)ai, (int)lda, (const float *)bi, (int)ldb, 0.0f,
-                        (float *)oi, (int)N);
+                        (const float *)ai, (int)lda, (const float *)bi, (int)ldb, 0.0f, (float *)oi,
+                        (int)N);
         else
             cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                         tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0,

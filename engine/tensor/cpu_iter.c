@@ -8,7 +8,8 @@ void sb_iter_walk(const sb_iter *it, int64_t begin, int64_t end, sb_loop_fn fn, 
     char *p[3];
     if (begin >= end) return;
     if (it->ndim == 0) {
-        for (int k = 0; k < it->nops; k++) p[k] = it->base[k];
+        for (int k = 0; k < it->nops; k++)
+            p[k] = it->base[k];
         fn(p, zero_strides, 1, 0, ctx);
         return;
     }
@@ -20,12 +21,14 @@ void sb_iter_walk(const sb_iter *it, int64_t begin, int64_t end, sb_loop_fn fn, 
         rem /= it->sizes[d];
     }
     int64_t inner[3];
-    for (int k = 0; k < it->nops; k++) inner[k] = it->strides[k][nd - 1];
+    for (int k = 0; k < it->nops; k++)
+        inner[k] = it->strides[k][nd - 1];
     int64_t pos = begin;
     while (pos < end) {
         for (int k = 0; k < it->nops; k++) {
             p[k] = it->base[k];
-            for (int d = 0; d < nd; d++) p[k] += idx[d] * it->strides[k][d];
+            for (int d = 0; d < nd; d++)
+                p[k] += idx[d] * it->strides[k][d];
         }
         int64_t n = it->sizes[nd - 1] - idx[nd - 1];
         if (n > end - pos) n = end - pos;
@@ -43,8 +46,10 @@ void sb_iter_init(sb_iter *it, int nops, const sb_operand *ops, int ndim, const 
 {
     it->nops = nops;
     it->numel = 1;
-    for (int d = 0; d < ndim; d++) it->numel *= sizes[d];
-    for (int k = 0; k < nops; k++) it->base[k] = ops[k].data;
+    for (int d = 0; d < ndim; d++)
+        it->numel *= sizes[d];
+    for (int k = 0; k < nops; k++)
+        it->base[k] = ops[k].data;
     int nd = 0;
     for (int d = 0; d < ndim; d++) {
         if (sizes[d] == 1) continue;
@@ -77,8 +82,8 @@ static void foreach_chunk(void *ctx, int64_t begin, int64_t end)
     sb_iter_walk(job->it, begin, end, job->fn, job->ctx);
 }
 
-void sb_cpu_foreach(int nops, const sb_operand *ops, int ndim, const int64_t *sizes,
-                    sb_loop_fn fn, void *ctx, int64_t parallel_min)
+void sb_cpu_foreach(int nops, const sb_operand *ops, int ndim, const int64_t *sizes, sb_loop_fn fn,
+                    void *ctx, int64_t parallel_min)
 {
     sb_iter it;
     sb_iter_init(&it, nops, ops, ndim, sizes);

@@ -19,13 +19,12 @@ typedef struct sb_operand {
     size_t elsize;
 } sb_operand;
 
-typedef void (*sb_loop_fn)(char **ptrs, const int64_t *strides, int64_t n, int64_t pos,
-                           void *ctx);
+typedef void (*sb_loop_fn)(char **ptrs, const int64_t *strides, int64_t n, int64_t pos, void *ctx);
 
 /* Iterates operand 0's shape (ndim, sizes). Runs in parallel when the element count is at
  * least `parallel_min` (0 = never). */
-void sb_cpu_foreach(int nops, const sb_operand *ops, int ndim, const int64_t *sizes,
-                    sb_loop_fn fn, void *ctx, int64_t parallel_min);
+void sb_cpu_foreach(int nops, const sb_operand *ops, int ndim, const int64_t *sizes, sb_loop_fn fn,
+                    void *ctx, int64_t parallel_min);
 
 /* The same iteration, prepared once and walked over sub-ranges of row-major positions
  * (reductions keep one accumulator per range). */

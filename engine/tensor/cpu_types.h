@@ -43,9 +43,9 @@ static inline uint16_t sb_float_to_half(float f)
     memcpy(&x, &f, sizeof x);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t absx = x & 0x7fffffffu;
-    if (absx > 0x7f800000u) return (uint16_t)(sign | 0x7e00); /* NaN */
+    if (absx > 0x7f800000u) return (uint16_t)(sign | 0x7e00);  /* NaN */
     if (absx >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* overflow -> inf */
-    if (absx < 0x38800000u) {                                    /* subnormal or zero */
+    if (absx < 0x38800000u) {                                  /* subnormal or zero */
         if (absx < 0x33000000u) return (uint16_t)sign;
         /* value = significand * 2^(e-150) in units of 2^-24 = significand >> (126 - e) */
         uint32_t e = absx >> 23;
@@ -95,28 +95,51 @@ static inline int64_t sb_double_to_int64(double v)
 static inline double sb_load_double(const void *p, sb_dtype dtype)
 {
     switch (dtype) {
-    case SB_FLOAT32: return *(const float *)p;
-    case SB_FLOAT64: return *(const double *)p;
-    case SB_INT64: return (double)*(const int64_t *)p;
-    case SB_INT32: return *(const int32_t *)p;
-    case SB_UINT8: return *(const uint8_t *)p;
-    case SB_FLOAT16: return sb_half_to_float(*(const uint16_t *)p);
-    case SB_BFLOAT16: return sb_bfloat16_to_float(*(const uint16_t *)p);
-    default: return 0;
+    case SB_FLOAT32:
+        return *(const float *)p;
+    case SB_FLOAT64:
+        return *(const double *)p;
+    case SB_INT64:
+        return (double)*(const int64_t *)p;
+    case SB_INT32:
+        return *(const int32_t *)p;
+    case SB_UINT8:
+        return *(const uint8_t *)p;
+    case SB_FLOAT16:
+        return sb_half_to_float(*(const uint16_t *)p);
+    case SB_BFLOAT16:
+        return sb_bfloat16_to_float(*(const uint16_t *)p);
+    default:
+        return 0;
     }
 }
 
 static inline void sb_store_double(void *p, sb_dtype dtype, double v)
 {
     switch (dtype) {
-    case SB_FLOAT32: *(float *)p = (float)v; break;
-    case SB_FLOAT64: *(double *)p = v; break;
-    case SB_INT64: *(int64_t *)p = sb_double_to_int64(v); break;
-    case SB_INT32: *(int32_t *)p = (int32_t)(uint64_t)sb_double_to_int64(v); break;
-    case SB_UINT8: *(uint8_t *)p = (uint8_t)(uint64_t)sb_double_to_int64(v); break;
-    case SB_FLOAT16: *(uint16_t *)p = sb_float_to_half((float)v); break;
-    case SB_BFLOAT16: *(uint16_t *)p = sb_float_to_bfloat16((float)v); break;
-    default: break;
+    case SB_FLOAT32:
+        *(float *)p = (float)v;
+        break;
+    case SB_FLOAT64:
+        *(double *)p = v;
+        break;
+    case SB_INT64:
+        *(int64_t *)p = sb_double_to_int64(v);
+        break;
+    case SB_INT32:
+        *(int32_t *)p = (int32_t)(uint64_t)sb_double_to_int64(v);
+        break;
+    case SB_UINT8:
+        *(uint8_t *)p = (uint8_t)(uint64_t)sb_double_to_int64(v);
+        break;
+    case SB_FLOAT16:
+        *(uint16_t *)p = sb_float_to_half((float)v);
+        break;
+    case SB_BFLOAT16:
+        *(uint16_t *)p = sb_float_to_bfloat16((float)v);
+        break;
+    default:
+        break;
     }
 }
 

@@ -10,22 +10,31 @@ static const struct {
     size_t size;
     bool floating;
 } dtype_info[SB_DTYPE_COUNT] = {
-    [SB_FLOAT32] = {"float32", 4, true}, [SB_FLOAT64] = {"float64", 8, true},
-    [SB_INT64] = {"int64", 8, false},    [SB_INT32] = {"int32", 4, false},
-    [SB_UINT8] = {"uint8", 1, false},    [SB_FLOAT16] = {"float16", 2, true},
+    [SB_FLOAT32] = {"float32", 4, true},   [SB_FLOAT64] = {"float64", 8, true},
+    [SB_INT64] = {"int64", 8, false},      [SB_INT32] = {"int32", 4, false},
+    [SB_UINT8] = {"uint8", 1, false},      [SB_FLOAT16] = {"float16", 2, true},
     [SB_BFLOAT16] = {"bfloat16", 2, true},
 };
 
-static bool dtype_valid(sb_dtype dtype) { return (unsigned)dtype < SB_DTYPE_COUNT; }
+static bool dtype_valid(sb_dtype dtype)
+{
+    return (unsigned)dtype < SB_DTYPE_COUNT;
+}
 
-size_t sb_dtype_size(sb_dtype dtype) { return dtype_valid(dtype) ? dtype_info[dtype].size : 0; }
+size_t sb_dtype_size(sb_dtype dtype)
+{
+    return dtype_valid(dtype) ? dtype_info[dtype].size : 0;
+}
 
 const char *sb_dtype_name(sb_dtype dtype)
 {
     return dtype_valid(dtype) ? dtype_info[dtype].name : "invalid dtype";
 }
 
-bool sb_dtype_is_floating(sb_dtype dtype) { return dtype_valid(dtype) && dtype_info[dtype].floating; }
+bool sb_dtype_is_floating(sb_dtype dtype)
+{
+    return dtype_valid(dtype) && dtype_info[dtype].floating;
+}
 
 sb_status sb_dtype_from_name(const char *name, sb_dtype *out)
 {
@@ -33,10 +42,10 @@ sb_status sb_dtype_from_name(const char *name, sb_dtype *out)
         const char *name;
         sb_dtype dtype;
     } names[] = {
-        {"float32", SB_FLOAT32}, {"float", SB_FLOAT32},     {"float64", SB_FLOAT64},
-        {"double", SB_FLOAT64},  {"int64", SB_INT64},       {"long", SB_INT64},
-        {"int32", SB_INT32},     {"int", SB_INT32},         {"uint8", SB_UINT8},
-        {"byte", SB_UINT8},      {"float16", SB_FLOAT16},   {"half", SB_FLOAT16},
+        {"float32", SB_FLOAT32},   {"float", SB_FLOAT32},   {"float64", SB_FLOAT64},
+        {"double", SB_FLOAT64},    {"int64", SB_INT64},     {"long", SB_INT64},
+        {"int32", SB_INT32},       {"int", SB_INT32},       {"uint8", SB_UINT8},
+        {"byte", SB_UINT8},        {"float16", SB_FLOAT16}, {"half", SB_FLOAT16},
         {"bfloat16", SB_BFLOAT16},
     };
     if (name) {
@@ -60,18 +69,24 @@ sb_status sb_dtype_from_name(const char *name, sb_dtype *out)
 static int float_rank(sb_dtype d)
 {
     switch (d) {
-    case SB_FLOAT64: return 3;
-    case SB_FLOAT32: return 2;
-    default: return 1;
+    case SB_FLOAT64:
+        return 3;
+    case SB_FLOAT32:
+        return 2;
+    default:
+        return 1;
     }
 }
 
 static int int_rank(sb_dtype d)
 {
     switch (d) {
-    case SB_INT64: return 3;
-    case SB_INT32: return 2;
-    default: return 1;
+    case SB_INT64:
+        return 3;
+    case SB_INT32:
+        return 2;
+    default:
+        return 1;
     }
 }
 

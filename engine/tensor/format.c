@@ -26,7 +26,8 @@ static void sbuf_put(sbuf *b, const char *s, size_t n)
     if (b->failed) return;
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap) cap *= 2;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
         char *grown = realloc(b->data, cap);
         if (!grown) {
             b->failed = true;
@@ -40,11 +41,15 @@ static void sbuf_put(sbuf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-static void sbuf_puts(sbuf *b, const char *s) { sbuf_put(b, s, strlen(s)); }
+static void sbuf_puts(sbuf *b, const char *s)
+{
+    sbuf_put(b, s, strlen(s));
+}
 
 static void sbuf_indent(sbuf *b, int n)
 {
-    for (int i = 0; i < n; i++) sbuf_put(b, " ", 1);
+    for (int i = 0; i < n; i++)
+        sbuf_put(b, " ", 1);
 }
 
 typedef struct fmt {
@@ -61,7 +66,8 @@ typedef struct fmt {
 static const char *elem_ptr(const sb_tensor *t, const int64_t *idx)
 {
     int64_t off = t->offset;
-    for (int d = 0; d < t->ndim; d++) off += idx[d] * t->strides[d];
+    for (int d = 0; d < t->ndim; d++)
+        off += idx[d] * t->strides[d];
     return (const char *)t->storage->data + off * (int64_t)sb_dtype_size(t->dtype);
 }
 
@@ -70,9 +76,15 @@ static int format_elem(const fmt *f, const char *p, char *out, size_t size)
     if (!f->floating) {
         long long v;
         switch (f->t->dtype) {
-        case SB_INT64: v = *(const int64_t *)p; break;
-        case SB_INT32: v = *(const int32_t *)p; break;
-        default: v = *(const uint8_t *)p; break;
+        case SB_INT64:
+            v = *(const int64_t *)p;
+            break;
+        case SB_INT32:
+            v = *(const int32_t *)p;
+            break;
+        default:
+            v = *(const uint8_t *)p;
+            break;
         }
         return snprintf(out, size, "%lld", v);
     }
@@ -80,9 +92,12 @@ static int format_elem(const fmt *f, const char *p, char *out, size_t size)
     if (isnan(v)) return snprintf(out, size, "nan");
     if (isinf(v)) return snprintf(out, size, v > 0 ? "inf" : "-inf");
     switch (f->mode) {
-    case MODE_INT: return snprintf(out, size, "%.0f.", v);
-    case MODE_SCI: return snprintf(out, size, "%.4e", v);
-    default: return snprintf(out, size, "%.4f", v);
+    case MODE_INT:
+        return snprintf(out, size, "%.0f.", v);
+    case MODE_SCI:
+        return snprintf(out, size, "%.4e", v);
+    default:
+        return snprintf(out, size, "%.4f", v);
     }
 }
 
@@ -156,7 +171,7 @@ static void print_dim(const printer *pr, int dim, int64_t *idx, int indent)
         int on_line = 0;
         for (int64_t i = 0; i < n; i++) {
             if (cut && i == EDGE) {
-                sbuf_puts(b, "..., ");
+                sbuf_puts(b, " ..., "); /* PyTorch's spacing */
                 i = n - EDGE;
             }
             if (on_line == per_line) {
@@ -174,12 +189,14 @@ static void print_dim(const printer *pr, int dim, int64_t *idx, int indent)
         for (int64_t i = 0; i < n; i++) {
             if (i > 0) {
                 sbuf_puts(b, ",");
-                for (int k = 0; k <= blank_lines; k++) sbuf_puts(b, "\n");
+                for (int k = 0; k <= blank_lines; k++)
+                    sbuf_puts(b, "\n");
                 sbuf_indent(b, indent + 1);
             }
             if (cut && i == EDGE) {
                 sbuf_puts(b, "...,");
-                for (int k = 0; k <= blank_lines; k++) sbuf_puts(b, "\n");
+                for (int k = 0; k <= blank_lines; k++)
+                    sbuf_puts(b, "\n");
                 sbuf_indent(b, indent + 1);
                 i = n - EDGE;
             }

@@ -109,8 +109,7 @@ static sb_dtype binary_dtype(sb_binary_op op, sb_dtype promoted)
     return promoted;
 }
 
-sb_status sb_tensor_binary(sb_binary_op op, const sb_tensor *a, const sb_tensor *b,
-                           sb_tensor **out)
+sb_status sb_tensor_binary(sb_binary_op op, const sb_tensor *a, const sb_tensor *b, sb_tensor **out)
 {
     const sb_backend *backend = NULL;
     SB_TRY(backend_of(a, &backend));
@@ -130,7 +129,10 @@ sb_status sb_tensor_binary(sb_binary_op op, const sb_tensor *a, const sb_tensor 
     return SB_OK;
 }
 
-static bool is_integral(double s) { return isfinite(s) && s == floor(s); }
+static bool is_integral(double s)
+{
+    return isfinite(s) && s == floor(s);
+}
 
 static sb_dtype scalar_dtype(sb_binary_op op, sb_dtype a, double s)
 {
@@ -227,15 +229,18 @@ static bool fits_integer(sb_dtype d, double s)
 {
     if (!is_integral(s)) return false;
     switch (d) {
-    case SB_UINT8: return s >= 0 && s <= 255;
-    case SB_INT32: return s >= -2147483648.0 && s <= 2147483647.0;
-    case SB_INT64: return s >= -9223372036854775808.0 && s < 9223372036854775808.0;
-    default: return false;
+    case SB_UINT8:
+        return s >= 0 && s <= 255;
+    case SB_INT32:
+        return s >= -2147483648.0 && s <= 2147483647.0;
+    case SB_INT64:
+        return s >= -9223372036854775808.0 && s < 9223372036854775808.0;
+    default:
+        return false;
     }
 }
 
-sb_status sb_tensor_compare_scalar(sb_compare_op op, const sb_tensor *a, double s,
-                                   sb_tensor **out)
+sb_status sb_tensor_compare_scalar(sb_compare_op op, const sb_tensor *a, double s, sb_tensor **out)
 {
     const sb_backend *backend = NULL;
     SB_TRY(backend_of(a, &backend));
@@ -263,14 +268,14 @@ sb_status sb_tensor_clamp(const sb_tensor *a, double lo, double hi, sb_tensor **
     const sb_backend *backend = NULL;
     SB_TRY(backend_of(a, &backend));
     sb_dtype dtype = a->dtype;
-    if (!sb_dtype_is_floating(dtype) && ((has_lo && !is_integral(lo)) || (has_hi && !is_integral(hi))))
+    if (!sb_dtype_is_floating(dtype) &&
+        ((has_lo && !is_integral(lo)) || (has_hi && !is_integral(hi))))
         dtype = SB_FLOAT32;
     sb_tensor *in = NULL, *res = NULL;
     SB_TRY(as_dtype(a, dtype, &in));
     sb_status st = sb_tensor_empty(a->ndim, a->sizes, dtype, sb_tensor_device(a), &res);
     if (st == SB_OK && sb_tensor_numel(res) > 0) {
-        if (has_lo)
-            st = backend->binary_scalar(SB_BINARY_MAXIMUM, res, in, lo, false);
+        if (has_lo) st = backend->binary_scalar(SB_BINARY_MAXIMUM, res, in, lo, false);
         if (st == SB_OK && has_hi)
             st = backend->binary_scalar(SB_BINARY_MINIMUM, res, has_lo ? res : in, hi, false);
     }
@@ -308,8 +313,9 @@ sb_status sb_tensor_reduce(sb_reduce_op op, const sb_tensor *a, int dim, bool ke
     SB_TRY(check_reduce_dim(a, dim));
     bool floating = sb_dtype_is_floating(a->dtype);
     if (op == SB_REDUCE_MEAN && !floating)
-        return sb_fail(SB_EINVAL, "mean needs a floating-point tensor, got %s (convert with "
-                                  ":float() first)",
+        return sb_fail(SB_EINVAL,
+                       "mean needs a floating-point tensor, got %s (convert with "
+                       ":float() first)",
                        sb_dtype_name(a->dtype));
     bool best = op == SB_REDUCE_MAX || op == SB_REDUCE_MIN;
     int64_t reduced = dim < 0 ? sb_tensor_numel(a) : a->sizes[dim];
@@ -341,7 +347,8 @@ sb_status sb_tensor_reduce(sb_reduce_op op, const sb_tensor *a, int dim, bool ke
         if (dim < 0) {
             /* every dim kept with size 1 */
             int64_t ones[SB_MAX_DIMS];
-            for (int i = 0; i < a->ndim; i++) ones[i] = 1;
+            for (int i = 0; i < a->ndim; i++)
+                ones[i] = 1;
             st = sb_tensor_view(v, a->ndim, ones, &kv);
             if (st == SB_OK && ix) st = sb_tensor_view(ix, a->ndim, ones, &kix);
         } else {
@@ -454,8 +461,8 @@ sb_status sb_tensor_mm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out)
         char sa[256], sb[256];
         sb_tensor_format_shape(a, sa, sizeof sa);
         sb_tensor_format_shape(b, sb, sizeof sb);
-        return sb_fail(SB_EINVAL, "expected two 2-D tensors, got %d-D %s and %d-D %s", a->ndim,
-                       sa, b->ndim, sb);
+        return sb_fail(SB_EINVAL, "expected two 2-D tensors, got %d-D %s and %d-D %s", a->ndim, sa,
+                       b->ndim, sb);
     }
     if (a->sizes[1] != b->sizes[0]) return mismatch(a, b, a->sizes[1], b->sizes[0]);
     sb_tensor *a3 = NULL, *b3 = NULL, *r3 = NULL;
@@ -475,8 +482,8 @@ sb_status sb_tensor_bmm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out)
     sb_tensor_format_shape(a, sa, sizeof sa);
     sb_tensor_format_shape(b, sb, sizeof sb);
     if (a->ndim != 3 || b->ndim != 3)
-        return sb_fail(SB_EINVAL, "expected two 3-D tensors, got %d-D %s and %d-D %s", a->ndim,
-                       sa, b->ndim, sb);
+        return sb_fail(SB_EINVAL, "expected two 3-D tensors, got %d-D %s and %d-D %s", a->ndim, sa,
+                       b->ndim, sb);
     if (a->sizes[0] != b->sizes[0])
         return sb_fail(SB_EINVAL, "batch sizes differ: %s and %s", sa, sb);
     if (a->sizes[2] != b->sizes[1]) return mismatch(a, b, a->sizes[2], b->sizes[1]);
@@ -503,7 +510,8 @@ sb_status sb_tensor_matmul(const sb_tensor *a, const sb_tensor *b, sb_tensor **o
     int64_t batch[SB_MAX_DIMS];
     SB_TRY(sb_broadcast_shapes(abatch, a->sizes, bbatch, b->sizes, &nbatch, batch));
     int64_t B = 1;
-    for (int i = 0; i < nbatch; i++) B *= batch[i];
+    for (int i = 0; i < nbatch; i++)
+        B *= batch[i];
 
     sb_tensor *a2 = NULL, *b2 = NULL, *ea = NULL, *eb = NULL, *a3 = NULL, *b3 = NULL, *r3 = NULL;
     int64_t shape[SB_MAX_DIMS];
@@ -531,7 +539,8 @@ sb_status sb_tensor_matmul(const sb_tensor *a, const sb_tensor *b, sb_tensor **o
     if (st != SB_OK) goto done;
     {
         int n = 0;
-        for (int i = 0; i < nbatch; i++) shape[n++] = batch[i];
+        for (int i = 0; i < nbatch; i++)
+            shape[n++] = batch[i];
         if (a->ndim > 1) shape[n++] = M;
         if (b->ndim > 1) shape[n++] = N;
         st = sb_tensor_view(r3, n, shape, out);
@@ -545,16 +554,18 @@ done:
 
 /* ---- creation ------------------------------------------------------------------------ */
 
-sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype,
-                           sb_device device, sb_tensor **out)
+sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype, sb_device device,
+                           sb_tensor **out)
 {
     if (step == 0 || !isfinite(step) || !isfinite(start) || !isfinite(end))
-        return sb_fail(SB_EINVAL, "start, end and step must be finite and step non-zero (got %g, "
-                                  "%g, %g)",
+        return sb_fail(SB_EINVAL,
+                       "start, end and step must be finite and step non-zero (got %g, "
+                       "%g, %g)",
                        start, end, step);
     double count = ceil((end - start) / step);
     if (count < 0) count = 0;
-    if (count > 9.0e18) return sb_fail(SB_ERANGE, "arange(%g, %g, %g) is too long", start, end, step);
+    if (count > 9.0e18)
+        return sb_fail(SB_ERANGE, "arange(%g, %g, %g) is too long", start, end, step);
     int64_t n = (int64_t)count;
     sb_tensor *host = NULL;
     SB_TRY(sb_tensor_empty(1, &n, dtype, SB_CPU, &host));
@@ -576,7 +587,10 @@ sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype
     return st;
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t splitmix64(uint64_t *state)
 {
@@ -588,7 +602,8 @@ static uint64_t splitmix64(uint64_t *state)
 
 void sb_generator_seed(sb_generator *g, uint64_t seed)
 {
-    for (int i = 0; i < 4; i++) g->s[i] = splitmix64(&seed);
+    for (int i = 0; i < 4; i++)
+        g->s[i] = splitmix64(&seed);
 }
 
 uint64_t sb_generator_next(sb_generator *g)
@@ -617,7 +632,10 @@ void sb_manual_seed(uint64_t seed)
     pthread_mutex_unlock(&default_lock);
 }
 
-static double uniform53(sb_generator *g) { return (double)(sb_generator_next(g) >> 11) * 0x1p-53; }
+static double uniform53(sb_generator *g)
+{
+    return (double)(sb_generator_next(g) >> 11) * 0x1p-53;
+}
 
 static sb_status random_tensor(int ndim, const int64_t *sizes, sb_dtype dtype, sb_device device,
                                bool normal, sb_tensor **out)

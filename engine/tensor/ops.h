@@ -34,8 +34,7 @@ sb_status sb_tensor_binary_scalar_(sb_binary_op op, sb_tensor *self, double s);
  * PyTorch's bool stored as bytes. Operands are promoted to a common dtype first. */
 sb_status sb_tensor_compare(sb_compare_op op, const sb_tensor *a, const sb_tensor *b,
                             sb_tensor **out);
-sb_status sb_tensor_compare_scalar(sb_compare_op op, const sb_tensor *a, double s,
-                                   sb_tensor **out);
+sb_status sb_tensor_compare_scalar(sb_compare_op op, const sb_tensor *a, double s, sb_tensor **out);
 
 /* min(max(a, lo), hi); a bound given as NaN is absent. At least one bound is required. */
 sb_status sb_tensor_clamp(const sb_tensor *a, double lo, double hi, sb_tensor **out);
@@ -62,8 +61,8 @@ sb_status sb_tensor_mm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out);
 sb_status sb_tensor_bmm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out);
 
 /* start, start+step, ... < end (> end for a negative step). */
-sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype,
-                           sb_device device, sb_tensor **out);
+sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype, sb_device device,
+                           sb_tensor **out);
 
 /* A seedable pseudo-random generator (xoshiro256**). The default one is process-wide
  * and guarded by a lock; seed it with sb_manual_seed for reproducible runs. */

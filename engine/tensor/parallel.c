@@ -25,7 +25,7 @@ static int worker_target;   /* workers wanted; extra ones exit */
 static uint64_t generation; /* bumped per region */
 /* The generation current when a worker was created: it must not wait for one it missed. */
 static uint64_t start_generation[MAX_THREADS];
-static int workers_busy;    /* workers still inside the current region */
+static int workers_busy; /* workers still inside the current region */
 
 static struct {
     void (*fn)(void *, int64_t, int64_t);
@@ -90,7 +90,8 @@ static void *worker_main(void *arg)
     pthread_mutex_lock(&pool_lock);
     uint64_t seen = start_generation[id];
     for (;;) {
-        while (generation == seen && id < worker_target) pthread_cond_wait(&wake, &pool_lock);
+        while (generation == seen && id < worker_target)
+            pthread_cond_wait(&wake, &pool_lock);
         if (id >= worker_target) break;
         seen = generation;
         pthread_mutex_unlock(&pool_lock);
@@ -110,7 +111,8 @@ static void resize_pool(int want)
         worker_target = want;
         pthread_cond_broadcast(&wake);
         pthread_mutex_unlock(&pool_lock);
-        for (int i = want; i < worker_count; i++) pthread_join(workers[i], NULL);
+        for (int i = want; i < worker_count; i++)
+            pthread_join(workers[i], NULL);
         pthread_mutex_lock(&pool_lock);
         worker_count = want;
     }
@@ -155,7 +157,8 @@ void sb_parallel_for(int64_t n, int64_t grain, void (*fn)(void *ctx, int64_t beg
     pthread_mutex_unlock(&pool_lock);
     run_chunks();
     pthread_mutex_lock(&pool_lock);
-    while (workers_busy > 0) pthread_cond_wait(&done, &pool_lock);
+    while (workers_busy > 0)
+        pthread_cond_wait(&done, &pool_lock);
     pthread_mutex_unlock(&pool_lock);
     pthread_mutex_unlock(&region_lock);
 }

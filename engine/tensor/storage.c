@@ -59,13 +59,25 @@ static void cpu_free(void *ctx, void *ptr, size_t nbytes, sb_device device)
 
 static const sb_allocator cpu_allocator = {"cpu", cpu_alloc, cpu_free, NULL};
 
-const sb_allocator *sb_cpu_allocator(void) { return &cpu_allocator; }
+const sb_allocator *sb_cpu_allocator(void)
+{
+    return &cpu_allocator;
+}
 
-size_t sb_cpu_memory_allocated(void) { return atomic_load(&cpu_allocated); }
+size_t sb_cpu_memory_allocated(void)
+{
+    return atomic_load(&cpu_allocated);
+}
 
-size_t sb_cpu_memory_peak(void) { return atomic_load(&cpu_peak); }
+size_t sb_cpu_memory_peak(void)
+{
+    return atomic_load(&cpu_peak);
+}
 
-void sb_cpu_memory_reset_peak(void) { atomic_store(&cpu_peak, atomic_load(&cpu_allocated)); }
+void sb_cpu_memory_reset_peak(void)
+{
+    atomic_store(&cpu_peak, atomic_load(&cpu_allocated));
+}
 
 /* ---- storage ------------------------------------------------------------------------ */
 
@@ -73,8 +85,7 @@ sb_status sb_storage_new(size_t nbytes, sb_device device, const sb_allocator *al
                          sb_storage **out)
 {
     if (nbytes > (size_t)PTRDIFF_MAX)
-        return sb_fail(SB_ERANGE, "storage of %zu bytes is larger than the address space",
-                       nbytes);
+        return sb_fail(SB_ERANGE, "storage of %zu bytes is larger than the address space", nbytes);
     if (!allocator) {
         const sb_backend *backend = NULL;
         SB_TRY(sb_backend_for(device, &backend));

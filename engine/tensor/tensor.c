@@ -49,7 +49,8 @@ sb_status sb_shape_check(int ndim, const int64_t *sizes, sb_dtype dtype, int64_t
     }
     int64_t nbytes = 0;
     bool has_zero = false;
-    for (int i = 0; i < ndim; i++) has_zero |= sizes[i] == 0;
+    for (int i = 0; i < ndim; i++)
+        has_zero |= sizes[i] == 0;
     if (has_zero) numel = 0, overflow = false;
     if (overflow || __builtin_mul_overflow(numel, (int64_t)sb_dtype_size(dtype), &nbytes)) {
         char shape[256];
@@ -70,9 +71,8 @@ static void contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides)
 }
 
 /* A header over `storage` (retained). Shape and strides already validated. */
-static sb_status tensor_header(sb_storage *storage, sb_dtype dtype, int ndim,
-                               const int64_t *sizes, const int64_t *strides, int64_t offset,
-                               sb_tensor **out)
+static sb_status tensor_header(sb_storage *storage, sb_dtype dtype, int ndim, const int64_t *sizes,
+                               const int64_t *strides, int64_t offset, sb_tensor **out)
 {
     sb_tensor *t = calloc(1, sizeof *t);
     if (!t) return sb_fail(SB_ENOMEM, "out of memory allocating a tensor header");
@@ -181,7 +181,8 @@ void sb_tensor_free(sb_tensor *t)
 int64_t sb_tensor_numel(const sb_tensor *t)
 {
     int64_t n = 1;
-    for (int i = 0; i < t->ndim; i++) n *= t->sizes[i];
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->sizes[i];
     return n;
 }
 
@@ -197,7 +198,10 @@ bool sb_tensor_is_contiguous(const sb_tensor *t)
     return true;
 }
 
-sb_device sb_tensor_device(const sb_tensor *t) { return t->storage->device; }
+sb_device sb_tensor_device(const sb_tensor *t)
+{
+    return t->storage->device;
+}
 
 void *sb_tensor_data(const sb_tensor *t)
 {
@@ -232,8 +236,7 @@ sb_status sb_tensor_alias(const sb_tensor *t, sb_tensor **out)
 }
 
 /* Resolves one -1 in `sizes` against numel; writes the final sizes to `resolved`. */
-static sb_status infer_sizes(const sb_tensor *t, int ndim, const int64_t *sizes,
-                             int64_t *resolved)
+static sb_status infer_sizes(const sb_tensor *t, int ndim, const int64_t *sizes, int64_t *resolved)
 {
     if (ndim < 0 || ndim > SB_MAX_DIMS)
         return sb_fail(SB_EINVAL, "a tensor has at most %d dims, got %d", SB_MAX_DIMS, ndim);
@@ -250,12 +253,10 @@ static sb_status infer_sizes(const sb_tensor *t, int ndim, const int64_t *sizes,
             infer = i;
         } else if (sizes[i] < 0) {
             format_sizes(ndim, sizes, shape, sizeof shape);
-            return sb_fail(SB_ERANGE, "invalid shape %s: sizes must be non-negative or -1",
-                           shape);
+            return sb_fail(SB_ERANGE, "invalid shape %s: sizes must be non-negative or -1", shape);
         } else if (__builtin_mul_overflow(known, sizes[i], &known)) {
             format_sizes(ndim, sizes, shape, sizeof shape);
-            return sb_fail(SB_ERANGE, "invalid shape %s: the number of elements overflows",
-                           shape);
+            return sb_fail(SB_ERANGE, "invalid shape %s: the number of elements overflows", shape);
         }
     }
     int64_t numel = sb_tensor_numel(t);
@@ -263,8 +264,8 @@ static sb_status infer_sizes(const sb_tensor *t, int ndim, const int64_t *sizes,
         if (known == 0 || numel % known != 0) {
             format_sizes(ndim, sizes, shape, sizeof shape);
             sb_tensor_format_shape(t, from, sizeof from);
-            return sb_fail(SB_EINVAL, "shape %s is invalid for a tensor %s of %lld elements",
-                           shape, from, (long long)numel);
+            return sb_fail(SB_EINVAL, "shape %s is invalid for a tensor %s of %lld elements", shape,
+                           from, (long long)numel);
         }
         resolved[infer] = numel / known;
         known = numel;
@@ -292,9 +293,8 @@ static bool view_strides(const sb_tensor *t, int ndim, const int64_t *sizes, int
     int64_t tensor_numel = 1, view_numel = 1;
     for (int tensor_d = t->ndim - 1; tensor_d >= 0; tensor_d--) {
         tensor_numel *= t->sizes[tensor_d];
-        if (tensor_d == 0 ||
-            (t->sizes[tensor_d - 1] != 1 &&
-             t->strides[tensor_d - 1] != tensor_numel * chunk_base_stride)) {
+        if (tensor_d == 0 || (t->sizes[tensor_d - 1] != 1 &&
+                              t->strides[tensor_d - 1] != tensor_numel * chunk_base_stride)) {
             while (view_d >= 0 && (view_numel < tensor_numel || sizes[view_d] == 1)) {
                 strides[view_d] = view_numel * chunk_base_stride;
                 view_numel *= sizes[view_d];
@@ -433,8 +433,9 @@ sb_status sb_tensor_expand(const sb_tensor *t, int ndim, const int64_t *sizes, s
             if (want < 0) {
                 format_sizes(ndim, sizes, shape, sizeof shape);
                 sb_tensor_format_shape(t, from, sizeof from);
-                return sb_fail(SB_EINVAL, "cannot expand a tensor %s to %s: new leading dims "
-                                          "need a non-negative size",
+                return sb_fail(SB_EINVAL,
+                               "cannot expand a tensor %s to %s: new leading dims "
+                               "need a non-negative size",
                                from, shape);
             }
             new_sizes[i] = want;
@@ -464,8 +465,8 @@ sb_status sb_tensor_expand(const sb_tensor *t, int ndim, const int64_t *sizes, s
 sb_status sb_tensor_unsqueeze(const sb_tensor *t, int dim, sb_tensor **out)
 {
     if (dim < 0 || dim > t->ndim || t->ndim >= SB_MAX_DIMS)
-        return sb_fail(SB_ERANGE, "unsqueeze dim %d out of range for a %d-D tensor (0-based)",
-                       dim, t->ndim);
+        return sb_fail(SB_ERANGE, "unsqueeze dim %d out of range for a %d-D tensor (0-based)", dim,
+                       t->ndim);
     sb_tensor *v = NULL;
     SB_TRY(sb_tensor_alias(t, &v));
     for (int i = t->ndim; i > dim; i--) {
@@ -506,7 +507,8 @@ static bool may_overlap(const sb_tensor *dst, const sb_tensor *src)
     /* Exactly the same elements in the same order is a harmless self-copy. */
     if (dst->offset == src->offset && sb_tensor_same_shape(dst, src)) {
         bool same = true;
-        for (int i = 0; i < dst->ndim; i++) same &= dst->strides[i] == src->strides[i];
+        for (int i = 0; i < dst->ndim; i++)
+            same &= dst->strides[i] == src->strides[i];
         if (same) return false;
     }
     return true;
@@ -520,8 +522,7 @@ sb_status sb_tensor_copy_(sb_tensor *dst, const sb_tensor *src)
             char a[256], b[256];
             sb_tensor_format_shape(src, a, sizeof a);
             sb_tensor_format_shape(dst, b, sizeof b);
-            return sb_fail(SB_EINVAL, "cannot broadcast the source %s to the destination %s", a,
-                           b);
+            return sb_fail(SB_EINVAL, "cannot broadcast the source %s to the destination %s", a, b);
         }
         src = expanded;
     }
@@ -621,8 +622,9 @@ static sb_status element_address(const sb_tensor *t, const int64_t *index, void 
     int64_t offset = t->offset;
     for (int i = 0; i < t->ndim; i++) {
         if (index[i] < 0 || index[i] >= t->sizes[i])
-            return sb_fail(SB_ERANGE, "index %lld is out of range for dim %d of size %lld "
-                                      "(0-based)",
+            return sb_fail(SB_ERANGE,
+                           "index %lld is out of range for dim %d of size %lld "
+                           "(0-based)",
                            (long long)index[i], i, (long long)t->sizes[i]);
         offset += index[i] * t->strides[i];
     }

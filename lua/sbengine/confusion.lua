@@ -6,6 +6,10 @@ local classification = {}
 
 function classification.setup(name)
   return function(opts)
+    opts.num_classes = math.tointeger(opts.num_classes) or opts.num_classes
+    if opts.ignore_index ~= nil then
+      opts.ignore_index = math.tointeger(opts.ignore_index) or opts.ignore_index
+    end
     if math.type(opts.num_classes) ~= "integer" or opts.num_classes < 1 then
       error(("%s: option num_classes must be a whole number >= 1, got %s")
         :format(name, tostring(opts.num_classes)), 3)

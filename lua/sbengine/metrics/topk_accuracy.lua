@@ -9,6 +9,7 @@ metrics.register("topk_accuracy", metrics.define {
   setup = function(opts)
     opts.k = opts.k or { 1, 5 }
     if type(opts.k) == "number" then opts.k = { opts.k } end
+    for i, k in ipairs(opts.k) do opts.k[i] = math.tointeger(k) or k end
     for i, k in ipairs(opts.k) do
       if math.type(k) ~= "integer" or k < 1 then
         error(("topk_accuracy: k[%d] must be a whole number >= 1, got %s"):format(i, tostring(k)), 3)

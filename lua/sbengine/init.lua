@@ -8,8 +8,11 @@ local core = require "sbengine.core"
 
 local sb = {}
 
-sb.version = core.sys.build_info().version
+sb.version = core.sys.version() -- not build_info(): that loads the CUDA plugin
 sb.session = require "sbengine.session"
+sb.results = require "sbengine.results"
+sb.BenchmarkResult = sb.results.BenchmarkResult
+sb.cuda = core.cuda
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
 -- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes

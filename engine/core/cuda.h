@@ -1,0 +1,74 @@
+/* The CUDA plugin as the core sees it: loaded on first need, "no GPU" otherwise.
+ *
+ * Nothing CUDA is loaded at process start. The first call that needs CUDA (the facts
+ * below, a tensor moved to "cuda", sb.cuda.*) dlopen()s sbengine_cuda.so, found
+ *   1. at $SBENGINE_CUDA_PLUGIN (a path) when set,
+ *   2. next to the library holding this code: <dir>/sbengine/ (build tree: build/lib;
+ *      installed Lua module: <libdir>/lua/5.4/../../sbengine/),
+ *   3. next to the executable: <exe dir>/lib/sbengine/ (build tree) or
+ *      <exe dir>/../<libdir>/sbengine/ (installed).
+ * A missing or unloadable plugin, no driver or no device all mean "no GPU"; the reason
+ * is kept for the error message ("CUDA is not available: <reason>"). */
+#ifndef SB_CORE_CUDA_H
+#define SB_CORE_CUDA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/error.h"
+#include "cuda/plugin.h"
+#include "tensor/tensor.h"
+
+/* The plugin's table, loading it on first call; NULL when it cannot be loaded (the
+ * reason is in sb_cuda_unavailable_reason()). A loaded plugin may still see no device. */
+const sb_cuda_plugin *sb_cuda_plugin_get(void);
+
+/* True when the plugin is loaded and at least one device is visible. */
+bool sb_cuda_available(void);
+/* Why sb_cuda_available() is false ("" when it is true). */
+const char *sb_cuda_unavailable_reason(void);
+/* Path of the loaded plugin ("" when none). */
+const char *sb_cuda_plugin_path(void);
+
+/* SB_OK when cuda:`device` exists, else fails with SB_EDEVICE and
+ * "CUDA is not available: <reason>" or "cuda:3 does not exist (2 CUDA devices visible)". */
+sb_status sb_cuda_require(int device);
+
+/* Waits for the engine's work on `device` (-1: all devices). No-op without CUDA. */
+sb_status sb_cuda_synchronize(int device);
+
+/* --- memory (engine/core/cuda_memory.c) ------------------------------------------------ */
+
+/* CUDA device memory from the caching allocator (caching_allocator.h), on the engine
+ * stream of the device. Allocating fails with "CUDA is not available: <reason>" when
+ * there is no GPU, and with the out-of-memory explanation when the device is full. */
+const sb_allocator *sb_cuda_device_allocator(void);
+/* Page-locked host memory (cached too), for fast asynchronous copies to the GPU; a block
+ * is reused only after the copies queued from it have completed. NULL when CUDA is not
+ * available: callers (the DataLoader's pin_memory) then use sb_cpu_allocator(). */
+const sb_allocator *sb_cuda_pinned_allocator(void);
+
+typedef struct sb_cuda_memory_stats {
+    size_t allocated;     /* bytes of CUDA tensors (and scratch) alive now */
+    size_t max_allocated; /* peak of allocated since start or sb_cuda_reset_peak() */
+    size_t reserved;      /* bytes held from the device: allocated + cached */
+} sb_cuda_memory_stats;
+
+/* Stats of cuda:`device`, or summed over devices when device < 0. All zero without CUDA
+ * (nothing was allocated). */
+void sb_cuda_memory_stats_get(int device, sb_cuda_memory_stats *out);
+/* Gives cached, unused device and pinned memory back to the driver. */
+sb_status sb_cuda_empty_cache(void);
+/* max_allocated = allocated (device < 0: every device). */
+void sb_cuda_reset_peak(int device);
+
+/* float32 GEMMs and convolutions use exact fp32 unless TF32 is allowed (PyTorch's
+ * torch.backends.cuda.matmul.allow_tf32). Off by default. */
+void sb_cuda_set_allow_tf32(bool allow);
+bool sb_cuda_tf32_allowed(void);
+
+/* For the plugin (sb_cuda_host): scratch memory on the engine stream of `device`. */
+sb_status sb_cuda_scratch_alloc(int device, size_t nbytes, void **out);
+void sb_cuda_scratch_free(int device, void *ptr);
+
+#endif

@@ -58,6 +58,7 @@ static int l_save_safetensors(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3); /* [path, tensors, opts|nil]: scratch userdata go above */
 
     size_t count = 0;
     lua_pushnil(L);

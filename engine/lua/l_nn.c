@@ -94,15 +94,18 @@ static void check_known_options(lua_State *L, const char *op, int idx, const cha
     }
 }
 
-/* A Lua dim (1-based, or negative from the end; 0 is invalid) to the C convention
- * (0-based, or negative from the end). */
-static int lua_dim_to_c(lua_State *L, const char *op, const char *name, lua_Integer d)
+/* A Lua dim (1-based, or negative from the end; 0 is invalid) of a tensor with `ndim`
+ * dims (a 0-D tensor counts as 1-D, as in PyTorch) to the C convention (0-based). */
+static int lua_dim_to_c(lua_State *L, const char *op, const char *name, lua_Integer d, int ndim)
 {
+    int n = ndim > 0 ? ndim : 1;
     if (d == 0)
-        luaL_error(L, "%s: %s 0 is not valid: dims are 1-based (1..n, or -1..-n from the end)", op,
-                   name);
-    if (d > 64 || d < -64) luaL_error(L, "%s: %s %d is out of range", op, name, (int)d);
-    return d > 0 ? (int)(d - 1) : (int)d;
+        luaL_error(L, "%s: %s 0 is not valid: dims are 1-based (1..%d, or -1..-%d from the end)",
+                   op, name, n, n);
+    if (d > n || d < -n)
+        luaL_error(L, "%s: %s %d is out of range for a %d-D tensor (expected 1..%d or -%d..-1)", op,
+                   name, (int)d, ndim, n, n);
+    return d > 0 ? (int)(d - 1) : (int)(d + n);
 }
 
 /* Core messages already start with the op name. */
@@ -175,8 +178,7 @@ static sb_pool2d_options pool_options(lua_State *L, const char *op, bool is_max)
     int64_t k[2];
     read_pair(L, op, "kernel_size", 2, k);
     sb_pool2d_options o = sb_pool2d_defaults(k[0], k[1]);
-    opt_pair(L, op, 3, "stride", o.stride);
-    if (o.stride[0] == 0 || o.stride[1] == 0)
+    if (opt_pair(L, op, 3, "stride", o.stride) && (o.stride[0] == 0 || o.stride[1] == 0))
         luaL_error(L, "%s: stride must be positive, got 0", op);
     opt_pair(L, op, 3, "padding", o.padding);
     opt_pair(L, op, 3, "dilation", o.dilation);
@@ -319,7 +321,7 @@ static int softmax(lua_State *L, bool log)
     } else {
         d = check_int_value(L, op, "dim", 2);
     }
-    int cdim = lua_dim_to_c(L, op, "dim", d);
+    int cdim = lua_dim_to_c(L, op, "dim", d, x->ndim);
     sb_tensor *y = NULL;
     sb_status st = sb_nn_softmax(x, cdim, log, &y);
     return push_result(L, st, y);
@@ -344,7 +346,8 @@ static int l_flatten(lua_State *L)
         if (!lua_isnoneornil(L, 2)) s = check_int_value(L, op, "start_dim", 2);
         if (!lua_isnoneornil(L, 3)) e = check_int_value(L, op, "end_dim", 3);
     }
-    int cs = lua_dim_to_c(L, op, "start_dim", s), ce = lua_dim_to_c(L, op, "end_dim", e);
+    int cs = lua_dim_to_c(L, op, "start_dim", s, x->ndim);
+    int ce = lua_dim_to_c(L, op, "end_dim", e, x->ndim);
     sb_tensor *y = NULL;
     sb_status st = sb_nn_flatten(x, cs, ce, &y);
     return push_result(L, st, y);

@@ -516,7 +516,7 @@ sb_status sb_nn_softmax(const sb_tensor *x, int dim, bool log, sb_tensor **out)
 sb_status sb_nn_flatten(const sb_tensor *x, int start_dim, int end_dim, sb_tensor **out)
 {
     const char *op = "flatten";
-    int s, e;
+    int s = 0, e = 0;
     SB_TRY(normalize_dim(op, x->ndim, start_dim, &s));
     SB_TRY(normalize_dim(op, x->ndim, end_dim, &e));
     if (s > e)

@@ -28,9 +28,8 @@ typedef struct st_dtype {
 } st_dtype;
 
 static const st_dtype st_dtypes[] = {
-    {"F32", 4, SB_FLOAT32}, {"F64", 8, SB_FLOAT64},  {"I64", 8, SB_INT64},
-    {"I32", 4, SB_INT32},   {"U8", 1, SB_UINT8},     {"F16", 2, SB_FLOAT32},
-    {"BF16", 2, SB_FLOAT32},
+    {"F32", 4, SB_FLOAT32}, {"F64", 8, SB_FLOAT64}, {"I64", 8, SB_INT64},    {"I32", 4, SB_INT32},
+    {"U8", 1, SB_UINT8},    {"F16", 2, SB_FLOAT32}, {"BF16", 2, SB_FLOAT32},
 };
 
 static const st_dtype *st_dtype_find(const char *name)
@@ -43,14 +42,22 @@ static const st_dtype *st_dtype_find(const char *name)
 static const char *st_dtype_name_of(sb_dtype d)
 {
     switch (d) {
-    case SB_FLOAT32: return "F32";
-    case SB_FLOAT64: return "F64";
-    case SB_INT64: return "I64";
-    case SB_INT32: return "I32";
-    case SB_UINT8: return "U8";
-    case SB_FLOAT16: return "F16";
-    case SB_BFLOAT16: return "BF16";
-    default: return NULL;
+    case SB_FLOAT32:
+        return "F32";
+    case SB_FLOAT64:
+        return "F64";
+    case SB_INT64:
+        return "I64";
+    case SB_INT32:
+        return "I32";
+    case SB_UINT8:
+        return "U8";
+    case SB_FLOAT16:
+        return "F16";
+    case SB_BFLOAT16:
+        return "BF16";
+    default:
+        return NULL;
     }
 }
 
@@ -101,8 +108,9 @@ static sb_status perr(parser *ps, const char *expected)
 {
     size_t at = (size_t)(ps->p - ps->start);
     if (ps->p >= ps->end)
-        return sb_fail(SB_EFORMAT, "%s: malformed safetensors header: %s, got the end of the "
-                                   "header at byte %zu",
+        return sb_fail(SB_EFORMAT,
+                       "%s: malformed safetensors header: %s, got the end of the "
+                       "header at byte %zu",
                        ps->what, expected, at);
     unsigned char c = *ps->p;
     if (c >= 0x20 && c < 0x7f)
@@ -114,8 +122,7 @@ static sb_status perr(parser *ps, const char *expected)
 
 static void skip_ws(parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -268,11 +275,21 @@ static sb_status parse_string(parser *ps, char **out)
         q++;
         char c = (char)*q++;
         switch (c) {
-        case 'b': buf[n++] = '\b'; break;
-        case 'f': buf[n++] = '\f'; break;
-        case 'n': buf[n++] = '\n'; break;
-        case 'r': buf[n++] = '\r'; break;
-        case 't': buf[n++] = '\t'; break;
+        case 'b':
+            buf[n++] = '\b';
+            break;
+        case 'f':
+            buf[n++] = '\f';
+            break;
+        case 'n':
+            buf[n++] = '\n';
+            break;
+        case 'r':
+            buf[n++] = '\r';
+            break;
+        case 't':
+            buf[n++] = '\t';
+            break;
         case 'u': {
             uint32_t cp = 0;
             for (int i = 0; i < 4; i++)
@@ -287,7 +304,9 @@ static sb_status parse_string(parser *ps, char **out)
             n += put_utf8(buf + n, cp);
             break;
         }
-        default: buf[n++] = c; break; /* " \ / */
+        default:
+            buf[n++] = c;
+            break; /* " \ / */
         }
     }
     buf[n] = '\0';
@@ -484,11 +503,11 @@ static sb_status parse_tensor_info(parser *ps, st_info *info)
                 SB_TRY(parse_string(ps, &name));
                 info->dtype = st_dtype_find(name);
                 if (!info->dtype) {
-                    sb_status st = sb_fail(
-                        SB_EFORMAT,
-                        "%s: tensor '%s' has dtype '%.16s', which sbengine does not read "
-                        "(F32, F64, F16, BF16, I64, I32, U8)",
-                        ps->what, info->name, name);
+                    sb_status st =
+                        sb_fail(SB_EFORMAT,
+                                "%s: tensor '%s' has dtype '%.16s', which sbengine does not read "
+                                "(F32, F64, F16, BF16, I64, I32, U8)",
+                                ps->what, info->name, name);
                     free(name);
                     return st;
                 }
@@ -505,10 +524,9 @@ static sb_status parse_tensor_info(parser *ps, st_info *info)
                         SB_TRY(parse_uint(ps, "expected a non-negative integer size in shape", &v));
                         if (info->ndim == SB_MAX_DIMS)
                             return sb_fail(SB_EFORMAT,
-                                           "%s: tensor '%s' has more than %d dimensions",
-                                           ps->what, info->name, SB_MAX_DIMS);
-                        if (v > (uint64_t)INT64_MAX)
-                            return perr(ps, "expected a size below 2^63");
+                                           "%s: tensor '%s' has more than %d dimensions", ps->what,
+                                           info->name, SB_MAX_DIMS);
+                        if (v > (uint64_t)INT64_MAX) return perr(ps, "expected a size below 2^63");
                         info->shape[info->ndim++] = (int64_t)v;
                     } while (take(ps, ','));
                     if (!take(ps, ']')) return perr(ps, "expected ',' or ']'");
@@ -533,7 +551,9 @@ static sb_status parse_tensor_info(parser *ps, st_info *info)
     }
     if (!have_dtype || !have_shape || !have_offsets)
         return sb_fail(SB_EFORMAT, "%s: tensor '%s' lacks %s", ps->what, info->name,
-                       !have_dtype ? "\"dtype\"" : !have_shape ? "\"shape\"" : "\"data_offsets\"");
+                       !have_dtype   ? "\"dtype\""
+                       : !have_shape ? "\"shape\""
+                                     : "\"data_offsets\"");
     return SB_OK;
 }
 
@@ -596,8 +616,8 @@ static sb_status check_layout(const char *what, st_header *h, uint64_t data_len,
     qsort(sorted, h->count, sizeof *sorted, by_name);
     for (size_t i = 1; i < h->count; i++) {
         if (strcmp(sorted[i]->name, sorted[i - 1]->name) == 0) {
-            sb_status st = sb_fail(SB_EFORMAT, "%s: tensor '%s' appears twice in the header",
-                                   what, sorted[i]->name);
+            sb_status st = sb_fail(SB_EFORMAT, "%s: tensor '%s' appears twice in the header", what,
+                                   sorted[i]->name);
             free(sorted);
             return st;
         }
@@ -608,17 +628,16 @@ static sb_status check_layout(const char *what, st_header *h, uint64_t data_len,
         if (t->end < t->begin) {
             free(sorted);
             return sb_fail(SB_EFORMAT,
-                           "%s: tensor '%s' has data_offsets [%llu, %llu]: end before begin",
-                           what, t->name, (unsigned long long)t->begin,
-                           (unsigned long long)t->end);
+                           "%s: tensor '%s' has data_offsets [%llu, %llu]: end before begin", what,
+                           t->name, (unsigned long long)t->begin, (unsigned long long)t->end);
         }
         if (t->end > data_len) {
             free(sorted);
             return sb_fail(SB_EFORMAT,
                            "%s: tensor '%s' has data_offsets [%llu, %llu] beyond the %llu data "
                            "bytes of the file",
-                           what, t->name, (unsigned long long)t->begin,
-                           (unsigned long long)t->end, (unsigned long long)data_len);
+                           what, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                           (unsigned long long)data_len);
         }
         uint64_t bytes = t->dtype->size;
         bool overflow = false;
@@ -649,13 +668,13 @@ static sb_status check_layout(const char *what, st_header *h, uint64_t data_len,
         if (t->begin != expected) {
             sb_status st;
             if (t->begin < expected)
-                st = sb_fail(SB_EFORMAT,
-                             "%s: tensor '%s' (data_offsets [%llu, %llu]) overlaps tensor '%s' "
-                             "(data_offsets [%llu, %llu])",
-                             what, t->name, (unsigned long long)t->begin,
-                             (unsigned long long)t->end, sorted[i - 1]->name,
-                             (unsigned long long)sorted[i - 1]->begin,
-                             (unsigned long long)sorted[i - 1]->end);
+                st =
+                    sb_fail(SB_EFORMAT,
+                            "%s: tensor '%s' (data_offsets [%llu, %llu]) overlaps tensor '%s' "
+                            "(data_offsets [%llu, %llu])",
+                            what, t->name, (unsigned long long)t->begin, (unsigned long long)t->end,
+                            sorted[i - 1]->name, (unsigned long long)sorted[i - 1]->begin,
+                            (unsigned long long)sorted[i - 1]->end);
             else
                 st = sb_fail(SB_EFORMAT,
                              "%s: %llu unused data bytes before tensor '%s' (data_offsets "
@@ -696,7 +715,8 @@ static sb_status make_tensor(const char *what, const st_info *t, const unsigned 
         /* An empty tensor may sit at the very end; its offset is then clamped to 0. */
         int64_t numel = (int64_t)((t->end - t->begin) / esize);
         int64_t offset = numel ? (int64_t)((data_pos + t->begin) / esize) : 0;
-        sb_status st = sb_tensor_from_storage(storage, dtype, t->ndim, t->shape, strides, offset, out);
+        sb_status st =
+            sb_tensor_from_storage(storage, dtype, t->ndim, t->shape, strides, offset, out);
         if (st != SB_OK) return sb_fail_context(st, "%s: tensor '%s'", what, t->name);
         return SB_OK;
     }
@@ -734,8 +754,8 @@ void sb_safetensors_free(sb_safetensors *st)
     free(st);
 }
 
-sb_status sb_safetensors_parse(const void *data, size_t size, sb_storage *storage,
-                               const char *what, sb_safetensors **out)
+sb_status sb_safetensors_parse(const void *data, size_t size, sb_storage *storage, const char *what,
+                               sb_safetensors **out)
 {
     const unsigned char *bytes = data;
     if (size < 8)
@@ -869,7 +889,10 @@ static void sb_put(strbuf *b, const char *s, size_t n)
     b->s[b->n] = '\0';
 }
 
-static void sb_puts(strbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_puts(strbuf *b, const char *s)
+{
+    sb_put(b, s, strlen(s));
+}
 
 static void put_json_string(strbuf *b, const char *s)
 {
@@ -929,8 +952,9 @@ sb_status sb_safetensors_save(const char *path, size_t count, const char *const 
     for (size_t i = 0; i < count && st == SB_OK; i++) {
         const char *name = names[i];
         if (!name[0] || strcmp(name, "__metadata__") == 0 || !valid_utf8(name)) {
-            st = sb_fail(SB_EINVAL, "tensor name '%s' is not allowed (empty, \"__metadata__\" "
-                                    "or not UTF-8)",
+            st = sb_fail(SB_EINVAL,
+                         "tensor name '%s' is not allowed (empty, \"__metadata__\" "
+                         "or not UTF-8)",
                          name);
             break;
         }

@@ -53,8 +53,8 @@ sb_status sb_safetensors_load(const char *path, sb_safetensors **out);
 /* The same checks and results over a file image in memory. `storage` (retained by every
  * tensor that views it) must hold exactly `size` bytes at `data`; NULL makes the tensors
  * copies. `what` names the source in messages (a path). */
-sb_status sb_safetensors_parse(const void *data, size_t size, sb_storage *storage,
-                               const char *what, sb_safetensors **out);
+sb_status sb_safetensors_parse(const void *data, size_t size, sb_storage *storage, const char *what,
+                               sb_safetensors **out);
 
 void sb_safetensors_free(sb_safetensors *st); /* NULL is a no-op */
 

@@ -115,8 +115,7 @@ static int l_save_safetensors(lua_State *L)
             }
         }
     }
-    sbL_check(L,
-              sb_safetensors_save(path, count, names, tensors, meta_count, keys, values), op);
+    sbL_check(L, sb_safetensors_save(path, count, names, tensors, meta_count, keys, values), op);
     return 0;
 }
 

@@ -42,8 +42,8 @@ static void read_pair(lua_State *L, const char *op, const char *name, int idx, i
     idx = lua_absindex(L, idx);
     if (lua_istable(L, idx)) {
         if (luaL_len(L, idx) != 2)
-            luaL_error(L, "%s: %s must be a number or a pair {h, w}, got a table of length %d",
-                       op, name, (int)luaL_len(L, idx));
+            luaL_error(L, "%s: %s must be a number or a pair {h, w}, got a table of length %d", op,
+                       name, (int)luaL_len(L, idx));
         for (int i = 0; i < 2; i++) {
             lua_rawgeti(L, idx, i + 1);
             out[i] = check_int_value(L, op, name, -1);
@@ -152,8 +152,9 @@ static int l_conv2d(lua_State *L)
             else if (strcmp(mode, "valid") == 0)
                 o.padding_mode = SB_CONV_PAD_VALID;
             else
-                return luaL_error(L, "%s: padding must be a number, {h, w}, 'same' or 'valid', "
-                                     "got '%s'",
+                return luaL_error(L,
+                                  "%s: padding must be a number, {h, w}, 'same' or 'valid', "
+                                  "got '%s'",
                                   op, mode);
         } else if (!lua_isnil(L, -1)) {
             read_pair(L, op, "padding", -1, o.padding);
@@ -170,8 +171,8 @@ static sb_pool2d_options pool_options(lua_State *L, const char *op, bool is_max)
 {
     check_options(L, op, 3);
     static const char *const max_known[] = {"stride", "padding", "dilation", "ceil_mode", NULL};
-    static const char *const avg_known[] = {"stride",           "padding",          "ceil_mode",
-                                            "count_include_pad", "divisor_override", NULL};
+    static const char *const avg_known[] = {
+        "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override", NULL};
     check_known_options(L, op, 3, is_max ? max_known : avg_known);
     if (lua_isnoneornil(L, 2))
         luaL_error(L, "%s: bad argument #2 (kernel_size expected: a number or {h, w})", op);
@@ -270,8 +271,9 @@ static int l_batch_norm(lua_State *L)
     static const char *const known[] = {"eps", "training", "momentum", NULL};
     check_known_options(L, op, opt_idx, known);
     if (sbL_optfield_boolean(L, opt_idx, "training", 0))
-        return luaL_error(L, "%s: training mode is not supported (sbengine evaluates: inference "
-                             "with running statistics only)",
+        return luaL_error(L,
+                          "%s: training mode is not supported (sbengine evaluates: inference "
+                          "with running statistics only)",
                           op);
     double eps = sbL_optfield_number(L, opt_idx, "eps", 1e-5);
     sb_tensor *y = NULL;
@@ -287,9 +289,18 @@ static int activation(lua_State *L, sb_nn_activation act)
     return push_result(L, st, y);
 }
 
-static int l_relu(lua_State *L) { return activation(L, SB_ACT_RELU); }
-static int l_sigmoid(lua_State *L) { return activation(L, SB_ACT_SIGMOID); }
-static int l_tanh(lua_State *L) { return activation(L, SB_ACT_TANH); }
+static int l_relu(lua_State *L)
+{
+    return activation(L, SB_ACT_RELU);
+}
+static int l_sigmoid(lua_State *L)
+{
+    return activation(L, SB_ACT_SIGMOID);
+}
+static int l_tanh(lua_State *L)
+{
+    return activation(L, SB_ACT_TANH);
+}
 
 /* gelu(x [, {approximate = "none" | "tanh"}]) */
 static int l_gelu(lua_State *L)
@@ -327,8 +338,14 @@ static int softmax(lua_State *L, bool log)
     return push_result(L, st, y);
 }
 
-static int l_softmax(lua_State *L) { return softmax(L, false); }
-static int l_log_softmax(lua_State *L) { return softmax(L, true); }
+static int l_softmax(lua_State *L)
+{
+    return softmax(L, false);
+}
+static int l_log_softmax(lua_State *L)
+{
+    return softmax(L, true);
+}
 
 /* flatten(x [, start_dim [, end_dim]]) or flatten(x, {start_dim=, end_dim=}); defaults
  * 1 and -1 (torch.flatten: every dim). */

@@ -32,10 +32,10 @@ typedef struct sb_conv2d_params {
 } sb_conv2d_params;
 
 typedef struct sb_pool2d_params {
-    int64_t kernel[2];   /* h, w; >= 1 */
-    int64_t stride[2];   /* h, w; >= 1 */
-    int64_t pad[2];      /* h, w; <= kernel / 2 */
-    int64_t dilation[2]; /* max pooling only; 1 for average pooling */
+    int64_t kernel[2];        /* h, w; >= 1 */
+    int64_t stride[2];        /* h, w; >= 1 */
+    int64_t pad[2];           /* h, w; <= kernel / 2 */
+    int64_t dilation[2];      /* max pooling only; 1 for average pooling */
     bool count_include_pad;   /* average pooling: padded zeros count in the divisor */
     int64_t divisor_override; /* average pooling: > 0 replaces the divisor */
 } sb_pool2d_params;

@@ -16,8 +16,7 @@ static shape_text shape_of(const sb_tensor *t)
 }
 
 /* `arg` must live on x's device and have x's dtype. */
-static sb_status check_like(const char *op, const char *arg, const sb_tensor *x,
-                            const sb_tensor *t)
+static sb_status check_like(const char *op, const char *arg, const sb_tensor *x, const sb_tensor *t)
 {
     sb_device dx = sb_tensor_device(x), dt = sb_tensor_device(t);
     if (!sb_device_equal(dx, dt)) {
@@ -27,8 +26,8 @@ static sb_status check_like(const char *op, const char *arg, const sb_tensor *x,
         return sb_fail(SB_EINVAL, "%s: %s is on %s but input is on %s", op, arg, a, b);
     }
     if (t->dtype != x->dtype)
-        return sb_fail(SB_EINVAL, "%s: %s is %s but input is %s", op, arg,
-                       sb_dtype_name(t->dtype), sb_dtype_name(x->dtype));
+        return sb_fail(SB_EINVAL, "%s: %s is %s but input is %s", op, arg, sb_dtype_name(t->dtype),
+                       sb_dtype_name(x->dtype));
     return SB_OK;
 }
 
@@ -171,8 +170,8 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     const char *op = "conv2d";
     if (x->ndim != 4 && x->ndim != 3)
         return sb_fail(SB_EINVAL,
-                       "%s: input must be 4-D (N,C,H,W) or unbatched 3-D (C,H,W), got %d-D %s",
-                       op, x->ndim, shape_of(x).s);
+                       "%s: input must be 4-D (N,C,H,W) or unbatched 3-D (C,H,W), got %d-D %s", op,
+                       x->ndim, shape_of(x).s);
     SB_TRY(check_floating(op, x));
     SB_TRY(check_like(op, "weight", x, weight));
     if (weight->ndim != 4)
@@ -200,9 +199,8 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
                   w = x->sizes[batched ? 3 : 2];
     const int64_t o = weight->sizes[0], kh = weight->sizes[2], kw = weight->sizes[3];
     if (o % groups != 0)
-        return sb_fail(SB_EINVAL,
-                       "%s: out_channels (weight %s) must be divisible by groups = %lld", op,
-                       shape_of(weight).s, (long long)groups);
+        return sb_fail(SB_EINVAL, "%s: out_channels (weight %s) must be divisible by groups = %lld",
+                       op, shape_of(weight).s, (long long)groups);
     if (weight->sizes[1] * groups != c)
         return sb_fail(SB_EINVAL,
                        "%s: input has %lld channels but weight %s with groups = %lld expects "
@@ -224,8 +222,7 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
         case SB_CONV_PAD_SAME:
             if (opt->stride[i] != 1)
                 return sb_fail(SB_EINVAL,
-                               "%s: padding='same' is not supported for strided convolutions",
-                               op);
+                               "%s: padding='same' is not supported for strided convolutions", op);
             pad_total = span - 1;
             p.pad[i] = pad_total / 2;
             break;
@@ -299,8 +296,8 @@ static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
                         const sb_pool2d_options *opt, sb_tensor **out)
 {
     if (x->ndim != 4 && x->ndim != 3)
-        return sb_fail(SB_EINVAL, "%s: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got %d-D %s",
-                       op, x->ndim, shape_of(x).s);
+        return sb_fail(SB_EINVAL, "%s: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got %d-D %s", op,
+                       x->ndim, shape_of(x).s);
     SB_TRY(check_floating(op, x));
     const bool batched = x->ndim == 4;
     const int64_t n = batched ? x->sizes[0] : 1;
@@ -350,8 +347,8 @@ static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
     SB_TRY(backend_of(x, &be));
     const int64_t ysizes[4] = {n, c, out_sz[0], out_sz[1]};
     sb_tensor *y;
-    SB_TRY(sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x),
-                           &y));
+    SB_TRY(
+        sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x), &y));
     contig_set set = {0};
     const sb_tensor *xc;
     sb_status st = contig_add(&set, x, &xc);
@@ -377,8 +374,8 @@ sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, 
 {
     const char *op = "adaptive_avg_pool2d";
     if (x->ndim != 4 && x->ndim != 3)
-        return sb_fail(SB_EINVAL, "%s: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got %d-D %s",
-                       op, x->ndim, shape_of(x).s);
+        return sb_fail(SB_EINVAL, "%s: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got %d-D %s", op,
+                       x->ndim, shape_of(x).s);
     SB_TRY(check_floating(op, x));
     const bool batched = x->ndim == 4;
     const int64_t n = batched ? x->sizes[0] : 1;
@@ -393,8 +390,8 @@ sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, 
     SB_TRY(backend_of(x, &be));
     const int64_t ysizes[4] = {n, c, oh, ow};
     sb_tensor *y;
-    SB_TRY(sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x),
-                           &y));
+    SB_TRY(
+        sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x), &y));
     contig_set set = {0};
     const sb_tensor *xc;
     sb_status st = contig_add(&set, x, &xc);
@@ -418,15 +415,14 @@ sb_status sb_nn_batch_norm(const sb_tensor *x, const sb_tensor *running_mean,
                        x->ndim, shape_of(x).s);
     SB_TRY(check_floating(op, x));
     if (!running_mean || !running_var)
-        return sb_fail(SB_EINVAL,
-                       "%s: running_mean and running_var are required (inference mode)", op);
+        return sb_fail(SB_EINVAL, "%s: running_mean and running_var are required (inference mode)",
+                       op);
     const int64_t c = x->sizes[1];
     SB_TRY(check_vector(op, "running_mean", x, running_mean, c, "the input's channels"));
     SB_TRY(check_vector(op, "running_var", x, running_var, c, "the input's channels"));
     if (weight) SB_TRY(check_vector(op, "weight", x, weight, c, "the input's channels"));
     if (bias) SB_TRY(check_vector(op, "bias", x, bias, c, "the input's channels"));
-    if (!(eps >= 0))
-        return sb_fail(SB_EINVAL, "%s: eps must be non-negative, got %g", op, eps);
+    if (!(eps >= 0)) return sb_fail(SB_EINVAL, "%s: eps must be non-negative, got %g", op, eps);
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
     sb_tensor *y;
@@ -454,12 +450,17 @@ sb_status sb_nn_batch_norm(const sb_tensor *x, const sb_tensor *running_mean,
 static const char *activation_name(sb_nn_activation act)
 {
     switch (act) {
-    case SB_ACT_RELU: return "relu";
+    case SB_ACT_RELU:
+        return "relu";
     case SB_ACT_GELU:
-    case SB_ACT_GELU_TANH: return "gelu";
-    case SB_ACT_SIGMOID: return "sigmoid";
-    case SB_ACT_TANH: return "tanh";
-    default: return "activation";
+    case SB_ACT_GELU_TANH:
+        return "gelu";
+    case SB_ACT_SIGMOID:
+        return "sigmoid";
+    case SB_ACT_TANH:
+        return "tanh";
+    default:
+        return "activation";
     }
 }
 

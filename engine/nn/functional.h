@@ -58,8 +58,7 @@ sb_pool2d_options sb_pool2d_defaults(int64_t kernel_h, int64_t kernel_w);
 sb_status sb_nn_max_pool2d(const sb_tensor *x, const sb_pool2d_options *opt, sb_tensor **out);
 sb_status sb_nn_avg_pool2d(const sb_tensor *x, const sb_pool2d_options *opt, sb_tensor **out);
 /* Output size (oh, ow); a value <= 0 keeps that input size (PyTorch's None). */
-sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow,
-                                    sb_tensor **out);
+sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, sb_tensor **out);
 
 /* Inference batch norm: x [N, C, *]; running_mean, running_var [C]; weight, bias [C] or
  * NULL. */

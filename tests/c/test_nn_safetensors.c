@@ -52,21 +52,22 @@ static void test_valid_file(void)
     unsigned char data[40];
     float f[4] = {1.5f, -2.0f, 3.25f, 0.0f};
     int64_t i64 = -7;
-    uint16_t half[2] = {0x3c00, 0xc000};   /* 1.0, -2.0 */
-    uint16_t bf16[2] = {0x3f80, 0x4049};   /* 1.0, 3.140625 */
+    uint16_t half[2] = {0x3c00, 0xc000}; /* 1.0, -2.0 */
+    uint16_t bf16[2] = {0x3f80, 0x4049}; /* 1.0, 3.140625 */
     memcpy(data, f, 16);
     memcpy(data + 16, &i64, 8);
     memcpy(data + 24, half, 4);
     memcpy(data + 28, bf16, 4);
     memcpy(data + 32, "abc\0\0\0\0\0", 8);
-    const char *header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
-                         " \"n\" : {\"data_offsets\":[16,24],\"shape\":[1],\"dtype\":\"I64\"},"
-                         "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[24,28],"
-                         "\"extra\":[{\"x\":null},true,-1.5e3]},"
-                         "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[28,32]},"
-                         "\"u\\u00e9\\n\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[32,40]},"
-                         "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[40,40]},"
-                         "\"__metadata__\":{\"format\":\"pt\",\"k\":\"v\\\"q\"}}   ";
+    const char *header =
+        "{\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+        " \"n\" : {\"data_offsets\":[16,24],\"shape\":[1],\"dtype\":\"I64\"},"
+        "\"h\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[24,28],"
+        "\"extra\":[{\"x\":null},true,-1.5e3]},"
+        "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[28,32]},"
+        "\"u\\u00e9\\n\":{\"dtype\":\"U8\",\"shape\":[8],\"data_offsets\":[32,40]},"
+        "\"e\":{\"dtype\":\"F32\",\"shape\":[0,3],\"data_offsets\":[40,40]},"
+        "\"__metadata__\":{\"format\":\"pt\",\"k\":\"v\\\"q\"}}   ";
     size_t size;
     unsigned char *buf = image(header, data, sizeof data, &size);
     sb_safetensors *st = NULL;

@@ -35,9 +35,9 @@ sb_status sb_nn_cpu_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor *
         if (!bias) memset(y, 0, (size_t)(n * o) * sizeof(float));
         return SB_OK;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n, (blasint)o, (blasint)in,
-                1.0f, sb_tensor_data(x), (blasint)in, sb_tensor_data(weight), (blasint)in, beta,
-                y, (blasint)o);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n, (blasint)o, (blasint)in, 1.0f,
+                sb_tensor_data(x), (blasint)in, sb_tensor_data(weight), (blasint)in, beta, y,
+                (blasint)o);
     return SB_OK;
 }
 
@@ -127,8 +127,8 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
                 b_matrix = cols;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)og, (blasint)ohw,
-                        (blasint)k, 1.0f, j->w + g * og * k, (blasint)k, b_matrix,
-                        (blasint)ohw, beta, yg, (blasint)ohw);
+                        (blasint)k, 1.0f, j->w + g * og * k, (blasint)k, b_matrix, (blasint)ohw,
+                        beta, yg, (blasint)ohw);
         }
     }
     free(cols);
@@ -164,8 +164,8 @@ sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *
                 j.y[i * ohw + s] = j.b ? j.b[i % j.O] : 0.0f;
         return SB_OK;
     }
-    j.direct = j.KH == 1 && j.KW == 1 && p->stride[0] == 1 && p->stride[1] == 1 &&
-               p->pad[0] == 0 && p->pad[1] == 0 && j.OH == j.H && j.OW == j.W;
+    j.direct = j.KH == 1 && j.KW == 1 && p->stride[0] == 1 && p->stride[1] == 1 && p->pad[0] == 0 &&
+               p->pad[1] == 0 && j.OH == j.H && j.OW == j.W;
     const int64_t gemm_work = (j.O / j.groups) * j.OH * j.OW * k;
     if (gemm_work <= SB_SGEMM_SINGLE_THREAD_WORK)
         sb_parallel_for(n, 1, conv_images, &j);

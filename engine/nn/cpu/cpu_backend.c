@@ -20,4 +20,7 @@ static const sb_nn_backend cpu_backend = {
     .softmax = sb_nn_cpu_softmax,
 };
 
-const sb_nn_backend *sb_nn_cpu_backend(void) { return &cpu_backend; }
+const sb_nn_backend *sb_nn_cpu_backend(void)
+{
+    return &cpu_backend;
+}

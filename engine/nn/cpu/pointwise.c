@@ -43,7 +43,8 @@ static void act_range(void *ctx, int64_t begin, int64_t end)
         for (int64_t i = begin; i < end; i++)
             y[i] = tanhf(x[i]);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 

@@ -13,6 +13,8 @@
     X(net)                                                                                         \
     X(cuda)                                                                                        \
     X(tensor)                                                                                      \
+    X(nn)                                                                                          \
+    X(io)                                                                                          \
     X(metric)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);

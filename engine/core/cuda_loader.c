@@ -22,7 +22,7 @@ static int visible_devices;
 static char plugin_path[PATH_MAX];
 static char reason[1024];
 
-static const sb_cuda_host host = {
+static sb_cuda_host host = {
     .abi = SB_CUDA_PLUGIN_ABI,
     .size = sizeof(sb_cuda_host),
     .fail = sb_fail,
@@ -30,6 +30,11 @@ static const sb_cuda_host host = {
     .device_free = sb_cuda_scratch_free,
     .tf32_allowed = sb_cuda_tf32_allowed,
 };
+
+static void fill_host(void)
+{
+    host.device_allocator = sb_cuda_device_allocator();
+}
 
 static bool is_file(const char *path)
 {
@@ -110,6 +115,7 @@ static void load_plugin(void)
             return;
         }
     }
+    fill_host();
     void *handle = dlopen(plugin_path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         snprintf(reason, sizeof reason, "cannot load the CUDA plugin: %s", dlerror());

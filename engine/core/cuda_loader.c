@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
+#include "tensor/backend.h"
 
 #ifndef SBENGINE_INSTALL_LIBDIR
 #define SBENGINE_INSTALL_LIBDIR "lib"
@@ -58,8 +59,12 @@ static bool find_plugin(char *found, size_t found_size, char *tried, size_t trie
     int ndirs = 0;
     Dl_info info;
     /* The object holding this code: sbengine.so under plain lua, else the executable. */
-    if (dladdr((void *)&sb_cuda_plugin_get, &info) && info.dli_fname && info.dli_fname[0] == '/' &&
-        dir_of(info.dli_fname, dirs[ndirs], sizeof dirs[ndirs]))
+    char real[PATH_MAX];
+    /* A relative name (LUA_CPATH "lib/?.so") is relative to the directory it was loaded
+     * from, normally still the current one. */
+    if (dladdr((void *)&sb_cuda_plugin_get, &info) && info.dli_fname &&
+        (info.dli_fname[0] == '/' || realpath(info.dli_fname, real)) &&
+        dir_of(info.dli_fname[0] == '/' ? info.dli_fname : real, dirs[ndirs], sizeof dirs[ndirs]))
         ndirs++;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -80,9 +85,9 @@ static bool find_plugin(char *found, size_t found_size, char *tried, size_t trie
         for (size_t k = 0; k < sizeof layouts / sizeof *layouts; k++) {
             char candidate[PATH_MAX + 64];
             snprintf(candidate, sizeof candidate, layouts[k], dirs[d]);
-            char real[PATH_MAX];
-            if (is_file(candidate) && realpath(candidate, real)) {
-                snprintf(found, found_size, "%s", real);
+            char resolved[PATH_MAX];
+            if (is_file(candidate) && realpath(candidate, resolved)) {
+                snprintf(found, found_size, "%s", resolved);
                 return true;
             }
             if (used < tried_size)
@@ -168,6 +173,15 @@ sb_status sb_cuda_require(int device)
     if (device < 0 || device >= visible_devices)
         return sb_fail(SB_EDEVICE, "cuda:%d does not exist (%d CUDA device%s visible)", device,
                        visible_devices, visible_devices == 1 ? "" : "s");
+    return SB_OK;
+}
+
+sb_status sb_cuda_load_backends(void)
+{
+    if (!sb_cuda_available()) return sb_fail(SB_EDEVICE, "CUDA is not available: %s", reason);
+    if (!plugin->tensor_backend)
+        return sb_fail(SB_EDEVICE, "the CUDA plugin %s has no tensor kernels", plugin_path);
+    sb_backend_register(SB_DEVICE_CUDA, plugin->tensor_backend);
     return SB_OK;
 }
 

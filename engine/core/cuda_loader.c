@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
+#include "nn/backend.h"
 #include "tensor/backend.h"
 
 #ifndef SBENGINE_INSTALL_LIBDIR
@@ -181,6 +182,8 @@ sb_status sb_cuda_load_backends(void)
     if (!sb_cuda_available()) return sb_fail(SB_EDEVICE, "CUDA is not available: %s", reason);
     if (!plugin->tensor_backend)
         return sb_fail(SB_EDEVICE, "the CUDA plugin %s has no tensor kernels", plugin_path);
+    /* nn first: sb_nn_backend_for trusts a registered tensor table to mean both are in. */
+    if (plugin->nn_backend) sb_nn_backend_register(SB_DEVICE_CUDA, plugin->nn_backend);
     sb_backend_register(SB_DEVICE_CUDA, plugin->tensor_backend);
     return SB_OK;
 }

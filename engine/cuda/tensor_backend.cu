@@ -580,8 +580,8 @@ static sb_status reduce_typed(sb_reduce_op op, sb_tensor *values, sb_tensor *ind
                               const sb_tensor *a, int dim, cudaStream_t stream)
 {
     reduce_args args;
-    int64_t out_sizes[SB_MAX_DIMS] = {0}, a_outer[SB_MAX_DIMS] = {0},
-            v_strides[SB_MAX_DIMS] = {0}, i_strides[SB_MAX_DIMS] = {0};
+    int64_t out_sizes[SB_MAX_DIMS] = {0}, a_outer[SB_MAX_DIMS] = {0}, v_strides[SB_MAX_DIMS] = {0},
+            i_strides[SB_MAX_DIMS] = {0};
     int nd = 0;
     if (dim >= 0) {
         for (int d = 0; d < a->ndim; d++) {
@@ -719,8 +719,8 @@ static sb_status cuda_topk(sb_tensor *values, sb_tensor *indices, const sb_tenso
 {
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device_of(a), &stream));
-    int64_t sizes[SB_MAX_DIMS] = {0}, v_strides[SB_MAX_DIMS] = {0},
-            i_strides[SB_MAX_DIMS] = {0}, a_strides[SB_MAX_DIMS] = {0};
+    int64_t sizes[SB_MAX_DIMS] = {0}, v_strides[SB_MAX_DIMS] = {0}, i_strides[SB_MAX_DIMS] = {0},
+            a_strides[SB_MAX_DIMS] = {0};
     int nd = 0;
     for (int d = 0; d < a->ndim; d++) {
         if (d == dim) continue;

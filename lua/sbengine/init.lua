@@ -10,6 +10,9 @@ local sb = {}
 
 sb.version = core.sys.version() -- not build_info(): that loads the CUDA plugin
 sb.session = require "sbengine.session"
+sb.data = require "sbengine.data"
+sb.transforms = require "sbengine.transforms"
+sb.progress = require "sbengine.progress"
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
 -- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes

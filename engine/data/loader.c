@@ -1,6 +1,6 @@
 #include "data/loader.h"
 
-#include "core/buildinfo.h"
+#include "core/cuda.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -56,13 +56,18 @@ typedef struct buffer_pool {
     size_t nbytes;
     int nfree, max_free;
     void **free_list;
+    const sb_allocator *allocator; /* CPU, or pinned host memory */
 } buffer_pool;
 
-static buffer_pool *pool_new(size_t nbytes, int max_free)
+/* Pinned buffers are not kept here (max_free 0): the pinned caching allocator reuses a
+ * block only once the asynchronous copies queued from it are done, which a plain free list
+ * could not know. */
+static buffer_pool *pool_new(size_t nbytes, int max_free, const sb_allocator *allocator)
 {
     buffer_pool *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    p->free_list = calloc((size_t)max_free, sizeof(void *));
+    p->allocator = allocator;
+    p->free_list = calloc((size_t)(max_free ? max_free : 1), sizeof(void *));
     if (!p->free_list) {
         free(p);
         return NULL;
@@ -81,20 +86,27 @@ static void pool_unref(buffer_pool *p)
     int left = --p->refcount;
     pthread_mutex_unlock(&p->mu);
     if (left) return;
-    const sb_allocator *a = sb_cpu_allocator();
+    const sb_allocator *a = p->allocator;
     for (int i = 0; i < p->nfree; i++) a->free(a->ctx, p->free_list[i], p->nbytes, SB_CPU);
     free(p->free_list);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }
 
-static void *pool_get(buffer_pool *p)
+/* A batch buffer: plain pool memory, or (pinned) a storage of the pinned allocator, so the
+ * tensor keeps the allocator and copies from it to the GPU can be asynchronous. */
+typedef struct batch_buf {
+    void *data;
+    sb_storage *storage;
+} batch_buf;
+
+static void *pool_get_raw(buffer_pool *p)
 {
     pthread_mutex_lock(&p->mu);
     void *buf = p->nfree ? p->free_list[--p->nfree] : NULL;
     pthread_mutex_unlock(&p->mu);
     if (buf) return buf;
-    const sb_allocator *a = sb_cpu_allocator();
+    const sb_allocator *a = p->allocator;
     return a->alloc(a->ctx, p->nbytes, SB_CPU);
 }
 
@@ -108,9 +120,31 @@ static void pool_put(buffer_pool *p, void *buf)
     }
     pthread_mutex_unlock(&p->mu);
     if (buf) {
-        const sb_allocator *a = sb_cpu_allocator();
+        const sb_allocator *a = p->allocator;
         a->free(a->ctx, buf, p->nbytes, SB_CPU);
     }
+}
+
+static sb_status pool_get(buffer_pool *p, batch_buf *out)
+{
+    out->storage = NULL;
+    if (p->max_free == 0 && p->allocator != sb_cpu_allocator()) {
+        SB_TRY(sb_storage_new(p->nbytes, SB_CPU, p->allocator, &out->storage));
+        out->data = out->storage->data;
+        return SB_OK;
+    }
+    out->data = pool_get_raw(p);
+    return out->data ? SB_OK : SB_ENOMEM;
+}
+
+static void pool_discard(buffer_pool *p, batch_buf *b)
+{
+    if (b->storage)
+        sb_storage_release(b->storage);
+    else
+        pool_put(p, b->data);
+    b->data = NULL;
+    b->storage = NULL;
 }
 
 /* Storage release callback: the buffer goes back to its pool. */
@@ -132,8 +166,9 @@ struct sb_loader {
     size_t input_bytes, target_bytes;
     int64_t nbatches;
     uint64_t passes;
+    const sb_allocator *allocator; /* batch buffers */
     bool pinned;
-    const char *pin_why;
+    char pin_why[512];
 };
 
 sb_status sb_loader_new(sb_dataset *ds, const sb_transform *tf, const sb_loader_options *opts,
@@ -165,15 +200,18 @@ sb_status sb_loader_new(sb_dataset *ds, const sb_transform *tf, const sb_loader_
     l->target_bytes = ds->has_target ? sb_sample_spec_nbytes(&ds->target) : 0;
     int64_t bs = opts->batch_size;
     l->nbatches = opts->drop_last ? ds->length / bs : (ds->length + bs - 1) / bs;
+    l->allocator = sb_cpu_allocator();
     if (opts->pin_memory) {
-        /* Page-locked buffers only pay off for asynchronous copies to a GPU. */
-        if (!sb_built_with_cuda())
-            l->pin_why = "this build has no CUDA backend: batches are in ordinary host memory";
-        else if (sb_cuda_device_count() == 0)
-            l->pin_why = "no CUDA device is visible: batches are in ordinary host memory";
-        else
-            l->pin_why = "page-locked batch buffers are not available in this build yet: "
-                         "batches are in ordinary host memory";
+        /* Page-locked buffers only exist (and only pay off) with a GPU to copy to. */
+        const sb_allocator *pinned = sb_cuda_pinned_allocator();
+        if (pinned) {
+            l->allocator = pinned;
+            l->pinned = true;
+        } else {
+            snprintf(l->pin_why, sizeof l->pin_why,
+                     "CUDA is not available (%s): batches are in ordinary host memory",
+                     sb_cuda_unavailable_reason());
+        }
     }
     *out = l;
     return SB_OK;
@@ -192,7 +230,7 @@ const sb_sample_spec *sb_loader_input_spec(const sb_loader *l) { return &l->inpu
 
 bool sb_loader_pinned(const sb_loader *l, const char **why)
 {
-    if (why) *why = l->pin_why;
+    if (why) *why = l->pin_why[0] ? l->pin_why : NULL;
     return l->pinned;
 }
 
@@ -203,7 +241,7 @@ enum { SLOT_EMPTY, SLOT_READY, SLOT_FAILED };
 typedef struct slot {
     int64_t batch;
     int state;
-    void *input, *target;
+    batch_buf input, target;
     sb_status status;
     char error[1024];
 } slot;
@@ -256,14 +294,14 @@ static sb_status fill_batch(sb_loader_iter *it, int64_t k, uint8_t *input, uint8
 }
 
 /* Gets buffers from the pools and fills batch k. */
-static sb_status produce(sb_loader_iter *it, int64_t k, void *scratch, void **input, void **target)
+static sb_status produce(sb_loader_iter *it, int64_t k, void *scratch, batch_buf *input,
+                         batch_buf *target)
 {
-    *input = pool_get(it->input_pool);
-    *target = it->target_pool ? pool_get(it->target_pool) : NULL;
-    if (!*input || (it->target_pool && !*target))
+    if (pool_get(it->input_pool, input) != SB_OK ||
+        (it->target_pool && pool_get(it->target_pool, target) != SB_OK))
         return sb_fail(SB_ENOMEM, "%s: cannot allocate the buffers of batch %lld", it->ds->name,
                        (long long)k + 1);
-    return fill_batch(it, k, *input, *target, scratch);
+    return fill_batch(it, k, input->data, it->target_pool ? target->data : NULL, scratch);
 }
 
 static void *worker_main(void *arg)
@@ -282,7 +320,7 @@ static void *worker_main(void *arg)
         int64_t k = it->next_claim++;
         pthread_mutex_unlock(&it->mu);
 
-        void *input = NULL, *target = NULL;
+        batch_buf input = {0}, target = {0};
         sb_status s = (it->ds->input_scratch && !scratch)
                           ? sb_fail(SB_ENOMEM, "%s: cannot allocate worker scratch", it->ds->name)
                           : produce(it, k, scratch, &input, &target);
@@ -315,9 +353,8 @@ static void stop_workers(sb_loader_iter *it)
     for (int i = 0; i < it->nslots; i++) {
         slot *sl = &it->slots[i];
         if (sl->state == SLOT_EMPTY) continue;
-        pool_put(it->input_pool, sl->input);
-        if (it->target_pool) pool_put(it->target_pool, sl->target);
-        sl->input = sl->target = NULL;
+        pool_discard(it->input_pool, &sl->input);
+        if (it->target_pool) pool_discard(it->target_pool, &sl->target);
         sl->state = SLOT_EMPTY;
     }
 }
@@ -362,9 +399,10 @@ sb_status sb_loader_iter_new(sb_loader *l, sb_loader_iter **out)
         it->slots = calloc((size_t)it->nslots, sizeof(slot));
         it->threads = calloc((size_t)(workers ? workers : 1), sizeof(pthread_t));
         /* Enough free buffers for every slot plus the batches the consumer holds. */
-        it->input_pool = pool_new((size_t)it->batch_size * it->input_bytes, it->nslots + 4);
+        int keep = l->pinned ? 0 : it->nslots + 4;
+        it->input_pool = pool_new((size_t)it->batch_size * it->input_bytes, keep, l->allocator);
         if (l->ds->has_target)
-            it->target_pool = pool_new((size_t)it->batch_size * it->target_bytes, it->nslots + 4);
+            it->target_pool = pool_new((size_t)it->batch_size * it->target_bytes, keep, l->allocator);
         if (!it->order || !it->slots || !it->threads || !it->input_pool ||
             (l->ds->has_target && !it->target_pool))
             s = sb_fail(SB_ENOMEM, "cannot allocate a DataLoader pass over %lld samples",
@@ -393,15 +431,15 @@ sb_status sb_loader_iter_new(sb_loader *l, sb_loader_iter **out)
     return SB_OK;
 }
 
-/* A tensor [count, ...spec] over a pool buffer; the buffer returns to the pool when the
- * tensor's storage is released. Consumes `buf` in every case. */
-static sb_status wrap_batch(buffer_pool *pool, void *buf, int64_t count, const sb_sample_spec *spec,
-                            sb_tensor **out)
+/* A tensor [count, ...spec] over a batch buffer; a pool buffer returns to the pool when the
+ * tensor's storage is released. Consumes `b` in every case. */
+static sb_status wrap_batch(buffer_pool *pool, batch_buf *b, int64_t count,
+                            const sb_sample_spec *spec, sb_tensor **out)
 {
     int64_t sizes[SB_MAX_DIMS], strides[SB_MAX_DIMS];
     int ndim = spec->ndim + 1;
     if (ndim > SB_MAX_DIMS) {
-        pool_put(pool, buf);
+        pool_discard(pool, b);
         return sb_fail(SB_EINVAL, "a batch of %d-D samples has too many dimensions", spec->ndim);
     }
     sizes[0] = count;
@@ -411,11 +449,20 @@ static sb_status wrap_batch(buffer_pool *pool, void *buf, int64_t count, const s
         strides[i] = stride;
         stride *= sizes[i];
     }
+    if (b->storage) {
+        sb_status s = sb_tensor_from_storage(b->storage, spec->dtype, ndim, sizes, strides, 0, out);
+        sb_storage_release(b->storage);
+        b->storage = NULL;
+        return s;
+    }
+    void *buf = b->data;
+    b->data = NULL;
     pthread_mutex_lock(&pool->mu);
     pool->refcount++;
     pthread_mutex_unlock(&pool->mu);
     sb_storage *storage;
     size_t nbytes = (size_t)stride * sb_dtype_size(spec->dtype);
+    /* Wrapped rather than allocator-owned so the buffer goes back to the pool. */
     sb_status s = sb_storage_wrap(buf, nbytes, SB_CPU, batch_storage_release, pool, &storage);
     if (s != SB_OK) {
         batch_storage_release(pool, buf, nbytes);
@@ -439,7 +486,7 @@ sb_status sb_loader_iter_next(sb_loader_iter *it, sb_tensor **input, sb_tensor *
         return SB_OK;
     }
     int64_t k = it->next_consume;
-    void *in_buf = NULL, *tg_buf = NULL;
+    batch_buf in_buf = {0}, tg_buf = {0};
     sb_status s = SB_OK;
     if (it->nthreads == 0) {
         s = produce(it, k, NULL, &in_buf, &tg_buf);
@@ -452,27 +499,27 @@ sb_status sb_loader_iter_next(sb_loader_iter *it, sb_tensor **input, sb_tensor *
         tg_buf = sl->target;
         s = sl->status;
         if (s != SB_OK) sb_fail(s, "%s", sl->error);
-        sl->input = sl->target = NULL;
+        sl->input = (batch_buf){0};
+        sl->target = (batch_buf){0};
         sl->state = SLOT_EMPTY;
         it->next_consume++;
         pthread_cond_broadcast(&it->space);
         pthread_mutex_unlock(&it->mu);
     }
     if (s != SB_OK) {
-        pool_put(it->input_pool, in_buf);
-        if (it->target_pool) pool_put(it->target_pool, tg_buf);
+        pool_discard(it->input_pool, &in_buf);
+        if (it->target_pool) pool_discard(it->target_pool, &tg_buf);
         it->finished = true;
         stop_workers(it);
         return s;
     }
     int64_t count = batch_count(it, k);
-    s = wrap_batch(it->input_pool, in_buf, count, &it->input_spec, input);
+    s = wrap_batch(it->input_pool, &in_buf, count, &it->input_spec, input);
     if (it->target_pool) {
-        if (s == SB_OK && target) {
-            s = wrap_batch(it->target_pool, tg_buf, count, &it->ds->target, target);
-        } else {
-            pool_put(it->target_pool, tg_buf);
-        }
+        if (s == SB_OK && target)
+            s = wrap_batch(it->target_pool, &tg_buf, count, &it->ds->target, target);
+        else
+            pool_discard(it->target_pool, &tg_buf);
     }
     if (s != SB_OK) {
         sb_tensor_free(*input);

@@ -10,6 +10,9 @@ local sb = {}
 
 sb.version = core.sys.version() -- not build_info(): that loads the CUDA plugin
 sb.session = require "sbengine.session"
+sb.results = require "sbengine.results"
+sb.BenchmarkResult = sb.results.BenchmarkResult
+sb.cuda = core.cuda
 sb.data = require "sbengine.data"
 sb.transforms = require "sbengine.transforms"
 sb.progress = require "sbengine.progress"

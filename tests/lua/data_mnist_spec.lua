@@ -79,3 +79,26 @@ describe("MNIST test set through the DataLoader", function()
     end
   end)
 end)
+
+describe("docs/data.md", function()
+  it("runs every lua example (from a directory whose ./.data/vision/mnist is MNIST)", function()
+    local source = os.getenv("SBENGINE_SOURCE_DIR")
+    local doc = H.read(source .. "/docs/data.md")
+    local dir = H.tmpdir()
+    local abs_root = root:sub(1, 1) == "/" and root or (os.getenv("PWD") .. "/" .. root)
+    os.execute("mkdir -p '" .. dir .. "/.data/vision' && ln -s '" .. abs_root .. "' '" .. dir .. "/.data/vision/mnist'")
+    local count = 0
+    for code in doc:gmatch("```lua\n(.-)```") do
+      count = count + 1
+      local file = dir .. "/example" .. count .. ".lua"
+      H.write(file, code)
+      local p = io.popen("cd '" .. dir .. "' && '" .. os.getenv("SBENGINE") .. "' --quiet example" .. count
+        .. ".lua 2>&1; echo \"exit=$?\"")
+      local out = p:read("a")
+      p:close()
+      assert.truthy(out:find("exit=0\n$"), "example " .. count .. " failed:\n" .. code .. "\n" .. out)
+    end
+    assert.is_true(count >= 8)
+    H.rmtree(dir)
+  end)
+end)

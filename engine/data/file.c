@@ -145,7 +145,7 @@ sb_status sb_check_readable_dir(const char *dir)
     return SB_OK;
 }
 
-sb_status sb_write_file_atomic(const char *path, const void *data, size_t len)
+sb_status sb_data_write_file(const char *path, const void *data, size_t len)
 {
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);

@@ -19,6 +19,6 @@ sb_status sb_check_readable_dir(const char *dir);
 
 /* Writes `len` bytes to `path` through a temporary file in the same directory (fsync,
  * rename): readers never see a half-written file, and a failure leaves nothing behind. */
-sb_status sb_write_file_atomic(const char *path, const void *data, size_t len);
+sb_status sb_data_write_file(const char *path, const void *data, size_t len);
 
 #endif

@@ -189,7 +189,7 @@ static sb_status verify_mnist(void *ctx, const char *tmp_path)
         return sb_fail(SB_EFORMAT, "md5 mismatch: the uncompressed file has md5 %s, expected %s",
                        got, f->res->md5);
     }
-    sb_status s = sb_write_file_atomic(f->plain_path, data, len);
+    sb_status s = sb_data_write_file(f->plain_path, data, len);
     free(data);
     return s;
 }

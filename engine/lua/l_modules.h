@@ -6,16 +6,14 @@
 
 #include <lua.h>
 
-<<<<<<< HEAD
-#define SB_LUA_MODULES(X) X(sys) X(data)
-=======
 /* One line per module, so that additions merge cleanly. */
 #define SB_LUA_MODULES(X)                                                                          \
     X(sys)                                                                                         \
     X(result)                                                                                      \
     X(net)                                                                                         \
-    X(cuda)
->>>>>>> main
+    X(cuda)                                                                                        \
+    X(tensor)                                                                                      \
+    X(data)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

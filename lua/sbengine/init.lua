@@ -13,6 +13,7 @@ sb.session = require "sbengine.session"
 sb.results = require "sbengine.results"
 sb.BenchmarkResult = sb.results.BenchmarkResult
 sb.cuda = core.cuda
+require("sbengine.tensor").install(sb) -- sb.tensor, sb.zeros, ... (docs/tensor.md)
 sb.data = require "sbengine.data"
 sb.transforms = require "sbengine.transforms"
 sb.progress = require "sbengine.progress"

@@ -5,22 +5,23 @@
 #include <string.h>
 
 static const uint32_t md5_k[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
-    0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
-    0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
-    0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
-    0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
-    0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
-    0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
-    0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
-    0xeb86d391};
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
 static const uint8_t md5_r[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
                                   5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
                                   4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
                                   6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
 
-static uint32_t rotl(uint32_t x, int c) { return (x << c) | (x >> (32 - c)); }
+static uint32_t rotl(uint32_t x, int c)
+{
+    return (x << c) | (x >> (32 - c));
+}
 
 static void md5_block(uint32_t state[4], const uint8_t *p)
 {
@@ -79,7 +80,8 @@ void sb_md5_update(sb_md5 *ctx, const void *data, size_t len)
         if (used + take < 64) return;
         md5_block(ctx->state, ctx->block);
     }
-    for (; len >= 64; p += 64, len -= 64) md5_block(ctx->state, p);
+    for (; len >= 64; p += 64, len -= 64)
+        md5_block(ctx->state, p);
     if (len) memcpy(ctx->block, p, len);
 }
 
@@ -90,7 +92,8 @@ void sb_md5_final_hex(sb_md5 *ctx, char hex[33])
     size_t used = (size_t)(ctx->length % 64);
     sb_md5_update(ctx, pad, used < 56 ? 56 - used : 120 - used);
     uint8_t len_le[8];
-    for (int i = 0; i < 8; i++) len_le[i] = (uint8_t)(bits >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len_le[i] = (uint8_t)(bits >> (8 * i));
     sb_md5_update(ctx, len_le, 8);
     static const char digits[] = "0123456789abcdef";
     for (int i = 0; i < 16; i++) {
@@ -117,7 +120,8 @@ sb_status sb_md5_file(const char *path, char hex[33])
     sb_md5_init(&ctx);
     unsigned char buf[1 << 16];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_md5_update(&ctx, buf, n);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        sb_md5_update(&ctx, buf, n);
     int failed = ferror(f);
     fclose(f);
     if (failed) return sb_fail(SB_EIO, "cannot read '%s'", path);

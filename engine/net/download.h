@@ -15,13 +15,13 @@ typedef int (*sb_download_progress_fn)(void *ctx, uint64_t done, uint64_t total)
 typedef sb_status (*sb_download_verify_fn)(void *ctx, const char *tmp_path);
 
 typedef struct sb_download_options {
-    const char *md5;                  /* expected md5 of the bytes (hex), or NULL */
-    sb_download_verify_fn verify;     /* extra check, or NULL */
+    const char *md5;              /* expected md5 of the bytes (hex), or NULL */
+    sb_download_verify_fn verify; /* extra check, or NULL */
     void *verify_ctx;
     sb_download_progress_fn progress; /* or NULL */
     void *progress_ctx;
-    long connect_timeout_s;           /* 0 = 20 s */
-    long stall_timeout_s;             /* abort when under 1 KiB/s this long; 0 = 30 s */
+    long connect_timeout_s; /* 0 = 20 s */
+    long stall_timeout_s;   /* abort when under 1 KiB/s this long; 0 = 30 s */
 } sb_download_options;
 
 /* Downloads `url` (http, https, file) to `dest`. On failure nothing is left at `dest` or in

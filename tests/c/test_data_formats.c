@@ -53,7 +53,8 @@ static size_t make_images(uint8_t *buf, uint32_t n)
     put_be32(buf + 8, 28);
     put_be32(buf + 12, 28);
     for (uint32_t i = 0; i < n; i++)
-        for (int p = 0; p < 784; p++) buf[16 + i * 784 + p] = (uint8_t)((i + (uint32_t)p) % 256);
+        for (int p = 0; p < 784; p++)
+            buf[16 + i * 784 + p] = (uint8_t)((i + (uint32_t)p) % 256);
     return 16 + (size_t)n * 784;
 }
 
@@ -61,7 +62,8 @@ static size_t make_labels(uint8_t *buf, uint32_t n)
 {
     put_be32(buf, 0x00000801);
     put_be32(buf + 4, n);
-    for (uint32_t i = 0; i < n; i++) buf[8 + i] = (uint8_t)(i % 10);
+    for (uint32_t i = 0; i < n; i++)
+        buf[8 + i] = (uint8_t)(i % 10);
     return 8 + n;
 }
 
@@ -74,7 +76,8 @@ static void test_md5(void)
     SB_CHECK(strcmp(hex, "9e107d9d372bb6826bd81d3542a419d6") == 0);
     /* Fed in odd pieces across block boundaries gives the same digest. */
     char big[1000];
-    for (int i = 0; i < 1000; i++) big[i] = (char)(i * 7);
+    for (int i = 0; i < 1000; i++)
+        big[i] = (char)(i * 7);
     char whole[33], pieces[33];
     sb_md5_hex(big, sizeof big, whole);
     sb_md5 ctx;
@@ -97,7 +100,8 @@ static void test_gzip_read_and_errors(void)
     path_in(bad, sizeof bad, "bad.gz");
     path_in(trunc, sizeof trunc, "trunc.gz");
     uint8_t data[5000];
-    for (int i = 0; i < 5000; i++) data[i] = (uint8_t)(i * 31);
+    for (int i = 0; i < 5000; i++)
+        data[i] = (uint8_t)(i * 31);
     write_bytes(plain, data, sizeof data);
     write_gz(gz, data, sizeof data);
     uint8_t *got;
@@ -121,7 +125,8 @@ static void test_gzip_read_and_errors(void)
     write_bytes(trunc, zbuf, zlen / 2);
     SB_CHECK(sb_read_file(trunc, &got, &len) == SB_EFORMAT);
     SB_CHECK_STR_CONTAINS(sb_error_message(), "truncated gzip file");
-    for (size_t i = 20; i < 40; i++) zbuf[i] ^= 0x5a;
+    for (size_t i = 20; i < 40; i++)
+        zbuf[i] ^= 0x5a;
     write_bytes(bad, zbuf, zlen);
     SB_CHECK(sb_read_file(bad, &got, &len) == SB_EFORMAT);
     SB_CHECK_STR_CONTAINS(sb_error_message(), "corrupt gzip file");
@@ -228,7 +233,8 @@ static void test_cifar(void)
     static uint8_t rec[3 * 3073];
     for (int r = 0; r < 3; r++) {
         rec[r * 3073] = (uint8_t)(r + 4);
-        for (int p = 0; p < 3072; p++) rec[r * 3073 + 1 + p] = (uint8_t)(p / 1024 * 100 + r);
+        for (int p = 0; p < 3072; p++)
+            rec[r * 3073 + 1 + p] = (uint8_t)(p / 1024 * 100 + r);
     }
     char p[700];
     snprintf(p, sizeof p, "%s/test_batch.bin", dir);
@@ -297,7 +303,8 @@ static void test_transforms(void)
     SB_CHECK(sb_transform_output_spec(tf, &in, &out) == SB_OK);
     SB_CHECK(out.dtype == SB_FLOAT32 && out.ndim == 3 && out.sizes[0] == 3 && out.sizes[1] == 2);
     uint8_t px[12];
-    for (int i = 0; i < 12; i++) px[i] = (uint8_t)(i * 20);
+    for (int i = 0; i < 12; i++)
+        px[i] = (uint8_t)(i * 20);
     float dst[12];
     sb_transform_apply(tf, &in, px, dst);
     for (int c = 0; c < 3; c++)

@@ -15,11 +15,13 @@ static sb_dataset *make_dataset(void)
 {
     for (int i = 0; i < N; i++) {
         labels[i] = i * 3;
-        for (int p = 0; p < H * W; p++) images[i * H * W + p] = (uint8_t)(i + p);
+        for (int p = 0; p < H * W; p++)
+            images[i * H * W + p] = (uint8_t)(i + p);
     }
     sb_sample_spec in = {SB_UINT8, 2, {H, W}}, tg = {SB_INT64, 0, {0}};
     sb_dataset *ds = NULL;
-    SB_CHECK(sb_array_dataset_new("Synthetic", N, &in, images, &tg, labels, NULL, NULL, &ds) == SB_OK);
+    SB_CHECK(sb_array_dataset_new("Synthetic", N, &in, images, &tg, labels, NULL, NULL, &ds) ==
+             SB_OK);
     return ds;
 }
 
@@ -91,8 +93,11 @@ static void test_order_for_every_worker_count(void)
         /* Shuffled: the same permutation whatever the worker count. */
         int64_t perm[N];
         sb_permutation(N, 42, 0, perm);
-        sb_loader_options s = {.batch_size = 16, .num_workers = workers[w], .prefetch = 1,
-                               .shuffle = true, .seed = 42};
+        sb_loader_options s = {.batch_size = 16,
+                               .num_workers = workers[w],
+                               .prefetch = 1,
+                               .shuffle = true,
+                               .seed = 42};
         check_pass(ds, NULL, s, perm);
     }
     sb_transform_free(tf);
@@ -108,8 +113,10 @@ static void test_permutation(void)
     SB_CHECK(memcmp(a, b, sizeof a) == 0);
     SB_CHECK(memcmp(a, c, sizeof a) != 0);
     int hits[50] = {0};
-    for (int i = 0; i < 50; i++) hits[a[i]]++;
-    for (int i = 0; i < 50; i++) SB_CHECK(hits[i] == 1);
+    for (int i = 0; i < 50; i++)
+        hits[a[i]]++;
+    for (int i = 0; i < 50; i++)
+        SB_CHECK(hits[i] == 1);
 }
 
 /* A dataset whose sample 57 (0-based) cannot be read. */
@@ -123,7 +130,10 @@ static sb_status failing_get(const sb_dataset *ds, int64_t index, const void **i
     *target = labels + index;
     return SB_OK;
 }
-static void failing_destroy(sb_dataset *ds) { (void)ds; }
+static void failing_destroy(sb_dataset *ds)
+{
+    (void)ds;
+}
 static const sb_dataset_ops failing_ops = {failing_get, failing_destroy};
 
 static void test_worker_error_names_the_index_and_stops(void)
@@ -132,9 +142,13 @@ static void test_worker_error_names_the_index_and_stops(void)
     int workers[] = {0, 2, 4};
     for (int w = 0; w < 3; w++) {
         sb_dataset *ds = calloc(1, sizeof *ds);
-        *ds = (sb_dataset){.ops = &failing_ops, .name = "Broken", .length = N,
-                           .input = {SB_UINT8, 2, {H, W}}, .target = {SB_INT64, 0, {0}},
-                           .has_target = true, .refcount = 1};
+        *ds = (sb_dataset){.ops = &failing_ops,
+                           .name = "Broken",
+                           .length = N,
+                           .input = {SB_UINT8, 2, {H, W}},
+                           .target = {SB_INT64, 0, {0}},
+                           .has_target = true,
+                           .refcount = 1};
         sb_loader_options o = {.batch_size = 10, .num_workers = workers[w], .prefetch = 2};
         sb_loader *l;
         SB_CHECK(sb_loader_new(ds, NULL, &o, &l) == SB_OK);

@@ -377,7 +377,7 @@ describe("sb.progress", function()
     local count = 0
     for i in sb.progress(5) do count = count + i end
     assert.are.equal(15, count)
-    local ds = sb.data.MNIST { root = mnist_root("loader", n), train = false }
+    local ds = sb.data.MNIST { root = mnist_root("progress", 37), train = false }
     local loader = sb.data.DataLoader(ds, { batch_size = 4, num_workers = 2 })
     local before = H.threads()
     local batches = 0

@@ -13,12 +13,9 @@
     X(net)                                                                                         \
     X(cuda)                                                                                        \
     X(tensor)                                                                                      \
-<<<<<<< HEAD
-    X(data)
-=======
     X(nn)                                                                                          \
-    X(io)
->>>>>>> main
+    X(io)                                                                                          \
+    X(data)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

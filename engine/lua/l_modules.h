@@ -15,6 +15,7 @@
     X(tensor)                                                                                      \
     X(nn)                                                                                          \
     X(io)                                                                                          \
+    X(metric)                                                                                      \
     X(data)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);

@@ -15,7 +15,8 @@
     X(tensor)                                                                                      \
     X(nn)                                                                                          \
     X(io)                                                                                          \
-    X(metric)
+    X(metric)                                                                                      \
+    X(data)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

@@ -17,6 +17,9 @@ sb.cuda = core.cuda
 require("sbengine.tensor").install(sb) -- sb.tensor, sb.zeros, ... (docs/tensor.md)
 sb.nn = require "sbengine.nn" -- modules and sb.nn.functional (docs/nn.md)
 sb.io = require "sbengine.io" -- safetensors (docs/nn.md)
+sb.data = require "sbengine.data"
+sb.transforms = require "sbengine.transforms"
+sb.progress = require "sbengine.progress"
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
 -- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes

@@ -6,7 +6,9 @@
 
 #include <lua.h>
 
-#define SB_LUA_MODULES(X) X(sys)
+#define SB_LUA_MODULES(X)                                                                          \
+    X(sys)                                                                                         \
+    X(time)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

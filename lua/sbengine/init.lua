@@ -10,6 +10,8 @@ local sb = {}
 
 sb.version = core.sys.build_info().version
 sb.session = require "sbengine.session"
+sb.utils = require "sbengine.utils"
+sb.bench = require "sbengine.bench"
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
 -- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes

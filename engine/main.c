@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
+#include "core/cuda.h"
 #include "runtime.h"
 
 enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
@@ -21,7 +22,7 @@ enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 
 #define MAX_METRIC_DIRS 16
 
 typedef struct cli_options {
-    const char *command; /* "run", "check", "submit", "devices" */
+    const char *command;            /* "run", "check", "submit", "devices" */
     const char *chunks[MAX_CHUNKS]; /* -e CODE, in order */
     int nchunks;
     int interactive;
@@ -30,7 +31,7 @@ typedef struct cli_options {
     const char *metric_dirs[MAX_METRIC_DIRS];
     int nmetric_dirs;
     int submit, no_cache, quiet, progress;
-    long threads; /* 0 = default */
+    long threads;     /* 0 = default */
     int script_index; /* argv index of the script (or submit FILE); 0 = none */
 } cli_options;
 
@@ -90,12 +91,17 @@ static void print_version(void)
     printf("BLAS: %s\n", sb_blas_info());
     if (!sb_built_with_cuda()) {
         printf("CUDA: not built with CUDA\n");
+    } else if (!sb_cuda_plugin_get()) {
+        printf("CUDA: plugin not loaded: %s\n", sb_cuda_unavailable_reason());
     } else {
         int rt = sb_cuda_runtime_version(), drv = sb_cuda_driver_version();
         int cublas = sb_cublas_version();
-        printf("CUDA: runtime %d.%d, cuBLAS %d.%d.%d, driver %s\n", rt / 1000, (rt % 1000) / 10,
-               cublas / 10000, (cublas / 100) % 100, cublas % 100,
-               drv ? "present" : "not found");
+        printf("CUDA: runtime %d.%d, cuBLAS %d.%d.%d, driver ", rt / 1000, (rt % 1000) / 10,
+               cublas / 10000, (cublas / 100) % 100, cublas % 100);
+        if (drv)
+            printf("%d.%d\n", drv / 1000, (drv % 1000) / 10);
+        else
+            printf("not found\n");
     }
     int gpus = sb_cuda_device_count();
     if (gpus == 0) {
@@ -120,10 +126,8 @@ static int print_devices(void)
         if (sb_cuda_device_info(i, name, sizeof name, &mem))
             printf("cuda:%d\t%s, %.1f GiB\n", i, name, (double)mem / (1u << 30));
     }
-    if (!sb_built_with_cuda())
-        fprintf(stderr, "sbengine: this build has no CUDA support\n");
-    else if (gpus == 0)
-        fprintf(stderr, "sbengine: no CUDA device visible\n");
+    fflush(stdout);
+    if (gpus == 0) fprintf(stderr, "sbengine: no GPU: %s\n", sb_cuda_unavailable_reason());
     return EXIT_OK;
 }
 
@@ -256,7 +260,8 @@ static int configure_session(lua_State *L, const cli_options *o)
     set_boolean(L, "no_cache", o->no_cache);
     set_boolean(L, "quiet", o->quiet);
     set_boolean(L, "progress", o->progress);
-    if (strcmp(o->command, "check") == 0) set_string(L, "check", o->check_params ? "params" : "full");
+    if (strcmp(o->command, "check") == 0)
+        set_string(L, "check", o->check_params ? "params" : "full");
     if (o->threads > 0) {
         lua_pushinteger(L, o->threads);
         lua_setfield(L, -2, "threads");
@@ -334,7 +339,8 @@ static int run_script(lua_State *L, int argc, char **argv, int script_index)
     }
     int nargs = argc - script_index - 1;
     luaL_checkstack(L, nargs + 2, "too many script arguments");
-    for (int k = script_index + 1; k < argc; k++) lua_pushstring(L, argv[k]);
+    for (int k = script_index + 1; k < argc; k++)
+        lua_pushstring(L, argv[k]);
     if (runtime_pcall(L, nargs, 0) != LUA_OK) {
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
@@ -354,7 +360,7 @@ static void run_interactive(lua_State *L)
         fflush(stdout);
         if (!fgets(line, sizeof line, stdin)) break;
         lua_pushfstring(L, "%s%s", lua_tostring(L, -1), line); /* [pending, code] */
-        lua_remove(L, -2);                                      /* [code] */
+        lua_remove(L, -2);                                     /* [code] */
         size_t len;
         const char *code = lua_tolstring(L, -1, &len);
         const char *retcode = lua_pushfstring(L, "return %s", code); /* [code, ret] */
@@ -420,7 +426,8 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
         return code;
     }
     int code = EXIT_OK;
-    for (int k = 0; k < o->nchunks && code == EXIT_OK; k++) code = run_chunk_string(L, o->chunks[k]);
+    for (int k = 0; k < o->nchunks && code == EXIT_OK; k++)
+        code = run_chunk_string(L, o->chunks[k]);
     if (code == EXIT_OK && o->script_index > 0) code = run_script(L, argc, argv, o->script_index);
     if (code == EXIT_USAGE) return code;
     int ran_something = o->nchunks > 0 || o->script_index > 0;
@@ -452,8 +459,8 @@ int main(int argc, char **argv)
     int code;
     /* No script, no -e, no -i and stdin not a terminal: run stdin, as lua does. */
     static char dash[] = "-";
-    if (strcmp(o.command, "run") == 0 && o.script_index == 0 && o.nchunks == 0 &&
-        !o.interactive && !isatty(STDIN_FILENO)) {
+    if (strcmp(o.command, "run") == 0 && o.script_index == 0 && o.nchunks == 0 && !o.interactive &&
+        !isatty(STDIN_FILENO)) {
         char *stdin_argv[] = {argv[0], dash};
         cli_options o2 = o;
         o2.script_index = 1;

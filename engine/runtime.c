@@ -13,7 +13,10 @@ int luaopen_sbengine_core(lua_State *L);
 
 static char lua_dir[PATH_MAX + 64];
 
-const char *runtime_lua_dir(void) { return lua_dir; }
+const char *runtime_lua_dir(void)
+{
+    return lua_dir;
+}
 
 static int is_file(const char *path)
 {
@@ -59,12 +62,12 @@ static void locate_lua_dir(const char *argv0)
  * LuaRocks tree (~/.luarocks), so installed rocks (benchmarks, metrics) are found. */
 static void extend_path(lua_State *L, const char *field, const char *ours, const char *rocks)
 {
-    lua_getglobal(L, "package");          /* [package] */
-    lua_getfield(L, -1, field);           /* [package, path] */
+    lua_getglobal(L, "package"); /* [package] */
+    lua_getfield(L, -1, field);  /* [package, path] */
     const char *current = lua_tostring(L, -1);
     lua_pushfstring(L, "%s;%s%s%s", ours, current ? current : "", rocks ? ";" : "",
                     rocks ? rocks : ""); /* [package, path, newpath] */
-    lua_setfield(L, -3, field);           /* [package, path] */
+    lua_setfield(L, -3, field);          /* [package, path] */
     lua_pop(L, 2);
 }
 

@@ -9,10 +9,12 @@ const char *sb_engine_version(void);      /* "0.1.0" */
 const char *sb_engine_git_revision(void); /* short hash, "+dirty" suffix, or "unknown" */
 /* OpenBLAS's configuration string ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell MAX_THREADS=64"). */
 const char *sb_blas_info(void);
+/* The CUDA plugin was built with this engine (it may still be missing at run time). */
 bool sb_built_with_cuda(void);
 
-/* CUDA facts; all report "no GPU" (count 0) on a build without CUDA or a machine without a
- * usable driver. Versions are 0 when unknown. */
+/* CUDA facts; all report "no GPU" (count 0) on a build without CUDA, without the plugin
+ * or on a machine without a usable driver (core/cuda.h says why). Versions are 0 when
+ * unknown. The first call loads the CUDA plugin (~80 ms): only ask when needed. */
 int sb_cuda_device_count(void);
 int sb_cuda_runtime_version(void); /* e.g. 13000 */
 int sb_cuda_driver_version(void);  /* 0 when no driver */

@@ -30,23 +30,39 @@ sb_status sb_fail_context(sb_status code, const char *fmt, ...)
     return code;
 }
 
-const char *sb_error_message(void) { return error_message; }
+const char *sb_error_message(void)
+{
+    return error_message;
+}
 
-void sb_error_clear(void) { error_message[0] = '\0'; }
+void sb_error_clear(void)
+{
+    error_message[0] = '\0';
+}
 
 const char *sb_status_name(sb_status code)
 {
     switch (code) {
-    case SB_OK: return "ok";
-    case SB_EINVAL: return "invalid argument";
-    case SB_ENOMEM: return "out of memory";
-    case SB_ERANGE: return "out of range";
-    case SB_EIO: return "i/o error";
-    case SB_EFORMAT: return "malformed data";
-    case SB_ENET: return "network error";
-    case SB_EDEVICE: return "device error";
-    case SB_EUNSUPPORTED: return "unsupported";
-    case SB_ESTATE: return "invalid state";
+    case SB_OK:
+        return "ok";
+    case SB_EINVAL:
+        return "invalid argument";
+    case SB_ENOMEM:
+        return "out of memory";
+    case SB_ERANGE:
+        return "out of range";
+    case SB_EIO:
+        return "i/o error";
+    case SB_EFORMAT:
+        return "malformed data";
+    case SB_ENET:
+        return "network error";
+    case SB_EDEVICE:
+        return "device error";
+    case SB_EUNSUPPORTED:
+        return "unsupported";
+    case SB_ESTATE:
+        return "invalid state";
     }
     return "unknown error";
 }

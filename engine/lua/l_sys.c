@@ -4,8 +4,17 @@
 #include <lua.h>
 
 #include "core/buildinfo.h"
+#include "core/cuda.h"
 #include "lua/l_util.h"
 
+static int sys_version(lua_State *L)
+{
+    lua_pushstring(L, sb_engine_version());
+    return 1;
+}
+
+/* Loads the CUDA plugin on a CUDA build (~80 ms the first time) to report its versions:
+ * call it when the facts are needed, not at startup (sys.version is free). */
 static int sys_build_info(lua_State *L)
 {
     lua_newtable(L);
@@ -19,13 +28,17 @@ static int sys_build_info(lua_State *L)
     lua_setfield(L, -2, "blas");
     lua_pushboolean(L, sb_built_with_cuda());
     lua_setfield(L, -2, "cuda_built");
-    if (sb_built_with_cuda()) {
+    if (sb_built_with_cuda() && sb_cuda_plugin_get()) {
         lua_pushinteger(L, sb_cuda_runtime_version());
         lua_setfield(L, -2, "cuda_runtime");
         lua_pushinteger(L, sb_cuda_driver_version());
         lua_setfield(L, -2, "cuda_driver");
         lua_pushinteger(L, sb_cublas_version());
         lua_setfield(L, -2, "cublas");
+    }
+    if (!sb_cuda_available()) {
+        lua_pushstring(L, sb_cuda_unavailable_reason());
+        lua_setfield(L, -2, "cuda_unavailable");
     }
     return 1;
 }
@@ -64,6 +77,7 @@ static int sys_cuda_device_count(lua_State *L)
 int sbL_open_sys(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
+        {"version", sys_version},
         {"build_info", sys_build_info},
         {"devices", sys_devices},
         {"cuda_device_count", sys_cuda_device_count},

@@ -4,12 +4,14 @@ int sbL_raise(lua_State *L, const char *what)
 {
     const char *msg = sb_error_message();
     if (msg[0] == '\0') msg = "unknown error";
-    if (what)
-        return luaL_error(L, "%s: %s", what, msg);
+    if (what) return luaL_error(L, "%s: %s", what, msg);
     return luaL_error(L, "%s", msg);
 }
 
-void sbL_setfuncs(lua_State *L, const luaL_Reg *funcs) { luaL_setfuncs(L, funcs, 0); }
+void sbL_setfuncs(lua_State *L, const luaL_Reg *funcs)
+{
+    luaL_setfuncs(L, funcs, 0);
+}
 
 static int push_optfield(lua_State *L, int idx, const char *field)
 {

@@ -8,7 +8,7 @@ local core = require "sbengine.core"
 
 local sb = {}
 
-sb.version = core.sys.build_info().version
+sb.version = core.sys.version() -- not build_info(): that loads the CUDA plugin
 sb.session = require "sbengine.session"
 sb.utils = require "sbengine.utils"
 sb.bench = require "sbengine.bench"

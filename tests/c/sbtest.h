@@ -42,7 +42,7 @@ static int sb_test_checks, sb_test_failures, sb_test_current_failed, sb_test_cou
         const char *sb_h_ = (haystack);                                                            \
         sb_test_checks++;                                                                          \
         if (!sb_h_ || !strstr(sb_h_, (needle))) {                                                  \
-            fprintf(stderr, "%s:%d: '%s' does not contain '%s'\n", __FILE__, __LINE__,            \
+            fprintf(stderr, "%s:%d: '%s' does not contain '%s'\n", __FILE__, __LINE__,             \
                     sb_h_ ? sb_h_ : "(null)", (needle));                                           \
             sb_test_failures++;                                                                    \
             sb_test_current_failed = 1;                                                            \

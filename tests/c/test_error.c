@@ -2,7 +2,10 @@
 #include "core/error.h"
 #include "sbtest.h"
 
-static sb_status fails_inner(void) { return sb_fail(SB_EINVAL, "dim %d out of range", 5); }
+static sb_status fails_inner(void)
+{
+    return sb_fail(SB_EINVAL, "dim %d out of range", 5);
+}
 
 static sb_status fails_outer(void)
 {

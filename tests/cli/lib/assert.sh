@@ -20,6 +20,16 @@ run_sb() {
     ERR=$(cat "$SB_TMP/.err")
 }
 
+# Plain lua5.4 (not instrumented) loading the sanitizer build's sbengine.so needs the
+# sanitizer runtimes preloaded; ctest sets SB_LUA_SANITIZER_PRELOAD in that build.
+lua54() {
+    if [ -n "${SB_LUA_SANITIZER_PRELOAD:-}" ]; then
+        LD_PRELOAD="$SB_LUA_SANITIZER_PRELOAD" ASAN_OPTIONS=detect_leaks=0 lua5.4 "$@"
+    else
+        lua5.4 "$@"
+    fi
+}
+
 sb_fail() {
     echo "FAIL [$sb_current] $*" >&2
     echo "  exit: $RC" >&2

@@ -1,0 +1,162 @@
+// Raw device and pinned memory, events and the engine streams. No caching here: the core's
+// caching allocators (engine/core/caching_allocator.c) call these for whole segments.
+#include <mutex>
+
+#include "cuda/common.h"
+#include "cuda/internal.h"
+
+namespace
+{
+struct device_state {
+    bool ready;
+    cudaStream_t stream;
+    cublasHandle_t cublas;
+};
+device_state devices[SB_CUDA_MAX_DEVICES];
+std::mutex devices_mutex;
+
+sb_status check_ordinal(int device)
+{
+    if (device < 0 || device >= SB_CUDA_MAX_DEVICES)
+        return sb_cuda_fail(SB_EINVAL, "CUDA device ordinal %d is out of range", device);
+    return SB_OK;
+}
+} // namespace
+
+sb_status sb_cuda_use_device(int device, cudaStream_t *stream)
+{
+    SB_TRY(check_ordinal(device));
+    SB_CUDA_TRY(cudaSetDevice(device));
+    device_state &d = devices[device];
+    if (!d.ready) {
+        std::lock_guard<std::mutex> lock(devices_mutex);
+        if (!d.ready) {
+            // Non-blocking: the engine never uses the legacy default stream, so nothing
+            // (another library's work) serialises against it.
+            SB_CUDA_TRY(cudaStreamCreateWithFlags(&d.stream, cudaStreamNonBlocking));
+            d.ready = true;
+        }
+    }
+    if (stream) *stream = d.stream;
+    return SB_OK;
+}
+
+sb_status sb_cuda_cublas(int device, cublasHandle_t *out)
+{
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device, &stream));
+    device_state &d = devices[device];
+    if (!d.cublas) {
+        std::lock_guard<std::mutex> lock(devices_mutex);
+        if (!d.cublas) {
+            cublasHandle_t handle;
+            SB_CUBLAS_TRY(cublasCreate(&handle));
+            SB_CUBLAS_TRY(cublasSetStream(handle, stream));
+            d.cublas = handle;
+        }
+    }
+    *out = d.cublas;
+    return SB_OK;
+}
+
+static sb_status device_malloc(int device, size_t nbytes, void **out)
+{
+    SB_TRY(sb_cuda_use_device(device, NULL));
+    cudaError_t err = cudaMalloc(out, nbytes);
+    if (err == cudaErrorMemoryAllocation) {
+        cudaGetLastError(); // out of memory is not sticky; the caller may free and retry
+        return sb_cuda_fail(SB_ENOMEM, "cudaMalloc of %zu bytes on cuda:%d failed: out of memory",
+                            nbytes, device);
+    }
+    return SB_CUDA_CHECK(err);
+}
+
+static sb_status device_free(int device, void *ptr)
+{
+    SB_TRY(sb_cuda_use_device(device, NULL));
+    return SB_CUDA_CHECK(cudaFree(ptr));
+}
+
+static sb_status mem_get_info(int device, size_t *free_bytes, size_t *total_bytes)
+{
+    SB_TRY(sb_cuda_use_device(device, NULL));
+    return SB_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));
+}
+
+static sb_status host_alloc(size_t nbytes, void **out)
+{
+    // Portable: usable for copies to any device, not just the current one.
+    return SB_CUDA_CHECK(cudaHostAlloc(out, nbytes, cudaHostAllocPortable));
+}
+
+static sb_status host_free(void *ptr)
+{
+    return SB_CUDA_CHECK(cudaFreeHost(ptr));
+}
+
+static sb_status event_record(int device, void **out)
+{
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device, &stream));
+    cudaEvent_t event;
+    SB_CUDA_TRY(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    sb_status st = SB_CUDA_CHECK(cudaEventRecord(event, stream));
+    if (st != SB_OK) {
+        cudaEventDestroy(event);
+        return st;
+    }
+    *out = event;
+    return SB_OK;
+}
+
+static int event_done(void *event)
+{
+    cudaError_t err = cudaEventQuery((cudaEvent_t)event);
+    if (err == cudaErrorNotReady) return 0;
+    if (err != cudaSuccess) {
+        cudaGetLastError();
+        cudaEventSynchronize((cudaEvent_t)event);
+    }
+    return 1;
+}
+
+static void event_destroy(void *event)
+{
+    cudaEventDestroy((cudaEvent_t)event);
+}
+
+static void *engine_stream(int device)
+{
+    cudaStream_t stream = NULL;
+    if (sb_cuda_use_device(device, &stream) != SB_OK) return NULL;
+    return stream;
+}
+
+static sb_status synchronize(int device)
+{
+    if (device >= 0) {
+        cudaStream_t stream;
+        SB_TRY(sb_cuda_use_device(device, &stream));
+        return SB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    for (int d = 0; d < SB_CUDA_MAX_DEVICES; d++)
+        if (devices[d].ready) {
+            SB_CUDA_TRY(cudaSetDevice(d));
+            SB_CUDA_TRY(cudaStreamSynchronize(devices[d].stream));
+        }
+    return SB_OK;
+}
+
+void sb_cuda_fill_memory(sb_cuda_plugin *plugin)
+{
+    plugin->device_malloc = device_malloc;
+    plugin->device_free = device_free;
+    plugin->mem_get_info = mem_get_info;
+    plugin->host_alloc = host_alloc;
+    plugin->host_free = host_free;
+    plugin->event_record = event_record;
+    plugin->event_done = event_done;
+    plugin->event_destroy = event_destroy;
+    plugin->stream = engine_stream;
+    plugin->synchronize = synchronize;
+}

@@ -1,0 +1,77 @@
+/* The ABI between the core library and the CUDA plugin (sbengine_cuda.so).
+ *
+ * Linking libcudart/libcublas into every binary costs ~85 ms at process start (the
+ * dynamic loader maps and relocates ~700 MB of cuBLAS), so the CUDA code lives in a
+ * plugin that engine/core/cuda_loader.c dlopen()s on first need. The plugin exports one
+ * C function, SB_CUDA_PLUGIN_ENTRY, which receives the host's services (the error
+ * channel lives in the core: the plugin must record messages there, not in a copy of
+ * its own) and returns its table of functions.
+ *
+ * Plain C, no CUDA types: included by the core (C) and the plugin (CUDA C++). Bump
+ * SB_CUDA_PLUGIN_ABI whenever a struct below changes. */
+#ifndef SB_CUDA_PLUGIN_H
+#define SB_CUDA_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SB_CUDA_PLUGIN_ABI 1
+#define SB_CUDA_PLUGIN_ENTRY "sb_cuda_plugin_open"
+#define SB_CUDA_PLUGIN_FILE "sbengine_cuda.so"
+
+typedef struct sb_cuda_host {
+    int abi;
+    size_t size; /* sizeof(sb_cuda_host) as the core was compiled */
+    sb_status (*fail)(sb_status code, const char *fmt, ...) SB_PRINTF(2, 3);
+} sb_cuda_host;
+
+/* Every function that returns sb_status has recorded a message through host->fail
+ * ("cudaMalloc(&ptr, 1048576) failed: out of memory (engine/cuda/memory.cu:42)") when it
+ * returns anything but SB_OK. `device` is a CUDA ordinal. */
+typedef struct sb_cuda_plugin {
+    int abi;
+    size_t size; /* sizeof(sb_cuda_plugin) as the plugin was compiled */
+
+    /* --- facts (no device needed) ----------------------------------------------------- */
+    /* Number of visible devices; 0 with a reason ("no CUDA driver: ...") when none. */
+    int (*device_count)(char *reason, size_t reason_size);
+    int (*runtime_version)(void); /* 13000 */
+    int (*driver_version)(void);  /* 0 when there is no driver */
+    int (*cublas_version)(void);  /* 130100 */
+    bool (*device_info)(int device, char *name, size_t name_size, size_t *total_memory);
+
+    /* --- raw memory; the core's caching allocators sit on top -------------------------- */
+    sb_status (*device_malloc)(int device, size_t nbytes, void **out);
+    sb_status (*device_free)(int device, void *ptr);
+    sb_status (*mem_get_info)(int device, size_t *free_bytes, size_t *total_bytes);
+    sb_status (*host_alloc)(size_t nbytes, void **out); /* page-locked (pinned) */
+    sb_status (*host_free)(void *ptr);
+    /* An event recorded on the engine stream of `device`, to know when work queued so far
+     * (an async copy out of a pinned buffer) is done. */
+    sb_status (*event_record)(int device, void **out);
+    /* 1 when complete, 0 while pending; a failed query counts as complete after
+     * synchronising, so a buffer is never leaked. */
+    int (*event_done)(void *event);
+    void (*event_destroy)(void *event);
+
+    /* --- streams --------------------------------------------------------------------- */
+    /* The engine's stream on `device` (every kernel and async copy goes there). */
+    void *(*stream)(int device);
+    /* Waits for all work on the engine stream of `device` (-1: every device used). */
+    sb_status (*synchronize)(int device);
+} sb_cuda_plugin;
+
+typedef const sb_cuda_plugin *(*sb_cuda_plugin_open_fn)(const sb_cuda_host *host);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,9 +1,10 @@
--- Extracts the fenced code blocks of a Markdown file for the docs tests (bench_tutorial.sh).
+-- Extracts the fenced code blocks of a Markdown file for the docs tests (lib/doc_blocks.sh).
 -- Usage: lua5.4 markdown_blocks.lua DOC.md OUTDIR
 -- Writes OUTDIR/NNN.<lang> for each ```lua / ```sh block in order and prints one line per
--- block: "NNN<TAB>lang<TAB>file name<TAB>expected text", where the file name comes from a
--- `<!-- file: NAME -->` comment on the line before the block (else empty) and the
--- expected text from a `<!-- expect: TEXT -->` comment on the line after it (else empty).
+-- block: id, lang, file name, expected text, separated by the ASCII unit separator (\31)
+-- so that empty fields survive `read`. The file name comes from a `<!-- file: NAME -->`
+-- comment on the line before the block (else empty), the expected text from a
+-- `<!-- expect: TEXT -->` comment on the line after it (else empty).
 local doc, outdir = arg[1], arg[2]
 local lines = {}
 for line in io.lines(doc) do lines[#lines + 1] = line end
@@ -26,7 +27,7 @@ while i <= #lines do
     local f = assert(io.open(outdir .. "/" .. id .. "." .. lang, "w"))
     f:write(table.concat(body, "\n"), "\n")
     f:close()
-    print(table.concat({ id, lang, name, expect }, "\t"))
+    print(table.concat({ id, lang, name, expect }, "\31"))
   end
   i = i + 1
 end

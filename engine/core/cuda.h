@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "cuda/plugin.h"
+#include "tensor/tensor.h"
 
 /* The plugin's table, loading it on first call; NULL when it cannot be loaded (the
  * reason is in sb_cuda_unavailable_reason()). A loaded plugin may still see no device. */
@@ -35,5 +36,39 @@ sb_status sb_cuda_require(int device);
 
 /* Waits for the engine's work on `device` (-1: all devices). No-op without CUDA. */
 sb_status sb_cuda_synchronize(int device);
+
+/* --- memory (engine/core/cuda_memory.c) ------------------------------------------------ */
+
+/* CUDA device memory from the caching allocator (caching_allocator.h), on the engine
+ * stream of the device. Allocating fails with "CUDA is not available: <reason>" when
+ * there is no GPU, and with the out-of-memory explanation when the device is full. */
+const sb_allocator *sb_cuda_device_allocator(void);
+/* Page-locked host memory (cached too), for fast asynchronous copies to the GPU; a block
+ * is reused only after the copies queued from it have completed. NULL when CUDA is not
+ * available: callers (the DataLoader's pin_memory) then use sb_cpu_allocator(). */
+const sb_allocator *sb_cuda_pinned_allocator(void);
+
+typedef struct sb_cuda_memory_stats {
+    size_t allocated;     /* bytes of CUDA tensors (and scratch) alive now */
+    size_t max_allocated; /* peak of allocated since start or sb_cuda_reset_peak() */
+    size_t reserved;      /* bytes held from the device: allocated + cached */
+} sb_cuda_memory_stats;
+
+/* Stats of cuda:`device`, or summed over devices when device < 0. All zero without CUDA
+ * (nothing was allocated). */
+void sb_cuda_memory_stats_get(int device, sb_cuda_memory_stats *out);
+/* Gives cached, unused device and pinned memory back to the driver. */
+sb_status sb_cuda_empty_cache(void);
+/* max_allocated = allocated (device < 0: every device). */
+void sb_cuda_reset_peak(int device);
+
+/* float32 GEMMs and convolutions use exact fp32 unless TF32 is allowed (PyTorch's
+ * torch.backends.cuda.matmul.allow_tf32). Off by default. */
+void sb_cuda_set_allow_tf32(bool allow);
+bool sb_cuda_tf32_allowed(void);
+
+/* For the plugin (sb_cuda_host): scratch memory on the engine stream of `device`. */
+sb_status sb_cuda_scratch_alloc(int device, size_t nbytes, void **out);
+void sb_cuda_scratch_free(int device, void *ptr);
 
 #endif

@@ -26,6 +26,9 @@ static const sb_cuda_host host = {
     .abi = SB_CUDA_PLUGIN_ABI,
     .size = sizeof(sb_cuda_host),
     .fail = sb_fail,
+    .device_alloc = sb_cuda_scratch_alloc,
+    .device_free = sb_cuda_scratch_free,
+    .tf32_allowed = sb_cuda_tf32_allowed,
 };
 
 static bool is_file(const char *path)

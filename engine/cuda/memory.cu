@@ -1,6 +1,7 @@
 // Raw device and pinned memory, events and the engine streams. No caching here: the core's
 // caching allocators (engine/core/caching_allocator.c) call these for whole segments.
 #include <mutex>
+#include <new>
 
 #include "cuda/common.h"
 #include "cuda/internal.h"
@@ -94,35 +95,62 @@ static sb_status host_free(void *ptr)
     return SB_CUDA_CHECK(cudaFreeHost(ptr));
 }
 
-static sb_status event_record(int device, void **out)
+// An event per device whose engine stream has been used: a pinned buffer may feed copies
+// to any of them.
+struct multi_event {
+    int n;
+    cudaEvent_t events[SB_CUDA_MAX_DEVICES];
+};
+
+static void multi_event_destroy(multi_event *m)
+{
+    for (int i = 0; i < m->n; i++)
+        cudaEventDestroy(m->events[i]);
+    delete m;
+}
+
+static sb_status record_on(int device, multi_event *m)
 {
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device, &stream));
     cudaEvent_t event;
     SB_CUDA_TRY(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    sb_status st = SB_CUDA_CHECK(cudaEventRecord(event, stream));
+    m->events[m->n++] = event;
+    return SB_CUDA_CHECK(cudaEventRecord(event, stream));
+}
+
+static sb_status event_record(int device, void **out)
+{
+    multi_event *m = new (std::nothrow) multi_event();
+    if (!m) return sb_cuda_fail(SB_ENOMEM, "event_record: out of host memory");
+    sb_status st = SB_OK;
+    for (int d = 0; d < SB_CUDA_MAX_DEVICES && st == SB_OK; d++)
+        if (d == device || (device < 0 && devices[d].ready)) st = record_on(d, m);
     if (st != SB_OK) {
-        cudaEventDestroy(event);
+        multi_event_destroy(m);
         return st;
     }
-    *out = event;
+    *out = m;
     return SB_OK;
 }
 
 static int event_done(void *event)
 {
-    cudaError_t err = cudaEventQuery((cudaEvent_t)event);
-    if (err == cudaErrorNotReady) return 0;
-    if (err != cudaSuccess) {
-        cudaGetLastError();
-        cudaEventSynchronize((cudaEvent_t)event);
+    multi_event *m = (multi_event *)event;
+    for (int i = 0; i < m->n; i++) {
+        cudaError_t err = cudaEventQuery(m->events[i]);
+        if (err == cudaErrorNotReady) return 0;
+        if (err != cudaSuccess) {
+            cudaGetLastError();
+            cudaEventSynchronize(m->events[i]);
+        }
     }
     return 1;
 }
 
 static void event_destroy(void *event)
 {
-    cudaEventDestroy((cudaEvent_t)event);
+    multi_event_destroy((multi_event *)event);
 }
 
 static void *engine_stream(int device)

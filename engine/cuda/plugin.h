@@ -30,6 +30,12 @@ typedef struct sb_cuda_host {
     int abi;
     size_t size; /* sizeof(sb_cuda_host) as the core was compiled */
     sb_status (*fail)(sb_status code, const char *fmt, ...) SB_PRINTF(2, 3);
+    /* Scratch device memory (im2col buffers...) from the core's caching allocator, on the
+     * engine stream of `device`; freed blocks are reused by later work on that stream. */
+    sb_status (*device_alloc)(int device, size_t nbytes, void **out);
+    void (*device_free)(int device, void *ptr);
+    /* sb.cuda.allow_tf32(): whether float32 GEMMs may use TF32 tensor cores. */
+    bool (*tf32_allowed)(void);
 } sb_cuda_host;
 
 /* Every function that returns sb_status has recorded a message through host->fail
@@ -53,8 +59,8 @@ typedef struct sb_cuda_plugin {
     sb_status (*mem_get_info)(int device, size_t *free_bytes, size_t *total_bytes);
     sb_status (*host_alloc)(size_t nbytes, void **out); /* page-locked (pinned) */
     sb_status (*host_free)(void *ptr);
-    /* An event recorded on the engine stream of `device`, to know when work queued so far
-     * (an async copy out of a pinned buffer) is done. */
+    /* An event recorded on the engine stream of `device` (-1: of every device in use), to
+     * know when the work queued so far (an async copy out of a pinned buffer) is done. */
     sb_status (*event_record)(int device, void **out);
     /* 1 when complete, 0 while pending; a failed query counts as complete after
      * synchronising, so a buffer is never leaked. */

@@ -6,9 +6,13 @@
 
 #include <lua.h>
 
+/* One line per module, so that additions merge cleanly. */
 #define SB_LUA_MODULES(X)                                                                          \
     X(sys)                                                                                         \
-    X(time)
+    X(time)                                                                                        \
+    X(result)                                                                                      \
+    X(net)                                                                                         \
+    X(cuda)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

@@ -10,6 +10,9 @@ local sb = {}
 
 sb.version = core.sys.version() -- not build_info(): that loads the CUDA plugin
 sb.session = require "sbengine.session"
+sb.results = require "sbengine.results"
+sb.BenchmarkResult = sb.results.BenchmarkResult
+sb.cuda = core.cuda
 sb.utils = require "sbengine.utils"
 sb.bench = require "sbengine.bench"
 

@@ -1,0 +1,82 @@
+/* A small JSON value tree and writer for BenchmarkResult and the store file.
+ *
+ * Writing is done here in C so that key order (sotabench's), escaping and number precision
+ * are under our control: strings are escaped per RFC 8259 and must be valid UTF-8; numbers
+ * must be finite (NaN and infinities have no JSON spelling and are rejected when the value
+ * is built) and are written with the fewest digits that read back to the same double.
+ * Reading JSON is done on the Lua side with lua-cjson (docs/results.md says where). */
+#ifndef SB_RESULT_JSON_H
+#define SB_RESULT_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* A growable byte buffer; zero-initialise it, free with sb_buf_free. */
+typedef struct sb_buf {
+    char *data; /* NUL-terminated when len > 0 */
+    size_t len, cap;
+} sb_buf;
+
+sb_status sb_buf_append(sb_buf *b, const char *bytes, size_t n);
+sb_status sb_buf_puts(sb_buf *b, const char *s);
+sb_status sb_buf_printf(sb_buf *b, const char *fmt, ...) SB_PRINTF(2, 3);
+void sb_buf_free(sb_buf *b);
+
+typedef enum sb_json_type {
+    SB_JSON_NULL,
+    SB_JSON_BOOL,
+    SB_JSON_INTEGER, /* written without a fraction: counts, bytes */
+    SB_JSON_NUMBER,  /* a finite double */
+    SB_JSON_STRING,
+    SB_JSON_ARRAY,
+    SB_JSON_OBJECT /* keys keep insertion order */
+} sb_json_type;
+
+typedef struct sb_json {
+    sb_json_type type;
+    bool boolean;
+    int64_t integer;
+    double number;
+    char *string; /* NUL-terminated copy */
+    size_t count, cap;
+    char **keys; /* objects only */
+    struct sb_json **items;
+} sb_json;
+
+const char *sb_json_type_name(sb_json_type type); /* "null", "boolean", "number", ... */
+
+/* Constructors write a new value to *out. sb_json_number fails (SB_EINVAL) on NaN or an
+ * infinity; sb_json_string fails on text that is not valid UTF-8. */
+sb_status sb_json_null(sb_json **out);
+sb_status sb_json_bool(bool value, sb_json **out);
+sb_status sb_json_integer(int64_t value, sb_json **out);
+sb_status sb_json_number(double value, sb_json **out);
+sb_status sb_json_string(const char *text, size_t len, sb_json **out);
+sb_status sb_json_array(sb_json **out);
+sb_status sb_json_object(sb_json **out);
+sb_status sb_json_clone(const sb_json *value, sb_json **out);
+void sb_json_free(sb_json *value); /* NULL is a no-op */
+
+/* Both take ownership of `item`, also when they fail. Setting an existing key replaces
+ * its value in place (the key keeps its position). */
+sb_status sb_json_array_push(sb_json *array, sb_json *item);
+sb_status sb_json_object_set(sb_json *object, const char *key, sb_json *item);
+/* The value under `key`, or NULL. */
+sb_json *sb_json_object_get(const sb_json *object, const char *key);
+
+bool sb_json_is_number(const sb_json *value); /* INTEGER or NUMBER */
+double sb_json_to_double(const sb_json *value);
+
+/* Checks that `text` is valid UTF-8 (RFC 3629: no overlongs, no surrogates). */
+bool sb_utf8_valid(const char *text, size_t len);
+
+/* Appends the JSON text of `value`. pretty: two-space indentation and ": " as Python's
+ * json.dumps(indent=2) writes them; compact: no whitespace at all. */
+sb_status sb_json_write(const sb_json *value, bool pretty, sb_buf *out);
+/* The shortest "%.*g" spelling (15..17 digits) that reads back to `value` exactly. */
+void sb_json_format_double(double value, char *buf, size_t bufsize);
+
+#endif

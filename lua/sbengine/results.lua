@@ -1,0 +1,186 @@
+--- BenchmarkResult, the run's collection of results, the run hash and the end-of-run
+-- store/submit step (DESIGN §3 "BenchmarkResult", §4). Reference: docs/results.md.
+--
+--   local r = sb.BenchmarkResult{ model = "LeNet-5", task = "Image Classification",
+--                                 dataset = "MNIST", results = {["Top 1 Accuracy"] = 0.99} }
+--
+-- The userdata is built and validated in C (engine/lua/l_result.c, engine/result/); this
+-- module adds the environment block, collects every result of the run for the store file
+-- and adds the server methods r:check() and r:submit().
+local core = require "sbengine.core"
+local session = require "sbengine.session"
+local store = require "sbengine.store"
+local server = require "sbengine.server"
+
+local results = {}
+
+local collected = {}
+
+-- Facts that do not change during a run, gathered once (no file I/O: build facts, the
+-- host name from the kernel).
+local base_environment
+local function environment_for(fields)
+  if not base_environment then
+    local bi = core.sys.build_info()
+    local host, os_name = core.result.host_info()
+    base_environment = {
+      engine = "sbengine",
+      engine_version = bi.version,
+      git_revision = bi.git_revision,
+      lua = bi.lua,
+      blas = bi.blas,
+      host = host,
+      os = os_name,
+    }
+    if bi.cuda_built then
+      local function dotted(v, parts)
+        if not v or v == 0 then return nil end
+        if parts == 2 then return ("%d.%d"):format(v // 1000, (v % 1000) // 10) end
+        return ("%d.%d.%d"):format(v // 10000, (v // 100) % 100, v % 100)
+      end
+      base_environment.cuda_runtime = dotted(bi.cuda_runtime, 2)
+      base_environment.cuda_driver = dotted(bi.cuda_driver, 2)
+      base_environment.cublas = dotted(bi.cublas, 3)
+    end
+  end
+  local env = {}
+  for k, v in pairs(base_environment) do env[k] = v end
+  local config = type(fields.config) == "table" and fields.config or {}
+  local device = config.device or session.config.device
+  if type(device) ~= "string" then
+    device = core.sys.cuda_device_count() > 0 and "cuda" or "cpu"
+  end
+  env.device = device
+  if device:match("^cuda") then
+    local index = tonumber(device:match("^cuda:(%d+)$") or "0")
+    for _, d in ipairs(core.sys.devices()) do
+      if d.name == "cuda:" .. index then env.device_name = d.description end
+    end
+  end
+  env.created_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  return env
+end
+
+--- sb.BenchmarkResult{fields}: validates, collects for the store file, returns the result.
+function results.BenchmarkResult(fields)
+  if type(fields) ~= "table" then
+    error("BenchmarkResult: expected a table of fields {model=, task=, dataset=, results=, ...}"
+      .. ", got " .. type(fields), 2)
+  end
+  local r = core.result.new(fields, environment_for(fields))
+  collected[#collected + 1] = r
+  return r
+end
+
+--- The results created so far in this run (a copy of the list).
+function results.collected()
+  return table.move(collected, 1, #collected, 1, {})
+end
+
+--- Removes and returns the collected results (the store step takes them).
+function results.take()
+  local list = collected
+  collected = {}
+  return list
+end
+
+--- The run hash of a first batch: `output` a tensor, a nested table of numbers or a number;
+-- `metrics` a table {name = number}. Recipe: docs/results.md "Run hash".
+function results.run_hash(output, metrics)
+  return core.result.run_hash(output, metrics or {})
+end
+
+--- "full", "params" or nil (sbengine check [--params], SOTABENCH_CHECK).
+function results.check_mode()
+  return session.config.check
+end
+
+--- Looks a run hash up on the server (the cache). Only when a server is configured and
+-- --no-cache was not given; any failure is reported on stderr and gives nil (fail-soft).
+-- Returns the server's results table {name = number} or nil.
+function results.cached(run_hash)
+  if session.config.no_cache or not server.configured() then return nil end
+  local found, err = server.get_results_by_hash(run_hash)
+  if err then
+    io.stderr:write("sbengine: cache lookup skipped: " .. err .. "\n")
+    return nil
+  end
+  return found
+end
+
+--- {hash = true|false} for each hash the server knows, or nil, message.
+function results.check_run_hashes(hashes)
+  return server.check_run_hashes(hashes)
+end
+
+local function shell_quote(s)
+  if s:match("^[%w%._/%-]+$") then return s end
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+--- Submits `list` (results) that are stored in `path`; returns an exit code:
+-- 0 when every result reached the server, 3 when one did not (message on stderr).
+function results.submit_list(list, path)
+  if not server.configured() then
+    io.stderr:write("sbengine: not submitted: no results server configured (pass --server URL "
+      .. "or set SOTABENCH_URL)\n")
+    io.stderr:write(("sbengine: the results are safe in %s; submit them with: sbengine submit "
+      .. "--server URL %s\n"):format(path, shell_quote(path)))
+    return 3
+  end
+  for i, r in ipairs(list) do
+    local reply, err = server.submit(r)
+    if not reply then
+      io.stderr:write(("sbengine: submission failed for result %d of %d (%s on %s): %s\n")
+        :format(i, #list, r.model, r.dataset, err))
+      io.stderr:write(("sbengine: %d of %d results reached the server; all of them are safe in %s. "
+        .. "Resubmit with: sbengine submit %s (results already received are not duplicated)\n")
+        :format(i - 1, #list, path, shell_quote(path)))
+      return 3
+    end
+    io.stderr:write(("sbengine: submitted %s on %s (%s)\n"):format(r.model, r.dataset,
+      reply.created == false and "already on the server" or "new"))
+  end
+  return 0
+end
+
+--- The end of a run (session.at_finish): store every collected result, then submit when
+-- --submit was given. The store file is written before any network call.
+function results.finish_run(ok)
+  if #collected == 0 then return nil end
+  local list = results.take()
+  if session.config.check then
+    io.stderr:write(("sbengine: check mode: %d result%s built, not stored\n")
+      :format(#list, #list == 1 and "" or "s"))
+    return nil
+  end
+  local path = store.path()
+  store.append(path, list)
+  io.stderr:write(("sbengine: %d result%s stored in %s\n")
+    :format(#list, #list == 1 and "" or "s", path))
+  if not session.config.submit then return nil end
+  if not ok then
+    io.stderr:write(("sbengine: not submitted because the script failed; the results are in "
+      .. "%s (sbengine submit %s sends them)\n"):format(path, shell_quote(path)))
+    return nil
+  end
+  return results.submit_list(list, path)
+end
+
+session.at_finish(results.finish_run)
+
+-- Server methods of the userdata.
+local methods = core.result.methods
+
+--- r:check() -> true, or nil, message: validates the result with the server
+-- (POST check/results/).
+function methods.check(r)
+  return server.check_result(r)
+end
+
+--- r:submit() -> reply table ({created = bool, ...}), or nil, message (POST results/).
+function methods.submit(r)
+  return server.submit(r)
+end
+
+return results

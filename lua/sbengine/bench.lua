@@ -156,12 +156,18 @@ local function resolve_options(B, opts)
   return o
 end
 
--- The parameters of a run that are plain values, for the result's `config`.
+-- The parameters of a run for the result's `config`: plain values as they are, objects
+-- that print themselves (transforms, modules) as their text; functions are left out.
 local function config_of(o)
   local config = {}
   for k, v in pairs(o) do
     local t = type(v)
-    if t == "string" or t == "number" or t == "boolean" then config[k] = v end
+    if t == "string" or t == "number" or t == "boolean" then
+      config[k] = v
+    elseif k ~= "model" and (t == "table" or t == "userdata") then
+      local mt = getmetatable(v)
+      if type(mt) == "table" and mt.__tostring then config[k] = tostring(v) end
+    end
   end
   return config
 end
@@ -206,11 +212,6 @@ function bench.check_classification_outputs(output, target, num_classes, where)
   end
 end
 
-local function server_configured()
-  local url = session.config.server or os.getenv("SOTABENCH_URL")
-  return url ~= nil and url ~= ""
-end
-
 -- Memory statistics: the CUDA caching allocator's peak on a GPU, the engine's tensor
 -- allocator peak on the CPU.
 local function reset_peak_memory(device)
@@ -250,23 +251,20 @@ end
 -- A meter's value as results: a number under the result name, or a table of named
 -- numbers each under "<result name> <key>" (or its own key when the result name is "").
 local function collect(meters)
-  local results, order = {}, {}
+  local results = {}
   for _, m in ipairs(meters) do
     local v = m.meter:value()
     if type(v) == "number" then
       results[m.result] = v
-      order[#order + 1] = v
     elseif type(v) == "table" then
-      for _, k in ipairs(sorted_keys(v)) do
-        local name = m.result == "" and k or (m.result .. " " .. k)
-        if type(v[k]) == "number" then
-          results[name] = v[k]
-          order[#order + 1] = v[k]
+      for k, x in pairs(v) do
+        if type(x) == "number" then
+          results[m.result == "" and k or (m.result .. " " .. k)] = x
         end
       end
     end
   end
-  return results, order
+  return results
 end
 
 --- The shared evaluation loop. `a` holds:
@@ -287,8 +285,8 @@ function bench.evaluate(a)
   end
   local meters = create_meters(a.metrics or {}, where)
   local model = a.model
-  local check_mode = session.config.check
-  local use_cache = server_configured() and not session.config.no_cache and not check_mode
+  local check_mode = sb.results.check_mode()
+  local use_cache = not check_mode
   local on_gpu = device:match("^cuda") ~= nil
 
   local run_hash, tasks = nil, 0
@@ -308,18 +306,14 @@ function bench.evaluate(a)
     for _, m in ipairs(meters) do m.meter:add(host_output, host_target) end
     tasks = tasks + host_target:size(1)
     if i == 1 then
-      local _, first_metrics = collect(meters)
-      run_hash = sb.results.run_hash(host_output, first_metrics)
+      run_hash = sb.results.run_hash(host_output, collect(meters))
       if check_mode then break end
       if use_cache then
-        local ok, cached = pcall(sb.server.get_results_by_hash, run_hash)
-        if not ok then
-          io.stderr:write(("sbengine: the results cache lookup failed (%s); evaluating "
-            .. "the whole dataset\n"):format(tostring(cached)))
-        elseif type(cached) == "table" and next(cached) ~= nil then
-          io.stderr:write("sbengine: no model change detected (the first batch's run hash "
-            .. "is known to the server); returning its cached results. Use --no-cache to "
-            .. "evaluate anyway.\n")
+        -- sb.results.cached asks only when a server is configured and is fail-soft.
+        local cached = sb.results.cached(run_hash)
+        if type(cached) == "table" and next(cached) ~= nil then
+          io.stderr:write("sbengine: no model change detected (the server knows the first "
+            .. "batch's run hash); returning its cached results. --no-cache evaluates anyway.\n")
           return cached, {}, run_hash, true
         end
       end
@@ -367,7 +361,7 @@ local function run(B, opts)
     pytorch_hub_id = o.pytorch_hub_url,
     config = config_of(o),
   }
-  if session.config.check == "params" then
+  if sb.results.check_mode() == "params" then
     -- Check the parameters only: no data, no evaluation.
     result_fields.results = {}
     return sb.BenchmarkResult(result_fields)

@@ -208,16 +208,17 @@ describe("sb.bench", function()
   end)
 
   describe("the results cache", function()
+    local server = require "sbengine.server"
     local saved_lookup
     before_each(function()
-      saved_lookup = sb.server.get_results_by_hash
+      saved_lookup = server.get_results_by_hash
       session.config.server = "http://127.0.0.1:1"
     end)
-    after_each(function() sb.server.get_results_by_hash = saved_lookup end)
+    after_each(function() server.get_results_by_hash = saved_lookup end)
 
     it("returns the server's results for a known run hash without evaluating the rest", function()
       local asked
-      sb.server.get_results_by_hash = function(hash)
+      server.get_results_by_hash = function(hash)
         asked = hash
         return { ["Top 1 Accuracy"] = 0.5, ["Top 2 Accuracy"] = 0.6 }
       end
@@ -231,7 +232,7 @@ describe("sb.bench", function()
     end)
 
     it("evaluates everything when the lookup fails (fail-soft)", function()
-      sb.server.get_results_by_hash = function() error("connection refused") end
+      server.get_results_by_hash = function() return nil, "connection refused" end
       local Tiny = tiny_benchmark()
       local r = Tiny.benchmark{ model = identity }
       assert.near(0.7, r:to_dict().results["Top 1 Accuracy"], 1e-12)
@@ -239,7 +240,7 @@ describe("sb.bench", function()
 
     it("does not ask with --no-cache, nor without a server", function()
       local asked = false
-      sb.server.get_results_by_hash = function() asked = true end
+      server.get_results_by_hash = function() asked = true end
       session.config.no_cache = true
       tiny_benchmark().benchmark{ model = identity }
       session.config.no_cache = nil

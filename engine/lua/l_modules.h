@@ -12,7 +12,8 @@
     X(time)                                                                                        \
     X(result)                                                                                      \
     X(net)                                                                                         \
-    X(cuda)
+    X(cuda)                                                                                        \
+    X(tensor)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

@@ -112,6 +112,18 @@ sb_status sb_tensor_from_storage(sb_storage *storage, sb_dtype dtype, int ndim,
                                  const int64_t *sizes, const int64_t *strides, int64_t offset,
                                  sb_tensor **out);
 void sb_tensor_free(sb_tensor *t); /* NULL is a no-op */
+/* Same shape, dtype and device as t, contiguous, uninitialised. */
+sb_status sb_tensor_empty_like(const sb_tensor *t, sb_tensor **out);
+/* Every element = value (converted to dtype as a C cast, saturating for out-of-range
+ * floats). */
+sb_status sb_tensor_full(int ndim, const int64_t *sizes, double value, sb_dtype dtype,
+                         sb_device device, sb_tensor **out);
+sb_status sb_tensor_fill_(sb_tensor *t, double value);
+/* Checks a shape: 0..SB_MAX_DIMS dims, sizes >= 0, element and byte counts that fit in
+ * int64 (SB_ERANGE otherwise). numel_out may be NULL. */
+sb_status sb_shape_check(int ndim, const int64_t *sizes, sb_dtype dtype, int64_t *numel_out);
+/* "[2, 3, 4]" */
+void sb_shape_format(int ndim, const int64_t *sizes, char *buf, size_t bufsize);
 
 /* --- facts ------------------------------------------------------------------------- */
 int64_t sb_tensor_numel(const sb_tensor *t);
@@ -137,6 +149,8 @@ sb_status sb_tensor_transpose(const sb_tensor *t, int dim0, int dim1, sb_tensor 
 sb_status sb_tensor_permute(const sb_tensor *t, const int *dims, sb_tensor **out);
 /* Broadcast to `sizes` (size-1 dims get stride 0; new leading dims are added). */
 sb_status sb_tensor_expand(const sb_tensor *t, int ndim, const int64_t *sizes, sb_tensor **out);
+/* A size-1 dim inserted before `dim` (0 <= dim <= ndim). */
+sb_status sb_tensor_unsqueeze(const sb_tensor *t, int dim, sb_tensor **out);
 
 /* --- copies ------------------------------------------------------------------------ */
 /* An alias when already contiguous, else a contiguous copy on the same device. */
@@ -150,5 +164,10 @@ sb_status sb_tensor_to_device(const sb_tensor *t, sb_device device, sb_tensor **
 /* Element access as double (CPU only): `index` has t->ndim entries, 0-based. */
 sb_status sb_tensor_get(const sb_tensor *t, const int64_t *index, double *value);
 sb_status sb_tensor_set(sb_tensor *t, const int64_t *index, double value);
+
+/* PyTorch-like text of a tensor ("tensor([[1., 2.],\n        [3., 4.]])"), summarised with
+ * "..." when it has more than 1000 elements. Works for any device (copies to the host).
+ * *out is a malloc'ed string the caller frees. */
+sb_status sb_tensor_format(const sb_tensor *t, char **out);
 
 #endif

@@ -13,6 +13,7 @@ sb.session = require "sbengine.session"
 sb.results = require "sbengine.results"
 sb.BenchmarkResult = sb.results.BenchmarkResult
 sb.cuda = core.cuda
+require("sbengine.tensor").install(sb) -- sb.tensor, sb.zeros, ... (docs/tensor.md)
 sb.utils = require "sbengine.utils"
 sb.bench = require "sbengine.bench"
 

@@ -1,0 +1,147 @@
+/* Refcounted storage and the CPU allocator with its byte counters. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/backend.h"
+#include "tensor/tensor.h"
+
+/* ---- CPU allocator ------------------------------------------------------------------- */
+
+/* Process-wide on purpose: every Lua state and worker thread allocates from the same
+ * heap, and the GC pressure and "Max Memory Allocated" figures are about that heap. */
+static atomic_size_t cpu_allocated;
+static atomic_size_t cpu_peak;
+
+static void format_bytes(size_t n, char *buf, size_t size)
+{
+    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double value = (double)n;
+    int unit = 0;
+    while (value >= 1024.0 && unit < 6) {
+        value /= 1024.0;
+        unit++;
+    }
+    if (unit == 0)
+        snprintf(buf, size, "%zu B", n);
+    else
+        snprintf(buf, size, "%.1f %s", value, units[unit]);
+}
+
+static void *cpu_alloc(void *ctx, size_t nbytes, sb_device device)
+{
+    (void)ctx;
+    (void)device;
+    void *ptr = NULL;
+    /* 64 bytes: a cache line and an AVX-512 vector, so kernels and BLAS get aligned rows. */
+    if (posix_memalign(&ptr, 64, nbytes ? nbytes : 1) != 0) {
+        char human[32];
+        format_bytes(nbytes, human, sizeof human);
+        sb_fail(SB_ENOMEM, "out of memory: cannot allocate %s (%zu bytes) on the CPU", human,
+                nbytes);
+        return NULL;
+    }
+    size_t now = atomic_fetch_add(&cpu_allocated, nbytes) + nbytes;
+    size_t peak = atomic_load(&cpu_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&cpu_peak, &peak, now)) {
+    }
+    return ptr;
+}
+
+static void cpu_free(void *ctx, void *ptr, size_t nbytes, sb_device device)
+{
+    (void)ctx;
+    (void)device;
+    free(ptr);
+    atomic_fetch_sub(&cpu_allocated, nbytes);
+}
+
+static const sb_allocator cpu_allocator = {"cpu", cpu_alloc, cpu_free, NULL};
+
+const sb_allocator *sb_cpu_allocator(void)
+{
+    return &cpu_allocator;
+}
+
+size_t sb_cpu_memory_allocated(void)
+{
+    return atomic_load(&cpu_allocated);
+}
+
+size_t sb_cpu_memory_peak(void)
+{
+    return atomic_load(&cpu_peak);
+}
+
+void sb_cpu_memory_reset_peak(void)
+{
+    atomic_store(&cpu_peak, atomic_load(&cpu_allocated));
+}
+
+/* ---- storage ------------------------------------------------------------------------ */
+
+sb_status sb_storage_new(size_t nbytes, sb_device device, const sb_allocator *allocator,
+                         sb_storage **out)
+{
+    if (nbytes > (size_t)PTRDIFF_MAX)
+        return sb_fail(SB_ERANGE, "storage of %zu bytes is larger than the address space", nbytes);
+    if (!allocator) {
+        const sb_backend *backend = NULL;
+        SB_TRY(sb_backend_for(device, &backend));
+        allocator = backend->allocator;
+    }
+    sb_storage *s = malloc(sizeof *s);
+    if (!s) return sb_fail(SB_ENOMEM, "out of memory allocating a storage header");
+    s->data = allocator->alloc(allocator->ctx, nbytes, device);
+    if (!s->data) {
+        free(s);
+        return SB_ENOMEM;
+    }
+    s->refcount = 1;
+    s->nbytes = nbytes;
+    s->device = device;
+    s->allocator = allocator;
+    s->release = NULL;
+    s->release_ctx = NULL;
+    *out = s;
+    return SB_OK;
+}
+
+sb_status sb_storage_wrap(void *data, size_t nbytes, sb_device device,
+                          void (*release)(void *release_ctx, void *data, size_t nbytes),
+                          void *release_ctx, sb_storage **out)
+{
+    sb_storage *s = malloc(sizeof *s);
+    if (!s) return sb_fail(SB_ENOMEM, "out of memory allocating a storage header");
+    s->refcount = 1;
+    s->data = data;
+    s->nbytes = nbytes;
+    s->device = device;
+    s->allocator = NULL;
+    s->release = release;
+    s->release_ctx = release_ctx;
+    *out = s;
+    return SB_OK;
+}
+
+/* The field is a plain int so that C++ (the CUDA plugin) can include tensor.h; the GCC
+ * __atomic builtins give it the same semantics as C11 atomic_int. Retain is relaxed (a
+ * new reference is made from an existing one); release is acq_rel so the thread that
+ * frees sees every write made through other references. */
+void sb_storage_retain(sb_storage *storage)
+{
+    if (storage) __atomic_fetch_add(&storage->refcount, 1, __ATOMIC_RELAXED);
+}
+
+void sb_storage_release(sb_storage *storage)
+{
+    if (!storage) return;
+    if (__atomic_sub_fetch(&storage->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    if (storage->allocator)
+        storage->allocator->free(storage->allocator->ctx, storage->data, storage->nbytes,
+                                 storage->device);
+    else if (storage->release)
+        storage->release(storage->release_ctx, storage->data, storage->nbytes);
+    free(storage);
+}

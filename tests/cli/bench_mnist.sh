@@ -9,10 +9,14 @@ data="$SBENGINE_FIXTURES/bench/mnist512"
 lenet5="$src/examples/models/lenet5.lua"
 reference() { awk -v k="$1" '$1 == k { print $2 }' "$data/pytorch_lenet5.txt"; }
 
-# json FILE LUA-EXPR: evaluates EXPR with `r` = the last result of the store file FILE.
+# json FILE LUA-EXPR: prints EXPR's values, `r` being the last result of the store file FILE
+# (numbers with integral values print as integers: cjson reads every number as a float).
 json() {
     "$SBENGINE" -e "local f = assert(io.open('$1')); local a = require('cjson').decode(f:read('a'))
-        local r = a[#a]; print($2)"
+        local r = a[#a]
+        local out = table.pack($2)
+        for i = 1, out.n do out[i] = tostring(math.tointeger(out[i]) or out[i]) end
+        print(table.concat(out, '\t', 1, out.n))"
 }
 
 case_ "the benchmark file without a model prints its usage"
@@ -65,7 +69,7 @@ local MNIST = require "sbengine.benchmarks.mnist"
 local calls = 0
 local model = dofile("$lenet5")
 local r = MNIST.benchmark{ model = function(x) calls = calls + 1; return model(x) end }
-print("calls", calls, "tasks", r.speed_mem_metrics.Tasks)
+print("calls", calls, "tasks", (r.speed_mem_metrics or {}).Tasks)
 LUA
 SOTABENCH_CHECK=full run_sb --data-root "$data" --out c.json check.lua
 expect_exit 0

@@ -1,8 +1,10 @@
 # Runs every code block of a Markdown page, in order, in one folder (sourced by the docs
 # tests after lib/assert.sh): the ```lua blocks with sbengine, the ```sh blocks with bash
 # (sbengine on PATH, HOME a fresh folder so `luarocks --local` installs there). A
-# `<!-- file: NAME -->` line before a block saves it under NAME (later blocks require it;
-# a non-.lua NAME such as a rockspec is only saved, for the sh block that uses it);
+# `<!-- file: NAME -->` line before a block saves it under NAME instead: a module or model
+# file that later blocks require or pass to sbengine (it is compiled here, and runs there),
+# or a rockspec for the sh block that installs it; a named block with an `expect` is a
+# script and runs here too;
 # `<!-- expect: TEXT -->` after it says what its stdout must contain. The folder holds the
 # 512-image MNIST fixture at ./.data/vision/mnist and a link `benchmarks` to the source
 # tree's benchmarks/.
@@ -31,10 +33,10 @@ run_doc_blocks() {
         mkdir -p "$(dirname "$file")"
         cp "$blocks/$id.$lang" "$file"
         case_ "$(basename "$doc") block $id ($lang${name:+, $name})"
-        if [ "$lang" = lua ] && [ -n "$name" ] && [ "${name%.lua}" = "$name" ]; then
-            continue # a rockspec or other file that a later sh block uses
-        fi
-        if [ "$lang" = sh ]; then
+        if [ "$lang" = lua ] && [ -n "$name" ] && [ -z "$expect" ]; then
+            [ "${name%.lua}" = "$name" ] && continue # a rockspec: the sh block after it uses it
+            run_sb -e "assert(loadfile('$file'))"
+        elif [ "$lang" = sh ]; then
             if grep -q luarocks "$file" && ! command -v luarocks >/dev/null; then
                 echo "SKIP [$sb_current] luarocks is not installed (tools/setup installs it)"
                 continue

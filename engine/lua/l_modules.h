@@ -9,7 +9,6 @@
 /* One line per module, so that additions merge cleanly. */
 #define SB_LUA_MODULES(X)                                                                          \
     X(sys)                                                                                         \
-    X(time)                                                                                        \
     X(result)                                                                                      \
     X(net)                                                                                         \
     X(cuda)                                                                                        \

@@ -19,7 +19,7 @@ local bench = {}
 local function api() return require "sbengine" end
 
 --- Wall-clock seconds from a monotonic clock (differences only).
-bench.clock = core.time.monotonic
+bench.clock = core.sys.monotonic
 
 -- Options every benchmark accepts (torchbench's parameters, DESIGN §3), with a word on
 -- what each must be; a definition adds its own in `options`.

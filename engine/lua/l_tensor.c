@@ -1276,12 +1276,21 @@ static int l_get_num_threads(lua_State *L)
 
 static int l_memory_stats(lua_State *L)
 {
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushinteger(L, (lua_Integer)sb_cpu_memory_allocated());
     lua_setfield(L, -2, "allocated");
     lua_pushinteger(L, (lua_Integer)sb_cpu_memory_peak());
     lua_setfield(L, -2, "max_allocated");
+    lua_pushinteger(L, (lua_Integer)sb_cpu_memory_cached());
+    lua_setfield(L, -2, "cached");
     return 1;
+}
+
+static int l_empty_cache(lua_State *L)
+{
+    (void)L;
+    sb_cpu_empty_cache();
+    return 0;
 }
 
 static int l_reset_peak_memory_stats(lua_State *L)
@@ -1415,6 +1424,7 @@ int sbL_open_tensor(lua_State *L)
         {"get_num_threads", l_get_num_threads},
         {"memory_stats", l_memory_stats},
         {"reset_peak_memory_stats", l_reset_peak_memory_stats},
+        {"empty_cache", l_empty_cache},
         {NULL, NULL},
     };
     if (luaL_newmetatable(L, SB_SIZE_MT)) { /* [Size] */

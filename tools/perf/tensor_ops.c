@@ -49,8 +49,8 @@ static void bench_matmul(int n, int reps)
                 sb_tensor_data(b), n, 0.0f, c, n);
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, sb_tensor_data(a),
-                    n, sb_tensor_data(b), n, 0.0f, c, n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, sb_tensor_data(a), n,
+                    sb_tensor_data(b), n, 0.0f, c, n);
         double t1 = now();
         if (t1 - t0 < best_blas) best_blas = t1 - t0;
         sb_tensor *out = NULL;

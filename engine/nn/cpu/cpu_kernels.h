@@ -1,0 +1,24 @@
+/* The CPU nn kernels (float32), assembled into the table in cpu_backend.c. */
+#ifndef SB_NN_CPU_KERNELS_H
+#define SB_NN_CPU_KERNELS_H
+
+#include "nn/backend.h"
+
+sb_status sb_nn_cpu_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                           const sb_tensor *bias);
+sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                           const sb_tensor *bias, const sb_conv2d_params *p);
+sb_status sb_nn_cpu_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p);
+sb_status sb_nn_cpu_avg_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p);
+sb_status sb_nn_cpu_adaptive_avg_pool2d(sb_tensor *out, const sb_tensor *x);
+sb_status sb_nn_cpu_batch_norm(sb_tensor *out, const sb_tensor *x, const sb_tensor *running_mean,
+                               const sb_tensor *running_var, const sb_tensor *weight,
+                               const sb_tensor *bias, double eps);
+sb_status sb_nn_cpu_activation(sb_nn_activation act, sb_tensor *out, const sb_tensor *x);
+sb_status sb_nn_cpu_softmax(sb_tensor *out, const sb_tensor *x, int64_t outer, int64_t dim,
+                            int64_t inner, bool log);
+
+/* Every CPU kernel computes in float32; this fails with SB_EUNSUPPORTED otherwise. */
+sb_status sb_nn_cpu_require_float32(const char *op, const sb_tensor *t);
+
+#endif

@@ -1,0 +1,152 @@
+/* Pooling on the CPU, one (image, channel) plane per task, PyTorch's window rules. */
+#include <math.h>
+
+#include "nn/cpu/cpu_kernels.h"
+#include "tensor/parallel.h"
+
+typedef struct pool_job {
+    const float *x;
+    float *y;
+    int64_t H, W, OH, OW;
+    sb_pool2d_params p;
+} pool_job;
+
+static pool_job make_job(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
+{
+    pool_job j = {.x = sb_tensor_data(x),
+                  .y = sb_tensor_data(out),
+                  .H = x->sizes[2],
+                  .W = x->sizes[3],
+                  .OH = out->sizes[2],
+                  .OW = out->sizes[3]};
+    if (p) j.p = *p;
+    return j;
+}
+
+/* Planes per task so that a task is worth a thread hand-off. */
+static int64_t plane_grain(const pool_job *j)
+{
+    int64_t work = j->OH * j->OW * (j->p.kernel[0] > 0 ? j->p.kernel[0] * j->p.kernel[1] : 1);
+    int64_t grain = 16384 / (work > 0 ? work : 1);
+    return grain > 0 ? grain : 1;
+}
+
+static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    const int64_t kh = j->p.kernel[0], kw = j->p.kernel[1];
+    const int64_t sh = j->p.stride[0], sw = j->p.stride[1];
+    const int64_t ph = j->p.pad[0], pw = j->p.pad[1];
+    const int64_t dh = j->p.dilation[0], dw = j->p.dilation[1];
+    for (int64_t plane = begin; plane < end; plane++) {
+        const float *x = j->x + plane * j->H * j->W;
+        float *y = j->y + plane * j->OH * j->OW;
+        for (int64_t oy = 0; oy < j->OH; oy++) {
+            const int64_t y0 = oy * sh - ph;
+            for (int64_t ox = 0; ox < j->OW; ox++) {
+                const int64_t x0 = ox * sw - pw;
+                float best = -INFINITY;
+                for (int64_t ky = 0; ky < kh; ky++) {
+                    const int64_t iy = y0 + ky * dh;
+                    if (iy < 0 || iy >= j->H) continue;
+                    const float *row = x + iy * j->W;
+                    for (int64_t kx = 0; kx < kw; kx++) {
+                        const int64_t ix = x0 + kx * dw;
+                        if (ix < 0 || ix >= j->W) continue;
+                        const float v = row[ix];
+                        if (v > best || isnan(v)) best = v; /* NaN wins, as PyTorch */
+                    }
+                }
+                y[oy * j->OW + ox] = best;
+            }
+        }
+    }
+}
+
+sb_status sb_nn_cpu_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
+{
+    SB_TRY(sb_nn_cpu_require_float32("max_pool2d", x));
+    pool_job j = make_job(out, x, p);
+    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), max_pool_planes, &j);
+    return SB_OK;
+}
+
+static void avg_pool_planes(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    const int64_t kh = j->p.kernel[0], kw = j->p.kernel[1];
+    const int64_t sh = j->p.stride[0], sw = j->p.stride[1];
+    const int64_t ph = j->p.pad[0], pw = j->p.pad[1];
+    for (int64_t plane = begin; plane < end; plane++) {
+        const float *x = j->x + plane * j->H * j->W;
+        float *y = j->y + plane * j->OH * j->OW;
+        for (int64_t oy = 0; oy < j->OH; oy++) {
+            /* PyTorch: the window is clipped to the padded input for the divisor, then to
+             * the input for the sum. */
+            int64_t hstart = oy * sh - ph;
+            int64_t hend = hstart + kh < j->H + ph ? hstart + kh : j->H + ph;
+            const int64_t pool_h = hend - hstart;
+            if (hstart < 0) hstart = 0;
+            if (hend > j->H) hend = j->H;
+            for (int64_t ox = 0; ox < j->OW; ox++) {
+                int64_t wstart = ox * sw - pw;
+                int64_t wend = wstart + kw < j->W + pw ? wstart + kw : j->W + pw;
+                const int64_t pool_w = wend - wstart;
+                if (wstart < 0) wstart = 0;
+                if (wend > j->W) wend = j->W;
+                float sum = 0.0f;
+                for (int64_t iy = hstart; iy < hend; iy++)
+                    for (int64_t ix = wstart; ix < wend; ix++)
+                        sum += x[iy * j->W + ix];
+                int64_t divisor;
+                if (j->p.divisor_override > 0)
+                    divisor = j->p.divisor_override;
+                else if (j->p.count_include_pad)
+                    divisor = pool_h * pool_w;
+                else
+                    divisor = (hend - hstart) * (wend - wstart);
+                y[oy * j->OW + ox] = divisor > 0 ? sum / (float)divisor : NAN;
+            }
+        }
+    }
+}
+
+sb_status sb_nn_cpu_avg_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
+{
+    SB_TRY(sb_nn_cpu_require_float32("avg_pool2d", x));
+    pool_job j = make_job(out, x, p);
+    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), avg_pool_planes, &j);
+    return SB_OK;
+}
+
+static void adaptive_avg_planes(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    for (int64_t plane = begin; plane < end; plane++) {
+        const float *x = j->x + plane * j->H * j->W;
+        float *y = j->y + plane * j->OH * j->OW;
+        for (int64_t oy = 0; oy < j->OH; oy++) {
+            const int64_t y0 = oy * j->H / j->OH;
+            const int64_t y1 = ((oy + 1) * j->H + j->OH - 1) / j->OH;
+            for (int64_t ox = 0; ox < j->OW; ox++) {
+                const int64_t x0 = ox * j->W / j->OW;
+                const int64_t x1 = ((ox + 1) * j->W + j->OW - 1) / j->OW;
+                float sum = 0.0f;
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++)
+                        sum += x[iy * j->W + ix];
+                y[oy * j->OW + ox] = sum / (float)((y1 - y0) * (x1 - x0));
+            }
+        }
+    }
+}
+
+sb_status sb_nn_cpu_adaptive_avg_pool2d(sb_tensor *out, const sb_tensor *x)
+{
+    SB_TRY(sb_nn_cpu_require_float32("adaptive_avg_pool2d", x));
+    pool_job j = make_job(out, x, NULL);
+    j.p.kernel[0] = (j.H + j.OH - 1) / (j.OH > 0 ? j.OH : 1) + 1;
+    j.p.kernel[1] = (j.W + j.OW - 1) / (j.OW > 0 ? j.OW : 1) + 1;
+    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), adaptive_avg_planes, &j);
+    return SB_OK;
+}

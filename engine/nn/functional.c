@@ -1,0 +1,543 @@
+/* nn functional front-ends: checks, PyTorch's shape rules, dispatch to the nn backend. */
+#include "nn/functional.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct shape_text {
+    char s[128];
+} shape_text;
+
+static shape_text shape_of(const sb_tensor *t)
+{
+    shape_text b;
+    sb_tensor_format_shape(t, b.s, sizeof b.s);
+    return b;
+}
+
+/* `arg` must live on x's device and have x's dtype. */
+static sb_status check_like(const char *op, const char *arg, const sb_tensor *x, const sb_tensor *t)
+{
+    sb_device dx = sb_tensor_device(x), dt = sb_tensor_device(t);
+    if (!sb_device_equal(dx, dt)) {
+        char a[32], b[32];
+        sb_device_format(dt, a, sizeof a);
+        sb_device_format(dx, b, sizeof b);
+        return sb_fail(SB_EINVAL, "%s: %s is on %s but input is on %s", op, arg, a, b);
+    }
+    if (t->dtype != x->dtype)
+        return sb_fail(SB_EINVAL, "%s: %s is %s but input is %s", op, arg, sb_dtype_name(t->dtype),
+                       sb_dtype_name(x->dtype));
+    return SB_OK;
+}
+
+static sb_status check_floating(const char *op, const sb_tensor *x)
+{
+    if (!sb_dtype_is_floating(x->dtype))
+        return sb_fail(SB_EINVAL, "%s: input must be a floating-point tensor, got %s", op,
+                       sb_dtype_name(x->dtype));
+    return SB_OK;
+}
+
+/* A 1-D tensor of `n` elements (a per-channel parameter). */
+static sb_status check_vector(const char *op, const char *arg, const sb_tensor *x,
+                              const sb_tensor *t, int64_t n, const char *what)
+{
+    SB_TRY(check_like(op, arg, x, t));
+    if (t->ndim != 1 || t->sizes[0] != n)
+        return sb_fail(SB_EINVAL, "%s: %s must have shape [%lld] (%s), got %s", op, arg,
+                       (long long)n, what, shape_of(t).s);
+    return SB_OK;
+}
+
+/* The header of contiguous `t` reshaped to `sizes` (same numel), without touching the
+ * storage's refcount: valid only while `t` lives. Kernels only read sizes and data. */
+static sb_tensor reshaped(const sb_tensor *t, int ndim, const int64_t *sizes)
+{
+    sb_tensor v = *t;
+    v.ndim = ndim;
+    int64_t stride = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        v.sizes[d] = sizes[d];
+        v.strides[d] = stride;
+        stride *= sizes[d];
+    }
+    return v;
+}
+
+/* Contiguous versions of the given tensors (aliases when already contiguous). */
+typedef struct contig_set {
+    sb_tensor *t[6];
+    int n;
+} contig_set;
+
+static sb_status contig_add(contig_set *set, const sb_tensor *t, const sb_tensor **out)
+{
+    if (!t) {
+        *out = NULL;
+        return SB_OK;
+    }
+    sb_tensor *c;
+    SB_TRY(sb_tensor_contiguous(t, &c));
+    set->t[set->n++] = c;
+    *out = c;
+    return SB_OK;
+}
+
+static void contig_free(contig_set *set)
+{
+    for (int i = 0; i < set->n; i++)
+        sb_tensor_free(set->t[i]);
+    set->n = 0;
+}
+
+static sb_status backend_of(const sb_tensor *x, const sb_nn_backend **b)
+{
+    return sb_nn_backend_for(sb_tensor_device(x), b);
+}
+
+/* Runs after a kernel: frees the output on failure. */
+static sb_status finish(sb_status st, contig_set *set, sb_tensor *y, sb_tensor **out)
+{
+    contig_free(set);
+    if (st != SB_OK) {
+        sb_tensor_free(y);
+        return st;
+    }
+    *out = y;
+    return SB_OK;
+}
+
+/* ---- linear ---------------------------------------------------------------------------- */
+
+sb_status sb_nn_linear(const sb_tensor *x, const sb_tensor *weight, const sb_tensor *bias,
+                       sb_tensor **out)
+{
+    const char *op = "linear";
+    SB_TRY(check_floating(op, x));
+    SB_TRY(check_like(op, "weight", x, weight));
+    if (weight->ndim != 2)
+        return sb_fail(SB_EINVAL, "%s: weight must be 2-D (out_features, in_features), got %d-D %s",
+                       op, weight->ndim, shape_of(weight).s);
+    if (x->ndim < 1)
+        return sb_fail(SB_EINVAL, "%s: input must have at least 1 dimension, got a 0-D tensor", op);
+    const int64_t in = weight->sizes[1], o = weight->sizes[0];
+    if (x->sizes[x->ndim - 1] != in)
+        return sb_fail(SB_EINVAL,
+                       "%s: input's last dimension must be in_features = %lld (weight %s), "
+                       "got input %s",
+                       op, (long long)in, shape_of(weight).s, shape_of(x).s);
+    if (bias) SB_TRY(check_vector(op, "bias", x, bias, o, "out_features"));
+    const sb_nn_backend *be;
+    SB_TRY(backend_of(x, &be));
+
+    int64_t sizes[SB_MAX_DIMS];
+    int64_t rows = 1;
+    for (int d = 0; d < x->ndim - 1; d++) {
+        sizes[d] = x->sizes[d];
+        rows *= x->sizes[d];
+    }
+    sizes[x->ndim - 1] = o;
+    sb_tensor *y;
+    SB_TRY(sb_tensor_empty(x->ndim, sizes, x->dtype, sb_tensor_device(x), &y));
+    contig_set set = {0};
+    const sb_tensor *xc, *wc, *bc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK) st = contig_add(&set, weight, &wc);
+    if (st == SB_OK) st = contig_add(&set, bias, &bc);
+    if (st == SB_OK) {
+        const int64_t xs[2] = {rows, in}, ys[2] = {rows, o};
+        sb_tensor x2 = reshaped(xc, 2, xs), y2 = reshaped(y, 2, ys);
+        st = be->linear(&y2, &x2, wc, bc);
+    }
+    return finish(st, &set, y, out);
+}
+
+/* ---- conv2d ---------------------------------------------------------------------------- */
+
+sb_conv2d_options sb_conv2d_defaults(void)
+{
+    return (sb_conv2d_options){.stride = {1, 1},
+                               .padding = {0, 0},
+                               .dilation = {1, 1},
+                               .groups = 1,
+                               .padding_mode = SB_CONV_PAD_EXPLICIT};
+}
+
+sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_tensor *bias,
+                       const sb_conv2d_options *opt, sb_tensor **out)
+{
+    const char *op = "conv2d";
+    if (x->ndim != 4 && x->ndim != 3)
+        return sb_fail(SB_EINVAL,
+                       "%s: input must be 4-D (N,C,H,W) or unbatched 3-D (C,H,W), got %d-D %s", op,
+                       x->ndim, shape_of(x).s);
+    SB_TRY(check_floating(op, x));
+    SB_TRY(check_like(op, "weight", x, weight));
+    if (weight->ndim != 4)
+        return sb_fail(SB_EINVAL,
+                       "%s: weight must be 4-D (out_channels, in_channels/groups, kH, kW), "
+                       "got %d-D %s",
+                       op, weight->ndim, shape_of(weight).s);
+    const int64_t groups = opt->groups;
+    for (int i = 0; i < 2; i++) {
+        if (opt->stride[i] < 1)
+            return sb_fail(SB_EINVAL, "%s: stride must be positive, got %lld", op,
+                           (long long)opt->stride[i]);
+        if (opt->dilation[i] < 1)
+            return sb_fail(SB_EINVAL, "%s: dilation must be positive, got %lld", op,
+                           (long long)opt->dilation[i]);
+        if (opt->padding_mode == SB_CONV_PAD_EXPLICIT && opt->padding[i] < 0)
+            return sb_fail(SB_EINVAL, "%s: padding must be non-negative, got %lld", op,
+                           (long long)opt->padding[i]);
+    }
+    if (groups < 1)
+        return sb_fail(SB_EINVAL, "%s: groups must be positive, got %lld", op, (long long)groups);
+    const bool batched = x->ndim == 4;
+    const int64_t n = batched ? x->sizes[0] : 1;
+    const int64_t c = x->sizes[batched ? 1 : 0], h = x->sizes[batched ? 2 : 1],
+                  w = x->sizes[batched ? 3 : 2];
+    const int64_t o = weight->sizes[0], kh = weight->sizes[2], kw = weight->sizes[3];
+    if (o % groups != 0)
+        return sb_fail(SB_EINVAL, "%s: out_channels (weight %s) must be divisible by groups = %lld",
+                       op, shape_of(weight).s, (long long)groups);
+    if (weight->sizes[1] * groups != c)
+        return sb_fail(SB_EINVAL,
+                       "%s: input has %lld channels but weight %s with groups = %lld expects "
+                       "%lld (input %s)",
+                       op, (long long)c, shape_of(weight).s, (long long)groups,
+                       (long long)(weight->sizes[1] * groups), shape_of(x).s);
+    if (bias) SB_TRY(check_vector(op, "bias", x, bias, o, "out_channels"));
+
+    sb_conv2d_params p = {.groups = groups};
+    int64_t oh, ow;
+    const int64_t in_sz[2] = {h, w}, k_sz[2] = {kh, kw};
+    int64_t out_sz[2];
+    for (int i = 0; i < 2; i++) {
+        p.stride[i] = opt->stride[i];
+        p.dilation[i] = opt->dilation[i];
+        const int64_t span = opt->dilation[i] * (k_sz[i] - 1) + 1;
+        int64_t pad_total;
+        switch (opt->padding_mode) {
+        case SB_CONV_PAD_SAME:
+            if (opt->stride[i] != 1)
+                return sb_fail(SB_EINVAL,
+                               "%s: padding='same' is not supported for strided convolutions", op);
+            pad_total = span - 1;
+            p.pad[i] = pad_total / 2;
+            break;
+        case SB_CONV_PAD_VALID:
+            pad_total = 0;
+            p.pad[i] = 0;
+            break;
+        default:
+            p.pad[i] = opt->padding[i];
+            pad_total = 2 * opt->padding[i];
+            break;
+        }
+        if (in_sz[i] + pad_total < span)
+            return sb_fail(SB_EINVAL,
+                           "%s: kernel %s %lld (dilation %lld) is larger than the input %s %lld "
+                           "plus padding %lld (input %s, weight %s)",
+                           op, i == 0 ? "height" : "width", (long long)k_sz[i],
+                           (long long)opt->dilation[i], i == 0 ? "height" : "width",
+                           (long long)in_sz[i], (long long)pad_total, shape_of(x).s,
+                           shape_of(weight).s);
+        out_sz[i] = (in_sz[i] + pad_total - span) / opt->stride[i] + 1;
+    }
+    oh = out_sz[0];
+    ow = out_sz[1];
+    const sb_nn_backend *be;
+    SB_TRY(backend_of(x, &be));
+
+    const int64_t ysizes[4] = {n, o, oh, ow};
+    sb_tensor *y;
+    SB_TRY(sb_tensor_empty(batched ? 4 : 3, batched ? ysizes : ysizes + 1, x->dtype,
+                           sb_tensor_device(x), &y));
+    contig_set set = {0};
+    const sb_tensor *xc, *wc, *bc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK) st = contig_add(&set, weight, &wc);
+    if (st == SB_OK) st = contig_add(&set, bias, &bc);
+    if (st == SB_OK) {
+        const int64_t xs[4] = {n, c, h, w};
+        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
+        st = be->conv2d(&y4, &x4, wc, bc, &p);
+    }
+    return finish(st, &set, y, out);
+}
+
+/* ---- pooling --------------------------------------------------------------------------- */
+
+sb_pool2d_options sb_pool2d_defaults(int64_t kernel_h, int64_t kernel_w)
+{
+    return (sb_pool2d_options){.kernel = {kernel_h, kernel_w},
+                               .stride = {0, 0},
+                               .padding = {0, 0},
+                               .dilation = {1, 1},
+                               .ceil_mode = false,
+                               .count_include_pad = true,
+                               .divisor_override = 0};
+}
+
+/* PyTorch's pooling_output_shape: floor or ceil division, and with ceil_mode the last
+ * window must start inside the input or the left padding. */
+static int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil,
+                             bool ceil_mode)
+{
+    int64_t num = in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0);
+    int64_t q = num >= 0 ? num / stride : -((-num + stride - 1) / stride);
+    int64_t size = q + 1;
+    if (ceil_mode && (size - 1) * stride >= in + pad) size--;
+    return size;
+}
+
+static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
+                        const sb_pool2d_options *opt, sb_tensor **out)
+{
+    if (x->ndim != 4 && x->ndim != 3)
+        return sb_fail(SB_EINVAL, "%s: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got %d-D %s", op,
+                       x->ndim, shape_of(x).s);
+    SB_TRY(check_floating(op, x));
+    const bool batched = x->ndim == 4;
+    const int64_t n = batched ? x->sizes[0] : 1;
+    const int64_t c = x->sizes[batched ? 1 : 0], h = x->sizes[batched ? 2 : 1],
+                  w = x->sizes[batched ? 3 : 2];
+    if (c == 0 || h == 0 || w == 0)
+        return sb_fail(SB_EINVAL, "%s: input's channel and spatial sizes must be non-zero, got %s",
+                       op, shape_of(x).s);
+    sb_pool2d_params p = {.count_include_pad = opt->count_include_pad,
+                          .divisor_override = opt->divisor_override};
+    const int64_t in_sz[2] = {h, w};
+    int64_t out_sz[2];
+    for (int i = 0; i < 2; i++) {
+        const int64_t k = opt->kernel[i];
+        const int64_t s = opt->stride[i] == 0 ? k : opt->stride[i];
+        const int64_t pad = opt->padding[i];
+        const int64_t d = is_max ? opt->dilation[i] : 1;
+        if (k < 1)
+            return sb_fail(SB_EINVAL, "%s: kernel_size must be positive, got %lldx%lld", op,
+                           (long long)opt->kernel[0], (long long)opt->kernel[1]);
+        if (s < 1)
+            return sb_fail(SB_EINVAL, "%s: stride must be positive, got %lld", op, (long long)s);
+        if (d < 1)
+            return sb_fail(SB_EINVAL, "%s: dilation must be positive, got %lld", op, (long long)d);
+        if (pad < 0 || pad > k / 2)
+            return sb_fail(SB_EINVAL,
+                           "%s: padding must be between 0 and half the kernel size, got "
+                           "padding %lld for kernel size %lld",
+                           op, (long long)pad, (long long)k);
+        p.kernel[i] = k;
+        p.stride[i] = s;
+        p.pad[i] = pad;
+        p.dilation[i] = d;
+        out_sz[i] = pool_out_size(in_sz[i], k, pad, s, d, opt->ceil_mode);
+    }
+    if (out_sz[0] < 1 || out_sz[1] < 1)
+        return sb_fail(SB_EINVAL,
+                       "%s: output size is too small: input %s gives %lldx%lld with kernel "
+                       "%lldx%lld, stride %lldx%lld, padding %lldx%lld",
+                       op, shape_of(x).s, (long long)out_sz[0], (long long)out_sz[1],
+                       (long long)p.kernel[0], (long long)p.kernel[1], (long long)p.stride[0],
+                       (long long)p.stride[1], (long long)p.pad[0], (long long)p.pad[1]);
+    if (!is_max && opt->divisor_override < 0)
+        return sb_fail(SB_EINVAL, "%s: divisor_override must be positive, got %lld", op,
+                       (long long)opt->divisor_override);
+    const sb_nn_backend *be;
+    SB_TRY(backend_of(x, &be));
+    const int64_t ysizes[4] = {n, c, out_sz[0], out_sz[1]};
+    sb_tensor *y;
+    SB_TRY(
+        sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x), &y));
+    contig_set set = {0};
+    const sb_tensor *xc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK) {
+        const int64_t xs[4] = {n, c, h, w};
+        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
+        st = is_max ? be->max_pool2d(&y4, &x4, &p) : be->avg_pool2d(&y4, &x4, &p);
+    }
+    return finish(st, &set, y, out);
+}
+
+sb_status sb_nn_max_pool2d(const sb_tensor *x, const sb_pool2d_options *opt, sb_tensor **out)
+{
+    return pool2d("max_pool2d", true, x, opt, out);
+}
+
+sb_status sb_nn_avg_pool2d(const sb_tensor *x, const sb_pool2d_options *opt, sb_tensor **out)
+{
+    return pool2d("avg_pool2d", false, x, opt, out);
+}
+
+sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, sb_tensor **out)
+{
+    const char *op = "adaptive_avg_pool2d";
+    if (x->ndim != 4 && x->ndim != 3)
+        return sb_fail(SB_EINVAL, "%s: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got %d-D %s", op,
+                       x->ndim, shape_of(x).s);
+    SB_TRY(check_floating(op, x));
+    const bool batched = x->ndim == 4;
+    const int64_t n = batched ? x->sizes[0] : 1;
+    const int64_t c = x->sizes[batched ? 1 : 0], h = x->sizes[batched ? 2 : 1],
+                  w = x->sizes[batched ? 3 : 2];
+    if (h == 0 || w == 0)
+        return sb_fail(SB_EINVAL, "%s: input's spatial sizes must be non-zero, got %s", op,
+                       shape_of(x).s);
+    if (oh <= 0) oh = h;
+    if (ow <= 0) ow = w;
+    const sb_nn_backend *be;
+    SB_TRY(backend_of(x, &be));
+    const int64_t ysizes[4] = {n, c, oh, ow};
+    sb_tensor *y;
+    SB_TRY(
+        sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x), &y));
+    contig_set set = {0};
+    const sb_tensor *xc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK && sb_tensor_numel(y) > 0) {
+        const int64_t xs[4] = {n, c, h, w};
+        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
+        st = be->adaptive_avg_pool2d(&y4, &x4);
+    }
+    return finish(st, &set, y, out);
+}
+
+/* ---- batch norm ------------------------------------------------------------------------ */
+
+sb_status sb_nn_batch_norm(const sb_tensor *x, const sb_tensor *running_mean,
+                           const sb_tensor *running_var, const sb_tensor *weight,
+                           const sb_tensor *bias, double eps, sb_tensor **out)
+{
+    const char *op = "batch_norm";
+    if (x->ndim < 2)
+        return sb_fail(SB_EINVAL, "%s: input must be at least 2-D (N, C, ...), got %d-D %s", op,
+                       x->ndim, shape_of(x).s);
+    SB_TRY(check_floating(op, x));
+    if (!running_mean || !running_var)
+        return sb_fail(SB_EINVAL, "%s: running_mean and running_var are required (inference mode)",
+                       op);
+    const int64_t c = x->sizes[1];
+    SB_TRY(check_vector(op, "running_mean", x, running_mean, c, "the input's channels"));
+    SB_TRY(check_vector(op, "running_var", x, running_var, c, "the input's channels"));
+    if (weight) SB_TRY(check_vector(op, "weight", x, weight, c, "the input's channels"));
+    if (bias) SB_TRY(check_vector(op, "bias", x, bias, c, "the input's channels"));
+    if (!(eps >= 0)) return sb_fail(SB_EINVAL, "%s: eps must be non-negative, got %g", op, eps);
+    const sb_nn_backend *be;
+    SB_TRY(backend_of(x, &be));
+    sb_tensor *y;
+    SB_TRY(sb_tensor_empty(x->ndim, x->sizes, x->dtype, sb_tensor_device(x), &y));
+    int64_t l = 1;
+    for (int d = 2; d < x->ndim; d++)
+        l *= x->sizes[d];
+    contig_set set = {0};
+    const sb_tensor *xc, *mc, *vc, *wc, *bc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK) st = contig_add(&set, running_mean, &mc);
+    if (st == SB_OK) st = contig_add(&set, running_var, &vc);
+    if (st == SB_OK) st = contig_add(&set, weight, &wc);
+    if (st == SB_OK) st = contig_add(&set, bias, &bc);
+    if (st == SB_OK && sb_tensor_numel(y) > 0) {
+        const int64_t s3[3] = {x->sizes[0], c, l};
+        sb_tensor x3 = reshaped(xc, 3, s3), y3 = reshaped(y, 3, s3);
+        st = be->batch_norm(&y3, &x3, mc, vc, wc, bc, eps);
+    }
+    return finish(st, &set, y, out);
+}
+
+/* ---- pointwise ------------------------------------------------------------------------- */
+
+static const char *activation_name(sb_nn_activation act)
+{
+    switch (act) {
+    case SB_ACT_RELU:
+        return "relu";
+    case SB_ACT_GELU:
+    case SB_ACT_GELU_TANH:
+        return "gelu";
+    case SB_ACT_SIGMOID:
+        return "sigmoid";
+    case SB_ACT_TANH:
+        return "tanh";
+    default:
+        return "activation";
+    }
+}
+
+sb_status sb_nn_activate(sb_nn_activation act, const sb_tensor *x, sb_tensor **out)
+{
+    if ((unsigned)act >= SB_ACT_COUNT)
+        return sb_fail(SB_EINVAL, "activation: unknown activation %d", (int)act);
+    const char *op = activation_name(act);
+    SB_TRY(check_floating(op, x));
+    const sb_nn_backend *be;
+    SB_TRY(backend_of(x, &be));
+    sb_tensor *y;
+    SB_TRY(sb_tensor_empty(x->ndim, x->sizes, x->dtype, sb_tensor_device(x), &y));
+    contig_set set = {0};
+    const sb_tensor *xc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK && sb_tensor_numel(y) > 0) st = be->activation(act, y, xc);
+    return finish(st, &set, y, out);
+}
+
+static sb_status normalize_dim(const char *op, int ndim, int dim, int *out)
+{
+    /* A 0-D tensor has one dim for this purpose, as in PyTorch (dim 0 or -1). */
+    int n = ndim > 0 ? ndim : 1;
+    int d = dim < 0 ? dim + n : dim;
+    if (d < 0 || d >= n)
+        return sb_fail(SB_ERANGE, "%s: dim %d out of range for a %d-D tensor", op, dim, ndim);
+    *out = d;
+    return SB_OK;
+}
+
+sb_status sb_nn_softmax(const sb_tensor *x, int dim, bool log, sb_tensor **out)
+{
+    const char *op = log ? "log_softmax" : "softmax";
+    SB_TRY(check_floating(op, x));
+    int d;
+    SB_TRY(normalize_dim(op, x->ndim, dim, &d));
+    const sb_nn_backend *be;
+    SB_TRY(backend_of(x, &be));
+    int64_t outer = 1, inner = 1, size = x->ndim > 0 ? x->sizes[d] : 1;
+    for (int i = 0; i < d; i++)
+        outer *= x->sizes[i];
+    for (int i = d + 1; i < x->ndim; i++)
+        inner *= x->sizes[i];
+    sb_tensor *y;
+    SB_TRY(sb_tensor_empty(x->ndim, x->sizes, x->dtype, sb_tensor_device(x), &y));
+    contig_set set = {0};
+    const sb_tensor *xc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK && sb_tensor_numel(y) > 0) st = be->softmax(y, xc, outer, size, inner, log);
+    return finish(st, &set, y, out);
+}
+
+sb_status sb_nn_flatten(const sb_tensor *x, int start_dim, int end_dim, sb_tensor **out)
+{
+    const char *op = "flatten";
+    int s = 0, e = 0;
+    SB_TRY(normalize_dim(op, x->ndim, start_dim, &s));
+    SB_TRY(normalize_dim(op, x->ndim, end_dim, &e));
+    if (s > e)
+        return sb_fail(SB_EINVAL,
+                       "%s: start_dim must not come after end_dim, got start %d and end %d "
+                       "for a %d-D tensor",
+                       op, start_dim, end_dim, x->ndim);
+    if (x->ndim == 0) {
+        const int64_t one = 1;
+        return sb_tensor_reshape(x, 1, &one, out);
+    }
+    int64_t sizes[SB_MAX_DIMS];
+    int nd = 0;
+    for (int i = 0; i < s; i++)
+        sizes[nd++] = x->sizes[i];
+    int64_t merged = 1;
+    for (int i = s; i <= e; i++)
+        merged *= x->sizes[i];
+    sizes[nd++] = merged;
+    for (int i = e + 1; i < x->ndim; i++)
+        sizes[nd++] = x->sizes[i];
+    return sb_tensor_reshape(x, nd, sizes, out);
+}

@@ -1,0 +1,2 @@
+--- sb.nn.functional: the C functional ops (engine/lua/l_nn.c), documented in docs/nn.md.
+return require("sbengine.core").nn

@@ -1,0 +1,12 @@
+--- sb.nn: neural-network modules in Lua over the C functional ops (docs/nn.md).
+local Module = require "sbengine.nn.module"
+local layers = require "sbengine.nn.layers"
+
+local nn = {
+  Module = Module,
+  Parameter = Module.Parameter,
+  functional = require "sbengine.nn.functional",
+  init = require "sbengine.nn.weight_init",
+}
+for name, class in pairs(layers) do nn[name] = class end
+return nn

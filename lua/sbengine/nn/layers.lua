@@ -1,0 +1,394 @@
+--- The built-in layers of sb.nn, each a Module subclass over sb.nn.functional.
+-- Constructor arguments follow PyTorch's positional order; keyword arguments go in a
+-- trailing options table. Dims are 1-based (Flatten's default start_dim is 2, PyTorch's 1).
+local Module = require "sbengine.nn.module"
+local F = require "sbengine.nn.functional"
+local init = require "sbengine.nn.weight_init"
+
+local M = {}
+
+local function pair(v, what)
+  if type(v) == "number" then return {v, v} end
+  if type(v) == "table" and #v == 2 then return {v[1], v[2]} end
+  error(what .. " must be a number or a pair {h, w}", 3)
+end
+
+local function pair_text(p)
+  return "(" .. p[1] .. ", " .. p[2] .. ")"
+end
+
+local function check_options(name, opts, known)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(name .. ": options must be a table, got " .. type(opts), 3)
+  end
+  for k in pairs(opts) do
+    if not known[k] then
+      local names = {}
+      for n in pairs(known) do names[#names + 1] = n end
+      table.sort(names)
+      error(string.format("%s: unknown option '%s' (known: %s)", name, tostring(k),
+        table.concat(names, ", ")), 3)
+    end
+  end
+  return opts
+end
+
+local function check_positive_int(name, what, v)
+  if math.type(v) ~= "integer" or v < 1 then
+    error(string.format("%s: %s must be a positive integer, got %s", name, what, tostring(v)), 3)
+  end
+end
+
+-- ---- Linear ---------------------------------------------------------------------------
+
+--- Linear(in_features, out_features [, {bias = true}])
+M.Linear = Module:extend("Linear")
+
+function M.Linear:init(in_features, out_features, opts)
+  opts = check_options("Linear", opts, {bias = true})
+  check_positive_int("Linear", "in_features", in_features)
+  check_positive_int("Linear", "out_features", out_features)
+  self.in_features, self.out_features = in_features, out_features
+  -- PyTorch's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias.
+  local bound = 1 / math.sqrt(in_features)
+  self:register_parameter("weight", init.uniform({out_features, in_features}, -bound, bound))
+  if opts.bias == false then
+    self:register_parameter("bias", nil)
+  else
+    self:register_parameter("bias", init.uniform({out_features}, -bound, bound))
+  end
+end
+
+function M.Linear:forward(x)
+  return F.linear(x, self.weight, self.bias)
+end
+
+function M.Linear:extra_repr()
+  return string.format("in_features=%d, out_features=%d, bias=%s", self.in_features,
+    self.out_features, tostring(self.bias ~= nil))
+end
+
+-- ---- Conv2d ---------------------------------------------------------------------------
+
+--- Conv2d(in_channels, out_channels, kernel_size [, {stride=1, padding=0, dilation=1,
+-- groups=1, bias=true, padding_mode="zeros"}]); padding may be "same" or "valid".
+M.Conv2d = Module:extend("Conv2d")
+
+function M.Conv2d:init(in_channels, out_channels, kernel_size, opts)
+  opts = check_options("Conv2d", opts, {stride = true, padding = true, dilation = true,
+    groups = true, bias = true, padding_mode = true})
+  check_positive_int("Conv2d", "in_channels", in_channels)
+  check_positive_int("Conv2d", "out_channels", out_channels)
+  local groups = opts.groups or 1
+  check_positive_int("Conv2d", "groups", groups)
+  if in_channels % groups ~= 0 or out_channels % groups ~= 0 then
+    error(string.format("Conv2d: in_channels (%d) and out_channels (%d) must be divisible by groups (%d)",
+      in_channels, out_channels, groups), 2)
+  end
+  if opts.padding_mode ~= nil and opts.padding_mode ~= "zeros" then
+    error("Conv2d: only padding_mode = 'zeros' is supported, got '" .. tostring(opts.padding_mode) .. "'", 2)
+  end
+  self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+  self.kernel_size = pair(kernel_size, "Conv2d: kernel_size")
+  self.stride = pair(opts.stride or 1, "Conv2d: stride")
+  self.dilation = pair(opts.dilation or 1, "Conv2d: dilation")
+  if type(opts.padding) == "string" then
+    if opts.padding ~= "same" and opts.padding ~= "valid" then
+      error("Conv2d: padding must be a number, {h, w}, 'same' or 'valid', got '" .. opts.padding .. "'", 2)
+    end
+    self.padding = opts.padding
+  else
+    self.padding = pair(opts.padding or 0, "Conv2d: padding")
+  end
+  local kh, kw = self.kernel_size[1], self.kernel_size[2]
+  local fan_in = (in_channels // groups) * kh * kw
+  local bound = 1 / math.sqrt(fan_in)
+  self:register_parameter("weight", init.uniform({out_channels, in_channels // groups, kh, kw}, -bound, bound))
+  if opts.bias == false then
+    self:register_parameter("bias", nil)
+  else
+    self:register_parameter("bias", init.uniform({out_channels}, -bound, bound))
+  end
+  self._opts = {stride = self.stride, padding = self.padding, dilation = self.dilation, groups = groups}
+end
+
+function M.Conv2d:forward(x)
+  return F.conv2d(x, self.weight, self.bias, self._opts)
+end
+
+function M.Conv2d:extra_repr()
+  local s = string.format("%d, %d, kernel_size=%s, stride=%s", self.in_channels, self.out_channels,
+    pair_text(self.kernel_size), pair_text(self.stride))
+  if type(self.padding) == "string" then
+    s = s .. ", padding=" .. self.padding
+  elseif self.padding[1] ~= 0 or self.padding[2] ~= 0 then
+    s = s .. ", padding=" .. pair_text(self.padding)
+  end
+  if self.dilation[1] ~= 1 or self.dilation[2] ~= 1 then s = s .. ", dilation=" .. pair_text(self.dilation) end
+  if self.groups ~= 1 then s = s .. ", groups=" .. self.groups end
+  if self.bias == nil then s = s .. ", bias=false" end
+  return s
+end
+
+-- ---- BatchNorm ------------------------------------------------------------------------
+
+local function batch_norm_class(name, check_input)
+  local BN = Module:extend(name)
+  --- BatchNormXd(num_features [, {eps=1e-5, momentum=0.1, affine=true,
+  -- track_running_stats=true}]); inference only (eval mode, running statistics).
+  function BN:init(num_features, opts)
+    opts = check_options(name, opts, {eps = true, momentum = true, affine = true,
+      track_running_stats = true})
+    check_positive_int(name, "num_features", num_features)
+    self.num_features = num_features
+    self.eps = opts.eps or 1e-5
+    self.momentum = opts.momentum or 0.1
+    self.affine = opts.affine ~= false
+    self.track_running_stats = opts.track_running_stats ~= false
+    if self.affine then
+      self:register_parameter("weight", init.ones({num_features}))
+      self:register_parameter("bias", init.zeros({num_features}))
+    end
+    if self.track_running_stats then
+      self:register_buffer("running_mean", init.zeros({num_features}))
+      self:register_buffer("running_var", init.ones({num_features}))
+    end
+  end
+
+  function BN:forward(x)
+    check_input(x)
+    if self.training or not self.track_running_stats then
+      error(name .. ": batch statistics (training mode, or track_running_stats = false) are " ..
+            "not supported; sbengine evaluates with running statistics: call model:eval()", 2)
+    end
+    return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+      {eps = self.eps})
+  end
+
+  function BN:extra_repr()
+    return string.format("%d, eps=%g, momentum=%g, affine=%s, track_running_stats=%s",
+      self.num_features, self.eps, self.momentum, tostring(self.affine),
+      tostring(self.track_running_stats))
+  end
+  return BN
+end
+
+local function shape_text(x)
+  local s = {}
+  for i = 1, x:dim() do s[i] = x:size(i) end
+  return "[" .. table.concat(s, ", ") .. "]"
+end
+
+M.BatchNorm1d = batch_norm_class("BatchNorm1d", function(x)
+  if x:dim() ~= 2 and x:dim() ~= 3 then
+    error("BatchNorm1d: expected 2-D (N,C) or 3-D (N,C,L) input, got " .. x:dim() .. "-D " ..
+          shape_text(x), 3)
+  end
+end)
+
+M.BatchNorm2d = batch_norm_class("BatchNorm2d", function(x)
+  if x:dim() ~= 4 then
+    error("BatchNorm2d: expected 4-D input (N,C,H,W), got " .. x:dim() .. "-D " .. shape_text(x), 3)
+  end
+end)
+
+-- ---- activations ----------------------------------------------------------------------
+
+local function activation(name, fn, repr)
+  local A = Module:extend(name)
+  function A:init(opts)
+    -- `inplace` is accepted for PyTorch compatibility; outputs are always new tensors.
+    self._opts = check_options(name, opts, {inplace = true, approximate = true})
+    if self._opts.approximate ~= nil and name ~= "GELU" then
+      error(name .. ": unknown option 'approximate'", 2)
+    end
+  end
+  function A:forward(x) return fn(x, self._opts) end
+  if repr then A.extra_repr = repr end
+  return A
+end
+
+M.ReLU = activation("ReLU", function(x) return F.relu(x) end)
+M.Sigmoid = activation("Sigmoid", function(x) return F.sigmoid(x) end)
+M.Tanh = activation("Tanh", function(x) return F.tanh(x) end)
+--- GELU([{approximate = "none" | "tanh"}])
+M.GELU = activation("GELU", function(x, o) return F.gelu(x, {approximate = o.approximate or "none"}) end,
+  function(self) return "approximate='" .. (self._opts.approximate or "none") .. "'" end)
+
+local function softmax_class(name, fn)
+  local S = Module:extend(name)
+  --- Softmax(dim) / LogSoftmax(dim): dim is 1-based (negative counts from the end).
+  function S:init(dim)
+    if type(dim) == "table" then dim = dim.dim end
+    if math.type(dim) ~= "integer" or dim == 0 then
+      error(name .. ": dim must be a non-zero integer (1-based, or negative from the end), got " ..
+            tostring(dim), 2)
+    end
+    self.dim = dim
+  end
+  function S:forward(x) return fn(x, self.dim) end
+  function S:extra_repr() return "dim=" .. self.dim end
+  return S
+end
+
+M.Softmax = softmax_class("Softmax", F.softmax)
+M.LogSoftmax = softmax_class("LogSoftmax", F.log_softmax)
+
+-- ---- pooling --------------------------------------------------------------------------
+
+--- MaxPool2d(kernel_size [, {stride=kernel_size, padding=0, dilation=1, ceil_mode=false}])
+M.MaxPool2d = Module:extend("MaxPool2d")
+
+function M.MaxPool2d:init(kernel_size, opts)
+  opts = check_options("MaxPool2d", opts, {stride = true, padding = true, dilation = true,
+    ceil_mode = true, return_indices = true})
+  if opts.return_indices then error("MaxPool2d: return_indices is not supported", 2) end
+  self.kernel_size = kernel_size
+  self._opts = {stride = opts.stride, padding = opts.padding, dilation = opts.dilation,
+    ceil_mode = opts.ceil_mode}
+end
+
+function M.MaxPool2d:forward(x)
+  return F.max_pool2d(x, self.kernel_size, self._opts)
+end
+
+local function num_or_pair(v)
+  if type(v) == "table" then return pair_text(v) end
+  return tostring(v)
+end
+
+function M.MaxPool2d:extra_repr()
+  local o = self._opts
+  return string.format("kernel_size=%s, stride=%s, padding=%s, dilation=%s, ceil_mode=%s",
+    num_or_pair(self.kernel_size), num_or_pair(o.stride or self.kernel_size), num_or_pair(o.padding or 0),
+    num_or_pair(o.dilation or 1), tostring(o.ceil_mode or false))
+end
+
+--- AvgPool2d(kernel_size [, {stride=kernel_size, padding=0, ceil_mode=false,
+-- count_include_pad=true, divisor_override=nil}])
+M.AvgPool2d = Module:extend("AvgPool2d")
+
+function M.AvgPool2d:init(kernel_size, opts)
+  opts = check_options("AvgPool2d", opts, {stride = true, padding = true, ceil_mode = true,
+    count_include_pad = true, divisor_override = true})
+  self.kernel_size = kernel_size
+  self._opts = {stride = opts.stride, padding = opts.padding, ceil_mode = opts.ceil_mode,
+    count_include_pad = opts.count_include_pad, divisor_override = opts.divisor_override}
+end
+
+function M.AvgPool2d:forward(x)
+  return F.avg_pool2d(x, self.kernel_size, self._opts)
+end
+
+function M.AvgPool2d:extra_repr()
+  local o = self._opts
+  return string.format("kernel_size=%s, stride=%s, padding=%s", num_or_pair(self.kernel_size),
+    num_or_pair(o.stride or self.kernel_size), num_or_pair(o.padding or 0))
+end
+
+--- AdaptiveAvgPool2d(output_size): a number, or {h, w} (false keeps that input size).
+M.AdaptiveAvgPool2d = Module:extend("AdaptiveAvgPool2d")
+
+function M.AdaptiveAvgPool2d:init(output_size)
+  self.output_size = output_size
+end
+
+function M.AdaptiveAvgPool2d:forward(x)
+  return F.adaptive_avg_pool2d(x, self.output_size)
+end
+
+function M.AdaptiveAvgPool2d:extra_repr()
+  local o = self.output_size
+  if type(o) == "table" then
+    return "output_size=(" .. tostring(o[1] or "None") .. ", " .. tostring(o[2] or "None") .. ")"
+  end
+  return "output_size=" .. tostring(o)
+end
+
+-- ---- shape and identity ---------------------------------------------------------------
+
+--- Flatten([start_dim = 2 [, end_dim = -1]]) or Flatten({start_dim=, end_dim=}); 1-based:
+-- the default keeps the batch dim, like PyTorch's nn.Flatten().
+M.Flatten = Module:extend("Flatten")
+
+function M.Flatten:init(start_dim, end_dim)
+  if type(start_dim) == "table" then
+    local o = check_options("Flatten", start_dim, {start_dim = true, end_dim = true})
+    start_dim, end_dim = o.start_dim, o.end_dim
+  end
+  self.start_dim = start_dim or 2
+  self.end_dim = end_dim or -1
+end
+
+function M.Flatten:forward(x)
+  return F.flatten(x, self.start_dim, self.end_dim)
+end
+
+function M.Flatten:extra_repr()
+  return string.format("start_dim=%d, end_dim=%d", self.start_dim, self.end_dim)
+end
+
+--- Identity(...): returns its input; arguments are ignored (as PyTorch).
+M.Identity = Module:extend("Identity")
+
+function M.Identity:forward(x)
+  return x
+end
+
+--- Dropout([p = 0.5 [, {inplace=}]]): the identity in eval mode; in training mode zeroes
+-- each element with probability p and scales the rest by 1/(1-p).
+M.Dropout = Module:extend("Dropout")
+
+function M.Dropout:init(p, opts)
+  if type(p) == "table" then p, opts = p.p, p end
+  p = p or 0.5
+  if type(p) ~= "number" or p < 0 or p > 1 then
+    error("Dropout: p must be a probability in [0, 1], got " .. tostring(p), 2)
+  end
+  self.p = p
+  self.inplace = opts and opts.inplace or false
+end
+
+function M.Dropout:forward(x)
+  if not self.training or self.p == 0 then return x end
+  if self.p == 1 then return x * 0 end
+  local keep = init.rand_like(x):ge(self.p)
+  return x * keep:to(x:dtype()) * (1 / (1 - self.p))
+end
+
+function M.Dropout:extra_repr()
+  return string.format("p=%g, inplace=%s", self.p, tostring(self.inplace))
+end
+
+-- ---- containers -----------------------------------------------------------------------
+
+--- Sequential(m1, m2, ...): children named "0", "1", ... (PyTorch's keys); model[i] is the
+-- i-th (1-based) child, #model their number.
+M.Sequential = Module:extend("Sequential")
+
+function M.Sequential:init(...)
+  local n = select("#", ...)
+  for i = 1, n do
+    local m = select(i, ...)
+    if not Module.is_module(m) then
+      error(string.format("Sequential: argument #%d must be a module, got %s", i, type(m)), 3)
+    end
+    self:add_module(tostring(i - 1), m)
+  end
+end
+
+--- Appends a module (named by its position); returns self.
+function M.Sequential:append(m)
+  self:add_module(tostring(#self), m)
+  return self
+end
+
+function M.Sequential:forward(x)
+  for _, m in self:named_children() do
+    x = m(x)
+  end
+  return x
+end
+
+return M

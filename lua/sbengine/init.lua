@@ -20,6 +20,8 @@ sb.io = require "sbengine.io" -- safetensors (docs/nn.md)
 sb.data = require "sbengine.data"
 sb.transforms = require "sbengine.transforms"
 sb.progress = require "sbengine.progress"
+sb.utils = require "sbengine.utils"
+sb.bench = require "sbengine.bench"
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
 -- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes

@@ -34,6 +34,11 @@ const char *sb_cuda_plugin_path(void);
  * "CUDA is not available: <reason>" or "cuda:3 does not exist (2 CUDA devices visible)". */
 sb_status sb_cuda_require(int device);
 
+/* Registers the plugin's kernel tables for SB_DEVICE_CUDA (tensor/backend.h and, when
+ * present, nn/backend.h); the tensor backend registry calls it on the first CUDA request.
+ * Fails with the reason when CUDA is not available. */
+sb_status sb_cuda_load_backends(void);
+
 /* Waits for the engine's work on `device` (-1: all devices). No-op without CUDA. */
 sb_status sb_cuda_synchronize(int device);
 

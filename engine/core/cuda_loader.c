@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
+#include "nn/backend.h"
+#include "tensor/backend.h"
 
 #ifndef SBENGINE_INSTALL_LIBDIR
 #define SBENGINE_INSTALL_LIBDIR "lib"
@@ -22,7 +24,7 @@ static int visible_devices;
 static char plugin_path[PATH_MAX];
 static char reason[1024];
 
-static const sb_cuda_host host = {
+static sb_cuda_host host = {
     .abi = SB_CUDA_PLUGIN_ABI,
     .size = sizeof(sb_cuda_host),
     .fail = sb_fail,
@@ -30,6 +32,11 @@ static const sb_cuda_host host = {
     .device_free = sb_cuda_scratch_free,
     .tf32_allowed = sb_cuda_tf32_allowed,
 };
+
+static void fill_host(void)
+{
+    host.device_allocator = sb_cuda_device_allocator();
+}
 
 static bool is_file(const char *path)
 {
@@ -53,8 +60,12 @@ static bool find_plugin(char *found, size_t found_size, char *tried, size_t trie
     int ndirs = 0;
     Dl_info info;
     /* The object holding this code: sbengine.so under plain lua, else the executable. */
-    if (dladdr((void *)&sb_cuda_plugin_get, &info) && info.dli_fname && info.dli_fname[0] == '/' &&
-        dir_of(info.dli_fname, dirs[ndirs], sizeof dirs[ndirs]))
+    char real[PATH_MAX];
+    /* A relative name (LUA_CPATH "lib/?.so") is relative to the directory it was loaded
+     * from, normally still the current one. */
+    if (dladdr((void *)&sb_cuda_plugin_get, &info) && info.dli_fname &&
+        (info.dli_fname[0] == '/' || realpath(info.dli_fname, real)) &&
+        dir_of(info.dli_fname[0] == '/' ? info.dli_fname : real, dirs[ndirs], sizeof dirs[ndirs]))
         ndirs++;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -75,9 +86,9 @@ static bool find_plugin(char *found, size_t found_size, char *tried, size_t trie
         for (size_t k = 0; k < sizeof layouts / sizeof *layouts; k++) {
             char candidate[PATH_MAX + 64];
             snprintf(candidate, sizeof candidate, layouts[k], dirs[d]);
-            char real[PATH_MAX];
-            if (is_file(candidate) && realpath(candidate, real)) {
-                snprintf(found, found_size, "%s", real);
+            char resolved[PATH_MAX];
+            if (is_file(candidate) && realpath(candidate, resolved)) {
+                snprintf(found, found_size, "%s", resolved);
                 return true;
             }
             if (used < tried_size)
@@ -110,6 +121,7 @@ static void load_plugin(void)
             return;
         }
     }
+    fill_host();
     void *handle = dlopen(plugin_path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         snprintf(reason, sizeof reason, "cannot load the CUDA plugin: %s", dlerror());
@@ -162,6 +174,17 @@ sb_status sb_cuda_require(int device)
     if (device < 0 || device >= visible_devices)
         return sb_fail(SB_EDEVICE, "cuda:%d does not exist (%d CUDA device%s visible)", device,
                        visible_devices, visible_devices == 1 ? "" : "s");
+    return SB_OK;
+}
+
+sb_status sb_cuda_load_backends(void)
+{
+    if (!sb_cuda_available()) return sb_fail(SB_EDEVICE, "CUDA is not available: %s", reason);
+    if (!plugin->tensor_backend)
+        return sb_fail(SB_EDEVICE, "the CUDA plugin %s has no tensor kernels", plugin_path);
+    /* nn first: sb_nn_backend_for trusts a registered tensor table to mean both are in. */
+    if (plugin->nn_backend) sb_nn_backend_register(SB_DEVICE_CUDA, plugin->nn_backend);
+    sb_backend_register(SB_DEVICE_CUDA, plugin->tensor_backend);
     return SB_OK;
 }
 

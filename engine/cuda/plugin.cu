@@ -93,5 +93,7 @@ SB_CUDA_EXPORT const sb_cuda_plugin *sb_cuda_plugin_open(const sb_cuda_host *hos
     plugin.cublas_version = cublas_version;
     plugin.device_info = device_info;
     sb_cuda_fill_memory(&plugin);
+    plugin.tensor_backend = sb_cuda_tensor_backend(host->device_allocator);
+    plugin.nn_backend = sb_cuda_nn_backend();
     return &plugin;
 }

@@ -17,12 +17,13 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "tensor/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define SB_CUDA_PLUGIN_ABI 1
+#define SB_CUDA_PLUGIN_ABI 2
 #define SB_CUDA_PLUGIN_ENTRY "sb_cuda_plugin_open"
 #define SB_CUDA_PLUGIN_FILE "sbengine_cuda.so"
 
@@ -36,7 +37,12 @@ typedef struct sb_cuda_host {
     void (*device_free)(int device, void *ptr);
     /* sb.cuda.allow_tf32(): whether float32 GEMMs may use TF32 tensor cores. */
     bool (*tf32_allowed)(void);
+    /* The caching allocator for CUDA storages: the tensor table's default allocator. */
+    const sb_allocator *device_allocator;
 } sb_cuda_host;
+
+struct sb_backend;    /* engine/tensor/backend.h */
+struct sb_nn_backend; /* engine/nn/backend.h */
 
 /* Every function that returns sb_status has recorded a message through host->fail
  * ("cudaMalloc(&ptr, 1048576) failed: out of memory (engine/cuda/memory.cu:42)") when it
@@ -72,6 +78,10 @@ typedef struct sb_cuda_plugin {
     void *(*stream)(int device);
     /* Waits for all work on the engine stream of `device` (-1: every device used). */
     sb_status (*synchronize)(int device);
+
+    /* --- kernels: the tables the core registers for SB_DEVICE_CUDA --------------------- */
+    const struct sb_backend *tensor_backend;
+    const struct sb_nn_backend *nn_backend;
 } sb_cuda_plugin;
 
 typedef const sb_cuda_plugin *(*sb_cuda_plugin_open_fn)(const sb_cuda_host *host);

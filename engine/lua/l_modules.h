@@ -14,7 +14,9 @@
     X(cuda)                                                                                        \
     X(tensor)                                                                                      \
     X(nn)                                                                                          \
-    X(io)
+    X(io)                                                                                          \
+    X(metric)                                                                                      \
+    X(data)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

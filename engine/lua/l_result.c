@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lua/l_tensor.h"
 #include "lua/l_util.h"
 #include "result/json.h"
 #include "result/result.h"
@@ -523,6 +524,16 @@ static int result_run_hash(lua_State *L)
     }
     flat f = {0};
     sb_status s = SB_OK;
+    sb_run_hasher h;
+    char hex[65];
+    sb_tensor *t = sbL_test_tensor(L, 1);
+    if (t) {
+        s = sb_run_hash_tensor(&h, t);
+        if (s == SB_OK) s = sb_run_hash_finish(&h, names, values, nm, hex);
+        sbL_check(L, s, "run_hash");
+        lua_pushstring(L, hex);
+        return 1;
+    }
     if (lua_type(L, 1) == LUA_TNUMBER) {
         f.ndim = 0;
         f.values = malloc(sizeof *f.values);
@@ -533,8 +544,6 @@ static int result_run_hash(lua_State *L)
     } else {
         s = flatten(L, 1, 0, &f);
     }
-    sb_run_hasher h;
-    char hex[65];
     if (s == SB_OK) s = sb_run_hash_begin(&h, f.ndim, f.shape);
     if (s == SB_OK) {
         sb_run_hash_values(&h, f.values, f.n);

@@ -2,6 +2,9 @@
  * the `environment` block of stored results). */
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "core/buildinfo.h"
 #include "core/cuda.h"
@@ -74,6 +77,30 @@ static int sys_cuda_device_count(lua_State *L)
     return 1;
 }
 
+/* isatty(fd | io stream) -> boolean: progress bars redraw in place only on a terminal. */
+static int sys_isatty(lua_State *L)
+{
+    int fd;
+    if (lua_type(L, 1) == LUA_TNUMBER) {
+        fd = (int)luaL_checkinteger(L, 1);
+    } else {
+        luaL_Stream *stream = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+        if (!stream->closef) return luaL_error(L, "isatty: file is closed");
+        fd = fileno(stream->f);
+    }
+    lua_pushboolean(L, isatty(fd));
+    return 1;
+}
+
+/* monotonic() -> seconds (float) on a clock that never jumps: rates and ETAs. */
+static int sys_monotonic(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 int sbL_open_sys(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -81,6 +108,8 @@ int sbL_open_sys(lua_State *L)
         {"build_info", sys_build_info},
         {"devices", sys_devices},
         {"cuda_device_count", sys_cuda_device_count},
+        {"isatty", sys_isatty},
+        {"monotonic", sys_monotonic},
         {NULL, NULL},
     };
     luaL_newlib(L, funcs);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tensor/tensor.h"
+
 static const char run_hash_header[] = "sbengine-run-hash-v1\n";
 
 void sb_run_hash_format_value(double value, char *buf, size_t bufsize)
@@ -50,6 +52,21 @@ void sb_run_hash_values(sb_run_hasher *h, const double *values, size_t n)
         line[len] = '\n';
         sb_sha256_update(&h->sha, line, len + 1);
     }
+}
+
+sb_status sb_run_hash_tensor(sb_run_hasher *h, const sb_tensor *t)
+{
+    sb_tensor *host = NULL, *f64 = NULL, *flat = NULL;
+    SB_TRY(sb_tensor_to_device(t, SB_CPU, &host));
+    sb_status s = sb_tensor_to_dtype(host, SB_FLOAT64, &f64);
+    sb_tensor_free(host);
+    if (s == SB_OK) s = sb_tensor_contiguous(f64, &flat);
+    sb_tensor_free(f64);
+    if (s != SB_OK) return s;
+    s = sb_run_hash_begin(h, t->ndim, t->sizes);
+    if (s == SB_OK) sb_run_hash_values(h, sb_tensor_data(flat), (size_t)sb_tensor_numel(flat));
+    sb_tensor_free(flat);
+    return s;
 }
 
 static const char *const *sort_names;

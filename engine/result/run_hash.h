@@ -29,6 +29,10 @@ void sb_run_hash_format_value(double value, char *buf, size_t bufsize);
 
 sb_status sb_run_hash_begin(sb_run_hasher *h, int ndim, const int64_t *shape);
 void sb_run_hash_values(sb_run_hasher *h, const double *values, size_t n);
+/* Hashes the shape and values of a tensor of any dtype on any device (read as float64 on
+ * the host, in row-major order). */
+struct sb_tensor;
+sb_status sb_run_hash_tensor(sb_run_hasher *h, const struct sb_tensor *t);
 /* Hashes the metrics (any order; sorted here) and writes the 64-digit hex digest. */
 sb_status sb_run_hash_finish(sb_run_hasher *h, const char *const *names, const double *values,
                              size_t n, char hex[65]);

@@ -44,10 +44,12 @@ sb_status sb_backend_for(sb_device device, const sb_backend **out)
         return SB_OK;
     }
     pthread_mutex_lock(&registry_lock);
-    if (!registered[device.kind] && loaders[device.kind] && !loader_ran[device.kind]) {
+    /* Without an installed loader, CUDA comes from the plugin (core/cuda.h). */
+    sb_backend_loader loader = loaders[device.kind] ? loaders[device.kind] : sb_cuda_load_backends;
+    if (!registered[device.kind] && !loader_ran[device.kind]) {
         loader_ran[device.kind] = true;
         sb_error_clear();
-        if (loaders[device.kind]() != SB_OK || !registered[device.kind]) {
+        if (loader() != SB_OK || !registered[device.kind]) {
             const char *why = sb_error_message();
             snprintf(unavailable_reason[device.kind], sizeof unavailable_reason[device.kind], "%s",
                      why[0] ? why : "the CUDA plugin did not register a backend");

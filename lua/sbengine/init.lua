@@ -12,10 +12,16 @@ sb.version = core.sys.version() -- not build_info(): that loads the CUDA plugin
 sb.session = require "sbengine.session"
 sb.results = require "sbengine.results"
 sb.BenchmarkResult = sb.results.BenchmarkResult
+sb.metrics = require "sbengine.metrics"
 sb.cuda = core.cuda
 require("sbengine.tensor").install(sb) -- sb.tensor, sb.zeros, ... (docs/tensor.md)
 sb.nn = require "sbengine.nn" -- modules and sb.nn.functional (docs/nn.md)
 sb.io = require "sbengine.io" -- safetensors (docs/nn.md)
+sb.data = require "sbengine.data"
+sb.transforms = require "sbengine.transforms"
+sb.progress = require "sbengine.progress"
+sb.utils = require "sbengine.utils"
+sb.bench = require "sbengine.bench"
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
 -- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes

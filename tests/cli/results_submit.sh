@@ -17,8 +17,9 @@ for _ in $(seq 100); do [ -s port ] && break; sleep 0.05; done
 PORT=$(cat port)
 
 export SOTABENCH_URL="http://127.0.0.1:$PORT" SOTABENCH_TOKEN="$TOKEN"
-# Fast retries and short timeouts keep each case to a few seconds at most.
-export SBENGINE_HTTP_BACKOFF=0.01 SBENGINE_HTTP_TIMEOUT=1 SBENGINE_HTTP_CONNECT_TIMEOUT=1
+# Fast retries keep each case short; timeouts stay generous (a busy machine must not turn a
+# slow answer into a failure) except in the hanging-server case.
+export SBENGINE_HTTP_BACKOFF=0.01 SBENGINE_HTTP_TIMEOUT=20 SBENGINE_HTTP_CONNECT_TIMEOUT=10
 export SBENGINE_HTTP_RETRY_AFTER_MAX=2
 unset SOTABENCH_STORE_FILENAME SOTABENCH_CHECK
 
@@ -64,7 +65,7 @@ fault_case() {
         expect_err "submission failed"
         expect_err "Resubmit with: sbengine submit store.json"
         ctl plan "$PORT" ""
-        run_sb submit store.json
+        SBENGINE_HTTP_TIMEOUT=20 SBENGINE_HTTP_RETRIES=3 run_sb submit store.json
         expect_exit 0
         expect_no_token
     fi
@@ -79,10 +80,11 @@ fault_case "500 every time: exit 3 after 4 attempts" "500*" 3 \
 fault_case "a dropped connection once: the retry is recognised, not duplicated" "drop" 0
 fault_case "dropped every time after storing: resubmission does not duplicate" "drop*" 3 \
     "connection dropped before a response"
-export SBENGINE_HTTP_RETRIES=1 # each attempt waits for the full timeout
+export SBENGINE_HTTP_RETRIES=1 SBENGINE_HTTP_TIMEOUT=1 # each attempt waits for the timeout
 fault_case "a hanging server: the request times out" "hang*" 3 \
     "timed out (limit 1.0 s) after 2 attempts"
 unset SBENGINE_HTTP_RETRIES
+export SBENGINE_HTTP_TIMEOUT=20
 fault_case "malformed JSON in the reply" "badjson*" 3 \
     "reply was not valid JSON"
 fault_case "401: sotabench's message and where to fix the token" "401*" 3 \

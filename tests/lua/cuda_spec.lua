@@ -63,10 +63,28 @@ describe("sb.cuda without a GPU", function()
     assert.matches(why, err, 1, true)
   end)
 
+  it("t:cuda(), :to('cuda') and device='cuda' raise 'CUDA is not available: <reason>'", function()
+    local _, why = sb.cuda.available()
+    local t = sb.tensor({ 1, 2, 3 })
+    for _, f in ipairs {
+      function() return t:cuda() end,
+      function() return t:to("cuda:0") end,
+      function() return sb.zeros(2, 3, { device = "cuda" }) end,
+    } do
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.matches("CUDA is not available: " .. why, err, 1, true)
+    end
+    -- the CPU tensor is untouched and the engine keeps working
+    assert.are.same({ 1, 2, 3 }, t:totable())
+  end)
+
   it("reports a missing plugin as the reason", function()
     local out = run_engine("SBENGINE_CUDA_PLUGIN=/nonexistent/sbengine_cuda.so",
-      "print(sb.cuda.available())")
+      "print(sb.cuda.available()) print(pcall(sb.tensor({1}).cuda, sb.tensor({1})))")
     if out:match("no CUDA support") then return end -- a build without CUDA says that instead
     assert.matches("false\tcannot load the CUDA plugin: /nonexistent/sbengine_cuda.so", out, 1, true)
+    assert.matches("false\tcuda: CUDA is not available: cannot load the CUDA plugin: " ..
+      "/nonexistent/sbengine_cuda.so", out, 1, true)
   end)
 end)

@@ -199,6 +199,28 @@ describe("sb.results.run_hash", function()
     assert.are.equal(expected, got)
   end)
 
+  it("gives equal hashes for equal rounded outputs whatever the dtype or device string", function()
+    -- values exactly representable in float16/float32/float64, and a nearby float32 value
+    -- that rounds to the same 3 decimals
+    local values = { { 0.125, -2.5, 3.0 }, { 0.0, 1.75, -0.0078125 } }
+    local metrics = { ["Top 1 Accuracy"] = 0.5 }
+    local want = sb.results.run_hash(values, metrics)
+    for _, dtype in ipairs { "float32", "float64" } do
+      for _, device in ipairs { "cpu" } do
+        local t = sb.tensor(values, { dtype = dtype, device = device })
+        assert.are.equal(want, sb.results.run_hash(t, metrics), dtype .. " on " .. device)
+        -- a non-contiguous view with the same values hashes the same
+        assert.are.equal(want, sb.results.run_hash(t:t():contiguous():t(), metrics))
+      end
+    end
+    local near = sb.tensor({ { 0.12500001, -2.5000002, 3.0 }, { 0.0, 1.7500001, -0.0078 } })
+    assert.are.equal(want, sb.results.run_hash(near, metrics))
+    local ints = sb.tensor({ { 1, 2 }, { 3, 4 } }, { dtype = "int64" })
+    assert.are.equal(sb.results.run_hash({ { 1, 2 }, { 3, 4 } }, {}), sb.results.run_hash(ints, {}))
+    assert.are.equal(sb.results.run_hash({ { 1, 2 }, { 3, 4 } }, {}),
+      sb.results.run_hash(sb.tensor({ { 1, 2 }, { 3, 4 } }, { dtype = "uint8" }), {}))
+  end)
+
   it("depends on rounded values and shape only", function()
     local a = sb.results.run_hash({ { 0.1234 }, { 0.5 } }, { acc = 0.5 })
     assert.are.equal(a, sb.results.run_hash({ { 0.12349 }, { 0.50004 } }, { acc = 0.50001 }))

@@ -1,0 +1,24 @@
+--- CIFAR-10 (dataset "CIFAR10", torchvision's name): the 10,000 test images, binary version.
+-- torchbench's parameters and defaults; results are fractions in [0, 1].
+--   local CIFAR10 = require "sbengine.benchmarks.cifar10"
+--   local result = CIFAR10.benchmark{model = model, paper_model_name = "ResNet-20"}
+local sb = require "sbengine"
+local T = sb.transforms
+
+return sb.bench.define{
+  name = "CIFAR10",
+  task = "Image Classification",
+  num_classes = 10,
+  dataset = function(o)
+    return sb.data.CIFAR10{ root = o.data_root, train = false, download = o.download,
+      transform = o.input_transform, target_transform = o.target_transform }
+  end,
+  defaults = {
+    input_transform = T.Compose{ T.ToTensor(),
+      T.Normalize({ 0.5, 0.5, 0.5 }, { 0.5, 0.5, 0.5 }) },
+    data_root = "./.data/vision/cifar10", download = true, batch_size = 128, num_workers = 4,
+  },
+  metrics = { { "topk_accuracy", { k = { 1, 5 } } } }, -- "Top 1 Accuracy", "Top 5 Accuracy"
+  data_help = "point data_root (or --data-root DIR) at the folder that holds "
+    .. "cifar-10-batches-bin/, or let download = true fetch it",
+}

@@ -1,0 +1,23 @@
+-- The benchmark definitions as a LuaRocks rock, for an sbengine installed without this
+-- source tree. From this folder:
+--   luarocks --lua-version 5.4 make --local sbengine-benchmarks-scm-1.rockspec
+-- installs them under ~/.luarocks/share/lua/5.4/sbengine/benchmarks/, where sbengine finds
+-- `require "sbengine.benchmarks.mnist"` (it adds that tree to package.path).
+rockspec_format = "3.0"
+package = "sbengine-benchmarks"
+version = "scm-1"
+source = { url = "git+file:///dev/null" }
+description = {
+  summary = "sbengine's benchmark definitions: MNIST, CIFAR-10, CIFAR-100",
+  detailed = "torchbench-compatible benchmarks for the sbengine evaluation engine.",
+  license = "MIT",
+}
+dependencies = { "lua >= 5.4" }
+build = {
+  type = "builtin",
+  modules = {
+    ["sbengine.benchmarks.mnist"] = "mnist.lua",
+    ["sbengine.benchmarks.cifar10"] = "cifar10.lua",
+    ["sbengine.benchmarks.cifar100"] = "cifar100.lua",
+  },
+}

@@ -1,0 +1,428 @@
+// The CUDA table of engine/nn/backend.h. The front-end guarantees contiguous tensors of one
+// floating dtype; kernels compute in fp32 for float16/bfloat16 (fp64 for float64).
+// conv2d is im2col + cuBLAS GEMM (a 1x1 stride-1 convolution reads the input directly).
+#include <math.h>
+
+#include "cuda/blas.h"
+#include "cuda/internal.h"
+#include "cuda/kernels.cuh"
+#include "nn/backend.h"
+
+static sb_status unsupported(const char *op, const sb_tensor *x)
+{
+    return unsupported_dtype(op, x->dtype);
+}
+
+// --- linear --------------------------------------------------------------------------------
+
+// out [rows, cols] = bias[c] for every row (the GEMM then accumulates onto it).
+template <typename T>
+__global__ void broadcast_rows_kernel(T *out, const T *bias, int64_t rows, int64_t cols,
+                                      int64_t inner)
+{
+    SB_GRID_STRIDE_LOOP(i, rows * cols * inner) out[i] = bias[(i / inner) % cols];
+}
+
+static sb_status fill_bias(cudaStream_t stream, sb_tensor *out, const sb_tensor *bias, int64_t rows,
+                           int64_t cols, int64_t inner)
+{
+    int64_t n = rows * cols * inner;
+    SB_CUDA_DISPATCH_FLOATING(out->dtype, return unsupported("bias", out),
+                              broadcast_rows_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  (T *)data_of(out), (const T *)data_of(bias), rows, cols, inner))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+static sb_status cuda_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                             const sb_tensor *bias)
+{
+    int64_t N = x->sizes[0], I = x->sizes[1], O = weight->sizes[0];
+    if (N == 0 || O == 0) return SB_OK;
+    int device = device_of(x);
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device, &stream));
+    if (bias) SB_TRY(fill_bias(stream, out, bias, N, O, 1));
+    if (I == 0) {
+        if (bias) return SB_OK;
+        return SB_CUDA_CHECK(
+            cudaMemsetAsync(data_of(out), 0, (size_t)(N * O) * dtype_size(out->dtype), stream));
+    }
+    // out = x . weight^T: weight [O, I] read as the [I, O] matrix with strides (1, I).
+    sb_gemm_operand a = {data_of(x), 0, I, 1};
+    sb_gemm_operand b = {data_of(weight), 0, 1, I};
+    sb_gemm_operand c = {data_of(out), 0, O, 1};
+    return sb_cuda_gemm(device, x->dtype, 1, N, O, I, &a, &b, &c, bias != NULL);
+}
+
+// --- conv2d --------------------------------------------------------------------------------
+
+struct conv_geometry {
+    int64_t C, H, W, KH, KW, OH, OW;
+    int64_t sh, sw, ph, pw, dh, dw;
+};
+
+// col [n][c*KH*KW + kh*KW + kw][oh*OW + ow] = x[n][c][oh*sh - ph + kh*dh][ow*sw - pw + kw*dw]
+// (0 outside the input), for `batch` images starting at x.
+template <typename T>
+__global__ void im2col_kernel(T *col, const T *x, int64_t batch, conv_geometry g)
+{
+    int64_t P = g.OH * g.OW, rows = g.C * g.KH * g.KW;
+    SB_GRID_STRIDE_LOOP(i, batch * rows * P)
+    {
+        int64_t p = i % P, r = (i / P) % rows, n = i / (P * rows);
+        int64_t kw = r % g.KW, kh = (r / g.KW) % g.KH, c = r / (g.KW * g.KH);
+        int64_t ow = p % g.OW, oh = p / g.OW;
+        int64_t ih = oh * g.sh - g.ph + kh * g.dh, iw = ow * g.sw - g.pw + kw * g.dw;
+        T v = from_double<T>(0.0);
+        if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W)
+            v = x[((n * g.C + c) * g.H + ih) * g.W + iw];
+        col[i] = v;
+    }
+}
+
+// Bytes of im2col buffer per step: bounded so that a large batch (ResNet at 1024 images)
+// runs in chunks instead of asking for gigabytes.
+static const size_t kIm2colBudget = (size_t)256 << 20;
+
+static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                             const sb_tensor *bias, const sb_conv2d_params *p)
+{
+    int64_t N = x->sizes[0], O = weight->sizes[0];
+    conv_geometry g;
+    g.C = x->sizes[1];
+    g.H = x->sizes[2];
+    g.W = x->sizes[3];
+    g.KH = weight->sizes[2];
+    g.KW = weight->sizes[3];
+    g.OH = out->sizes[2];
+    g.OW = out->sizes[3];
+    g.sh = p->stride[0];
+    g.sw = p->stride[1];
+    g.ph = p->pad[0];
+    g.pw = p->pad[1];
+    g.dh = p->dilation[0];
+    g.dw = p->dilation[1];
+    int64_t G = p->groups, P = g.OH * g.OW;
+    int64_t Og = O / G, Kg = (g.C / G) * g.KH * g.KW, CKK = g.C * g.KH * g.KW;
+    if (N == 0 || O == 0 || P == 0) return SB_OK;
+    if (!dtype_is_floating(x->dtype)) return unsupported("conv2d", x);
+    int device = device_of(x);
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device, &stream));
+    if (bias) SB_TRY(fill_bias(stream, out, bias, N, O, P));
+    size_t elsize = dtype_size(x->dtype);
+    char *px = (char *)data_of(x), *pw = (char *)data_of(weight), *po = (char *)data_of(out);
+
+    bool direct = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+    int64_t chunk = N;
+    void *col = NULL;
+    if (!direct) {
+        size_t per_image = (size_t)CKK * (size_t)P * elsize;
+        chunk = per_image ? (int64_t)(kIm2colBudget / per_image) : N;
+        if (chunk < 1) chunk = 1;
+        if (chunk > N) chunk = N;
+        SB_TRY(sb_cuda_host_services->device_alloc(device, (size_t)chunk * per_image, &col));
+    }
+    sb_status st = SB_OK;
+    for (int64_t n0 = 0; n0 < N && st == SB_OK; n0 += chunk) {
+        int64_t nb = N - n0 < chunk ? N - n0 : chunk;
+        char *cols = (char *)col;
+        if (direct) {
+            cols = px + n0 * g.C * g.H * g.W * (int64_t)elsize; // [nb][C][H*W] is the im2col
+        } else {
+            int64_t n = nb * CKK * P;
+            SB_CUDA_DISPATCH_FLOATING(
+                x->dtype, st = unsupported("conv2d", x),
+                im2col_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                    (T *)col, (const T *)(px + n0 * g.C * g.H * g.W * (int64_t)elsize), nb, g))
+            if (st == SB_OK) st = SB_CUDA_LAUNCH_CHECK();
+        }
+        // Per group: out_g [nb][Og, P] (+)= W_g [Og, Kg] . col_g [nb][Kg, P].
+        for (int64_t gi = 0; gi < G && st == SB_OK; gi++) {
+            sb_gemm_operand a = {pw + gi * Og * Kg * (int64_t)elsize, 0, Kg, 1};
+            sb_gemm_operand b = {cols + gi * Kg * P * (int64_t)elsize, CKK * P, P, 1};
+            sb_gemm_operand c = {po + (n0 * O + gi * Og) * P * (int64_t)elsize, O * P, P, 1};
+            st = sb_cuda_gemm(device, x->dtype, nb, Og, P, Kg, &a, &b, &c, bias != NULL);
+        }
+    }
+    if (col) sb_cuda_host_services->device_free(device, col);
+    return st;
+}
+
+// --- pooling -------------------------------------------------------------------------------
+
+struct pool_geometry {
+    int64_t NC, H, W, OH, OW;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+    bool count_include_pad;
+    int64_t divisor_override;
+};
+
+static pool_geometry pool_geometry_of(const sb_tensor *out, const sb_tensor *x,
+                                      const sb_pool2d_params *p)
+{
+    pool_geometry g;
+    g.NC = x->sizes[0] * x->sizes[1];
+    g.H = x->sizes[2];
+    g.W = x->sizes[3];
+    g.OH = out->sizes[2];
+    g.OW = out->sizes[3];
+    g.kh = p->kernel[0];
+    g.kw = p->kernel[1];
+    g.sh = p->stride[0];
+    g.sw = p->stride[1];
+    g.ph = p->pad[0];
+    g.pw = p->pad[1];
+    g.dh = p->dilation[0];
+    g.dw = p->dilation[1];
+    g.count_include_pad = p->count_include_pad;
+    g.divisor_override = p->divisor_override;
+    return g;
+}
+
+template <typename T> __global__ void max_pool_kernel(T *out, const T *x, pool_geometry g)
+{
+    using A = typename num<T>::acc;
+    SB_GRID_STRIDE_LOOP(i, g.NC * g.OH * g.OW)
+    {
+        int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, nc = i / (g.OW * g.OH);
+        const T *plane = x + nc * g.H * g.W;
+        A best = -INFINITY;
+        for (int64_t kh = 0; kh < g.kh; kh++) {
+            int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t kw = 0; kw < g.kw; kw++) {
+                int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+                if (iw < 0 || iw >= g.W) continue;
+                A v = num<T>::load(plane[ih * g.W + iw]);
+                if (v > best || v != v) best = v; // NaN propagates
+                if (best != best) break;
+            }
+            if (best != best) break;
+        }
+        out[i] = num<T>::store(best);
+    }
+}
+
+// PyTorch's avg_pool2d: the divisor counts the window clipped to input + padding (or only
+// the input with count_include_pad = false), unless divisor_override is given.
+template <typename T> __global__ void avg_pool_kernel(T *out, const T *x, pool_geometry g)
+{
+    using A = typename num<T>::acc;
+    SB_GRID_STRIDE_LOOP(i, g.NC * g.OH * g.OW)
+    {
+        int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, nc = i / (g.OW * g.OH);
+        int64_t hstart = oh * g.sh - g.ph, wstart = ow * g.sw - g.pw;
+        int64_t hend = min(hstart + g.kh, g.H + g.ph), wend = min(wstart + g.kw, g.W + g.pw);
+        int64_t pool_size = (hend - hstart) * (wend - wstart);
+        hstart = max(hstart, (int64_t)0);
+        wstart = max(wstart, (int64_t)0);
+        hend = min(hend, g.H);
+        wend = min(wend, g.W);
+        if (hstart >= hend || wstart >= wend) {
+            out[i] = num<T>::store(A(0));
+            continue;
+        }
+        const T *plane = x + nc * g.H * g.W;
+        A sum = 0;
+        for (int64_t ih = hstart; ih < hend; ih++)
+            for (int64_t iw = wstart; iw < wend; iw++)
+                sum += num<T>::load(plane[ih * g.W + iw]);
+        int64_t divisor = g.divisor_override > 0 ? g.divisor_override
+                          : g.count_include_pad  ? pool_size
+                                                 : (hend - hstart) * (wend - wstart);
+        out[i] = num<T>::store(sum / (A)divisor);
+    }
+}
+
+static sb_status cuda_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
+{
+    pool_geometry g = pool_geometry_of(out, x, p);
+    int64_t n = g.NC * g.OH * g.OW;
+    if (n == 0) return SB_OK;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("max_pool2d", x),
+                              max_pool_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  (T *)data_of(out), (const T *)data_of(x), g))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+static sb_status cuda_avg_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
+{
+    pool_geometry g = pool_geometry_of(out, x, p);
+    int64_t n = g.NC * g.OH * g.OW;
+    if (n == 0) return SB_OK;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("avg_pool2d", x),
+                              avg_pool_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  (T *)data_of(out), (const T *)data_of(x), g))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+template <typename T>
+__global__ void adaptive_avg_pool_kernel(T *out, const T *x, int64_t NC, int64_t H, int64_t W,
+                                         int64_t OH, int64_t OW)
+{
+    using A = typename num<T>::acc;
+    SB_GRID_STRIDE_LOOP(i, NC * OH * OW)
+    {
+        int64_t ow = i % OW, oh = (i / OW) % OH, nc = i / (OW * OH);
+        int64_t h0 = oh * H / OH, h1 = ((oh + 1) * H + OH - 1) / OH;
+        int64_t w0 = ow * W / OW, w1 = ((ow + 1) * W + OW - 1) / OW;
+        const T *plane = x + nc * H * W;
+        A sum = 0;
+        for (int64_t ih = h0; ih < h1; ih++)
+            for (int64_t iw = w0; iw < w1; iw++)
+                sum += num<T>::load(plane[ih * W + iw]);
+        out[i] = num<T>::store(sum / (A)((h1 - h0) * (w1 - w0)));
+    }
+}
+
+static sb_status cuda_adaptive_avg_pool2d(sb_tensor *out, const sb_tensor *x)
+{
+    int64_t NC = x->sizes[0] * x->sizes[1], H = x->sizes[2], W = x->sizes[3];
+    int64_t OH = out->sizes[2], OW = out->sizes[3], n = NC * OH * OW;
+    if (n == 0) return SB_OK;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("adaptive_avg_pool2d", x),
+                              adaptive_avg_pool_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  (T *)data_of(out), (const T *)data_of(x), NC, H, W, OH, OW))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+// --- batch norm, activations, softmax ------------------------------------------------------
+
+template <typename T>
+__global__ void batch_norm_kernel(T *out, const T *x, const T *mean, const T *var, const T *weight,
+                                  const T *bias, double eps, int64_t C, int64_t L, int64_t n)
+{
+    using A = typename num<T>::acc;
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t c = (i / L) % C;
+        A scale = A(1) / sqrt(num<T>::load(var[c]) + (A)eps);
+        if (weight) scale *= num<T>::load(weight[c]);
+        A shift = bias ? num<T>::load(bias[c]) : A(0);
+        out[i] = num<T>::store((num<T>::load(x[i]) - num<T>::load(mean[c])) * scale + shift);
+    }
+}
+
+static sb_status cuda_batch_norm(sb_tensor *out, const sb_tensor *x, const sb_tensor *running_mean,
+                                 const sb_tensor *running_var, const sb_tensor *weight,
+                                 const sb_tensor *bias, double eps)
+{
+    int64_t n = numel_of(x);
+    if (n == 0) return SB_OK;
+    int64_t C = x->ndim > 1 ? x->sizes[1] : 1;
+    int64_t L = 1;
+    for (int d = 2; d < x->ndim; d++)
+        L *= x->sizes[d];
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("batch_norm", x),
+                              batch_norm_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  (T *)data_of(out), (const T *)data_of(x),
+                                  (const T *)data_of(running_mean), (const T *)data_of(running_var),
+                                  weight ? (const T *)data_of(weight) : NULL,
+                                  bias ? (const T *)data_of(bias) : NULL, eps, C, L, n))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+template <typename A> __device__ __forceinline__ A activate(sb_nn_activation act, A v)
+{
+    switch (act) {
+    case SB_ACT_RELU:
+        return v <= A(0) ? A(0) : v; // NaN stays NaN
+    case SB_ACT_GELU:
+        return A(0.5) * v * (A(1) + erf(v * A(0.70710678118654752440)));
+    case SB_ACT_GELU_TANH: {
+        const A k = A(0.79788456080286535588); // sqrt(2 / pi)
+        return A(0.5) * v * (A(1) + tanh(k * (v + A(0.044715) * v * v * v)));
+    }
+    case SB_ACT_SIGMOID:
+        return A(1) / (A(1) + exp(-v));
+    case SB_ACT_TANH:
+        return tanh(v);
+    default:
+        return v;
+    }
+}
+
+template <typename T>
+__global__ void activation_kernel(sb_nn_activation act, T *out, const T *x, int64_t n)
+{
+    SB_GRID_STRIDE_LOOP(i, n) out[i] = num<T>::store(activate(act, num<T>::load(x[i])));
+}
+
+static sb_status cuda_activation(sb_nn_activation act, sb_tensor *out, const sb_tensor *x)
+{
+    int64_t n = numel_of(x);
+    if (n == 0) return SB_OK;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("activation", x),
+                              activation_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  act, (T *)data_of(out), (const T *)data_of(x), n))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+// One thread per (outer, inner) position: max, sum of exponentials, then the outputs.
+template <typename T>
+__global__ void softmax_kernel(T *out, const T *x, int64_t outer, int64_t dim, int64_t inner,
+                               bool log_softmax)
+{
+    using A = typename num<T>::acc;
+    SB_GRID_STRIDE_LOOP(i, outer * inner)
+    {
+        int64_t o = i / inner, in = i % inner;
+        const T *row = x + o * dim * inner + in;
+        T *orow = out + o * dim * inner + in;
+        A m = -INFINITY;
+        for (int64_t j = 0; j < dim; j++) {
+            A v = num<T>::load(row[j * inner]);
+            if (v > m || v != v) m = v;
+        }
+        A sum = 0;
+        for (int64_t j = 0; j < dim; j++)
+            sum += exp(num<T>::load(row[j * inner]) - m);
+        A lse = log(sum);
+        for (int64_t j = 0; j < dim; j++) {
+            A v = num<T>::load(row[j * inner]) - m;
+            orow[j * inner] = num<T>::store(log_softmax ? v - lse : exp(v) / sum);
+        }
+    }
+}
+
+static sb_status cuda_softmax(sb_tensor *out, const sb_tensor *x, int64_t outer, int64_t dim,
+                              int64_t inner, bool log)
+{
+    int64_t n = outer * inner;
+    if (n == 0 || dim == 0) return SB_OK;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported(log ? "log_softmax" : "softmax", x),
+                              softmax_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  (T *)data_of(out), (const T *)data_of(x), outer, dim, inner, log))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+// --- the table -----------------------------------------------------------------------------
+
+static sb_nn_backend cuda_nn_backend;
+
+const sb_nn_backend *sb_cuda_nn_backend(void)
+{
+    cuda_nn_backend.name = "cuda";
+    cuda_nn_backend.linear = cuda_linear;
+    cuda_nn_backend.conv2d = cuda_conv2d;
+    cuda_nn_backend.max_pool2d = cuda_max_pool2d;
+    cuda_nn_backend.avg_pool2d = cuda_avg_pool2d;
+    cuda_nn_backend.adaptive_avg_pool2d = cuda_adaptive_avg_pool2d;
+    cuda_nn_backend.batch_norm = cuda_batch_norm;
+    cuda_nn_backend.activation = cuda_activation;
+    cuda_nn_backend.softmax = cuda_softmax;
+    return &cuda_nn_backend;
+}

@@ -1,0 +1,819 @@
+// The CUDA table of engine/tensor/backend.h: copies, fills, elementwise ops, reductions,
+// topk and batched matrix products (cuBLAS). Semantics follow the CPU backend, which is
+// the reference in the tests: same dtype rules, NaN propagation and tie-breaking.
+#include <math.h>
+
+#include <limits>
+
+#include "cuda/blas.h"
+#include "cuda/internal.h"
+#include "cuda/kernels.cuh"
+#include "tensor/backend.h"
+
+// --- copy and fill -------------------------------------------------------------------------
+
+template <typename D, typename S>
+__global__ void copy_kernel(D *dst, const S *src, strided_iter<2> it, int64_t n)
+{
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t off[2];
+        it.offsets(i, off);
+        dst[off[0]] = convert<D>(src[off[1]]);
+    }
+}
+
+template <typename D>
+static sb_status copy_from(sb_tensor *dst, const sb_tensor *src, cudaStream_t stream)
+{
+    int64_t n = numel_of(dst);
+    const int64_t *strides[2] = {dst->strides, src->strides};
+    strided_iter<2> it = make_iter<2>(dst->ndim, dst->sizes, strides);
+    D *d = (D *)data_of(dst);
+    SB_CUDA_DISPATCH_ALL(src->dtype, return unsupported_dtype("copy", src->dtype),
+                         copy_kernel<D, T><<<blocks_for(n), kThreads, 0, stream>>>(
+                             d, (const T *)data_of(src), it, n))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+static sb_status cuda_copy(sb_tensor *dst, const sb_tensor *src)
+{
+    bool dst_gpu = dst->storage->device.kind == SB_DEVICE_CUDA;
+    bool src_gpu = src->storage->device.kind == SB_DEVICE_CUDA;
+    int64_t n = numel_of(dst);
+    if (n == 0) return SB_OK;
+    cudaStream_t stream;
+    if (dst_gpu != src_gpu) {
+        // Across host and device: contiguous, same dtype (the front-end stages the rest).
+        size_t nbytes = (size_t)n * dtype_size(dst->dtype);
+        SB_TRY(sb_cuda_use_device(dst_gpu ? device_of(dst) : device_of(src), &stream));
+        if (dst_gpu) {
+            // From pageable memory this returns once the bytes are staged, so the source
+            // may be freed; from pinned memory it is truly asynchronous (the pinned
+            // allocator keeps the buffer until the copy is done).
+            return SB_CUDA_CHECK(cudaMemcpyAsync(data_of(dst), data_of(src), nbytes,
+                                                 cudaMemcpyHostToDevice, stream));
+        }
+        // To the host: the caller reads the bytes next (:cpu(), :item(), :totable()).
+        SB_CUDA_TRY(
+            cudaMemcpyAsync(data_of(dst), data_of(src), nbytes, cudaMemcpyDeviceToHost, stream));
+        return SB_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
+    SB_TRY(sb_cuda_use_device(device_of(dst), &stream));
+    if (dst->dtype == src->dtype && is_contiguous(dst) && is_contiguous(src))
+        return SB_CUDA_CHECK(cudaMemcpyAsync(data_of(dst), data_of(src),
+                                             (size_t)n * dtype_size(dst->dtype),
+                                             cudaMemcpyDeviceToDevice, stream));
+    SB_CUDA_DISPATCH_ALL(dst->dtype, return unsupported_dtype("copy", dst->dtype),
+                         return copy_from<T>(dst, src, stream))
+}
+
+template <typename T> __global__ void fill_kernel(T *dst, T value, strided_iter<1> it, int64_t n)
+{
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t off;
+        it.offsets(i, &off);
+        dst[off] = value;
+    }
+}
+
+// As the CPU: a C cast, saturating for floats out of an integer type's range.
+template <typename T> static T fill_value(double v)
+{
+    if (num<T>::floating) {
+        if (sizeof(T) == 2) return T(); // 16-bit floats are built on the device below
+        return (T)v;
+    }
+    double lo = (double)std::numeric_limits<T>::lowest(),
+           hi = (double)std::numeric_limits<T>::max();
+    if (v != v) return (T)0;
+    if (v <= lo) return std::numeric_limits<T>::lowest();
+    if (v >= hi) return std::numeric_limits<T>::max();
+    return (T)v;
+}
+
+template <typename T>
+__global__ void fill_convert_kernel(T *dst, double value, strided_iter<1> it, int64_t n)
+{
+    T v = from_double<T>(value);
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t off;
+        it.offsets(i, &off);
+        dst[off] = v;
+    }
+}
+
+static sb_status cuda_fill(sb_tensor *dst, double value)
+{
+    int64_t n = numel_of(dst);
+    if (n == 0) return SB_OK;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(dst), &stream));
+    const int64_t *strides[1] = {dst->strides};
+    strided_iter<1> it = make_iter<1>(dst->ndim, dst->sizes, strides);
+    if (dst->dtype == SB_FLOAT16 || dst->dtype == SB_BFLOAT16) {
+        SB_CUDA_DISPATCH_FLOATING(dst->dtype, return unsupported_dtype("fill", dst->dtype),
+                                  fill_convert_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                      (T *)data_of(dst), value, it, n))
+    } else {
+        switch (dst->dtype) {
+        case SB_FLOAT32:
+            fill_kernel<float><<<blocks_for(n), kThreads, 0, stream>>>(
+                (float *)data_of(dst), fill_value<float>(value), it, n);
+            break;
+        case SB_FLOAT64:
+            fill_kernel<double>
+                <<<blocks_for(n), kThreads, 0, stream>>>((double *)data_of(dst), value, it, n);
+            break;
+        case SB_INT64:
+            fill_kernel<int64_t><<<blocks_for(n), kThreads, 0, stream>>>(
+                (int64_t *)data_of(dst), fill_value<int64_t>(value), it, n);
+            break;
+        case SB_INT32:
+            fill_kernel<int32_t><<<blocks_for(n), kThreads, 0, stream>>>(
+                (int32_t *)data_of(dst), fill_value<int32_t>(value), it, n);
+            break;
+        case SB_UINT8:
+            fill_kernel<uint8_t><<<blocks_for(n), kThreads, 0, stream>>>(
+                (uint8_t *)data_of(dst), fill_value<uint8_t>(value), it, n);
+            break;
+        default:
+            return unsupported_dtype("fill", dst->dtype);
+        }
+    }
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+// --- elementwise ---------------------------------------------------------------------------
+
+template <typename A> __device__ __forceinline__ A apply_unary(sb_unary_op op, A x)
+{
+    switch (op) {
+    case SB_UNARY_NEG:
+        return -x;
+    case SB_UNARY_ABS:
+        return x < A(0) ? -x : x;
+    default:
+        break;
+    }
+    return x;
+}
+template <> __device__ __forceinline__ float apply_unary(sb_unary_op op, float x)
+{
+    switch (op) {
+    case SB_UNARY_NEG:
+        return -x;
+    case SB_UNARY_ABS:
+        return fabsf(x);
+    case SB_UNARY_EXP:
+        return expf(x);
+    case SB_UNARY_LOG:
+        return logf(x);
+    case SB_UNARY_SQRT:
+        return sqrtf(x);
+    default:
+        return x;
+    }
+}
+template <> __device__ __forceinline__ double apply_unary(sb_unary_op op, double x)
+{
+    switch (op) {
+    case SB_UNARY_NEG:
+        return -x;
+    case SB_UNARY_ABS:
+        return fabs(x);
+    case SB_UNARY_EXP:
+        return exp(x);
+    case SB_UNARY_LOG:
+        return log(x);
+    case SB_UNARY_SQRT:
+        return sqrt(x);
+    default:
+        return x;
+    }
+}
+// uint8 negation wraps (as PyTorch); abs is the identity.
+template <> __device__ __forceinline__ uint8_t apply_unary(sb_unary_op op, uint8_t x)
+{
+    return op == SB_UNARY_NEG ? (uint8_t)(0u - x) : x;
+}
+
+template <typename T>
+__global__ void unary_kernel(sb_unary_op op, T *out, const T *a, strided_iter<2> it, int64_t n)
+{
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t off[2];
+        it.offsets(i, off);
+        out[off[0]] = num<T>::store(apply_unary(op, num<T>::load(a[off[1]])));
+    }
+}
+
+static sb_status cuda_unary(sb_unary_op op, sb_tensor *out, const sb_tensor *a)
+{
+    int64_t n = numel_of(out);
+    if (n == 0) return SB_OK;
+    if (op >= SB_UNARY_EXP && !dtype_is_floating(out->dtype))
+        return unsupported_dtype("exp/log/sqrt", out->dtype);
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
+    const int64_t *strides[2] = {out->strides, a->strides};
+    strided_iter<2> it = make_iter<2>(out->ndim, out->sizes, strides);
+    SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype("unary op", out->dtype),
+                         unary_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                             op, (T *)data_of(out), (const T *)data_of(a), it, n))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+template <typename A> __device__ __forceinline__ A apply_binary(sb_binary_op op, A x, A y)
+{
+    switch (op) {
+    case SB_BINARY_ADD:
+        return x + y;
+    case SB_BINARY_SUB:
+        return x - y;
+    case SB_BINARY_MUL:
+        return x * y;
+    case SB_BINARY_DIV:
+        return x / y;
+    // NaN propagates: x != x only for a NaN.
+    case SB_BINARY_MAXIMUM:
+        return (x != x || x > y) ? x : y;
+    case SB_BINARY_MINIMUM:
+        return (x != x || x < y) ? x : y;
+    default:
+        return x;
+    }
+}
+
+template <typename T>
+__global__ void binary_kernel(sb_binary_op op, T *out, const T *a, const T *b, strided_iter<3> it,
+                              int64_t n)
+{
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t off[3];
+        it.offsets(i, off);
+        out[off[0]] =
+            num<T>::store(apply_binary(op, num<T>::load(a[off[1]]), num<T>::load(b[off[2]])));
+    }
+}
+
+static sb_status cuda_binary(sb_binary_op op, sb_tensor *out, const sb_tensor *a,
+                             const sb_tensor *b)
+{
+    int64_t n = numel_of(out);
+    if (n == 0) return SB_OK;
+    if (op == SB_BINARY_DIV && !dtype_is_floating(out->dtype))
+        return unsupported_dtype("div", out->dtype);
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
+    const int64_t *strides[3] = {out->strides, a->strides, b->strides};
+    strided_iter<3> it = make_iter<3>(out->ndim, out->sizes, strides);
+    SB_CUDA_DISPATCH_ALL(
+        out->dtype, return unsupported_dtype("binary op", out->dtype),
+        binary_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+            op, (T *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), it, n))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+template <typename T>
+__global__ void binary_scalar_kernel(sb_binary_op op, T *out, const T *a, double s, bool reversed,
+                                     strided_iter<2> it, int64_t n)
+{
+    // As the CPU: the scalar is first converted to the tensor's dtype.
+    typename num<T>::acc y = num<T>::load(from_double<T>(s));
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t off[2];
+        it.offsets(i, off);
+        typename num<T>::acc x = num<T>::load(a[off[1]]);
+        out[off[0]] = num<T>::store(reversed ? apply_binary(op, y, x) : apply_binary(op, x, y));
+    }
+}
+
+static sb_status cuda_binary_scalar(sb_binary_op op, sb_tensor *out, const sb_tensor *a, double s,
+                                    bool reversed)
+{
+    int64_t n = numel_of(out);
+    if (n == 0) return SB_OK;
+    if (op == SB_BINARY_DIV && !dtype_is_floating(out->dtype))
+        return unsupported_dtype("div", out->dtype);
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
+    const int64_t *strides[2] = {out->strides, a->strides};
+    strided_iter<2> it = make_iter<2>(out->ndim, out->sizes, strides);
+    SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype("binary op", out->dtype),
+                         binary_scalar_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                             op, (T *)data_of(out), (const T *)data_of(a), s, reversed, it, n))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+template <typename A> __device__ __forceinline__ bool apply_compare(sb_compare_op op, A x, A y)
+{
+    switch (op) {
+    case SB_COMPARE_EQ:
+        return x == y;
+    case SB_COMPARE_NE:
+        return x != y;
+    case SB_COMPARE_GT:
+        return x > y;
+    case SB_COMPARE_LT:
+        return x < y;
+    case SB_COMPARE_GE:
+        return x >= y;
+    case SB_COMPARE_LE:
+        return x <= y;
+    default:
+        return false;
+    }
+}
+
+template <typename T>
+__global__ void compare_kernel(sb_compare_op op, uint8_t *out, const T *a, const T *b,
+                               strided_iter<3> it, int64_t n)
+{
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t off[3];
+        it.offsets(i, off);
+        out[off[0]] = apply_compare(op, num<T>::load(a[off[1]]), num<T>::load(b[off[2]]));
+    }
+}
+
+static sb_status cuda_compare(sb_compare_op op, sb_tensor *out, const sb_tensor *a,
+                              const sb_tensor *b)
+{
+    int64_t n = numel_of(out);
+    if (n == 0) return SB_OK;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
+    const int64_t *strides[3] = {out->strides, a->strides, b->strides};
+    strided_iter<3> it = make_iter<3>(out->ndim, out->sizes, strides);
+    SB_CUDA_DISPATCH_ALL(
+        a->dtype, return unsupported_dtype("comparison", a->dtype),
+        compare_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+            op, (uint8_t *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), it, n))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+template <typename T>
+__global__ void compare_scalar_kernel(sb_compare_op op, uint8_t *out, const T *a, double s,
+                                      strided_iter<2> it, int64_t n)
+{
+    typename num<T>::acc y = num<T>::load(from_double<T>(s));
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        int64_t off[2];
+        it.offsets(i, off);
+        out[off[0]] = apply_compare(op, num<T>::load(a[off[1]]), y);
+    }
+}
+
+static sb_status cuda_compare_scalar(sb_compare_op op, sb_tensor *out, const sb_tensor *a, double s)
+{
+    int64_t n = numel_of(out);
+    if (n == 0) return SB_OK;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
+    const int64_t *strides[2] = {out->strides, a->strides};
+    strided_iter<2> it = make_iter<2>(out->ndim, out->sizes, strides);
+    SB_CUDA_DISPATCH_ALL(a->dtype, return unsupported_dtype("comparison", a->dtype),
+                         compare_scalar_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                             op, (uint8_t *)data_of(out), (const T *)data_of(a), s, it, n))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+// --- reductions ----------------------------------------------------------------------------
+
+// One accumulator for every reduction: floating sums in double (as the CPU), integer sums
+// in int64, the best value and its position for max/min.
+struct racc {
+    double fsum;
+    long long isum;
+    double fbest;
+    long long ibest;
+    long long pos; // -1: nothing seen
+};
+
+__device__ __forceinline__ racc racc_empty()
+{
+    racc r;
+    r.fsum = 0;
+    r.isum = 0;
+    r.fbest = 0;
+    r.ibest = 0;
+    r.pos = -1;
+    return r;
+}
+
+// Whether (v, pos) beats the accumulator's best: NaN wins, then the larger (max) or smaller
+// (min) value, then the lower position.
+template <bool FLOATING>
+__device__ __forceinline__ bool better(bool is_max, double fv, long long iv, long long pos,
+                                       const racc &r)
+{
+    if (r.pos < 0) return true;
+    if (FLOATING) {
+        bool nv = fv != fv, nb = r.fbest != r.fbest;
+        if (nv || nb) return nv && (!nb || pos < r.pos);
+        if (fv == r.fbest) return pos < r.pos;
+        return is_max ? fv > r.fbest : fv < r.fbest;
+    }
+    if (iv == r.ibest) return pos < r.pos;
+    return is_max ? iv > r.ibest : iv < r.ibest;
+}
+
+template <typename T>
+__device__ __forceinline__ void racc_add(sb_reduce_op op, racc &r, T x, long long pos)
+{
+    constexpr bool F = num<T>::floating;
+    if (op == SB_REDUCE_SUM || op == SB_REDUCE_MEAN) {
+        if (F)
+            r.fsum += (double)num<T>::load(x);
+        else
+            r.isum += (long long)num<T>::load(x);
+        r.pos = 0;
+        return;
+    }
+    double fv = F ? (double)num<T>::load(x) : 0.0;
+    long long iv = F ? 0 : (long long)num<T>::load(x);
+    if (better<F>(op == SB_REDUCE_MAX, fv, iv, pos, r)) {
+        r.fbest = fv;
+        r.ibest = iv;
+        r.pos = pos;
+    }
+}
+
+template <typename T>
+__device__ __forceinline__ void racc_merge(sb_reduce_op op, racc &r, const racc &o)
+{
+    constexpr bool F = num<T>::floating;
+    if (o.pos < 0) return;
+    if (op == SB_REDUCE_SUM || op == SB_REDUCE_MEAN) {
+        r.fsum += o.fsum;
+        r.isum += o.isum;
+        r.pos = 0;
+        return;
+    }
+    if (better<F>(op == SB_REDUCE_MAX, o.fbest, o.ibest, o.pos, r)) r = o;
+}
+
+// values: T, or int64 for integer sums.
+template <typename T>
+__device__ __forceinline__ void racc_store(sb_reduce_op op, const racc &r, long long count,
+                                           void *values, int64_t voff, int64_t *indices,
+                                           int64_t ioff)
+{
+    constexpr bool F = num<T>::floating;
+    switch (op) {
+    case SB_REDUCE_SUM:
+        if (F)
+            ((T *)values)[voff] = from_double<T>(r.fsum);
+        else
+            ((int64_t *)values)[voff] = r.isum;
+        break;
+    case SB_REDUCE_MEAN:
+        ((T *)values)[voff] = from_double<T>(count ? r.fsum / count : NAN);
+        break;
+    default:
+        if (F)
+            ((T *)values)[voff] = from_double<T>(r.fbest);
+        else
+            ((T *)values)[voff] = (T)r.ibest;
+        if (indices) indices[ioff] = r.pos < 0 ? 0 : r.pos;
+        break;
+    }
+}
+
+// The reduced elements of one output: `inner` walks them (row-major positions are the
+// indices reported), starting at the output's base offset in a.
+struct reduce_args {
+    strided_iter<3> outer; // over the output shape: values, indices, a
+    strided_iter<1> inner; // over the reduced dims of a
+    int64_t outputs, count;
+};
+
+template <typename T>
+__global__ void reduce_thread_kernel(sb_reduce_op op, void *values, int64_t *indices, const T *a,
+                                     reduce_args args)
+{
+    SB_GRID_STRIDE_LOOP(o, args.outputs)
+    {
+        int64_t off[3];
+        args.outer.offsets(o, off);
+        racc r = racc_empty();
+        for (int64_t j = 0; j < args.count; j++) {
+            int64_t in;
+            args.inner.offsets(j, &in);
+            racc_add<T>(op, r, a[off[2] + in], j);
+        }
+        racc_store<T>(op, r, args.count, values, off[0], indices, off[1]);
+    }
+}
+
+// Block-wide merge of every thread's accumulator into shared[0].
+template <typename T> __device__ void block_merge(sb_reduce_op op, racc *shared, racc mine)
+{
+    shared[threadIdx.x] = mine;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s) racc_merge<T>(op, shared[threadIdx.x], shared[threadIdx.x + s]);
+        __syncthreads();
+    }
+}
+
+// One block per output: long reductions (a row of logits, a whole channel).
+template <typename T>
+__global__ void reduce_block_kernel(sb_reduce_op op, void *values, int64_t *indices, const T *a,
+                                    reduce_args args)
+{
+    __shared__ racc shared[kThreads];
+    for (int64_t o = blockIdx.x; o < args.outputs; o += gridDim.x) {
+        int64_t off[3];
+        args.outer.offsets(o, off);
+        racc r = racc_empty();
+        for (int64_t j = threadIdx.x; j < args.count; j += blockDim.x) {
+            int64_t in;
+            args.inner.offsets(j, &in);
+            racc_add<T>(op, r, a[off[2] + in], j);
+        }
+        block_merge<T>(op, shared, r);
+        if (threadIdx.x == 0)
+            racc_store<T>(op, shared[0], args.count, values, off[0], indices, off[1]);
+        __syncthreads();
+    }
+}
+
+// One output over many blocks: each block leaves a partial, a second pass merges them.
+template <typename T>
+__global__ void reduce_partial_kernel(sb_reduce_op op, racc *partials, const T *a, reduce_args args)
+{
+    __shared__ racc shared[kThreads];
+    racc r = racc_empty();
+    SB_GRID_STRIDE_LOOP(j, args.count)
+    {
+        int64_t in;
+        args.inner.offsets(j, &in);
+        racc_add<T>(op, r, a[in], j);
+    }
+    block_merge<T>(op, shared, r);
+    if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
+}
+
+template <typename T>
+__global__ void reduce_final_kernel(sb_reduce_op op, void *values, int64_t *indices,
+                                    const racc *partials, int nparts, int64_t count)
+{
+    __shared__ racc shared[kThreads];
+    racc r = racc_empty();
+    for (int i = threadIdx.x; i < nparts; i += blockDim.x)
+        racc_merge<T>(op, r, partials[i]);
+    block_merge<T>(op, shared, r);
+    if (threadIdx.x == 0) racc_store<T>(op, shared[0], count, values, 0, indices, 0);
+}
+
+template <typename T>
+static sb_status reduce_typed(sb_reduce_op op, sb_tensor *values, sb_tensor *indices,
+                              const sb_tensor *a, int dim, cudaStream_t stream)
+{
+    reduce_args args;
+    int64_t out_sizes[SB_MAX_DIMS] = {0}, a_outer[SB_MAX_DIMS] = {0}, v_strides[SB_MAX_DIMS] = {0},
+            i_strides[SB_MAX_DIMS] = {0};
+    int nd = 0;
+    if (dim >= 0) {
+        for (int d = 0; d < a->ndim; d++) {
+            if (d == dim) continue;
+            out_sizes[nd] = a->sizes[d];
+            a_outer[nd] = a->strides[d];
+            // values/indices have a's shape without dim: their own strides, in order
+            v_strides[nd] = values->strides[nd];
+            i_strides[nd] = indices ? indices->strides[nd] : 0;
+            nd++;
+        }
+        const int64_t *inner_strides[1] = {&a->strides[dim]};
+        args.inner = make_iter<1>(1, &a->sizes[dim], inner_strides);
+        args.count = a->sizes[dim];
+    } else {
+        const int64_t *inner_strides[1] = {a->strides};
+        args.inner = make_iter<1>(a->ndim, a->sizes, inner_strides);
+        args.count = numel_of(a);
+    }
+    const int64_t *outer_strides[3] = {v_strides, i_strides, a_outer};
+    args.outer = make_iter<3>(nd, out_sizes, outer_strides);
+    args.outputs = 1;
+    for (int d = 0; d < nd; d++)
+        args.outputs *= out_sizes[d];
+    if (args.outputs == 0) return SB_OK;
+
+    void *v = data_of(values);
+    int64_t *ix = indices ? (int64_t *)data_of(indices) : NULL;
+    const T *pa = (const T *)data_of(a);
+    if (args.outputs == 1 && args.count > 65536) {
+        int nparts = (int)((args.count + kThreads * 16 - 1) / (kThreads * 16));
+        if (nparts > 1024) nparts = 1024;
+        void *scratch = NULL;
+        SB_TRY(sb_cuda_host_services->device_alloc(device_of(a), nparts * sizeof(racc), &scratch));
+        // A whole-tensor reduction: the outer offset is 0, a's data pointer is the start.
+        reduce_partial_kernel<T><<<nparts, kThreads, 0, stream>>>(op, (racc *)scratch, pa, args);
+        sb_status st = SB_CUDA_LAUNCH_CHECK();
+        if (st == SB_OK) {
+            reduce_final_kernel<T>
+                <<<1, kThreads, 0, stream>>>(op, v, ix, (const racc *)scratch, nparts, args.count);
+            st = SB_CUDA_LAUNCH_CHECK();
+        }
+        sb_cuda_host_services->device_free(device_of(a), scratch);
+        return st;
+    }
+    if (args.count >= 256 && args.outputs < 65536 * 4) {
+        unsigned blocks = args.outputs < 65535 ? (unsigned)args.outputs : 65535u;
+        reduce_block_kernel<T><<<blocks, kThreads, 0, stream>>>(op, v, ix, pa, args);
+    } else {
+        reduce_thread_kernel<T>
+            <<<blocks_for(args.outputs), kThreads, 0, stream>>>(op, v, ix, pa, args);
+    }
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+static sb_status cuda_reduce(sb_reduce_op op, sb_tensor *values, sb_tensor *indices,
+                             const sb_tensor *a, int dim)
+{
+    if (op == SB_REDUCE_MEAN && !dtype_is_floating(a->dtype))
+        return unsupported_dtype("mean", a->dtype);
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(a), &stream));
+    SB_CUDA_DISPATCH_ALL(a->dtype, return unsupported_dtype("reduction", a->dtype),
+                         return reduce_typed<T>(op, values, indices, a, dim, stream))
+}
+
+// --- topk ----------------------------------------------------------------------------------
+
+// Larger first; NaN counts as the largest (as PyTorch); ties by lower position.
+__device__ __forceinline__ bool ranks_before(double a, long long ia, double b, long long ib)
+{
+    bool na = a != a, nb = b != b;
+    if (na || nb) return na && (!nb || ia < ib);
+    return a > b || (a == b && ia < ib);
+}
+
+struct topk_args {
+    strided_iter<3> rows; // over a's shape without dim: values, indices, a
+    int64_t nrows, n, k;
+    int64_t a_stride, v_stride, i_stride; // along dim, in elements
+};
+
+// One block per row, k passes: pass r picks the element ranked first among those ranked
+// after pick r-1. O(k n) per row, no scratch memory; k is small in practice (top-5).
+template <typename T>
+__global__ void topk_kernel(T *values, int64_t *indices, const T *a, topk_args args)
+{
+    __shared__ double best_v[kThreads];
+    __shared__ long long best_i[kThreads];
+    for (int64_t row = blockIdx.x; row < args.nrows; row += gridDim.x) {
+        int64_t off[3];
+        args.rows.offsets(row, off);
+        const T *in = a + off[2];
+        double prev_v = 0;
+        long long prev_i = -1;
+        for (int64_t r = 0; r < args.k; r++) {
+            double bv = 0;
+            long long bi = -1;
+            for (int64_t j = threadIdx.x; j < args.n; j += blockDim.x) {
+                double v = (double)num<T>::load(in[j * args.a_stride]);
+                if (prev_i >= 0 && !ranks_before(prev_v, prev_i, v, j)) continue;
+                if (bi < 0 || ranks_before(v, j, bv, bi)) {
+                    bv = v;
+                    bi = j;
+                }
+            }
+            best_v[threadIdx.x] = bv;
+            best_i[threadIdx.x] = bi;
+            __syncthreads();
+            for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+                if ((int)threadIdx.x < s) {
+                    long long oi = best_i[threadIdx.x + s];
+                    if (oi >= 0 && (best_i[threadIdx.x] < 0 ||
+                                    ranks_before(best_v[threadIdx.x + s], oi, best_v[threadIdx.x],
+                                                 best_i[threadIdx.x]))) {
+                        best_v[threadIdx.x] = best_v[threadIdx.x + s];
+                        best_i[threadIdx.x] = oi;
+                    }
+                }
+                __syncthreads();
+            }
+            prev_v = best_v[0];
+            prev_i = best_i[0];
+            if (threadIdx.x == 0) {
+                values[off[0] + r * args.v_stride] = in[prev_i * args.a_stride];
+                indices[off[1] + r * args.i_stride] = prev_i;
+            }
+            __syncthreads();
+        }
+    }
+}
+
+static sb_status cuda_topk(sb_tensor *values, sb_tensor *indices, const sb_tensor *a, int64_t k,
+                           int dim)
+{
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(a), &stream));
+    int64_t sizes[SB_MAX_DIMS] = {0}, v_strides[SB_MAX_DIMS] = {0}, i_strides[SB_MAX_DIMS] = {0},
+            a_strides[SB_MAX_DIMS] = {0};
+    int nd = 0;
+    for (int d = 0; d < a->ndim; d++) {
+        if (d == dim) continue;
+        sizes[nd] = a->sizes[d];
+        v_strides[nd] = values->strides[d];
+        i_strides[nd] = indices->strides[d];
+        a_strides[nd] = a->strides[d];
+        nd++;
+    }
+    topk_args args;
+    const int64_t *strides[3] = {v_strides, i_strides, a_strides};
+    args.rows = make_iter<3>(nd, sizes, strides);
+    args.nrows = 1;
+    for (int d = 0; d < nd; d++)
+        args.nrows *= sizes[d];
+    args.n = a->sizes[dim];
+    args.k = k;
+    args.a_stride = a->strides[dim];
+    args.v_stride = values->strides[dim];
+    args.i_stride = indices->strides[dim];
+    if (args.nrows == 0 || k == 0) return SB_OK;
+    unsigned blocks = args.nrows < 65535 ? (unsigned)args.nrows : 65535u;
+    SB_CUDA_DISPATCH_ALL(
+        a->dtype, return unsupported_dtype("topk", a->dtype),
+        topk_kernel<T><<<blocks, kThreads, 0, stream>>>(
+            (T *)data_of(values), (int64_t *)data_of(indices), (const T *)data_of(a), args))
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
+// --- matrix products -----------------------------------------------------------------------
+
+// Integer products (cuBLAS has none): one thread per output element.
+template <typename T>
+__global__ void naive_bmm_kernel(T *out, const T *a, const T *b, int64_t B, int64_t M, int64_t N,
+                                 int64_t K, int64_t as0, int64_t as1, int64_t as2, int64_t bs0,
+                                 int64_t bs1, int64_t bs2)
+{
+    SB_GRID_STRIDE_LOOP(i, B * M * N)
+    {
+        int64_t n = i % N, m = (i / N) % M, batch = i / (M * N);
+        const T *pa = a + batch * as0 + m * as1;
+        const T *pb = b + batch * bs0 + n * bs2;
+        T sum = 0;
+        for (int64_t k = 0; k < K; k++)
+            sum += pa[k * as2] * pb[k * bs1];
+        out[i] = sum;
+    }
+}
+
+static sb_status cuda_bmm(sb_tensor *out, const sb_tensor *a, const sb_tensor *b)
+{
+    int64_t B = out->sizes[0], M = out->sizes[1], N = out->sizes[2], K = a->sizes[2];
+    if (B == 0 || M == 0 || N == 0) return SB_OK;
+    int device = device_of(out);
+    if (K == 0) return cuda_fill(out, 0.0);
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device, &stream));
+    switch (out->dtype) {
+    case SB_INT64:
+    case SB_INT32:
+    case SB_UINT8:
+        SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype("matmul", out->dtype),
+                             naive_bmm_kernel<T><<<blocks_for(B * M * N), kThreads, 0, stream>>>(
+                                 (T *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), B,
+                                 M, N, K, a->strides[0], a->strides[1], a->strides[2],
+                                 b->strides[0], b->strides[1], b->strides[2]))
+        return SB_CUDA_LAUNCH_CHECK();
+    default:
+        break;
+    }
+    sb_gemm_operand ga = {data_of(a), a->strides[0], a->strides[1], a->strides[2]};
+    sb_gemm_operand gb = {data_of(b), b->strides[0], b->strides[1], b->strides[2]};
+    sb_gemm_operand gc = {data_of(out), M * N, N, 1};
+    return sb_cuda_gemm(device, out->dtype, B, M, N, K, &ga, &gb, &gc, false);
+}
+
+// --- the table -----------------------------------------------------------------------------
+
+static sb_backend cuda_backend;
+
+const sb_backend *sb_cuda_tensor_backend(const sb_allocator *allocator)
+{
+    cuda_backend.name = "cuda";
+    cuda_backend.allocator = allocator;
+    cuda_backend.copy = cuda_copy;
+    cuda_backend.fill = cuda_fill;
+    cuda_backend.unary = cuda_unary;
+    cuda_backend.binary = cuda_binary;
+    cuda_backend.binary_scalar = cuda_binary_scalar;
+    cuda_backend.compare = cuda_compare;
+    cuda_backend.compare_scalar = cuda_compare_scalar;
+    cuda_backend.reduce = cuda_reduce;
+    cuda_backend.topk = cuda_topk;
+    cuda_backend.bmm = cuda_bmm;
+    return &cuda_backend;
+}

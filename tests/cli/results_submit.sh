@@ -190,7 +190,15 @@ expect_out "check	true"
 expect_out "cached	miss"
 expect_out "known	false"
 expect_err "check mode: 1 result built, not stored"
+expect_err "check: LeNet-5 on MNIST: valid"
 if [ -e store.json ]; then sb_fail "check mode wrote the store file"; else sb_ok; fi
+
+case_ "sbengine check: a result the server rejects is exit 3 with the server's errors"
+ctl plan "$PORT" "ok,ok,ok,400"
+run_sb check --out store.json check.lua
+expect_exit 3
+expect_err "check: LeNet-5 on MNIST: model: not a known model"
+ctl plan "$PORT" ""
 
 case_ "check --params and SOTABENCH_CHECK=params"
 run_sb check --params check.lua
@@ -221,5 +229,8 @@ SOTABENCH_URL= HOME="$SB_TMP" run_sb --out store.json check.lua
 expect_exit 0
 expect_out "cached	miss"
 expect_out "check	nil	no results server configured"
+SOTABENCH_URL= HOME="$SB_TMP" run_sb check check.lua
+expect_exit 0
+expect_err "no results server configured (--server URL or SOTABENCH_URL): the results were not validated"
 
 finish

@@ -189,6 +189,24 @@ end
 
 session.at_finish(results.finish_run)
 
+-- A script that leaves with os.exit() skips the end-of-run hooks; under the CLI, store (and
+-- submit) first, so that no result is lost that way either. Plain lua5.4/busted keep their
+-- own os.exit: only `sbengine` calls session.configure.
+session.configure_hooks[#session.configure_hooks + 1] = function()
+  local real_exit = os.exit
+  os.exit = function(code, close)
+    local ok_code = code == nil or code == true or code == 0
+    local done, result = pcall(results.finish_run, ok_code)
+    if not done then
+      io.stderr:write("sbengine: " .. tostring(result) .. "\n")
+      if ok_code then code = 1 end
+    elseif ok_code and math.type(result) == "integer" then
+      code = result
+    end
+    return real_exit(code, close)
+  end
+end
+
 -- Server methods of the userdata.
 local methods = core.result.methods
 

@@ -138,6 +138,19 @@ expect_err "late failure"
 expect_store_holds store.json 1
 expect_err "not submitted because the script failed"
 
+case_ "a script that leaves with os.exit still stores its results (and submits them)"
+ctl reset "$PORT"
+rm -f store.json
+printf 'sb.BenchmarkResult{model="M", task="T", dataset="D"}\nos.exit(0)\n' >exits.lua
+run_sb --out store.json --submit exits.lua
+expect_exit 0
+expect_store_holds store.json 1
+expect_server_has_exactly store.json
+printf 'sb.BenchmarkResult{model="M", task="T", dataset="D"}\nos.exit(5)\n' >exits5.lua
+run_sb --out store.json exits5.lua
+expect_exit 5
+expect_store_holds store.json 2
+
 case_ "the store file is appended to across runs"
 rm -f store.json
 run_sb --out store.json two.lua

@@ -931,6 +931,7 @@ static int m_newindex(lua_State *L)
     lua_Integer i = check_int(L, 2, "index", "index");
     if (t->ndim == 0) return luaL_error(L, "index: a 0-D tensor cannot be indexed (use :fill())");
     int64_t at = to_index(L, i, t->sizes[0], 0, "index");
+    if (luaL_testudata(L, 3, SB_TENSOR_MT)) sbL_check_tensor(L, 3); /* raise before holding */
     sb_tensor *slot = NULL;
     sbL_check(L, sb_tensor_select(t, 0, at, &slot), "index");
     sb_status st;
@@ -955,6 +956,9 @@ static int m_newindex(lua_State *L)
 /* a op b where either side may be a number (metamethods pass numbers on the left). */
 static int arith(lua_State *L, sb_binary_op op, const char *name)
 {
+    /* a freed tensor on either side raises "tensor was freed", not a type error */
+    if (luaL_testudata(L, 1, SB_TENSOR_MT)) sbL_check_tensor(L, 1);
+    if (luaL_testudata(L, 2, SB_TENSOR_MT)) sbL_check_tensor(L, 2);
     sb_tensor *a = sbL_test_tensor(L, 1), *b = sbL_test_tensor(L, 2);
     sb_tensor *res = NULL;
     sb_status st;
@@ -1001,6 +1005,7 @@ static int m_minimum(lua_State *L)
 static int arith_(lua_State *L, sb_binary_op op, const char *name)
 {
     sb_tensor *self = sbL_check_tensor(L, 1);
+    if (luaL_testudata(L, 2, SB_TENSOR_MT)) sbL_check_tensor(L, 2);
     sb_tensor *b = sbL_test_tensor(L, 2);
     sb_status st;
     if (b)
@@ -1078,6 +1083,7 @@ static int m_clamp(lua_State *L)
 static int compare(lua_State *L, sb_compare_op op, const char *name)
 {
     sb_tensor *a = sbL_check_tensor(L, 1);
+    if (luaL_testudata(L, 2, SB_TENSOR_MT)) sbL_check_tensor(L, 2);
     sb_tensor *b = sbL_test_tensor(L, 2);
     sb_tensor *res = NULL;
     sb_status st;
@@ -1270,12 +1276,21 @@ static int l_get_num_threads(lua_State *L)
 
 static int l_memory_stats(lua_State *L)
 {
-    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 3);
     lua_pushinteger(L, (lua_Integer)sb_cpu_memory_allocated());
     lua_setfield(L, -2, "allocated");
     lua_pushinteger(L, (lua_Integer)sb_cpu_memory_peak());
     lua_setfield(L, -2, "max_allocated");
+    lua_pushinteger(L, (lua_Integer)sb_cpu_memory_cached());
+    lua_setfield(L, -2, "cached");
     return 1;
+}
+
+static int l_empty_cache(lua_State *L)
+{
+    (void)L;
+    sb_cpu_empty_cache();
+    return 0;
 }
 
 static int l_reset_peak_memory_stats(lua_State *L)
@@ -1409,6 +1424,7 @@ int sbL_open_tensor(lua_State *L)
         {"get_num_threads", l_get_num_threads},
         {"memory_stats", l_memory_stats},
         {"reset_peak_memory_stats", l_reset_peak_memory_stats},
+        {"empty_cache", l_empty_cache},
         {NULL, NULL},
     };
     if (luaL_newmetatable(L, SB_SIZE_MT)) { /* [Size] */

@@ -1,4 +1,5 @@
 /* Refcounted storage and the CPU allocator with its byte counters. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,18 +30,96 @@ static void format_bytes(size_t n, char *buf, size_t size)
         snprintf(buf, size, "%.1f %s", value, units[unit]);
 }
 
+/* Large blocks are kept for reuse after they are freed. An evaluation loop allocates the
+ * same shapes every batch, and a fresh multi-megabyte block from the kernel costs a page
+ * fault (and a zero fill) per 4 KiB on first touch, which halves the speed of
+ * elementwise ops on large tensors. Blocks are matched by their rounded size; the cache
+ * holds at most CACHE_BYTES and CACHE_SLOTS blocks, and sb_cpu_empty_cache() returns it. */
+#define CACHE_MIN_BYTES ((size_t)1 << 20)
+#define CACHE_ROUND ((size_t)1 << 16)
+#define CACHE_BYTES ((size_t)512 << 20)
+#define CACHE_SLOTS 32
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *ptr;
+    size_t size;
+} cache[CACHE_SLOTS];
+static int cache_count;
+static size_t cache_bytes;
+
+static size_t block_size(size_t nbytes)
+{
+    if (nbytes < CACHE_MIN_BYTES) return nbytes ? nbytes : 1;
+    return (nbytes + CACHE_ROUND - 1) / CACHE_ROUND * CACHE_ROUND;
+}
+
+static void *cache_take(size_t size)
+{
+    void *ptr = NULL;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = cache_count - 1; i >= 0; i--) {
+        if (cache[i].size != size) continue;
+        ptr = cache[i].ptr;
+        cache_bytes -= size;
+        cache[i] = cache[--cache_count];
+        break;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return ptr;
+}
+
+/* Keeps the block when there is room; true when it did. */
+static bool cache_put(void *ptr, size_t size)
+{
+    bool kept = false;
+    pthread_mutex_lock(&cache_lock);
+    if (cache_count < CACHE_SLOTS && cache_bytes + size <= CACHE_BYTES) {
+        cache[cache_count].ptr = ptr;
+        cache[cache_count].size = size;
+        cache_count++;
+        cache_bytes += size;
+        kept = true;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return kept;
+}
+
+void sb_cpu_empty_cache(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < cache_count; i++)
+        free(cache[i].ptr);
+    cache_count = 0;
+    cache_bytes = 0;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+size_t sb_cpu_memory_cached(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    size_t n = cache_bytes;
+    pthread_mutex_unlock(&cache_lock);
+    return n;
+}
+
 static void *cpu_alloc(void *ctx, size_t nbytes, sb_device device)
 {
     (void)ctx;
     (void)device;
-    void *ptr = NULL;
+    size_t size = block_size(nbytes);
+    void *ptr = size >= CACHE_MIN_BYTES ? cache_take(size) : NULL;
     /* 64 bytes: a cache line and an AVX-512 vector, so kernels and BLAS get aligned rows. */
-    if (posix_memalign(&ptr, 64, nbytes ? nbytes : 1) != 0) {
-        char human[32];
-        format_bytes(nbytes, human, sizeof human);
-        sb_fail(SB_ENOMEM, "out of memory: cannot allocate %s (%zu bytes) on the CPU", human,
-                nbytes);
-        return NULL;
+    if (!ptr && posix_memalign(&ptr, 64, size) != 0) {
+        /* the cache may be what is in the way */
+        sb_cpu_empty_cache();
+        if (posix_memalign(&ptr, 64, size) != 0) {
+            char human[32];
+            format_bytes(nbytes, human, sizeof human);
+            sb_fail(SB_ENOMEM, "out of memory: cannot allocate %s (%zu bytes) on the CPU", human,
+                    nbytes);
+            return NULL;
+        }
     }
     size_t now = atomic_fetch_add(&cpu_allocated, nbytes) + nbytes;
     size_t peak = atomic_load(&cpu_peak);
@@ -53,8 +132,10 @@ static void cpu_free(void *ctx, void *ptr, size_t nbytes, sb_device device)
 {
     (void)ctx;
     (void)device;
-    free(ptr);
     atomic_fetch_sub(&cpu_allocated, nbytes);
+    size_t size = block_size(nbytes);
+    if (size >= CACHE_MIN_BYTES && cache_put(ptr, size)) return;
+    free(ptr);
 }
 
 static const sb_allocator cpu_allocator = {"cpu", cpu_alloc, cpu_free, NULL};

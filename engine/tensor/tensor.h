@@ -72,6 +72,10 @@ const sb_allocator *sb_cpu_allocator(void);
 size_t sb_cpu_memory_allocated(void);
 size_t sb_cpu_memory_peak(void);
 void sb_cpu_memory_reset_peak(void);
+/* Freed blocks of 1 MiB and more are kept (up to 512 MiB) for reuse by the next tensor of
+ * the same size: bytes held that way, and a function that gives them back. */
+size_t sb_cpu_memory_cached(void);
+void sb_cpu_empty_cache(void);
 
 typedef struct sb_storage {
     int refcount; /* atomically updated */

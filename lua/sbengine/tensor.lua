@@ -14,7 +14,7 @@ local tensor = {}
 tensor.exports = {
   "tensor", "zeros", "ones", "empty", "full", "rand", "randn", "arange", "from_bytes",
   "manual_seed", "is_tensor", "set_num_threads", "get_num_threads", "memory_stats",
-  "reset_peak_memory_stats",
+  "reset_peak_memory_stats", "empty_cache",
 }
 for _, name in ipairs(tensor.exports) do tensor[name] = T[name] end
 

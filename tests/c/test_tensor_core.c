@@ -174,6 +174,20 @@ static void test_memory_counters(void)
     SB_CHECK(sb_cpu_memory_peak() == before + 8000);
     sb_cpu_memory_reset_peak();
     SB_CHECK(sb_cpu_memory_peak() == before);
+    /* a freed large block is reused by the next tensor of that size */
+    int64_t mb[1] = {1 << 19};
+    sb_tensor *big = NULL, *again = NULL;
+    sb_cpu_empty_cache();
+    SB_CHECK(sb_tensor_empty(1, mb, SB_FLOAT32, SB_CPU, &big) == SB_OK);
+    void *first = sb_tensor_data(big);
+    sb_tensor_free(big);
+    SB_CHECK(sb_cpu_memory_cached() == (size_t)2 << 20);
+    SB_CHECK(sb_cpu_memory_allocated() == before);
+    SB_CHECK(sb_tensor_empty(1, mb, SB_FLOAT32, SB_CPU, &again) == SB_OK);
+    SB_CHECK(sb_tensor_data(again) == first && sb_cpu_memory_cached() == 0);
+    sb_tensor_free(again);
+    sb_cpu_empty_cache();
+    SB_CHECK(sb_cpu_memory_cached() == 0);
 }
 
 static void test_cuda_without_backend(void)

@@ -553,3 +553,11 @@ sb_status sb_loader_iter_next(sb_loader_iter *it, sb_tensor **input, sb_tensor *
     }
     return SB_OK;
 }
+
+int sb_loader_iter_outstanding(sb_loader_iter *it)
+{
+    pthread_mutex_lock(&it->input_pool->mu);
+    int held = it->input_pool->refcount - 1; /* one reference is the pass's own */
+    pthread_mutex_unlock(&it->input_pool->mu);
+    return held;
+}

@@ -50,6 +50,9 @@ sb_status sb_loader_iter_new(sb_loader *loader, sb_loader_iter **out);
  * iteration is then finished (its threads stopped). */
 sb_status sb_loader_iter_next(sb_loader_iter *it, sb_tensor **input, sb_tensor **target,
                               bool *done);
+/* Batches handed out by this pass whose buffers are still held (by tensors not yet freed).
+ * The Lua binding collects garbage when this grows, so buffers return to the pool. */
+int sb_loader_iter_outstanding(sb_loader_iter *it);
 /* Stops and joins the workers and frees what is not handed out. NULL is a no-op. */
 void sb_loader_iter_free(sb_loader_iter *it);
 

@@ -399,9 +399,12 @@ static int loader_input_spec(lua_State *L)
     return 1;
 }
 
+#define GC_OUTSTANDING 4
+
 typedef struct iter_box {
     sb_loader_iter *it;
     lua_Integer batch; /* batches handed out so far */
+    int gc_threshold;  /* outstanding batches that trigger a collection */
 } iter_box;
 
 static int iter_close(lua_State *L)
@@ -427,6 +430,16 @@ static int iter_next(lua_State *L)
         sbL_check(L, s, "DataLoader");
         return 0;
     }
+    /* The GC does not see batch memory: when earlier batches are still held (usually only
+     * by garbage, the loop's previous variables), a step returns them to the pool so the
+     * workers reuse warm buffers instead of faulting in new ones. */
+    if (sb_loader_iter_outstanding(box->it) > box->gc_threshold) {
+        lua_gc(L, LUA_GCCOLLECT);
+        /* A loop that keeps its batches must not collect at every step. */
+        int kept = sb_loader_iter_outstanding(box->it);
+        box->gc_threshold =
+            kept >= box->gc_threshold / 2 ? 2 * kept + GC_OUTSTANDING : GC_OUTSTANDING;
+    }
     lua_pushinteger(L, ++box->batch);
     sbL_push_tensor(L, input);
     if (target)
@@ -444,6 +457,7 @@ static int loader_iter(lua_State *L)
     iter_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     box->it = NULL;
     box->batch = 0;
+    box->gc_threshold = GC_OUTSTANDING;
     luaL_setmetatable(L, ITER_MT);
     sbL_check(L, sb_loader_iter_new(l, &box->it), "DataLoader");
     lua_pushcfunction(L, iter_next);

@@ -2,10 +2,13 @@
  *
  * conv2d runs one sgemm per image and group: out[n, g] (Og x OH*OW) = W[g] (Og x K) .
  * cols (K x OH*OW), K = Cg*KH*KW, with the bias pre-filled into out and beta = 1.
- * Small per-image GEMMs (OpenBLAS runs those on one thread anyway) are spread over the
- * pool by image, each thread with its own cols buffer; large ones run image by image
- * and let OpenBLAS thread each GEMM. A 1x1, stride-1, unpadded convolution needs no
- * im2col: the image itself is the cols matrix. */
+ * A 1x1, stride-1, unpadded convolution needs no im2col: the image is the cols matrix.
+ *
+ * Threads: with at least as many images (or row blocks for linear) as threads, the
+ * engine pool splits them and OpenBLAS runs single-threaded inside each chunk (its own
+ * threads would only oversubscribe the cores, and they spin with sched_yield for a while
+ * after each call). With fewer, the work runs on the calling thread and OpenBLAS threads
+ * each GEMM. */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +16,44 @@
 #include "nn/cpu/cpu_kernels.h"
 #include "tensor/parallel.h"
 
-/* OpenBLAS computes sgemm on one thread when m*n*k is at most this (interface/gemm.c:
- * SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD). */
-#define SB_SGEMM_SINGLE_THREAD_WORK (65536 * 4)
+/* Hot copy loops get an AVX2 clone picked at load time (GCC target_clones, an ifunc), so
+ * the portable build still uses 32-byte moves on machines that have them. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define SB_NN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SB_NN_VECTOR_CLONES
+#endif
+
+/* Runs fn over [0, n) on the engine pool with OpenBLAS single-threaded meanwhile. The
+ * Lua thread is the only caller of BLAS (loader workers never are), so switching the
+ * process-wide OpenBLAS setting around the region is safe; it is restored after. */
+static void blas_parallel_for(int64_t n, int64_t grain,
+                              void (*fn)(void *ctx, int64_t begin, int64_t end), void *ctx)
+{
+    int blas_threads = openblas_get_num_threads();
+    if (blas_threads > 1) openblas_set_num_threads(1);
+    sb_parallel_for(n, grain, fn, ctx);
+    if (blas_threads > 1) openblas_set_num_threads(blas_threads);
+}
+
+/* Below this many multiply-adds a GEMM is not worth a thread hand-off. */
+#define SB_GEMM_PARALLEL_MIN_WORK (1 << 16)
+
+typedef struct linear_job {
+    const float *x, *w;
+    float *y;
+    int64_t in, o;
+    bool bias;
+} linear_job;
+
+static void linear_rows(void *ctx, int64_t begin, int64_t end)
+{
+    const linear_job *j = ctx;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)(end - begin), (blasint)j->o,
+                (blasint)j->in, 1.0f, j->x + begin * j->in, (blasint)j->in, j->w, (blasint)j->in,
+                j->bias ? 1.0f : 0.0f, j->y + begin * j->o, (blasint)j->o);
+}
 
 sb_status sb_nn_cpu_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
                            const sb_tensor *bias)
@@ -24,20 +62,24 @@ sb_status sb_nn_cpu_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor *
     int64_t n = x->sizes[0], in = x->sizes[1], o = weight->sizes[0];
     float *y = sb_tensor_data(out);
     if (n == 0 || o == 0) return SB_OK;
-    float beta = 0.0f;
     if (bias) {
         const float *b = sb_tensor_data(bias);
         for (int64_t i = 0; i < n; i++)
             memcpy(y + i * o, b, (size_t)o * sizeof(float));
-        beta = 1.0f;
     }
     if (in == 0) {
         if (!bias) memset(y, 0, (size_t)(n * o) * sizeof(float));
         return SB_OK;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (blasint)n, (blasint)o, (blasint)in, 1.0f,
-                sb_tensor_data(x), (blasint)in, sb_tensor_data(weight), (blasint)in, beta, y,
-                (blasint)o);
+    linear_job j = {sb_tensor_data(x), sb_tensor_data(weight), y, in, o, bias != NULL};
+    const int threads = sb_get_num_threads();
+    /* Row blocks of at least 8 rows (a GEMM micro-kernel's height), as many as threads. */
+    if (threads > 1 && n >= 16 && n * in * o >= SB_GEMM_PARALLEL_MIN_WORK * threads) {
+        int64_t grain = (n + threads - 1) / threads;
+        blas_parallel_for(n, grain < 8 ? 8 : grain, linear_rows, &j);
+    } else {
+        linear_rows(&j, 0, n);
+    }
     return SB_OK;
 }
 
@@ -50,42 +92,76 @@ typedef struct conv_job {
     int failed;
 } conv_job;
 
-/* cols [Cg*KH*KW, OH*OW] from x [Cg, H, W] (zero outside the image). */
-static void im2col(const conv_job *j, const float *x, int64_t cg, float *cols)
+/* The geometry of one image as im2col reads it: the image itself when no padding is
+ * needed, else a zero-padded copy (so the copy loops below have no bounds checks). */
+typedef struct conv_src {
+    int64_t hp, wp; /* padded height and width */
+    bool padded;
+} conv_src;
+
+static conv_src conv_src_geometry(const conv_job *j)
 {
-    const int64_t ohw = j->OH * j->OW;
-    const int64_t sh = j->p.stride[0], sw = j->p.stride[1];
+    /* Rows and columns the windows reach, from the top-left padding corner. */
+    const int64_t need_h = (j->OH - 1) * j->p.stride[0] + (j->KH - 1) * j->p.dilation[0] + 1;
+    const int64_t need_w = (j->OW - 1) * j->p.stride[1] + (j->KW - 1) * j->p.dilation[1] + 1;
+    conv_src g;
+    g.padded = j->p.pad[0] > 0 || j->p.pad[1] > 0 || need_h > j->H || need_w > j->W;
+    g.hp = g.padded ? (j->p.pad[0] + j->H > need_h ? j->p.pad[0] + j->H : need_h) : j->H;
+    g.wp = g.padded ? (j->p.pad[1] + j->W > need_w ? j->p.pad[1] + j->W : need_w) : j->W;
+    return g;
+}
+
+/* pad [Cg, hp, wp] = x [Cg, H, W] placed at (pad_h, pad_w), zeros around. */
+static void pad_image(const conv_job *j, const conv_src *g, const float *x, int64_t cg, float *pad)
+{
     const int64_t ph = j->p.pad[0], pw = j->p.pad[1];
+    for (int64_t c = 0; c < cg; c++) {
+        float *plane = pad + c * g->hp * g->wp;
+        const float *src = x + c * j->H * j->W;
+        for (int64_t r = 0; r < g->hp; r++) {
+            float *row = plane + r * g->wp;
+            const int64_t iy = r - ph;
+            if (iy < 0 || iy >= j->H) {
+                for (int64_t i = 0; i < g->wp; i++)
+                    row[i] = 0.0f;
+                continue;
+            }
+            for (int64_t i = 0; i < pw; i++)
+                row[i] = 0.0f;
+            for (int64_t i = 0; i < j->W; i++)
+                row[pw + i] = src[iy * j->W + i];
+            for (int64_t i = pw + j->W; i < g->wp; i++)
+                row[i] = 0.0f;
+        }
+    }
+}
+
+/* cols [Cg*KH*KW, OH*OW] from the (padded) image src [Cg, hp, wp]. Rows are short (tens of
+ * floats), so plain loops that the vectoriser unrolls beat memcpy calls. */
+SB_NN_VECTOR_CLONES static void im2col(const conv_job *j, const conv_src *g, const float *src,
+                                       int64_t cg, float *cols)
+{
+    const int64_t ohw = j->OH * j->OW, OW = j->OW;
+    const int64_t sh = j->p.stride[0], sw = j->p.stride[1];
     const int64_t dh = j->p.dilation[0], dw = j->p.dilation[1];
     for (int64_t c = 0; c < cg; c++) {
-        const float *plane = x + c * j->H * j->W;
+        const float *plane = src + c * g->hp * g->wp;
         for (int64_t ky = 0; ky < j->KH; ky++) {
             for (int64_t kx = 0; kx < j->KW; kx++) {
-                float *row = cols + ((c * j->KH + ky) * j->KW + kx) * ohw;
-                const int64_t ix0 = kx * dw - pw;
-                /* output columns whose input column lies inside the image */
-                int64_t lo = 0, hi = j->OW;
-                if (ix0 < 0) lo = (-ix0 + sw - 1) / sw;
-                if (ix0 + (hi - 1) * sw >= j->W) hi = ix0 >= j->W ? 0 : (j->W - 1 - ix0) / sw + 1;
-                if (lo > hi) lo = hi;
-                for (int64_t oy = 0; oy < j->OH; oy++) {
-                    float *dst = row + oy * j->OW;
-                    const int64_t iy = oy * sh - ph + ky * dh;
-                    if (iy < 0 || iy >= j->H) {
-                        memset(dst, 0, (size_t)j->OW * sizeof(float));
-                        continue;
+                float *dst = cols + ((c * j->KH + ky) * j->KW + kx) * ohw;
+                const float *base = plane + ky * dh * g->wp + kx * dw;
+                if (sw == 1) {
+                    for (int64_t oy = 0; oy < j->OH; oy++, dst += OW) {
+                        const float *in = base + oy * sh * g->wp;
+                        for (int64_t ox = 0; ox < OW; ox++)
+                            dst[ox] = in[ox];
                     }
-                    const float *src = plane + iy * j->W;
-                    for (int64_t ox = 0; ox < lo; ox++)
-                        dst[ox] = 0.0f;
-                    if (sw == 1 && hi > lo) {
-                        memcpy(dst + lo, src + ix0 + lo, (size_t)(hi - lo) * sizeof(float));
-                    } else {
-                        for (int64_t ox = lo; ox < hi; ox++)
-                            dst[ox] = src[ix0 + ox * sw];
+                } else {
+                    for (int64_t oy = 0; oy < j->OH; oy++, dst += OW) {
+                        const float *in = base + oy * sh * g->wp;
+                        for (int64_t ox = 0; ox < OW; ox++)
+                            dst[ox] = in[ox * sw];
                     }
-                    for (int64_t ox = hi; ox < j->OW; ox++)
-                        dst[ox] = 0.0f;
                 }
             }
         }
@@ -97,10 +173,14 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
     conv_job *j = ctx;
     const int64_t cg = j->C / j->groups, og = j->O / j->groups;
     const int64_t k = cg * j->KH * j->KW, ohw = j->OH * j->OW;
-    float *cols = NULL;
+    const conv_src g = conv_src_geometry(j);
+    float *cols = NULL, *pad = NULL;
     if (!j->direct) {
         cols = malloc((size_t)(k * ohw) * sizeof(float));
-        if (!cols) {
+        if (g.padded) pad = malloc((size_t)(cg * g.hp * g.wp) * sizeof(float));
+        if (!cols || (g.padded && !pad)) {
+            free(cols);
+            free(pad);
             __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
             return;
         }
@@ -108,13 +188,13 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
     for (int64_t n = begin; n < end; n++) {
         const float *xn = j->x + n * j->C * j->H * j->W;
         float *yn = j->y + n * j->O * ohw;
-        for (int64_t g = 0; g < j->groups; g++) {
-            const float *xg = xn + g * cg * j->H * j->W;
-            float *yg = yn + g * og * ohw;
+        for (int64_t g_i = 0; g_i < j->groups; g_i++) {
+            const float *xg = xn + g_i * cg * j->H * j->W;
+            float *yg = yn + g_i * og * ohw;
             float beta = 0.0f;
             if (j->b) {
                 for (int64_t o = 0; o < og; o++) {
-                    const float v = j->b[g * og + o];
+                    const float v = j->b[g_i * og + o];
                     float *row = yg + o * ohw;
                     for (int64_t i = 0; i < ohw; i++)
                         row[i] = v;
@@ -123,15 +203,21 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
             }
             const float *b_matrix = xg;
             if (!j->direct) {
-                im2col(j, xg, cg, cols);
+                const float *src = xg;
+                if (g.padded) {
+                    pad_image(j, &g, xg, cg, pad);
+                    src = pad;
+                }
+                im2col(j, &g, src, cg, cols);
                 b_matrix = cols;
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)og, (blasint)ohw,
-                        (blasint)k, 1.0f, j->w + g * og * k, (blasint)k, b_matrix, (blasint)ohw,
+                        (blasint)k, 1.0f, j->w + g_i * og * k, (blasint)k, b_matrix, (blasint)ohw,
                         beta, yg, (blasint)ohw);
         }
     }
     free(cols);
+    free(pad);
 }
 
 sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
@@ -166,9 +252,10 @@ sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *
     }
     j.direct = j.KH == 1 && j.KW == 1 && p->stride[0] == 1 && p->stride[1] == 1 && p->pad[0] == 0 &&
                p->pad[1] == 0 && j.OH == j.H && j.OW == j.W;
-    const int64_t gemm_work = (j.O / j.groups) * j.OH * j.OW * k;
-    if (gemm_work <= SB_SGEMM_SINGLE_THREAD_WORK)
-        sb_parallel_for(n, 1, conv_images, &j);
+    const int threads = sb_get_num_threads();
+    const int64_t image_work = j.O * j.OH * j.OW * k;
+    if (threads > 1 && n >= threads && n * image_work >= SB_GEMM_PARALLEL_MIN_WORK * threads)
+        blas_parallel_for(n, 1, conv_images, &j);
     else
         conv_images(&j, 0, n);
     if (j.failed)

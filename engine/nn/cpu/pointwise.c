@@ -20,8 +20,10 @@ static void act_range(void *ctx, int64_t begin, int64_t end)
     float *y = j->y;
     switch (j->act) {
     case SB_ACT_RELU:
-        for (int64_t i = begin; i < end; i++)
-            y[i] = x[i] > 0.0f ? x[i] : (isnan(x[i]) ? x[i] : 0.0f);
+        for (int64_t i = begin; i < end; i++) {
+            const float v = x[i];
+            y[i] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as PyTorch */
+        }
         break;
     case SB_ACT_GELU:
         for (int64_t i = begin; i < end; i++)

@@ -1,5 +1,6 @@
 /* Pooling on the CPU, one (image, channel) plane per task, PyTorch's window rules. */
 #include <math.h>
+#include <stdbool.h>
 
 #include "nn/cpu/cpu_kernels.h"
 #include "tensor/parallel.h"
@@ -31,6 +32,47 @@ static int64_t plane_grain(const pool_job *j)
     return grain > 0 ? grain : 1;
 }
 
+/* PyTorch's rule: a NaN wins over every number. */
+static inline float max_nan(float m, float v)
+{
+    return (v > m || v != v) ? v : m;
+}
+
+/* Every window inside the image (no padding, no dilation, none past the edge): no bounds
+ * checks; the 2x2 stride-2 case (LeNet, VGG) gets its own loop. */
+static void max_pool_plane_inside(const pool_job *j, const float *x, float *y)
+{
+    const int64_t kh = j->p.kernel[0], kw = j->p.kernel[1];
+    const int64_t sh = j->p.stride[0], sw = j->p.stride[1];
+    const int64_t W = j->W, OW = j->OW;
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
+        for (int64_t oy = 0; oy < j->OH; oy++) {
+            const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
+            float *out = y + oy * OW;
+            for (int64_t ox = 0; ox < OW; ox++) {
+                float m = r0[2 * ox];
+                m = max_nan(m, r0[2 * ox + 1]);
+                m = max_nan(m, r1[2 * ox]);
+                out[ox] = max_nan(m, r1[2 * ox + 1]);
+            }
+        }
+        return;
+    }
+    for (int64_t oy = 0; oy < j->OH; oy++) {
+        float *out = y + oy * OW;
+        const float *r = x + oy * sh * W;
+        for (int64_t ox = 0; ox < OW; ox++)
+            out[ox] = r[ox * sw];
+        for (int64_t ky = 0; ky < kh; ky++) {
+            for (int64_t kx = (ky == 0); kx < kw; kx++) {
+                const float *p = r + ky * W + kx;
+                for (int64_t ox = 0; ox < OW; ox++)
+                    out[ox] = max_nan(out[ox], p[ox * sw]);
+            }
+        }
+    }
+}
+
 static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
 {
     const pool_job *j = ctx;
@@ -38,9 +80,15 @@ static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
     const int64_t sh = j->p.stride[0], sw = j->p.stride[1];
     const int64_t ph = j->p.pad[0], pw = j->p.pad[1];
     const int64_t dh = j->p.dilation[0], dw = j->p.dilation[1];
+    const bool inside = ph == 0 && pw == 0 && dh == 1 && dw == 1 && (j->OH - 1) * sh + kh <= j->H &&
+                        (j->OW - 1) * sw + kw <= j->W;
     for (int64_t plane = begin; plane < end; plane++) {
         const float *x = j->x + plane * j->H * j->W;
         float *y = j->y + plane * j->OH * j->OW;
+        if (inside) {
+            max_pool_plane_inside(j, x, y);
+            continue;
+        }
         for (int64_t oy = 0; oy < j->OH; oy++) {
             const int64_t y0 = oy * sh - ph;
             for (int64_t ox = 0; ox < j->OW; ox++) {
@@ -53,8 +101,7 @@ static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
                     for (int64_t kx = 0; kx < kw; kx++) {
                         const int64_t ix = x0 + kx * dw;
                         if (ix < 0 || ix >= j->W) continue;
-                        const float v = row[ix];
-                        if (v > best || isnan(v)) best = v; /* NaN wins, as PyTorch */
+                        best = max_nan(best, row[ix]);
                     }
                 }
                 y[oy * j->OW + ox] = best;

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/md5.h"
 #include "data/dataset.h"
 #include "data/file.h"
+#include "net/download.h"
 
 #define CIFAR_PIXELS 3072
 
@@ -128,4 +130,94 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
                              mem->images, &tspec, mem->labels, cifar_free, mem, out);
     if (s != SB_OK) cifar_free(mem);
     return s;
+}
+
+/* --- download -------------------------------------------------------------------------------- */
+
+const char *const sb_cifar_default_mirrors = "https://www.cs.toronto.edu/~kriz/";
+
+static bool split_present(const char *root, int classes, bool train)
+{
+    const char *subdir = classes == 10 ? "cifar-10-batches-bin" : "cifar-100-binary";
+    const char *names10[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                             "data_batch_4.bin", "data_batch_5.bin"};
+    const char *test10[] = {"test_batch.bin"}, *train100[] = {"train.bin"},
+               *test100[] = {"test.bin"};
+    const char **names = classes == 10 ? (train ? names10 : test10) : (train ? train100 : test100);
+    int n = classes == 10 && train ? 5 : 1;
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        locate(root, subdir, names[i], path, sizeof path);
+        if (!sb_file_exists(path)) return false;
+    }
+    return true;
+}
+
+typedef struct cifar_fetch {
+    const char *file;
+    sb_data_progress_fn progress;
+    void *ctx;
+} cifar_fetch;
+
+static int cifar_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    cifar_fetch *f = ctx;
+    return f->progress(f->ctx, f->file, done, total);
+}
+
+sb_status sb_cifar_download(const char *root, int classes, bool train, const char *mirrors,
+                            const char *md5, sb_data_progress_fn progress, void *ctx)
+{
+    if (classes != 10 && classes != 100)
+        return sb_fail(SB_EINVAL, "CIFAR: classes must be 10 or 100, got %d", classes);
+    if (split_present(root, classes, train)) return SB_OK;
+    const char *file = classes == 10 ? "cifar-10-binary.tar.gz" : "cifar-100-binary.tar.gz";
+    if (!md5)
+        md5 =
+            classes == 10 ? "c32a1d4ab5d03f1284b67883e8d87530" : "03b5dce01913d631647c71ecec9e9cb8";
+    if (!mirrors) mirrors = getenv("SBENGINE_CIFAR_MIRRORS");
+    if (!mirrors || !*mirrors) mirrors = sb_cifar_default_mirrors;
+    SB_TRY(sb_make_dirs(root));
+
+    char archive[4096];
+    snprintf(archive, sizeof archive, "%s/%s", root, file);
+    char have[33] = "";
+    if (sb_file_exists(archive) && sb_md5_file(archive, have) == SB_OK && strcmp(have, md5) == 0) {
+        /* a verified archive from an earlier run: no network */
+    } else {
+        char list[4096];
+        snprintf(list, sizeof list, "%s", mirrors);
+        char urls[32][1024];
+        const char *url_ptrs[32];
+        int n = 0;
+        for (char *save = NULL, *tok = strtok_r(list, ", \t\n", &save); tok && n < 32;
+             tok = strtok_r(NULL, ", \t\n", &save), n++) {
+            size_t bl = strlen(tok);
+            snprintf(urls[n], sizeof urls[n], "%s%s%s", tok, bl && tok[bl - 1] == '/' ? "" : "/",
+                     file);
+            url_ptrs[n] = urls[n];
+        }
+        if (n == 0)
+            return sb_fail(SB_EINVAL, "CIFAR%d: SBENGINE_CIFAR_MIRRORS lists no URL", classes);
+        cifar_fetch f = {file, progress, ctx};
+        sb_download_options opts = {
+            .md5 = md5, .progress = progress ? cifar_progress : NULL, .progress_ctx = &f};
+        sb_status s = sb_download_first(url_ptrs, n, archive, &opts, NULL);
+        if (s != SB_OK) {
+            char why[8192];
+            snprintf(why, sizeof why, "%s", sb_error_message());
+            return sb_fail(s,
+                           "CIFAR%d: could not download %s; %s\nDownload it from "
+                           "https://www.cs.toronto.edu/~kriz/cifar.html and extract it into "
+                           "'%s', or set SBENGINE_CIFAR_MIRRORS to mirrors you can reach",
+                           classes, file, why, root);
+        }
+    }
+    int count = 0;
+    const char *subdir = classes == 10 ? "cifar-10-batches-bin/" : "cifar-100-binary/";
+    SB_TRY(sb_tar_extract(archive, root, subdir, &count));
+    if (!split_present(root, classes, train))
+        return sb_fail(SB_EFORMAT, "CIFAR%d: %s has no %s files for the %s split", classes, archive,
+                       subdir, train ? "train" : "test");
+    return SB_OK;
 }

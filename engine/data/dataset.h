@@ -65,6 +65,10 @@ sb_status sb_array_dataset_new(const char *name, int64_t length, const sb_sample
  * first dimension; non-contiguous ones are copied. `target` may be NULL. */
 sb_status sb_tensor_dataset_new(const sb_tensor *input, const sb_tensor *target, sb_dataset **out);
 
+/* Called during a dataset download with the file name ("t10k-images-idx3-ubyte.gz"), the
+ * bytes so far and the total (0 while unknown). Non-zero cancels. */
+typedef int (*sb_data_progress_fn)(void *ctx, const char *file, uint64_t done, uint64_t total);
+
 /* --- MNIST ------------------------------------------------------------------------------ */
 /* The four IDX files (uncompressed names); `.gz` variants are found too. */
 typedef struct sb_mnist_resource {
@@ -82,17 +86,13 @@ bool sb_mnist_locate(const char *root, const char *name, char *path, size_t path
  * separated by commas or spaces) replaces them. */
 extern const char *const sb_mnist_default_mirrors;
 
-/* Called during a download with the file name ("t10k-images-idx3-ubyte.gz"), the bytes so
- * far and the total (0 while unknown). Non-zero cancels. */
-typedef int (*sb_mnist_progress_fn)(void *ctx, const char *file, uint64_t done, uint64_t total);
-
 /* Downloads the split's missing files into ROOT/MNIST/raw/ (creating it): for each file,
  * every mirror in order (`mirrors` as SBENGINE_MNIST_MIRRORS; NULL = that variable, else the
  * defaults) until one serves a file whose uncompressed content has the known md5. Keeps
  * NAME.gz and writes NAME uncompressed, as torchvision does. When every mirror fails the
  * message lists what was tried and how to run tools/fetch-mnist. */
 sb_status sb_mnist_download(const char *root, bool train, const char *mirrors,
-                            sb_mnist_progress_fn progress, void *ctx);
+                            sb_data_progress_fn progress, void *ctx);
 
 /* Reads and validates the split's images (uint8 [N,28,28]) and labels (int64, 0..9). */
 sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out);
@@ -108,5 +108,21 @@ sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int e
  * CIFAR-100: ROOT/cifar-100-binary/{train,test}.bin; targets are the fine labels (0..99)
  * unless `coarse` (0..19). Images come out HWC uint8 [N,32,32,3], as torchvision's `.data`. */
 sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, sb_dataset **out);
+
+/* The archive's download location: SBENGINE_CIFAR_MIRRORS (base URLs, as for MNIST) or the
+ * dataset authors' site. */
+extern const char *const sb_cifar_default_mirrors;
+
+/* Makes sure the binary files of the split are under ROOT: when missing, fetches
+ * cifar-10-binary.tar.gz / cifar-100-binary.tar.gz into ROOT (from the mirrors in order,
+ * md5-checked; an archive already there with the right md5 is reused) and extracts the
+ * dataset's files from it (each written atomically; members outside the dataset folder or
+ * with unsafe names are skipped). `md5` NULL = the published md5 of the archive. */
+sb_status sb_cifar_download(const char *root, int classes, bool train, const char *mirrors,
+                            const char *md5, sb_data_progress_fn progress, void *ctx);
+
+/* Extracts the regular files of a tar archive (plain or gzip) whose names start with
+ * `prefix` into `dest_dir`, keeping their relative paths; returns how many in *count. */
+sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *prefix, int *count);
 
 #endif

@@ -186,3 +186,20 @@ sb_status sb_data_write_file(const char *path, const void *data, size_t len)
     free(tmp);
     return SB_OK;
 }
+
+sb_status sb_make_dirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return sb_fail(SB_EIO, "cannot create directory '%s': %s", buf, strerror(errno));
+            if (end) break;
+            *p = '/';
+        }
+    }
+    return sb_check_readable_dir(path);
+}

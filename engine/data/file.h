@@ -17,6 +17,9 @@ bool sb_file_exists(const char *path);
 /* SB_OK when `dir` is a directory we can list and read; else SB_EIO naming it and why. */
 sb_status sb_check_readable_dir(const char *dir);
 
+/* mkdir -p; then checks the directory is readable. */
+sb_status sb_make_dirs(const char *path);
+
 /* Writes `len` bytes to `path` through a temporary file in the same directory (fsync,
  * rename): readers never see a half-written file, and a failure leaves nothing behind. */
 sb_status sb_data_write_file(const char *path, const void *data, size_t len);

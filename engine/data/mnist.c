@@ -153,28 +153,11 @@ sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out)
 const char *const sb_mnist_default_mirrors =
     "https://ossci-datasets.s3.amazonaws.com/mnist/,http://yann.lecun.com/exdb/mnist/";
 
-static sb_status make_dirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        bool end = *p == '\0';
-        if (*p == '/' || end) {
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return sb_fail(SB_EIO, "cannot create directory '%s': %s", buf, strerror(errno));
-            if (end) break;
-            *p = '/';
-        }
-    }
-    return sb_check_readable_dir(path);
-}
-
 typedef struct mnist_fetch {
     const sb_mnist_resource *res;
     char plain_path[4096];
     char file[64];
-    sb_mnist_progress_fn progress;
+    sb_data_progress_fn progress;
     void *ctx;
 } mnist_fetch;
 
@@ -205,7 +188,7 @@ static int mnist_progress(void *ctx, uint64_t done, uint64_t total)
 }
 
 sb_status sb_mnist_download(const char *root, bool train, const char *mirrors,
-                            sb_mnist_progress_fn progress, void *ctx)
+                            sb_data_progress_fn progress, void *ctx)
 {
     if (!mirrors) mirrors = getenv("SBENGINE_MNIST_MIRRORS");
     if (!mirrors || !*mirrors) mirrors = sb_mnist_default_mirrors;
@@ -224,7 +207,7 @@ sb_status sb_mnist_download(const char *root, bool train, const char *mirrors,
         const sb_mnist_resource *res = &sb_mnist_resources[r];
         char found[4096];
         if (sb_mnist_locate(root, res->name, found, sizeof found)) continue;
-        SB_TRY(make_dirs(raw));
+        SB_TRY(sb_make_dirs(raw));
         mnist_fetch f = {.res = res, .progress = progress, .ctx = ctx};
         snprintf(f.plain_path, sizeof f.plain_path, "%s/%s", raw, res->name);
         snprintf(f.file, sizeof f.file, "%s.gz", res->name);

@@ -176,7 +176,7 @@ static int call_lua_progress(lua_progress *p, const char *file, uint64_t done, u
     return 0;
 }
 
-static int mnist_progress_cb(void *ctx, const char *file, uint64_t done, uint64_t total)
+static int data_progress_cb(void *ctx, const char *file, uint64_t done, uint64_t total)
 {
     return call_lua_progress(ctx, file, done, total);
 }
@@ -191,7 +191,7 @@ static int data_mnist_download(lua_State *L)
     int has_cb = !lua_isnoneornil(L, 4);
     if (has_cb) luaL_checktype(L, 4, LUA_TFUNCTION);
     lua_settop(L, 4);
-    sb_status s = sb_mnist_download(root, train, mirrors, has_cb ? mnist_progress_cb : NULL, &p);
+    sb_status s = sb_mnist_download(root, train, mirrors, has_cb ? data_progress_cb : NULL, &p);
     if (p.failed) return lua_error(L); /* the callback's own error */
     sbL_check(L, s, NULL);
     return 0;
@@ -208,6 +208,25 @@ static int data_cifar(lua_State *L)
               classes == 100 ? "CIFAR100" : "CIFAR10");
     push_dataset(L, ds);
     return 1;
+}
+
+/* cifar_download(root, classes, train, mirrors|nil, md5|nil, progress(file, done, total)|nil) */
+static int data_cifar_download(lua_State *L)
+{
+    const char *root = luaL_checkstring(L, 1);
+    int classes = (int)luaL_checkinteger(L, 2);
+    int train = lua_toboolean(L, 3);
+    const char *mirrors = luaL_optstring(L, 4, NULL);
+    const char *md5 = luaL_optstring(L, 5, NULL);
+    lua_progress p = {L, 6, 0};
+    int has_cb = !lua_isnoneornil(L, 6);
+    if (has_cb) luaL_checktype(L, 6, LUA_TFUNCTION);
+    lua_settop(L, 6);
+    sb_status s =
+        sb_cifar_download(root, classes, train, mirrors, md5, has_cb ? data_progress_cb : NULL, &p);
+    if (p.failed) return lua_error(L);
+    sbL_check(L, s, NULL);
+    return 0;
 }
 
 static int data_tensor_dataset(lua_State *L)
@@ -638,6 +657,7 @@ int sbL_open_data(lua_State *L)
         {"mnist", data_mnist},
         {"mnist_download", data_mnist_download},
         {"cifar", data_cifar},
+        {"cifar_download", data_cifar_download},
         {"tensor_dataset", data_tensor_dataset},
         {"transform", data_transform},
         {"loader", data_loader},

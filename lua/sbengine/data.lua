@@ -101,7 +101,8 @@ function data.MNIST(opts)
   return wrap("MNIST", c, opts, "MNIST")
 end
 
-local cifar_options = { root = true, train = true, transform = true, target_transform = true }
+local cifar_options = { root = true, train = true, download = true, transform = true,
+                        target_transform = true }
 
 local function cifar(classes, opts, extra)
   local name = "CIFAR" .. classes
@@ -110,17 +111,25 @@ local function cifar(classes, opts, extra)
   for k in pairs(extra or {}) do known[k] = true end
   opts = check_options(name, opts, known, 3)
   local root = opts.root or ("./.data/vision/cifar" .. classes)
+  if type(root) ~= "string" then error(name .. ": root must be a string", 3) end
+  if opts.download then
+    local callback, close_all = download_bar_callback()
+    local ok, err = pcall(core.data.cifar_download, root, classes, opts.train ~= false, nil, nil, callback)
+    close_all()
+    if not ok then error(err, 3) end
+  end
   local ok, c = pcall(core.data.cifar, root, classes, opts.train ~= false, opts.coarse == true)
   if not ok then error(c, 3) end
   return wrap(name, c, opts, name)
 end
 
---- CIFAR10{root = "./.data/vision/cifar10", train = true, transform, target_transform}:
--- 32x32x3 uint8 images (HWC), int64 labels 0..9, from the binary version's files.
+--- CIFAR10{root = "./.data/vision/cifar10", train = true, download = false, transform,
+-- target_transform}: 32x32x3 uint8 images (HWC), int64 labels 0..9, from the binary
+-- version's files.
 function data.CIFAR10(opts) return cifar(10, opts) end
 
---- CIFAR100{root = "./.data/vision/cifar100", train = true, coarse = false, transform,
--- target_transform}: fine labels 0..99, or the 20 superclasses with coarse = true.
+--- CIFAR100{root = "./.data/vision/cifar100", train = true, download = false, coarse = false,
+-- transform, target_transform}: fine labels 0..99, or the 20 superclasses with coarse = true.
 function data.CIFAR100(opts) return cifar(100, opts, { coarse = true }) end
 
 --- TensorDataset(input[, target]): sample i is input[i] (and target[i]).

@@ -138,3 +138,71 @@ describe("MNIST{download = true}", function()
       md5sum(root .. "/MNIST/raw/t10k-images-idx3-ubyte"))
   end)
 end)
+
+describe("CIFAR download", function()
+  -- A small archive laid out like cifar-10-binary.tar.gz, plus members that must not be
+  -- extracted (outside the dataset folder, a path escaping ROOT).
+  local function make_archive()
+    local www = tmp .. "/www/good"
+    local script = [[
+import gzip, io, sys, tarfile
+rec = b"".join(bytes([r % 10]) + bytes([r]) * 3072 for r in range(3))
+buf = io.BytesIO()
+with tarfile.open(fileobj=buf, mode="w") as t:
+    for name, data in (("cifar-10-batches-bin/test_batch.bin", rec),
+                       ("cifar-10-batches-bin/batches.meta.txt", b"airplane\n"),
+                       ("cifar-10-batches-bin/../../evil.bin", b"x"),
+                       ("other/x.bin", b"y")):
+        info = tarfile.TarInfo(name); info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+open(sys.argv[1], "wb").write(gzip.compress(buf.getvalue()))
+open(sys.argv[2], "wb").write(gzip.compress(buf.getvalue()[:5000]))  # a truncated tar
+]]
+    H.write(tmp .. "/mk.py", script)
+    os.execute("python3 '" .. tmp .. "/mk.py' '" .. www .. "/cifar-10-binary.tar.gz' '" .. tmp
+      .. "/www/wrong/cifar-10-binary.tar.gz'")
+    return md5sum(www .. "/cifar-10-binary.tar.gz")
+  end
+
+  it("fetches the archive, checks it and extracts only the dataset's files", function()
+    local md5 = make_archive()
+    local root = tmp .. "/cifar_ok"
+    core.data.cifar_download(root, 10, false, base .. "/nothing/ " .. base .. "/good/", md5)
+    assert.are.same({ "cifar-10-batches-bin", "cifar-10-binary.tar.gz" }, H.listdir(root))
+    assert.are.same({ "batches.meta.txt", "test_batch.bin" }, H.listdir(root .. "/cifar-10-batches-bin"))
+    assert.is_false(H.exists(tmp .. "/evil.bin"))
+    local ds = sb.data.CIFAR10 { root = root, train = false }
+    assert.are.equal(3, #ds)
+    assert.are.equal(2, select(2, ds:get(3)))
+    -- present now: no network at all
+    core.data.cifar_download(root, 10, false, "http://127.0.0.1:1/", md5)
+  end)
+
+  it("rejects a wrong archive (md5) and a truncated one, leaving nothing", function()
+    local md5 = make_archive()
+    local root = tmp .. "/cifar_bad"
+    local ok, err = pcall(core.data.cifar_download, root, 10, false, base .. "/good/")
+    assert.is_false(ok)
+    assert.truthy(err:find(base .. "/good/cifar-10-binary.tar.gz: md5 mismatch: got " .. md5
+      .. ", expected c32a1d4ab5d03f1284b67883e8d87530", 1, true), err)
+    assert.truthy(err:find("SBENGINE_CIFAR_MIRRORS", 1, true), err)
+    assert.are.same({}, H.listdir(root))
+    local short = md5sum(tmp .. "/www/wrong/cifar-10-binary.tar.gz")
+    ok, err = pcall(core.data.cifar_download, root, 10, false, base .. "/wrong/", short)
+    assert.is_false(ok)
+    assert.truthy(err:find("truncated tar archive", 1, true), err)
+    assert.are.same({ "cifar-10-binary.tar.gz" }, H.listdir(root))
+  end)
+
+  it("CIFAR10{download = true} goes through SBENGINE_CIFAR_MIRRORS (CLI)", function()
+    make_archive()
+    local cmd = ("SBENGINE_CIFAR_MIRRORS='%s/good/' '%s' --quiet -e "
+      .. "'sb.data.CIFAR10{root = %q, train = false, download = true}' 2>&1")
+      :format(base, os.getenv("SBENGINE"), tmp .. "/cifar_cli")
+    local p = io.popen(cmd)
+    local out = p:read("a")
+    p:close()
+    assert.truthy(out:find("CIFAR10: could not download cifar-10-binary.tar.gz", 1, true), out)
+    assert.truthy(out:find("md5 mismatch", 1, true), out)
+  end)
+end)

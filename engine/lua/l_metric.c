@@ -2,7 +2,8 @@
  * arguments, call engine/metrics/, return plain numbers.
  *
  *   topk_correct(output, target, {k...}) -> {correct...}, rows
- *   confusion_add(output, target, num_classes, [ignore_index]) -> {counts (C*C, row-major)}, n
+ *   confusion_add(output, target, num_classes, [ignore_index]) -> {cell}, {count}, n
+ *       the non-zero cells of this batch's C*C counts (1-based, row-major: row = true class)
  *   error_sums(output, target)           -> sum_sq, sum_abs, count
  *   nll_sum(output, target, log_probs, [ignore_index]) -> sum, count
  *   list_files(dir, suffix)              -> {names}, or nil, message */
@@ -61,13 +62,21 @@ static int metric_confusion_add(lua_State *L)
     int64_t n = 0;
     sbL_check(L, sb_metric_confusion_add(output, target, classes, has_ignore, ignore, counts, &n),
               "confusion");
-    lua_createtable(L, (int)(classes * classes), 0);
+    /* Only the cells this batch touched (at most one per element): a 1000-class meter
+     * must not pay a million-entry table per batch. */
+    lua_newtable(L); /* [counts_ud, cells] */
+    lua_newtable(L); /* [counts_ud, cells, amounts] */
+    lua_Integer k = 0;
     for (lua_Integer i = 0; i < classes * classes; i++) {
+        if (counts[i] == 0) continue;
+        k++;
+        lua_pushinteger(L, i + 1);
+        lua_rawseti(L, -3, k);
         lua_pushinteger(L, (lua_Integer)counts[i]);
-        lua_rawseti(L, -2, i + 1);
+        lua_rawseti(L, -2, k);
     }
     lua_pushinteger(L, (lua_Integer)n);
-    return 2;
+    return 3;
 }
 
 static int metric_error_sums(lua_State *L)

@@ -4,17 +4,59 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A host float64 contiguous copy (or alias) of t. */
-static sb_status host_f64(const sb_tensor *t, sb_tensor **out)
+/* Host-readable values of a tensor: host float32/float64 contiguous tensors are read in
+ * place; anything else (another dtype, a view, a CUDA tensor) is first copied to a host
+ * float64 tensor, which `owned` then holds. */
+typedef struct values {
+    const float *f32;
+    const double *f64;
+    sb_tensor *owned;
+} values;
+
+static inline double at(const values *v, int64_t i)
 {
+    return v->f32 ? v->f32[i] : v->f64[i];
+}
+
+static sb_status read_values(const sb_tensor *t, values *v)
+{
+    v->f32 = NULL;
+    v->f64 = NULL;
+    v->owned = NULL;
+    if (sb_tensor_device(t).kind == SB_DEVICE_CPU && sb_tensor_is_contiguous(t)) {
+        if (t->dtype == SB_FLOAT32) {
+            v->f32 = sb_tensor_data(t);
+            return SB_OK;
+        }
+        if (t->dtype == SB_FLOAT64) {
+            v->f64 = sb_tensor_data(t);
+            return SB_OK;
+        }
+    }
     sb_tensor *host = NULL, *f64 = NULL;
     SB_TRY(sb_tensor_to_device(t, SB_CPU, &host));
     sb_status s = sb_tensor_to_dtype(host, SB_FLOAT64, &f64);
     sb_tensor_free(host);
     if (s != SB_OK) return s;
-    s = sb_tensor_contiguous(f64, out);
+    s = sb_tensor_contiguous(f64, &v->owned);
     sb_tensor_free(f64);
+    if (s == SB_OK) v->f64 = sb_tensor_data(v->owned);
     return s;
+}
+
+/* Reads output and target; on failure nothing is held. */
+static sb_status read_pair(const sb_tensor *output, const sb_tensor *target, values *o, values *t)
+{
+    SB_TRY(read_values(output, o));
+    sb_status s = read_values(target, t);
+    if (s != SB_OK) sb_tensor_free(o->owned);
+    return s;
+}
+
+static void release_pair(values *o, values *t)
+{
+    sb_tensor_free(o->owned);
+    sb_tensor_free(t->owned);
 }
 
 static void shape_text(const sb_tensor *t, char *buf, size_t n)
@@ -49,38 +91,51 @@ static sb_status check_rows(const sb_tensor *output, const sb_tensor *target)
     return SB_OK;
 }
 
+/* How many classes topk would put before `label` in this row: larger scores first, ties
+ * by lower column; a NaN target score ranks after every number. One loop per element type
+ * so the compiler can vectorise the common float32 case. */
+#define SB_DEFINE_RANK(name, type)                                                                 \
+    static int64_t name(const type *row, int64_t c, int64_t label)                                 \
+    {                                                                                              \
+        type st = row[label];                                                                      \
+        int64_t rank = 0;                                                                          \
+        if (isnan(st)) {                                                                           \
+            for (int64_t j = 0; j < c; j++)                                                        \
+                rank += !isnan(row[j]);                                                            \
+            return rank;                                                                           \
+        }                                                                                          \
+        for (int64_t j = 0; j < label; j++)                                                        \
+            rank += row[j] >= st;                                                                  \
+        for (int64_t j = label + 1; j < c; j++)                                                    \
+            rank += row[j] > st;                                                                   \
+        return rank;                                                                               \
+    }
+SB_DEFINE_RANK(rank_f32, float)
+SB_DEFINE_RANK(rank_f64, double)
+
 sb_status sb_metric_topk_correct(const sb_tensor *output, const sb_tensor *target, int nk,
                                  const int64_t *ks, int64_t *correct, int64_t *rows)
 {
     SB_TRY(check_rows(output, target));
     for (int i = 0; i < nk; i++)
         if (ks[i] < 1) return sb_fail(SB_EINVAL, "k must be >= 1, got %lld", (long long)ks[i]);
-    sb_tensor *o = NULL, *t = NULL;
-    SB_TRY(host_f64(output, &o));
-    sb_status s = host_f64(target, &t);
-    if (s != SB_OK) {
-        sb_tensor_free(o);
-        return s;
-    }
+    values o, t;
+    SB_TRY(read_pair(output, target, &o, &t));
+    sb_status s = SB_OK;
     int64_t n = output->sizes[0], c = output->sizes[1];
-    const double *scores = sb_tensor_data(o), *labels = sb_tensor_data(t);
     for (int i = 0; i < nk; i++)
         correct[i] = 0;
     for (int64_t r = 0; r < n && s == SB_OK; r++) {
         int64_t label = 0;
-        s = class_id(labels[r], c, "target", &label);
+        s = class_id(at(&t, r), c, "target", &label);
         if (s != SB_OK) break;
-        const double *row = scores + r * c;
-        double st = row[label];
-        int64_t rank = 0; /* how many classes topk would put before the target */
-        for (int64_t j = 0; j < c; j++)
-            if (row[j] > st || (j < label && row[j] == st) || (isnan(st) && !isnan(row[j]))) rank++;
+        int64_t base = r * c;
+        int64_t rank = o.f32 ? rank_f32(o.f32 + base, c, label) : rank_f64(o.f64 + base, c, label);
         for (int i = 0; i < nk; i++)
             if (rank < ks[i]) correct[i]++;
     }
     *rows = n;
-    sb_tensor_free(o);
-    sb_tensor_free(t);
+    release_pair(&o, &t);
     return s;
 }
 
@@ -114,39 +169,36 @@ sb_status sb_metric_confusion_add(const sb_tensor *output, const sb_tensor *targ
                        "output %s must be scores (N, C, ...) or class ids of the target's shape %s",
                        os, ts);
     }
-    sb_tensor *o = NULL, *t = NULL;
-    SB_TRY(host_f64(output, &o));
-    sb_status s = host_f64(target, &t);
-    if (s != SB_OK) {
-        sb_tensor_free(o);
-        return s;
-    }
-    const double *ov = sb_tensor_data(o), *tv = sb_tensor_data(t);
-    int64_t n = sb_tensor_numel(t);
+    values o, t;
+    SB_TRY(read_pair(output, target, &o, &t));
+    sb_status s = SB_OK;
+    int64_t n = sb_tensor_numel(target);
     /* scores (N, C, S): element i = (b, s) with b = i / S, s = i % S */
     int64_t spatial = scores && output->sizes[0] > 0 ? n / output->sizes[0] : 1;
     int64_t added = 0;
     for (int64_t i = 0; i < n && s == SB_OK; i++) {
-        if (has_ignore && tv[i] == (double)ignore_index) continue;
+        double tv = at(&t, i);
+        if (has_ignore && tv == (double)ignore_index) continue;
         int64_t truth = 0, pred = 0;
-        s = class_id(tv[i], num_classes, "target", &truth);
+        s = class_id(tv, num_classes, "target", &truth);
         if (s != SB_OK) break;
         if (scores) {
             int64_t b = i / spatial, sp = i % spatial;
-            const double *base = ov + b * classes * spatial + sp;
-            pred = 0;
-            for (int64_t c = 1; c < classes; c++)
-                if (base[c * spatial] > base[pred * spatial]) pred = c;
+            int64_t base = b * classes * spatial + sp;
+            double best = at(&o, base);
+            for (int64_t c = 1; c < classes; c++) {
+                double x = at(&o, base + c * spatial);
+                if (x > best) best = x, pred = c;
+            }
         } else {
-            s = class_id(ov[i], num_classes, "output", &pred);
+            s = class_id(at(&o, i), num_classes, "output", &pred);
             if (s != SB_OK) break;
         }
         counts[truth * num_classes + pred]++;
         added++;
     }
     *counted = added;
-    sb_tensor_free(o);
-    sb_tensor_free(t);
+    release_pair(&o, &t);
     return s;
 }
 
@@ -161,26 +213,19 @@ sb_status sb_metric_error_sums(const sb_tensor *output, const sb_tensor *target,
         shape_text(target, ts, sizeof ts);
         return sb_fail(SB_EINVAL, "output %s and target %s must have the same shape", os, ts);
     }
-    sb_tensor *o = NULL, *t = NULL;
-    SB_TRY(host_f64(output, &o));
-    sb_status s = host_f64(target, &t);
-    if (s != SB_OK) {
-        sb_tensor_free(o);
-        return s;
-    }
-    const double *ov = sb_tensor_data(o), *tv = sb_tensor_data(t);
-    int64_t n = sb_tensor_numel(t);
+    values o, t;
+    SB_TRY(read_pair(output, target, &o, &t));
+    int64_t n = sb_tensor_numel(target);
     double sq = 0, ab = 0;
     for (int64_t i = 0; i < n; i++) {
-        double d = ov[i] - tv[i];
+        double d = at(&o, i) - at(&t, i);
         sq += d * d;
         ab += fabs(d);
     }
     *sum_sq = sq;
     *sum_abs = ab;
     *count = n;
-    sb_tensor_free(o);
-    sb_tensor_free(t);
+    release_pair(&o, &t);
     return SB_OK;
 }
 
@@ -188,39 +233,34 @@ sb_status sb_metric_nll_sum(const sb_tensor *output, const sb_tensor *target, bo
                             bool has_ignore, int64_t ignore_index, double *sum_nll, int64_t *count)
 {
     SB_TRY(check_rows(output, target));
-    sb_tensor *o = NULL, *t = NULL;
-    SB_TRY(host_f64(output, &o));
-    sb_status s = host_f64(target, &t);
-    if (s != SB_OK) {
-        sb_tensor_free(o);
-        return s;
-    }
+    values o, t;
+    SB_TRY(read_pair(output, target, &o, &t));
+    sb_status s = SB_OK;
     int64_t n = output->sizes[0], c = output->sizes[1];
-    const double *ov = sb_tensor_data(o), *tv = sb_tensor_data(t);
     double total = 0;
     int64_t used = 0;
     for (int64_t r = 0; r < n && s == SB_OK; r++) {
-        if (has_ignore && tv[r] == (double)ignore_index) continue;
+        double tv = at(&t, r);
+        if (has_ignore && tv == (double)ignore_index) continue;
         int64_t label = 0;
-        s = class_id(tv[r], c, "target", &label);
+        s = class_id(tv, c, "target", &label);
         if (s != SB_OK) break;
-        const double *row = ov + r * c;
-        double logp = row[label];
+        int64_t base = r * c;
+        double logp = at(&o, base + label);
         if (!log_probs) { /* log-softmax: x - max - log(sum exp(x - max)) */
-            double m = row[0];
+            double m = at(&o, base);
             for (int64_t j = 1; j < c; j++)
-                if (row[j] > m) m = row[j];
+                if (at(&o, base + j) > m) m = at(&o, base + j);
             double z = 0;
             for (int64_t j = 0; j < c; j++)
-                z += exp(row[j] - m);
-            logp = row[label] - m - log(z);
+                z += exp(at(&o, base + j) - m);
+            logp -= m + log(z);
         }
         total -= logp;
         used++;
     }
     *sum_nll = total;
     *count = used;
-    sb_tensor_free(o);
-    sb_tensor_free(t);
+    release_pair(&o, &t);
     return s;
 }

@@ -25,7 +25,20 @@ void sb_run_hash_format_value(double value, char *buf, size_t bufsize)
     }
     long long milli = llround(value * 1000.0); /* half away from zero */
     unsigned long long mag = milli < 0 ? (unsigned long long)(-milli) : (unsigned long long)milli;
-    snprintf(buf, bufsize, "%s%llu.%03llu", milli < 0 ? "-" : "", mag / 1000, mag % 1000);
+    /* Digits by hand: this runs once per output element, and snprintf dominated. */
+    char digits[32];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag > 0 || n < 4); /* at least "0.000" */
+    size_t k = 0;
+    if (milli < 0 && bufsize > 1) buf[k++] = '-';
+    while (n > 0 && k + 2 < bufsize) {
+        if (n == 3) buf[k++] = '.';
+        buf[k++] = digits[--n];
+    }
+    buf[k] = '\0';
 }
 
 sb_status sb_run_hash_begin(sb_run_hasher *h, int ndim, const int64_t *shape)

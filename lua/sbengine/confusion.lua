@@ -28,9 +28,13 @@ function classification.init(opts)
 end
 
 function classification.update(state, output, target, opts)
-  local counts = core.metric.confusion_add(output, target, opts.num_classes, opts.ignore_index)
+  local cells, amounts = core.metric.confusion_add(output, target, opts.num_classes,
+    opts.ignore_index)
   local s = state.counts
-  for i = 1, #counts do s[i] = s[i] + counts[i] end
+  for i = 1, #cells do
+    local cell = cells[i]
+    s[cell] = s[cell] + amounts[i]
+  end
 end
 
 -- counts (row-major, row = true class) -> per-class tp, predicted, support

@@ -18,10 +18,11 @@ local collected = {}
 
 -- Facts that do not change during a run, gathered once (no file I/O: build facts, the
 -- host name from the kernel).
-local base_environment
+local base_environment, cuda_environment
 local function environment_for(fields)
   if not base_environment then
-    local bi = core.sys.build_info()
+    -- {cuda = false}: a CPU run does not load the CUDA plugin (~200 MB resident) for this.
+    local bi = core.sys.build_info { cuda = false }
     local host, os_name = core.result.host_info()
     base_environment = {
       engine = "sbengine",
@@ -32,16 +33,6 @@ local function environment_for(fields)
       host = host,
       os = os_name,
     }
-    if bi.cuda_built then
-      local function dotted(v, parts)
-        if not v or v == 0 then return nil end
-        if parts == 2 then return ("%d.%d"):format(v // 1000, (v % 1000) // 10) end
-        return ("%d.%d.%d"):format(v // 10000, (v // 100) % 100, v % 100)
-      end
-      base_environment.cuda_runtime = dotted(bi.cuda_runtime, 2)
-      base_environment.cuda_driver = dotted(bi.cuda_driver, 2)
-      base_environment.cublas = dotted(bi.cublas, 3)
-    end
   end
   local env = {}
   for k, v in pairs(base_environment) do env[k] = v end
@@ -52,6 +43,20 @@ local function environment_for(fields)
   end
   env.device = device
   if device:match("^cuda") then
+    if not cuda_environment then
+      local bi = core.sys.build_info()
+      local function dotted(v, parts)
+        if not v or v == 0 then return nil end
+        if parts == 2 then return ("%d.%d"):format(v // 1000, (v % 1000) // 10) end
+        return ("%d.%d.%d"):format(v // 10000, (v // 100) % 100, v % 100)
+      end
+      cuda_environment = {
+        cuda_runtime = dotted(bi.cuda_runtime, 2),
+        cuda_driver = dotted(bi.cuda_driver, 2),
+        cublas = dotted(bi.cublas, 3),
+      }
+    end
+    for k, v in pairs(cuda_environment) do env[k] = v end
     local index = tonumber(device:match("^cuda:(%d+)$") or "0")
     for _, d in ipairs(core.sys.devices()) do
       if d.name == "cuda:" .. index then env.device_name = d.description end

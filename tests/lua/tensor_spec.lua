@@ -1,6 +1,13 @@
 -- The tensor userdata from Lua: creation, views, indexing (1-based), ops, errors, memory.
 local sb = require "sbengine"
 
+-- A second operand of the same shape: rows in reverse order (a plain contiguous tensor).
+require("sbengine.tensor").methods.flip_for_test = function(self)
+  local rows = {}
+  for i = 1, self:size(1) do rows[i] = self[self:size(1) + 1 - i]:totable() end
+  return sb.tensor(rows)
+end
+
 local function same(expected, t, tol)
   local got = sb.is_tensor(t) and t:totable() or t
   tol = tol or 1e-6
@@ -218,6 +225,43 @@ describe("ops", function()
     same(v1:totable(), v2, 0)
     same(i1:totable(), i2, 0)
     same(xc:matmul(xc:t()):totable(), x:matmul(x:t()), 1e-5)
+  end)
+
+  it("every op accepts strided, expanded and narrowed operands", function()
+    sb.manual_seed(11)
+    local base = sb.rand(7, 6):add(0.1)
+    local views = {
+      transposed = base:t(),                          -- [6, 7], strides (1, 6)
+      narrowed = base:narrow(2, 2, 4):t(),             -- [4, 7], offset
+      expanded = base:select(2, 3):unsqueeze(1):expand(3, 7), -- stride 0
+    }
+    local unary = { "neg", "abs", "exp", "log", "sqrt", "clone", "contiguous", "float", "double" }
+    local binary = { "add", "sub", "mul", "div", "maximum", "minimum", "eq", "ne", "gt", "lt", "ge", "le" }
+    local reduce = { "sum", "mean", "max", "min", "argmax", "argmin" }
+    for name, v in pairs(views) do
+      local c = v:contiguous()
+      for _, op in ipairs(unary) do same(c[op](c):totable(), v[op](v), 1e-6) end
+      for _, op in ipairs(binary) do
+        same(c[op](c, c:flip_for_test()):totable(), v[op](v, c:flip_for_test()), 1e-6)
+        same(c[op](c, 0.5):totable(), v[op](v, 0.5), 1e-6)
+      end
+      for _, op in ipairs(reduce) do
+        same(c[op](c):totable(), v[op](v), 1e-5)
+        same(c[op](c, 1):totable(), v[op](v, 1), 1e-5)
+        same(c[op](c, 2):totable(), v[op](v, 2), 1e-5)
+      end
+      local cv, ci = c:topk(2)
+      local vv, vi = v:topk(2)
+      same(cv:totable(), vv, 0)
+      same(ci:totable(), vi, 0)
+      same(c:clamp(0.3, 0.6):totable(), v:clamp(0.3, 0.6), 0)
+      same(c:matmul(c:t()):totable(), v:matmul(v:t()), 1e-5)
+      same(c:t():matmul(c):totable(), v:t():matmul(v), 1e-5)
+      local dst = sb.zeros(v:size())
+      same(c:totable(), dst:copy(v), 0)
+      same(c:reshape(-1):totable(), v:reshape(-1), 0)
+      assert.are.equal(name, name)
+    end
   end)
 
   it("prints like PyTorch", function()

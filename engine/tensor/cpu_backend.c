@@ -589,12 +589,21 @@ static void accum_init(accum *a)
             SB_ACC_BEST_##K(x, pos + i);                                                           \
         }                                                                                          \
     }
+/* Eight partial sums break the dependency chain so the loop vectorises without
+ * -ffast-math; they are combined in a fixed order, so results stay deterministic. */
 #define SB_ACC_SUM_FLT(EXPR)                                                                       \
     do {                                                                                           \
-        double sum = 0;                                                                            \
-        for (int64_t i = 0; i < n; i++)                                                            \
-            sum += (double)(EXPR);                                                                 \
-        acc->fsum += sum;                                                                          \
+        double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                 \
+        int64_t j = 0;                                                                             \
+        for (; j + 8 <= n; j += 8)                                                                 \
+            for (int k = 0; k < 8; k++) {                                                          \
+                int64_t i = j + k;                                                                 \
+                part[k] += (double)(EXPR);                                                         \
+            }                                                                                      \
+        for (int64_t i = j; i < n; i++)                                                            \
+            part[i - j] += (double)(EXPR);                                                         \
+        acc->fsum += ((part[0] + part[1]) + (part[2] + part[3])) +                                 \
+                     ((part[4] + part[5]) + (part[6] + part[7]));                                  \
     } while (0)
 #define SB_ACC_SUM_INT(EXPR)                                                                       \
     do {                                                                                           \

@@ -24,12 +24,12 @@
 typedef struct st_dtype {
     const char *name;
     size_t size;
-    sb_dtype loaded; /* the dtype of the loaded tensor */
+    sb_dtype loaded;
 } st_dtype;
 
 static const st_dtype st_dtypes[] = {
-    {"F32", 4, SB_FLOAT32}, {"F64", 8, SB_FLOAT64}, {"I64", 8, SB_INT64},    {"I32", 4, SB_INT32},
-    {"U8", 1, SB_UINT8},    {"F16", 2, SB_FLOAT32}, {"BF16", 2, SB_FLOAT32},
+    {"F32", 4, SB_FLOAT32}, {"F64", 8, SB_FLOAT64}, {"I64", 8, SB_INT64},     {"I32", 4, SB_INT32},
+    {"U8", 1, SB_UINT8},    {"F16", 2, SB_FLOAT16}, {"BF16", 2, SB_BFLOAT16},
 };
 
 static const st_dtype *st_dtype_find(const char *name)
@@ -59,39 +59,6 @@ static const char *st_dtype_name_of(sb_dtype d)
     default:
         return NULL;
     }
-}
-
-static float half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    uint32_t bits;
-    if (exp == 0) {
-        if (mant == 0) {
-            bits = sign;
-        } else { /* subnormal: normalise */
-            exp = 127 - 15 + 1;
-            while (!(mant & 0x400)) {
-                mant <<= 1;
-                exp--;
-            }
-            bits = sign | (exp << 23) | ((mant & 0x3ff) << 13);
-        }
-    } else if (exp == 31) {
-        bits = sign | 0x7f800000u | (mant << 13);
-    } else {
-        bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
-    }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
-}
-
-static float bf16_to_float(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
 }
 
 /* ---- the header parser ---------------------------------------------------------------------
@@ -704,8 +671,7 @@ static sb_status make_tensor(const char *what, const st_info *t, const unsigned 
     const unsigned char *src = data + data_pos + t->begin;
     const size_t esize = t->dtype->size;
     const sb_dtype dtype = t->dtype->loaded;
-    const bool convert = strcmp(t->dtype->name, "F16") == 0 || strcmp(t->dtype->name, "BF16") == 0;
-    if (storage && !convert && (data_pos + t->begin) % esize == 0) {
+    if (storage && (data_pos + t->begin) % esize == 0) {
         int64_t strides[SB_MAX_DIMS];
         int64_t s = 1;
         for (int d = t->ndim - 1; d >= 0; d--) {
@@ -723,17 +689,7 @@ static sb_status make_tensor(const char *what, const st_info *t, const unsigned 
     sb_tensor *x;
     SB_TRY(sb_tensor_empty(t->ndim, t->shape, dtype, SB_CPU, &x));
     const size_t n = (size_t)((t->end - t->begin) / esize);
-    if (convert) {
-        float *dst = sb_tensor_data(x);
-        const bool half = strcmp(t->dtype->name, "F16") == 0;
-        for (size_t i = 0; i < n; i++) {
-            uint16_t v;
-            memcpy(&v, src + 2 * i, 2);
-            dst[i] = half ? half_to_float(v) : bf16_to_float(v);
-        }
-    } else if (n) {
-        memcpy(sb_tensor_data(x), src, n * esize);
-    }
+    if (n) memcpy(sb_tensor_data(x), src, n * esize);
     *out = x;
     return SB_OK;
 }

@@ -14,11 +14,12 @@
  * the reference implementation requires), a byte count that disagrees with the shape.
  * No allocation is larger than the file.
  *
- * Dtypes: F32 F64 I64 I32 U8 load as views of one copy-on-write private mapping of the
- * file (writes to a loaded tensor never reach the file; the mapping is unmapped when the
- * last tensor using it is freed). A tensor whose offset is not aligned to its element
- * size is copied instead. F16 and BF16 are converted to float32 on load, because the CPU
- * tensor core computes in float32 (DESIGN §3: half types exist on the GPU only). */
+ * Dtypes F32 F64 F16 BF16 I64 I32 U8 load as the matching sbengine dtypes (float16 and
+ * bfloat16 are storage types on the CPU: convert with :float() to compute, or move them
+ * to CUDA; load_state_dict converts into the parameters' dtype), as views of one
+ * copy-on-write private mapping of the file: writes to a loaded tensor never reach the
+ * file, and the mapping is unmapped when the last tensor using it is freed. A tensor
+ * whose offset is not aligned to its element size is copied instead. */
 #ifndef SB_IO_SAFETENSORS_H
 #define SB_IO_SAFETENSORS_H
 
@@ -32,7 +33,7 @@
 typedef struct sb_safetensors_entry {
     char *name;
     sb_tensor *tensor;
-    char dtype[8]; /* the file's dtype name ("F16" for a tensor converted to float32) */
+    char dtype[8]; /* the file's dtype name ("F32", ...) */
 } sb_safetensors_entry;
 
 typedef struct sb_safetensors_meta {

@@ -92,6 +92,9 @@ typedef struct conv_job {
     int failed;
 } conv_job;
 
+/* Floats of slack after the padded image and the cols buffer for im2col's block copies. */
+#define SB_IM2COL_SLACK 8
+
 /* The geometry of one image as im2col reads it: the image itself when no padding is
  * needed, else a zero-padded copy (so the copy loops below have no bounds checks). */
 typedef struct conv_src {
@@ -105,7 +108,9 @@ static conv_src conv_src_geometry(const conv_job *j)
     const int64_t need_h = (j->OH - 1) * j->p.stride[0] + (j->KH - 1) * j->p.dilation[0] + 1;
     const int64_t need_w = (j->OW - 1) * j->p.stride[1] + (j->KW - 1) * j->p.dilation[1] + 1;
     conv_src g;
-    g.padded = j->p.pad[0] > 0 || j->p.pad[1] > 0 || need_h > j->H || need_w > j->W;
+    /* Stride-1 im2col reads whole blocks past a row's end: it needs the copy's slack. */
+    g.padded =
+        j->p.pad[0] > 0 || j->p.pad[1] > 0 || need_h > j->H || need_w > j->W || j->p.stride[1] == 1;
     g.hp = g.padded ? (j->p.pad[0] + j->H > need_h ? j->p.pad[0] + j->H : need_h) : j->H;
     g.wp = g.padded ? (j->p.pad[1] + j->W > need_w ? j->p.pad[1] + j->W : need_w) : j->W;
     return g;
@@ -151,10 +156,13 @@ SB_NN_VECTOR_CLONES static void im2col(const conv_job *j, const conv_src *g, con
                 float *dst = cols + ((c * j->KH + ky) * j->KW + kx) * ohw;
                 const float *base = plane + ky * dh * g->wp + kx * dw;
                 if (sw == 1) {
+                    /* Whole 8-float blocks: a row's last block spills into the next
+                     * row's start, which that row then overwrites (rows go in order);
+                     * buffers carry SB_IM2COL_SLACK floats for the final spill. */
                     for (int64_t oy = 0; oy < j->OH; oy++, dst += OW) {
                         const float *in = base + oy * sh * g->wp;
-                        for (int64_t ox = 0; ox < OW; ox++)
-                            dst[ox] = in[ox];
+                        for (int64_t ox = 0; ox < OW; ox += 8)
+                            memcpy(dst + ox, in + ox, 8 * sizeof(float));
                     }
                 } else {
                     for (int64_t oy = 0; oy < j->OH; oy++, dst += OW) {
@@ -168,22 +176,78 @@ SB_NN_VECTOR_CLONES static void im2col(const conv_job *j, const conv_src *g, con
     }
 }
 
+/* Stride-1 convolutions run on the "wide" output grid OH x wp (the padded image's width):
+ * on that grid the im2col row of (c, ky, kx) is ONE contiguous span of the padded image,
+ * so building cols is a memcpy per row instead of a loop over short output rows. The GEMM
+ * computes wp - OW extra columns per row, dropped when the result is compacted into the
+ * output (which also adds the bias). */
+SB_NN_VECTOR_CLONES static void im2col_wide(const conv_job *j, const conv_src *g, const float *src,
+                                            int64_t cg, float *cols)
+{
+    const int64_t nw = j->OH * g->wp, span = (j->OH - 1) * g->wp + j->OW;
+    const int64_t dh = j->p.dilation[0], dw = j->p.dilation[1];
+    for (int64_t c = 0; c < cg; c++) {
+        const float *plane = src + c * g->hp * g->wp;
+        for (int64_t ky = 0; ky < j->KH; ky++) {
+            for (int64_t kx = 0; kx < j->KW; kx++) {
+                float *dst = cols + ((c * j->KH + ky) * j->KW + kx) * nw;
+                memcpy(dst, plane + ky * dh * g->wp + kx * dw, (size_t)span * sizeof(float));
+                for (int64_t i = span; i < nw; i++) /* columns past the last row's end */
+                    dst[i] = 0.0f;
+            }
+        }
+    }
+}
+
+SB_NN_VECTOR_CLONES static void compact_wide(const conv_job *j, const conv_src *g,
+                                             const float *wide, const float *bias, int64_t og,
+                                             float *y)
+{
+    const int64_t OW = j->OW, rows = og * j->OH;
+    for (int64_t r = 0; r < rows; r++) {
+        const float b = bias ? bias[r / j->OH] : 0.0f;
+        const float *src = wide + r * g->wp;
+        float *dst = y + r * OW;
+        if (r + 1 < rows) {
+            /* Whole 8-float blocks: the spill lands on the next row, written after this
+             * one (src stays inside the wide buffer, wp >= OW). */
+            for (int64_t ox = 0; ox < OW; ox += 8)
+                for (int i = 0; i < 8; i++)
+                    dst[ox + i] = src[ox + i] + b;
+        } else { /* the last row: nothing of ours after it */
+            for (int64_t ox = 0; ox < OW; ox++)
+                dst[ox] = src[ox] + b;
+        }
+    }
+}
+
 static void conv_images(void *ctx, int64_t begin, int64_t end)
 {
     conv_job *j = ctx;
     const int64_t cg = j->C / j->groups, og = j->O / j->groups;
     const int64_t k = cg * j->KH * j->KW, ohw = j->OH * j->OW;
     const conv_src g = conv_src_geometry(j);
-    float *cols = NULL, *pad = NULL;
+    /* The wide grid wastes (wp - OW) / OW of the GEMM: worth it up to about 25% (LeNet's
+     * first layer: 32 / 28), not for small images with large kernels (its second: 14 / 10). */
+    const bool wide = !j->direct && j->p.stride[0] == 1 && j->p.stride[1] == 1 &&
+                      4 * g.wp <= 5 * j->OW && j->OW >= 8; /* compact_wide's blocks */
+    /* columns of the GEMM: the output grid, or the wide grid */
+    const int64_t ncols = wide ? j->OH * g.wp : ohw;
+    const bool compact = wide && g.wp != j->OW;
+    float *cols = NULL, *pad = NULL, *wide_out = NULL;
     if (!j->direct) {
-        cols = malloc((size_t)(k * ohw) * sizeof(float));
-        if (g.padded) pad = malloc((size_t)(cg * g.hp * g.wp) * sizeof(float));
-        if (!cols || (g.padded && !pad)) {
+        cols = malloc((size_t)(k * ncols + SB_IM2COL_SLACK) * sizeof(float));
+        if (g.padded) pad = malloc((size_t)(cg * g.hp * g.wp + SB_IM2COL_SLACK) * sizeof(float));
+        if (compact) wide_out = malloc((size_t)(og * ncols) * sizeof(float));
+        if (!cols || (g.padded && !pad) || (compact && !wide_out)) {
             free(cols);
             free(pad);
+            free(wide_out);
             __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
             return;
         }
+        /* Block copies read (never use) the slack: keep it defined. */
+        if (pad) memset(pad + cg * g.hp * g.wp, 0, SB_IM2COL_SLACK * sizeof(float));
     }
     for (int64_t n = begin; n < end; n++) {
         const float *xn = j->x + n * j->C * j->H * j->W;
@@ -191,13 +255,13 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
         for (int64_t g_i = 0; g_i < j->groups; g_i++) {
             const float *xg = xn + g_i * cg * j->H * j->W;
             float *yg = yn + g_i * og * ohw;
+            const float *bias = j->b ? j->b + g_i * og : NULL;
             float beta = 0.0f;
-            if (j->b) {
+            if (bias && !compact) {
                 for (int64_t o = 0; o < og; o++) {
-                    const float v = j->b[g_i * og + o];
                     float *row = yg + o * ohw;
                     for (int64_t i = 0; i < ohw; i++)
-                        row[i] = v;
+                        row[i] = bias[o];
                 }
                 beta = 1.0f;
             }
@@ -208,16 +272,22 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
                     pad_image(j, &g, xg, cg, pad);
                     src = pad;
                 }
-                im2col(j, &g, src, cg, cols);
+                if (wide)
+                    im2col_wide(j, &g, src, cg, cols);
+                else
+                    im2col(j, &g, src, cg, cols);
                 b_matrix = cols;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)og, (blasint)ohw,
-                        (blasint)k, 1.0f, j->w + g_i * og * k, (blasint)k, b_matrix, (blasint)ohw,
-                        beta, yg, (blasint)ohw);
+            float *out = compact ? wide_out : yg;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)og, (blasint)ncols,
+                        (blasint)k, 1.0f, j->w + g_i * og * k, (blasint)k, b_matrix, (blasint)ncols,
+                        beta, out, (blasint)ncols);
+            if (compact) compact_wide(j, &g, wide_out, bias, og, yg);
         }
     }
     free(cols);
     free(pad);
+    free(wide_out);
 }
 
 sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,

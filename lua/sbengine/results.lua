@@ -149,16 +149,36 @@ function results.submit_list(list, path)
   return 0
 end
 
+--- Check mode's end of run: results are not stored; when a server is configured each one
+-- is validated with it (POST check/results/). Returns 3 when one is rejected or the server
+-- cannot be reached, else nil.
+function results.check_list(list)
+  io.stderr:write(("sbengine: check mode: %d result%s built, not stored\n")
+    :format(#list, #list == 1 and "" or "s"))
+  if not server.configured() then
+    io.stderr:write("sbengine: check mode: no results server configured (--server URL or "
+      .. "SOTABENCH_URL): the results were not validated by a server\n")
+    return nil
+  end
+  local code
+  for _, r in ipairs(list) do
+    local ok, err = server.check_result(r)
+    if ok then
+      io.stderr:write(("sbengine: check: %s on %s: valid\n"):format(r.model, r.dataset))
+    else
+      io.stderr:write(("sbengine: check: %s on %s: %s\n"):format(r.model, r.dataset, err))
+      code = 3
+    end
+  end
+  return code
+end
+
 --- The end of a run (session.at_finish): store every collected result, then submit when
 -- --submit was given. The store file is written before any network call.
 function results.finish_run(ok)
   if #collected == 0 then return nil end
   local list = results.take()
-  if session.config.check then
-    io.stderr:write(("sbengine: check mode: %d result%s built, not stored\n")
-      :format(#list, #list == 1 and "" or "s"))
-    return nil
-  end
+  if session.config.check then return results.check_list(list) end
   local path = store.path()
   store.append(path, list)
   io.stderr:write(("sbengine: %d result%s stored in %s\n")
@@ -173,6 +193,24 @@ function results.finish_run(ok)
 end
 
 session.at_finish(results.finish_run)
+
+-- A script that leaves with os.exit() skips the end-of-run hooks; under the CLI, store (and
+-- submit) first, so that no result is lost that way either. Plain lua5.4/busted keep their
+-- own os.exit: only `sbengine` calls session.configure.
+session.configure_hooks[#session.configure_hooks + 1] = function()
+  local real_exit = os.exit
+  os.exit = function(code, close)
+    local ok_code = code == nil or code == true or code == 0
+    local done, result = pcall(results.finish_run, ok_code)
+    if not done then
+      io.stderr:write("sbengine: " .. tostring(result) .. "\n")
+      if ok_code then code = 1 end
+    elseif ok_code and math.type(result) == "integer" then
+      code = result
+    end
+    return real_exit(code, close)
+  end
+end
 
 -- Server methods of the userdata.
 local methods = core.result.methods

@@ -138,6 +138,19 @@ expect_err "late failure"
 expect_store_holds store.json 1
 expect_err "not submitted because the script failed"
 
+case_ "a script that leaves with os.exit still stores its results (and submits them)"
+ctl reset "$PORT"
+rm -f store.json
+printf 'sb.BenchmarkResult{model="M", task="T", dataset="D"}\nos.exit(0)\n' >exits.lua
+run_sb --out store.json --submit exits.lua
+expect_exit 0
+expect_store_holds store.json 1
+expect_server_has_exactly store.json
+printf 'sb.BenchmarkResult{model="M", task="T", dataset="D"}\nos.exit(5)\n' >exits5.lua
+run_sb --out store.json exits5.lua
+expect_exit 5
+expect_store_holds store.json 2
+
 case_ "the store file is appended to across runs"
 rm -f store.json
 run_sb --out store.json two.lua
@@ -190,7 +203,15 @@ expect_out "check	true"
 expect_out "cached	miss"
 expect_out "known	false"
 expect_err "check mode: 1 result built, not stored"
+expect_err "check: LeNet-5 on MNIST: valid"
 if [ -e store.json ]; then sb_fail "check mode wrote the store file"; else sb_ok; fi
+
+case_ "sbengine check: a result the server rejects is exit 3 with the server's errors"
+ctl plan "$PORT" "ok,ok,ok,400"
+run_sb check --out store.json check.lua
+expect_exit 3
+expect_err "check: LeNet-5 on MNIST: model: not a known model"
+ctl plan "$PORT" ""
 
 case_ "check --params and SOTABENCH_CHECK=params"
 run_sb check --params check.lua
@@ -221,5 +242,8 @@ SOTABENCH_URL= HOME="$SB_TMP" run_sb --out store.json check.lua
 expect_exit 0
 expect_out "cached	miss"
 expect_out "check	nil	no results server configured"
+SOTABENCH_URL= HOME="$SB_TMP" run_sb check check.lua
+expect_exit 0
+expect_err "no results server configured (--server URL or SOTABENCH_URL): the results were not validated"
 
 finish

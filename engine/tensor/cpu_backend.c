@@ -320,18 +320,21 @@ static sb_status cpu_unary(sb_unary_op op, sb_tensor *out, const sb_tensor *a)
 
 /* ---- streaming stores ------------------------------------------------------------------ */
 
-/* Long contiguous float32 runs are written with non-temporal stores: the result goes to
- * memory without first reading the destination lines into the cache (the "read for
- * ownership" that makes c = a + b move 4 streams of bytes instead of 3) and without
- * evicting the inputs. Short runs keep ordinary stores: their output is likely read again
- * soon, from the cache. */
+/* Outputs larger than the caches (SB_STREAM_MIN_BYTES in all) are written with
+ * non-temporal stores in their long contiguous float32 runs: the result goes to memory
+ * without first reading the destination lines into the cache (the "read for ownership"
+ * that makes c = a + b move 4 streams of bytes instead of 3) and without evicting the
+ * inputs. Smaller outputs keep ordinary stores: the next op will read them from the
+ * cache. The kernel passes a non-NULL loop ctx to allow streaming. */
+#define SB_STREAM_MIN_BYTES ((int64_t)16 << 20)
+
 #if defined(__SSE2__)
 #include <immintrin.h>
-#define SB_STREAM_MIN_ELEMENTS ((int64_t)1 << 16)
+#define SB_STREAM_MIN_RUN ((int64_t)1 << 12) /* elements; shorter runs are not worth it */
 #define SB_DEFINE_STREAM(NAME, VEC_OP, SCALAR_OP)                                                  \
-    static bool NAME(float *o, const float *x, const float *y, int64_t n)                          \
+    static bool NAME(float *o, const float *x, const float *y, int64_t n, void *allowed)           \
     {                                                                                              \
-        if (n < SB_STREAM_MIN_ELEMENTS) return false;                                              \
+        if (!allowed || n < SB_STREAM_MIN_RUN) return false;                                       \
         int64_t i = 0;                                                                             \
         for (; i < n && ((uintptr_t)(o + i) & 15) != 0; i++)                                       \
             o[i] = x[i] SCALAR_OP y[i];                                                            \
@@ -354,7 +357,7 @@ SB_DEFINE_STREAM(stream_div_float, _mm_div_ps, /)
  * and one side a broadcast scalar (stride 0). */
 #define SB_DEFINE_BINARY_LOOP(NAME, T, TO, EXPR)                                                   \
     SB_DEFINE_BINARY_LOOP_S(NAME, T, TO, EXPR, SB_NO_STREAM)
-#define SB_NO_STREAM(o, x, y, n) false
+#define SB_NO_STREAM(o, x, y, n, allowed) false
 #define SB_DEFINE_BINARY_LOOP_S(NAME, T, TO, EXPR, STREAM)                                         \
     static void NAME(char **p, const int64_t *s, int64_t n, int64_t pos, void *ctx)                \
     {                                                                                              \
@@ -364,7 +367,7 @@ SB_DEFINE_STREAM(stream_div_float, _mm_div_ps, /)
         if (s[0] == eo && s[1] == e && s[2] == e) {                                                \
             TO *o = (TO *)p[0];                                                                    \
             const T *x = (const T *)p[1], *y = (const T *)p[2];                                    \
-            if (STREAM(o, x, y, n)) return;                                                        \
+            if (STREAM(o, x, y, n, ctx)) return;                                                   \
             for (int64_t i = 0; i < n; i++) {                                                      \
                 T a = x[i], b = y[i];                                                              \
                 o[i] = (TO)(EXPR);                                                                 \
@@ -498,7 +501,10 @@ static sb_status cpu_binary(sb_binary_op op, sb_tensor *out, const sb_tensor *a,
     sb_loop_fn fn = binary_loop(op, out->dtype);
     if (!fn) return unsupported_dtype(binary_name(op), out->dtype);
     sb_operand ops[3] = {sb_operand_of(out), sb_operand_of(a), sb_operand_of(b)};
-    sb_cpu_foreach(3, ops, out->ndim, out->sizes, fn, NULL, SB_PARALLEL_ELEMENTS);
+    static const char stream_allowed = 1;
+    int64_t bytes = sb_tensor_numel(out) * (int64_t)sb_dtype_size(out->dtype);
+    void *ctx = bytes >= SB_STREAM_MIN_BYTES ? (void *)&stream_allowed : NULL;
+    sb_cpu_foreach(3, ops, out->ndim, out->sizes, fn, ctx, SB_PARALLEL_ELEMENTS);
     return SB_OK;
 }
 
@@ -589,12 +595,21 @@ static void accum_init(accum *a)
             SB_ACC_BEST_##K(x, pos + i);                                                           \
         }                                                                                          \
     }
+/* Eight partial sums break the dependency chain so the loop vectorises without
+ * -ffast-math; they are combined in a fixed order, so results stay deterministic. */
 #define SB_ACC_SUM_FLT(EXPR)                                                                       \
     do {                                                                                           \
-        double sum = 0;                                                                            \
-        for (int64_t i = 0; i < n; i++)                                                            \
-            sum += (double)(EXPR);                                                                 \
-        acc->fsum += sum;                                                                          \
+        double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                                 \
+        int64_t j = 0;                                                                             \
+        for (; j + 8 <= n; j += 8)                                                                 \
+            for (int k = 0; k < 8; k++) {                                                          \
+                int64_t i = j + k;                                                                 \
+                part[k] += (double)(EXPR);                                                         \
+            }                                                                                      \
+        for (int64_t i = j; i < n; i++)                                                            \
+            part[i - j] += (double)(EXPR);                                                         \
+        acc->fsum += ((part[0] + part[1]) + (part[2] + part[3])) +                                 \
+                     ((part[4] + part[5]) + (part[6] + part[7]));                                  \
     } while (0)
 #define SB_ACC_SUM_INT(EXPR)                                                                       \
     do {                                                                                           \

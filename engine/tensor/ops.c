@@ -160,6 +160,14 @@ sb_status sb_tensor_binary_scalar(sb_binary_op op, const sb_tensor *a, double s,
     return SB_OK;
 }
 
+static bool same_view(const sb_tensor *a, const sb_tensor *b)
+{
+    if (a->offset != b->offset || !sb_tensor_same_shape(a, b)) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->sizes[i] > 1 && a->strides[i] != b->strides[i]) return false;
+    return true;
+}
+
 static sb_status inplace_dtype_check(const sb_tensor *self, sb_dtype needed)
 {
     if (needed == self->dtype) return SB_OK;
@@ -174,10 +182,10 @@ sb_status sb_tensor_binary_(sb_binary_op op, sb_tensor *self, const sb_tensor *b
     SB_TRY(same_device(self, b));
     SB_TRY(inplace_dtype_check(self, binary_dtype(op, sb_dtype_promote(self->dtype, b->dtype))));
     sb_tensor *cb = NULL, *eb = NULL;
-    /* b read while self is written: stage b when it shares self's bytes. */
-    sb_status st = b->storage == self->storage ? sb_tensor_to_dtype(b, self->dtype, &cb) : SB_OK;
-    if (st == SB_OK && !cb) st = as_dtype(b, self->dtype, &cb);
-    if (st == SB_OK && cb->storage == self->storage) {
+    sb_status st = as_dtype(b, self->dtype, &cb);
+    /* b is read while self is written: another view of the same bytes is staged first
+     * (the very same view is harmless: each element is read before it is written). */
+    if (st == SB_OK && cb->storage == self->storage && !same_view(cb, self)) {
         sb_tensor *copy = NULL;
         st = sb_tensor_clone(cb, &copy);
         sb_tensor_free(cb);

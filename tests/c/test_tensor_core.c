@@ -276,6 +276,25 @@ static void test_parallel_paths(void)
     sb_tensor *tensors[] = {a, at, r, ix};
     for (size_t i = 0; i < sizeof tensors / sizeof *tensors; i++)
         sb_tensor_free(tensors[i]);
+
+    /* an output above 16 MiB takes the streaming-store path; inputs start unaligned */
+    int64_t big[1] = {((int64_t)1 << 22) + 11};
+    sb_tensor *x = arange_f32(1, big), *xs = NULL, *ys = NULL, *sum2 = NULL;
+    SB_CHECK(sb_tensor_narrow(x, 0, 1, big[0] - 1, &xs) == SB_OK);
+    SB_CHECK(sb_tensor_narrow(x, 0, 0, big[0] - 1, &ys) == SB_OK);
+    SB_CHECK(sb_tensor_binary(SB_BINARY_SUB, xs, ys, &sum2) == SB_OK);
+    bool all_one = true;
+    const float *sp = sb_tensor_data(sum2);
+    for (int64_t i = 0; i < big[0] - 1; i++)
+        all_one &= sp[i] == 1.0f;
+    SB_CHECK(all_one);
+    sb_tensor_free(sum2);
+    SB_CHECK(sb_tensor_binary(SB_BINARY_ADD, xs, ys, &sum2) == SB_OK);
+    SB_CHECK(at1(sum2, big[0] - 2) == (double)(float)(2.0 * (double)(big[0] - 2) + 1.0));
+    SB_CHECK(at1(sum2, 5) == 11.0);
+    sb_tensor *tensors2[] = {x, xs, ys, sum2};
+    for (size_t i = 0; i < sizeof tensors2 / sizeof *tensors2; i++)
+        sb_tensor_free(tensors2[i]);
 }
 
 static void test_reductions_and_topk(void)
@@ -375,6 +394,15 @@ static void test_matmul(void)
     check_mm(at, b);
     check_mm(a, bt);
     check_mm(at, bt);
+    /* transposed views go to BLAS as flags: the only allocation is the output */
+    {
+        sb_tensor *r = NULL;
+        size_t base = sb_cpu_memory_allocated();
+        sb_cpu_memory_reset_peak();
+        SB_CHECK(sb_tensor_mm(at, bt, &r) == SB_OK);
+        SB_CHECK(sb_cpu_memory_peak() == base + 5 * 6 * sizeof(float));
+        sb_tensor_free(r);
+    }
     /* a strided narrow BLAS cannot read in place: compacted internally */
     sb_tensor *wide = NULL, *narrow = NULL;
     int64_t s7x12[2] = {7, 12};

@@ -143,6 +143,11 @@ describe("ops", function()
     local c = a:clone()
     c:add_(1):mul_(2)
     same({ { 4, 6, 8 }, { 10, 12, 14 } }, c)
+    local o = sb.tensor({ 1, 2, 3, 4 })
+    o:narrow(1, 2, 3):add_(o:narrow(1, 1, 3)) -- overlapping views read the old values
+    same({ 1, 3, 5, 7 }, o)
+    o:add_(o)
+    same({ 2, 6, 10, 14 }, o)
     assert.are.equal("float32", (sb.arange(4) / 2):dtype()) -- true division
     assert.are.equal("int64", (sb.arange(4) * 2):dtype())
     assert.are.equal("float32", (sb.arange(4) * 2.5):dtype())

@@ -139,7 +139,8 @@ static int l_conv2d(lua_State *L)
     else
         b = opt_tensor(L, 3);
     check_options(L, op, opt_idx);
-    static const char *const known[] = {"stride", "padding", "dilation", "groups", NULL};
+    static const char *const known[] = {"stride", "padding",    "dilation",
+                                        "groups", "activation", NULL};
     check_known_options(L, op, opt_idx, known);
     sb_conv2d_options o = sb_conv2d_defaults();
     opt_pair(L, op, opt_idx, "stride", o.stride);
@@ -161,6 +162,10 @@ static int l_conv2d(lua_State *L)
         }
         lua_pop(L, 1);
         o.groups = sbL_optfield_integer(L, opt_idx, "groups", 1);
+        const char *act = sbL_optfield_string(L, opt_idx, "activation", NULL);
+        if (act && strcmp(act, "relu") != 0)
+            return luaL_error(L, "%s: activation must be 'relu' (or absent), got '%s'", op, act);
+        o.relu = act != NULL;
     }
     sb_tensor *y = NULL;
     sb_status st = sb_nn_conv2d(x, w, b, &o, &y);

@@ -374,12 +374,10 @@ static void fill_nested(lua_State *L, int idx, sb_tensor *t, int dim, int64_t *p
                         size_t pathlen)
 {
     int64_t len = (int64_t)lua_rawlen(L, idx);
-    if (len != t->sizes[dim] || (len > 0 && lua_rawgeti(L, idx, 1) == LUA_TNIL)) {
-        if (len > 0 && dim < t->ndim) lua_pop(L, 1);
+    if (len != t->sizes[dim])
         luaL_error(L, "tensor: ragged nested table: %s has %I entries, expected %I",
                    pathlen ? path : "the table", (LUAI_UACINT)len, (LUAI_UACINT)t->sizes[dim]);
-    }
-    if (len > 0) lua_pop(L, 1);
+    luaL_checkstack(L, 4, "tensor: nested table");
     char *data = sb_tensor_data(t);
     size_t elsize = sb_dtype_size(t->dtype);
     for (int64_t i = 1; i <= len; i++) {

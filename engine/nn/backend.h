@@ -29,6 +29,7 @@ typedef struct sb_conv2d_params {
     int64_t pad[2];      /* h, w; >= 0 */
     int64_t dilation[2]; /* h, w; >= 1 */
     int64_t groups;      /* >= 1, divides both channel counts */
+    bool relu;           /* apply ReLU after the bias; only set for backends with conv2d_relu */
 } sb_conv2d_params;
 
 typedef struct sb_pool2d_params {
@@ -51,6 +52,9 @@ typedef enum sb_nn_activation {
 
 typedef struct sb_nn_backend {
     const char *name; /* "cpu", "cuda" */
+    /* conv2d honours sb_conv2d_params.relu (a fused ReLU); when false the front-end applies
+     * the activation kernel to conv2d's output instead. */
+    bool conv2d_relu;
 
     /* out [N,O] = x [N,I] . weight [O,I]^T + bias [O] */
     sb_status (*linear)(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,

@@ -259,10 +259,20 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     sb_status st = contig_add(&set, x, &xc);
     if (st == SB_OK) st = contig_add(&set, weight, &wc);
     if (st == SB_OK) st = contig_add(&set, bias, &bc);
+    p.relu = opt->relu && be->conv2d_relu;
     if (st == SB_OK) {
         const int64_t xs[4] = {n, c, h, w};
         sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
         st = be->conv2d(&y4, &x4, wc, bc, &p);
+    }
+    if (st == SB_OK && opt->relu && !p.relu && sb_tensor_numel(y) > 0) {
+        sb_tensor *activated;
+        st = sb_tensor_empty(y->ndim, y->sizes, y->dtype, sb_tensor_device(y), &activated);
+        if (st == SB_OK) {
+            st = be->activation(SB_ACT_RELU, activated, y);
+            sb_tensor_free(y);
+            y = activated;
+        }
     }
     return finish(st, &set, y, out);
 }

@@ -32,6 +32,7 @@ typedef struct sb_conv2d_options {
     int64_t dilation[2]; /* default {1, 1} */
     int64_t groups;      /* default 1 */
     sb_conv_padding_mode padding_mode;
+    bool relu; /* relu(conv2d(...)) in one pass where the backend can (default false) */
 } sb_conv2d_options;
 
 /* PyTorch's defaults: stride 1, padding 0, dilation 1, groups 1. */

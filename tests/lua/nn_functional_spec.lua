@@ -72,6 +72,29 @@ describe("sb.nn.functional vs PyTorch", function()
   end
 end)
 
+describe("conv2d's fused ReLU ({activation = 'relu'})", function()
+  for _, case in ipairs(cases) do
+    if case.op == "conv2d" then
+      it(case.name, function()
+        local args = build_args(case)
+        local n = case.n
+        local opts = args[n]
+        if type(opts) ~= "table" or sb.is_tensor(opts) then
+          -- no options table: add one after the bias slot
+          n = math.max(n, 3) + 1
+          opts = {}
+        end
+        local fused = {activation = "relu"}
+        for k, v in pairs(opts) do fused[k] = v end
+        args[n] = fused
+        local y = F.conv2d(table.unpack(args, 1, n))
+        local err = max_abs_diff(y, F.relu(data[case.out]))
+        assert.is_true(err <= 1e-4, string.format("%s: max abs error %g", case.name, err))
+      end)
+    end
+  end
+end)
+
 describe("sb.nn.functional argument checks", function()
   local x = sb.zeros(1, 28, 28)
   local function fails(pattern, fn, ...)
@@ -93,6 +116,8 @@ describe("sb.nn.functional argument checks", function()
           F.conv2d, sb.zeros(1, 1, 4, 4), sb.zeros(6, 1, 5, 5))
     fails("conv2d: padding='same' is not supported for strided convolutions",
           F.conv2d, sb.zeros(1, 1, 8, 8), sb.zeros(2, 1, 3, 3), nil, {padding = "same", stride = 2})
+    fails("conv2d: activation must be 'relu' (or absent), got 'gelu'", F.conv2d, sb.zeros(1, 1, 8, 8),
+          sb.zeros(2, 1, 3, 3), nil, {activation = "gelu"})
     fails("conv2d: unknown option 'strides'", F.conv2d, sb.zeros(1, 1, 8, 8), sb.zeros(2, 1, 3, 3),
           nil, {strides = 2})
     fails("conv2d: weight is float64 but input is float32",

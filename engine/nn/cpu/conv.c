@@ -10,6 +10,7 @@
  * after each call). With fewer, the work runs on the calling thread and OpenBLAS threads
  * each GEMM. */
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,6 +204,8 @@ SB_NN_VECTOR_CLONES static void compact_wide(const conv_job *j, const conv_src *
                                              const float *wide, const float *bias, int64_t og,
                                              float *y)
 {
+    /* lo = 0 is the fused ReLU (NaN passes through, as F.relu); -inf is none */
+    const float lo = j->p.relu ? 0.0f : -INFINITY;
     const int64_t OW = j->OW, rows = og * j->OH;
     for (int64_t r = 0; r < rows; r++) {
         const float b = bias ? bias[r / j->OH] : 0.0f;
@@ -212,13 +215,23 @@ SB_NN_VECTOR_CLONES static void compact_wide(const conv_job *j, const conv_src *
             /* Whole 8-float blocks: the spill lands on the next row, written after this
              * one (src stays inside the wide buffer, wp >= OW). */
             for (int64_t ox = 0; ox < OW; ox += 8)
-                for (int i = 0; i < 8; i++)
-                    dst[ox + i] = src[ox + i] + b;
+                for (int i = 0; i < 8; i++) {
+                    const float v = src[ox + i] + b;
+                    dst[ox + i] = v < lo ? lo : v;
+                }
         } else { /* the last row: nothing of ours after it */
-            for (int64_t ox = 0; ox < OW; ox++)
-                dst[ox] = src[ox] + b;
+            for (int64_t ox = 0; ox < OW; ox++) {
+                const float v = src[ox] + b;
+                dst[ox] = v < lo ? lo : v;
+            }
         }
     }
+}
+
+SB_NN_VECTOR_CLONES static void relu_inplace(float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = y[i] < 0.0f ? 0.0f : y[i];
 }
 
 static void conv_images(void *ctx, int64_t begin, int64_t end)
@@ -282,7 +295,10 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint)og, (blasint)ncols,
                         (blasint)k, 1.0f, j->w + g_i * og * k, (blasint)k, b_matrix, (blasint)ncols,
                         beta, out, (blasint)ncols);
-            if (compact) compact_wide(j, &g, wide_out, bias, og, yg);
+            if (compact)
+                compact_wide(j, &g, wide_out, bias, og, yg);
+            else if (j->p.relu)
+                relu_inplace(yg, og * ohw); /* still in cache */
         }
     }
     free(cols);
@@ -316,8 +332,10 @@ sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *
     if (k == 0) { /* no input channels: the output is the bias */
         const int64_t ohw = j.OH * j.OW;
         for (int64_t i = 0; i < n * j.O; i++)
-            for (int64_t s = 0; s < ohw; s++)
-                j.y[i * ohw + s] = j.b ? j.b[i % j.O] : 0.0f;
+            for (int64_t s = 0; s < ohw; s++) {
+                const float v = j.b ? j.b[i % j.O] : 0.0f;
+                j.y[i * ohw + s] = p->relu && v < 0.0f ? 0.0f : v;
+            }
         return SB_OK;
     }
     j.direct = j.KH == 1 && j.KW == 1 && p->stride[0] == 1 && p->stride[1] == 1 && p->pad[0] == 0 &&

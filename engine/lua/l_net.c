@@ -1,7 +1,7 @@
 /* sbengine.core.net: one HTTP request with sbengine's retry policy (engine/net/http.h).
  *
  *   core.net.request{method=, url=, headers={...}, body=, connect_timeout=, timeout=,
- *                    retries=, backoff=, retry_after_max=}   (times in seconds)
+ *                    retries=, backoff=, retry_after_max=, ca_bundle=}   (times in seconds)
  *     -> status, body, attempts          when the server answered (any status)
  *     -> nil, message, attempts          when it did not (refused, timed out, dropped)
  * A failed request is an expected outcome here, so it is returned, not raised. */
@@ -55,6 +55,7 @@ static int net_request(lua_State *L)
         .max_retries = (int)sbL_optfield_integer(L, 1, "retries", 3),
         .backoff_ms = seconds_to_ms(L, 1, "backoff", 1),
         .retry_after_max_ms = seconds_to_ms(L, 1, "retry_after_max", 60),
+        .ca_bundle = sbL_optfield_string(L, 1, "ca_bundle", NULL),
     };
     if (options.max_retries < 0) return luaL_error(L, "request: option 'retries' must be >= 0");
     sb_http_response resp;

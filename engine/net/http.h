@@ -19,6 +19,7 @@ typedef struct sb_http_options {
     int max_retries;         /* extra attempts after the first; < 0 = 3 */
     long backoff_ms;         /* first wait; doubles each retry; < 0 = 1000 */
     long retry_after_max_ms; /* longest Retry-After honoured; < 0 = 60 s */
+    const char *ca_bundle;   /* PEM file of trusted CAs instead of the system's; NULL = system */
 } sb_http_options;
 
 typedef struct sb_http_response {

@@ -246,8 +246,11 @@ sb_status sb_tensor_format(const sb_tensor *t, char **out)
     }
     char extra[160];
     if (numel == 0 && host->ndim > 1) {
+        /* PyTorch prints a tuple: size=(1, 0) */
         char shape[128];
         sb_tensor_format_shape(host, shape, sizeof shape);
+        shape[0] = '(';
+        shape[strlen(shape) - 1] = ')';
         snprintf(extra, sizeof extra, ", size=%s", shape);
         sbuf_puts(&b, extra);
     }

@@ -298,12 +298,6 @@ sb_status sb_tensor_clamp(const sb_tensor *a, double lo, double hi, sb_tensor **
 
 /* ---- reductions ------------------------------------------------------------------------ */
 
-static const char *reduce_name(sb_reduce_op op)
-{
-    static const char *names[] = {"sum", "mean", "max", "min"};
-    return (unsigned)op < SB_REDUCE_OP_COUNT ? names[op] : "reduction";
-}
-
 static sb_status check_reduce_dim(const sb_tensor *a, int dim)
 {
     if (dim >= -1 && dim < a->ndim && !(a->ndim == 0 && dim >= 0)) return SB_OK;
@@ -330,8 +324,9 @@ sb_status sb_tensor_reduce(sb_reduce_op op, const sb_tensor *a, int dim, bool ke
     if (best && reduced == 0) {
         char shape[256];
         sb_tensor_format_shape(a, shape, sizeof shape);
-        return sb_fail(SB_EINVAL, "%s of an empty %s %s has no value", reduce_name(op),
-                       dim < 0 ? "tensor" : "dim of a tensor", shape);
+        return sb_fail(SB_EINVAL, "an empty %s %s has no %s",
+                       dim < 0 ? "tensor" : "dim of a tensor", shape,
+                       op == SB_REDUCE_MAX ? "maximum" : "minimum");
     }
     sb_dtype vdtype = op == SB_REDUCE_SUM && !floating ? SB_INT64 : a->dtype;
     int ndim = 0;

@@ -41,6 +41,8 @@ function server.options()
     retries = math.tointeger(env_number("SBENGINE_HTTP_RETRIES", 3)) or 3,
     backoff = env_number("SBENGINE_HTTP_BACKOFF", 1),
     retry_after_max = env_number("SBENGINE_HTTP_RETRY_AFTER_MAX", 60),
+    -- a private CA for a self-hosted server; verification stays on either way
+    ca_bundle = (os.getenv("SBENGINE_CA_BUNDLE") or "") ~= "" and os.getenv("SBENGINE_CA_BUNDLE") or nil,
   }
 end
 

@@ -277,6 +277,28 @@ static void test_parallel_paths(void)
     for (size_t i = 0; i < sizeof tensors / sizeof *tensors; i++)
         sb_tensor_free(tensors[i]);
 
+    /* sums over a non-innermost dim take the blocked column path: check against loops,
+     * with inner sizes that straddle the 256-wide blocks */
+    int64_t s3[3] = {2, 301, 700};
+    sb_tensor *c3 = arange_f32(3, s3), *m = NULL, *ci = NULL, *si = NULL;
+    SB_CHECK(sb_tensor_reduce(SB_REDUCE_MEAN, c3, 1, false, &m, NULL) == SB_OK);
+    SB_CHECK(m->ndim == 2 && m->sizes[0] == 2 && m->sizes[1] == 700);
+    bool mean_ok = true;
+    for (int o = 0; o < 2; o++)
+        for (int k = 0; k < 700; k += 3) {
+            double want = 0;
+            for (int r = 0; r < 301; r++)
+                want += (double)(o * 301 * 700 + r * 700 + k);
+            mean_ok &= fabs(at2(m, o, k) - want / 301) <= 1e-3 * fabs(want / 301);
+        }
+    SB_CHECK(mean_ok);
+    SB_CHECK(sb_tensor_to_dtype(c3, SB_INT32, &ci) == SB_OK);
+    SB_CHECK(sb_tensor_reduce(SB_REDUCE_SUM, ci, 0, false, &si, NULL) == SB_OK);
+    SB_CHECK(si->dtype == SB_INT64 && at2(si, 300, 699) == 2.0 * (300 * 700 + 699) + 301 * 700);
+    sb_tensor *tensors3[] = {c3, m, ci, si};
+    for (size_t i = 0; i < sizeof tensors3 / sizeof *tensors3; i++)
+        sb_tensor_free(tensors3[i]);
+
     /* an output above 16 MiB takes the streaming-store path; inputs start unaligned */
     int64_t big[1] = {((int64_t)1 << 22) + 11};
     sb_tensor *x = arange_f32(1, big), *xs = NULL, *ys = NULL, *sum2 = NULL;

@@ -45,6 +45,7 @@ run_sb other_arch.lua
 expect_exit 1
 expect_err "load_state_dict"
 expect_err "unexpected"
+expect_err "build the same architecture (its state_dict keys and shapes must match), or pass {strict = false}"
 
 case_ "an unknown metric name"
 run_sb --data-root "$data" "$src/examples/metrics/mnist_calibration.lua" "$lenet5"

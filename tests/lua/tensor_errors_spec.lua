@@ -56,7 +56,7 @@ local cases = {
   { "mean of an integer tensor", function() return sb.arange(3):mean() end, {},
     "mean: mean needs a floating-point tensor, got int64" },
   { "max of an empty tensor", function() return sb.zeros(0):max() end, {},
-    "max: max of an empty tensor [0] has no value" },
+    "max: an empty tensor [0] has no maximum" },
   { "in-place into a narrower dtype", function() return sb.arange(3):add_(0.5) end, {},
     "add_: the result would be float32 but the tensor updated in place is int64" },
   { "item of many", method "item", { a }, "item: needs a tensor with exactly one element, got 6 elements [2, 3]" },

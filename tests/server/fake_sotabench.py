@@ -16,7 +16,7 @@ told to misbehave, one planned behaviour per API request:
   badjson       store the result, answer 200 with a body that is not JSON
 A trailing "*" repeats the behaviour forever; once the plan is used up, requests get "ok".
 
-Server:   fake_sotabench.py serve --port-file FILE [--token TOKEN]
+Server:   fake_sotabench.py serve --port-file FILE [--token TOKEN] [--tls CERT KEY]
 Control:  fake_sotabench.py plan PORT '500,ok' | state PORT | reset PORT
           fake_sotabench.py verify PORT STORE_FILE   (exit 0 when the server holds every
           result of STORE_FILE exactly once, and nothing else; says what differs otherwise)
@@ -169,6 +169,12 @@ def serve(argv):
         TOKEN = argv[argv.index("--token") + 1]
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if "--tls" in argv:
+        import ssl
+        i = argv.index("--tls")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(argv[i + 1], argv[i + 2])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     with open(port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
     import os

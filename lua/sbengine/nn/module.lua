@@ -405,9 +405,13 @@ function Module:load_state_dict(source, opts)
   for _, key in ipairs(strict and unexpected or {}) do problems[#problems + 1] = "unexpected key: " .. key end
   for _, msg in ipairs(mismatched) do problems[#problems + 1] = msg end
   if #problems > 0 then
-    error(string.format("load_state_dict: %d problem%s loading %s%s (nothing was loaded):\n  %s",
+    -- Say what to do: the usual cause is weights saved from another architecture.
+    local hint = "\nThese weights were saved from a model with other layers or shapes: build the "
+      .. "same architecture (its state_dict keys and shapes must match)"
+      .. (strict and ", or pass {strict = false} to load only the keys both have" or "")
+    error(string.format("load_state_dict: %d problem%s loading %s%s (nothing was loaded):\n  %s%s",
       #problems, #problems == 1 and "" or "s", self:class_name(), what,
-      table.concat(problems, "\n  ")), 2)
+      table.concat(problems, "\n  "), hint), 2)
   end
   for _, key in ipairs(order) do
     local src = source[key]

@@ -59,6 +59,11 @@ typedef struct sb_cuda_memory_stats {
     size_t reserved;      /* bytes held from the device: allocated + cached */
 } sb_cuda_memory_stats;
 
+/* Bytes of CUDA tensor storage alive now, over all devices. Never loads the plugin (0 when
+ * nothing was allocated): the Lua binding polls it to collect garbage tensors, whose
+ * device memory Lua's collector cannot see. */
+size_t sb_cuda_storage_bytes(void);
+
 /* Stats of cuda:`device`, or summed over devices when device < 0. All zero without CUDA
  * (nothing was allocated). */
 void sb_cuda_memory_stats_get(int device, sb_cuda_memory_stats *out);

@@ -13,6 +13,7 @@ static sb_caching_allocator *device_cache, *pinned_cache;
 static sb_status create_status = SB_OK;
 static char create_message[512];
 static atomic_bool allow_tf32;
+static atomic_size_t storage_bytes; /* CUDA storages alive (not scratch), for the Lua GC */
 
 void sb_cuda_set_allow_tf32(bool allow)
 {
@@ -121,13 +122,21 @@ static void *device_alloc(void *ctx, size_t nbytes, sb_device device)
     }
     void *ptr = NULL;
     if (sb_cuda_scratch_alloc(device.index, nbytes, &ptr) != SB_OK) return NULL;
+    atomic_fetch_add(&storage_bytes, nbytes);
     return ptr;
 }
 
 static void device_free(void *ctx, void *ptr, size_t nbytes, sb_device device)
 {
-    (void)ctx, (void)nbytes;
+    (void)ctx;
+    if (!ptr) return;
+    atomic_fetch_sub(&storage_bytes, nbytes);
     sb_cuda_scratch_free(device.index, ptr);
+}
+
+size_t sb_cuda_storage_bytes(void)
+{
+    return atomic_load(&storage_bytes);
 }
 
 sb_status sb_cuda_scratch_alloc(int device, size_t nbytes, void **out)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lua/l_modules.h"
+#include "core/cuda.h"
 #include "lua/l_tensor.h"
 #include "lua/l_util.h"
 #include "tensor/cpu_types.h"
@@ -34,15 +35,26 @@ typedef struct tensor_box {
  * Process-wide like the counter it watches. */
 #define GC_MIN_THRESHOLD ((size_t)64 << 20)
 static atomic_size_t gc_threshold = GC_MIN_THRESHOLD;
+#define GPU_GC_MIN_THRESHOLD ((size_t)256 << 20)
+static atomic_size_t gpu_gc_threshold = GPU_GC_MIN_THRESHOLD;
 
 static void track_memory(lua_State *L)
 {
     size_t now = sb_cpu_memory_allocated();
-    if (now <= atomic_load(&gc_threshold)) return;
-    lua_gc(L, LUA_GCCOLLECT);
-    now = sb_cpu_memory_allocated();
-    size_t next = now > GC_MIN_THRESHOLD / 2 ? 2 * now : GC_MIN_THRESHOLD;
-    atomic_store(&gc_threshold, next);
+    if (now > atomic_load(&gc_threshold)) {
+        lua_gc(L, LUA_GCCOLLECT);
+        now = sb_cpu_memory_allocated();
+        size_t next = now > GC_MIN_THRESHOLD / 2 ? 2 * now : GC_MIN_THRESHOLD;
+        atomic_store(&gc_threshold, next);
+    }
+    /* The same for GPU memory (CUDA tensors are as invisible to the collector). */
+    size_t gpu = sb_cuda_storage_bytes();
+    if (gpu > atomic_load(&gpu_gc_threshold)) {
+        lua_gc(L, LUA_GCCOLLECT);
+        gpu = sb_cuda_storage_bytes();
+        atomic_store(&gpu_gc_threshold,
+                     gpu > GPU_GC_MIN_THRESHOLD / 2 ? 2 * gpu : GPU_GC_MIN_THRESHOLD);
+    }
 }
 
 /* ---- the userdata ----------------------------------------------------------------------- */

@@ -13,6 +13,11 @@ run_sb -e "$maps_probe"
 expect_exit 0
 expect_out "not loaded"
 
+case_ "CPU tensors and their GC bookkeeping load no CUDA library"
+run_sb -e 'local t = sb.zeros(1000, 1000) for _ = 1, 50 do t = t + 1 end' -e "$maps_probe"
+expect_exit 0
+expect_out "not loaded"
+
 run_sb --version
 built=1
 printf '%s' "$OUT" | grep -q "CUDA: not built with CUDA" && built=0

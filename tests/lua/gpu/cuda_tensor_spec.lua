@@ -327,6 +327,15 @@ describe("CUDA memory", function()
     assert.is_true(sb.cuda.memory_stats().reserved <= 64 * 2 ^ 20)
   end)
 
+  it("garbage GPU tensors are collected: a loop of temporaries stays bounded", function()
+    collectgarbage("collect")
+    local base = sb.cuda.memory_stats().allocated
+    local x = sb.ones(1024, 1024, { device = "cuda" }) -- 4 MiB
+    for _ = 1, 2000 do x = x + 1 end -- 8 GiB of temporaries without a free
+    assert.is_true(sb.cuda.memory_stats().allocated - base <= 1024 * 2 ^ 20)
+    assert.are.equal(2001, x[1][1])
+  end)
+
   it("an oversized request gives the clear error, and the engine keeps working", function()
     local ok, err = pcall(sb.empty, 1 << 44, { device = "cuda" }) -- 64 TiB of float32
     assert.is_false(ok)

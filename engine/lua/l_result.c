@@ -6,6 +6,7 @@
  *   core.result.methods                -> the method table (Lua adds check/submit to it)
  *   core.result.run_hash(output, metrics) -> 64 hex digits
  *   core.result.write_file_atomic(path, text), uuid4(), host_info() -> host, os
+ *   core.result.lock_file(path) -> lock (lock:close() releases; so do __close and __gc)
  * The public constructor is sb.BenchmarkResult (lua/sbengine/results.lua). */
 #include <lauxlib.h>
 #include <lua.h>
@@ -564,6 +565,39 @@ static int result_write_file_atomic(lua_State *L)
     return 0;
 }
 
+/* lock_file(path) -> lock; lock:close() (also __close/__gc) releases it. */
+typedef struct file_lock {
+    int fd;
+} file_lock;
+
+static int lock_release(lua_State *L)
+{
+    file_lock *lock = luaL_checkudata(L, 1, "sbengine.FileLock");
+    sb_unlock_file(lock->fd);
+    lock->fd = -1;
+    return 0;
+}
+
+static int result_lock_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    file_lock *lock = lua_newuserdatauv(L, sizeof *lock, 0);
+    lock->fd = -1;
+    if (luaL_newmetatable(L, "sbengine.FileLock")) {
+        lua_pushcfunction(L, lock_release);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, lock_release);
+        lua_setfield(L, -2, "__close");
+        lua_newtable(L);
+        lua_pushcfunction(L, lock_release);
+        lua_setfield(L, -2, "close");
+        lua_setfield(L, -2, "__index");
+    }
+    lua_setmetatable(L, -2);
+    sbL_check(L, sb_lock_file(path, &lock->fd), "lock_file");
+    return 1;
+}
+
 static int result_uuid4(lua_State *L)
 {
     char uuid[37];
@@ -602,6 +636,7 @@ int sbL_open_result(lua_State *L)
         {"run_hash", result_run_hash},
         {"write_file_atomic", result_write_file_atomic},
         {"uuid4", result_uuid4},
+        {"lock_file", result_lock_file},
         {"host_info", result_host_info},
         {"is_result", result_is_result},
         {NULL, NULL},

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -340,6 +341,35 @@ sb_status sb_write_file_atomic(const char *path, const char *data, size_t len)
     free(tmp);
     if (s == SB_OK) fsync_folder(path);
     return s;
+}
+
+sb_status sb_lock_file(const char *path, int *out)
+{
+    for (int attempt = 0; attempt < 1000; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (fd < 0)
+            return sb_fail(SB_EIO, "cannot open '%s' to lock it: %s", path, strerror(errno));
+        while (flock(fd, LOCK_EX) != 0) {
+            if (errno != EINTR) {
+                sb_status s = sb_fail(SB_EIO, "cannot lock '%s': %s", path, strerror(errno));
+                close(fd);
+                return s;
+            }
+        }
+        struct stat held, named;
+        if (fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev &&
+            held.st_ino == named.st_ino) {
+            *out = fd;
+            return SB_OK;
+        }
+        close(fd); /* another writer replaced the file while we waited: lock the new one */
+    }
+    return sb_fail(SB_EIO, "cannot lock '%s': it keeps being replaced", path);
+}
+
+void sb_unlock_file(int fd)
+{
+    if (fd >= 0) close(fd); /* closing releases the flock */
 }
 
 sb_status sb_host_info(char *host, size_t host_size, char *os, size_t os_size)

@@ -53,6 +53,14 @@ sb_status sb_uuid4(char out[37]);
  * never a mix; a crash leaves the old file. New files get mode 0666 & ~umask. */
 sb_status sb_write_file_atomic(const char *path, const char *data, size_t len);
 
+/* Takes an exclusive lock (flock) on the file at `path`, creating it empty when missing, and
+ * makes sure the lock is on the file the path names now (a writer that renamed a new file
+ * over it in the meantime is detected, and the lock is taken again). *fd is then the open,
+ * locked file; sb_unlock_file releases it. Serialises read-modify-write of the store file
+ * between processes. */
+sb_status sb_lock_file(const char *path, int *fd);
+void sb_unlock_file(int fd);
+
 /* Host name and "sysname release machine" (uname) for the environment block. */
 sb_status sb_host_info(char *host, size_t host_size, char *os, size_t os_size);
 

@@ -2,7 +2,8 @@
 --
 -- Written with the C writer (sotabench's key order) and appended to textually, so objects
 -- already in the file keep their exact bytes; read with lua-cjson (for `sbengine submit`).
--- Every write is atomic (temporary file, fsync, rename): a crash leaves the old file.
+-- Every write is atomic (temporary file, fsync, rename): a crash leaves the old file; writers
+-- are serialised with a lock on the file (core.result.lock_file).
 local core = require "sbengine.core"
 local cjson = require "cjson"
 local session = require "sbengine.session"
@@ -43,6 +44,9 @@ end
 -- "<path>.recovered-<time>.json" instead and an error says so (nothing is lost).
 function store.append(path, list)
   local new_text = core.result.array_json(list, true)
+  -- Read-modify-write under an exclusive lock on the store file itself, so that runs that
+  -- finish at the same time append one after the other instead of losing one another's.
+  local lock <close> = core.result.lock_file(path)
   local old = read_text(path)
   local text
   if old == nil or old:match("^%s*$") then

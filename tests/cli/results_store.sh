@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The store file under parallel runs: runs that finish at the same time append one after the
+# other (a lock on the file), so no run loses another's results.
+. "$(dirname "$0")/lib/assert.sh"
+PY=$(command -v /usr/bin/python3 || command -v python3) || { echo "python3 not found: skipped"; exit 77; }
+unset SOTABENCH_STORE_FILENAME SOTABENCH_CHECK SOTABENCH_URL
+
+cat >five.lua <<'LUA'
+for i = 1, 5 do
+  sb.BenchmarkResult { model = ("run %s #%d"):format(arg[1], i), task = "T", dataset = "D",
+                       results = { score = i / 10 } }
+end
+LUA
+
+case_ "six runs finishing together keep all 30 results"
+for r in 1 2 3 4 5 6; do
+    "$SBENGINE" --out store.json five.lua "$r" 2>"err.$r" &
+done
+wait
+if "$PY" -c "
+import json, sys
+d = json.load(open('store.json'))
+models = sorted(r['model'] for r in d)
+keys = {r['idempotency_key'] for r in d}
+sys.exit(0 if len(d) == 30 and len(set(models)) == 30 and len(keys) == 30 else 1)"; then
+    sb_ok; else sb_fail "store.json does not hold the 30 results: $(head -c 300 store.json)"; fi
+if cat err.* | grep -q "stored in store.json"; then sb_ok; else sb_fail "no store message"; fi
+
+case_ "no temporary or lock files are left behind"
+if ls | grep -q "store.json."; then sb_fail "left: $(ls)"; else sb_ok; fi
+
+finish

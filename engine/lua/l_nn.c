@@ -139,8 +139,8 @@ static int l_conv2d(lua_State *L)
     else
         b = opt_tensor(L, 3);
     check_options(L, op, opt_idx);
-    static const char *const known[] = {"stride", "padding",    "dilation",
-                                        "groups", "activation", NULL};
+    static const char *const known[] = {"stride",     "padding",  "dilation", "groups",
+                                        "activation", "max_pool", NULL};
     check_known_options(L, op, opt_idx, known);
     sb_conv2d_options o = sb_conv2d_defaults();
     opt_pair(L, op, opt_idx, "stride", o.stride);
@@ -166,6 +166,10 @@ static int l_conv2d(lua_State *L)
         if (act && strcmp(act, "relu") != 0)
             return luaL_error(L, "%s: activation must be 'relu' (or absent), got '%s'", op, act);
         o.relu = act != NULL;
+        lua_Integer pool = sbL_optfield_integer(L, opt_idx, "max_pool", 0);
+        if (pool != 0 && pool != 2)
+            return luaL_error(L, "%s: max_pool must be 2 (or absent), got %d", op, (int)pool);
+        o.max_pool2 = pool == 2;
     }
     sb_tensor *y = NULL;
     sb_status st = sb_nn_conv2d(x, w, b, &o, &y);

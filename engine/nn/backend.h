@@ -30,6 +30,11 @@ typedef struct sb_conv2d_params {
     int64_t dilation[2]; /* h, w; >= 1 */
     int64_t groups;      /* >= 1, divides both channel counts */
     bool relu;           /* apply ReLU after the bias; only set for backends with conv2d_relu */
+    /* Fused 2x2 stride-2 max pooling of the (activated) result; only set for backends with
+     * conv2d_max_pool2. `out` is then [N, O, OH/2, OW/2] and out_h, out_w hold the
+     * convolution's own output size (OH, OW). */
+    bool max_pool2;
+    int64_t out_h, out_w;
 } sb_conv2d_params;
 
 typedef struct sb_pool2d_params {
@@ -55,6 +60,8 @@ typedef struct sb_nn_backend {
     /* conv2d honours sb_conv2d_params.relu (a fused ReLU); when false the front-end applies
      * the activation kernel to conv2d's output instead. */
     bool conv2d_relu;
+    /* conv2d honours sb_conv2d_params.max_pool2; else the front-end pools separately. */
+    bool conv2d_max_pool2;
 
     /* out [N,O] = x [N,I] . weight [O,I]^T + bias [O] */
     sb_status (*linear)(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,

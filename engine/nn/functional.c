@@ -247,10 +247,20 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     }
     oh = out_sz[0];
     ow = out_sz[1];
+    if (opt->max_pool2 && (oh < 2 || ow < 2))
+        return sb_fail(SB_EINVAL,
+                       "%s: the fused 2x2 max pooling needs a convolution output of at least "
+                       "2x2, got %lldx%lld (input %s)",
+                       op, (long long)oh, (long long)ow, shape_of(x).s);
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
+    p.relu = opt->relu && be->conv2d_relu;
+    p.max_pool2 = opt->max_pool2 && be->conv2d_max_pool2 && (!opt->relu || p.relu);
+    p.out_h = oh;
+    p.out_w = ow;
 
-    const int64_t ysizes[4] = {n, o, oh, ow};
+    /* the kernel's output: pooled when the backend fuses the pooling */
+    const int64_t ysizes[4] = {n, o, p.max_pool2 ? oh / 2 : oh, p.max_pool2 ? ow / 2 : ow};
     sb_tensor *y;
     SB_TRY(sb_tensor_empty(batched ? 4 : 3, batched ? ysizes : ysizes + 1, x->dtype,
                            sb_tensor_device(x), &y));
@@ -259,12 +269,12 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     sb_status st = contig_add(&set, x, &xc);
     if (st == SB_OK) st = contig_add(&set, weight, &wc);
     if (st == SB_OK) st = contig_add(&set, bias, &bc);
-    p.relu = opt->relu && be->conv2d_relu;
     if (st == SB_OK) {
         const int64_t xs[4] = {n, c, h, w};
         sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
         st = be->conv2d(&y4, &x4, wc, bc, &p);
     }
+    /* what the backend did not fuse, in order: ReLU, then pooling */
     if (st == SB_OK && opt->relu && !p.relu && sb_tensor_numel(y) > 0) {
         sb_tensor *activated;
         st = sb_tensor_empty(y->ndim, y->sizes, y->dtype, sb_tensor_device(y), &activated);
@@ -272,6 +282,15 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
             st = be->activation(SB_ACT_RELU, activated, y);
             sb_tensor_free(y);
             y = activated;
+        }
+    }
+    if (st == SB_OK && opt->max_pool2 && !p.max_pool2) {
+        sb_pool2d_options po = sb_pool2d_defaults(2, 2);
+        sb_tensor *pooled;
+        st = sb_nn_max_pool2d(y, &po, &pooled);
+        if (st == SB_OK) {
+            sb_tensor_free(y);
+            y = pooled;
         }
     }
     return finish(st, &set, y, out);

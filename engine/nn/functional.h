@@ -33,6 +33,9 @@ typedef struct sb_conv2d_options {
     int64_t groups;      /* default 1 */
     sb_conv_padding_mode padding_mode;
     bool relu; /* relu(conv2d(...)) in one pass where the backend can (default false) */
+    /* max_pool2d(result, 2) fused (kernel 2, stride 2, no padding, floor), after the ReLU
+     * when `relu` is set; the output is [N, O, OH/2, OW/2] (default false) */
+    bool max_pool2;
 } sb_conv2d_options;
 
 /* PyTorch's defaults: stride 1, padding 0, dilation 1, groups 1. */

@@ -88,8 +88,21 @@ describe("conv2d's fused ReLU ({activation = 'relu'})", function()
         for k, v in pairs(opts) do fused[k] = v end
         args[n] = fused
         local y = F.conv2d(table.unpack(args, 1, n))
-        local err = max_abs_diff(y, F.relu(data[case.out]))
+        local want = F.relu(data[case.out])
+        local err = max_abs_diff(y, want)
         assert.is_true(err <= 1e-4, string.format("%s: max abs error %g", case.name, err))
+        -- and with the fused 2x2 max pooling, where the output is large enough
+        local d = want:dim()
+        if want:numel() > 0 and want:size(d) >= 2 and want:size(d - 1) >= 2 then
+          fused.max_pool = 2
+          local pooled = F.conv2d(table.unpack(args, 1, n))
+          err = max_abs_diff(pooled, F.max_pool2d(want, 2))
+          assert.is_true(err <= 1e-4, string.format("%s pooled: max abs error %g", case.name, err))
+          fused.activation = nil
+          pooled = F.conv2d(table.unpack(args, 1, n))
+          err = max_abs_diff(pooled, F.max_pool2d(data[case.out], 2))
+          assert.is_true(err <= 1e-4, string.format("%s pooled, no relu: max abs error %g", case.name, err))
+        end
       end)
     end
   end
@@ -118,6 +131,10 @@ describe("sb.nn.functional argument checks", function()
           F.conv2d, sb.zeros(1, 1, 8, 8), sb.zeros(2, 1, 3, 3), nil, {padding = "same", stride = 2})
     fails("conv2d: activation must be 'relu' (or absent), got 'gelu'", F.conv2d, sb.zeros(1, 1, 8, 8),
           sb.zeros(2, 1, 3, 3), nil, {activation = "gelu"})
+    fails("conv2d: max_pool must be 2 (or absent), got 3", F.conv2d, sb.zeros(1, 1, 8, 8),
+          sb.zeros(2, 1, 3, 3), nil, {max_pool = 3})
+    fails("conv2d: the fused 2x2 max pooling needs a convolution output of at least 2x2, got 1x1",
+          F.conv2d, sb.zeros(1, 1, 3, 3), sb.zeros(2, 1, 3, 3), nil, {max_pool = 2})
     fails("conv2d: unknown option 'strides'", F.conv2d, sb.zeros(1, 1, 8, 8), sb.zeros(2, 1, 3, 3),
           nil, {strides = 2})
     fails("conv2d: weight is float64 but input is float32",

@@ -151,6 +151,12 @@ describe("sb.nn.Module", function()
     local x = sb.randn(2, 3, 12, 12)
     assert.equal(0, (fused(x) - plain(x)):abs():max():item())
     assert.equal(0, (fused(x) - nn.MaxPool2d(2)(nn.ReLU()(conv(x)))):abs():max():item())
+    -- a pool that is not 2x2/2 is not fused, and still right
+    local odd = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(3, {stride = 2, padding = 1}))
+    assert.equal(0, (odd(x) - nn.MaxPool2d(3, {stride = 2, padding = 1})(nn.ReLU()(conv(x)))):abs():max():item())
+    local x13 = sb.randn(2, 3, 13, 11)   -- odd sizes: floor, as MaxPool2d(2)
+    assert.equal(0, (fused(x13) - plain(x13)):abs():max():item())
+    assert.same({2, 4, 6, 5}, {fused(x13):size(1), fused(x13):size(2), fused(x13):size(3), fused(x13):size(4)})
   end)
 
   it("Sequential indexes children from 1 and appends", function()

@@ -87,7 +87,8 @@ sb_status sb_nn_cpu_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor *
 typedef struct conv_job {
     const float *x, *w, *b;
     float *y;
-    int64_t C, H, W, O, KH, KW, OH, OW, groups;
+    int64_t C, H, W, O, KH, KW, OH, OW, groups; /* OH, OW: the convolution's output */
+    int64_t POH, POW; /* the fused pooling's output (p.max_pool2), else OH, OW */
     sb_conv2d_params p;
     bool direct; /* 1x1, stride 1, no padding: cols = input */
     int failed;
@@ -247,7 +248,15 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
     /* columns of the GEMM: the output grid, or the wide grid */
     const int64_t ncols = wide ? j->OH * g.wp : ohw;
     const bool compact = wide && g.wp != j->OW;
-    float *cols = NULL, *pad = NULL, *wide_out = NULL;
+    float *cols = NULL, *pad = NULL, *wide_out = NULL, *full = NULL;
+    const int64_t pohw = j->POH * j->POW;
+    if (j->p.max_pool2) { /* one image-group's convolution output, pooled from cache */
+        full = malloc((size_t)(og * ohw) * sizeof(float));
+        if (!full) {
+            __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+            return;
+        }
+    }
     if (!j->direct) {
         cols = malloc((size_t)(k * ncols + SB_IM2COL_SLACK) * sizeof(float));
         if (g.padded) pad = malloc((size_t)(cg * g.hp * g.wp + SB_IM2COL_SLACK) * sizeof(float));
@@ -256,6 +265,7 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
             free(cols);
             free(pad);
             free(wide_out);
+            free(full);
             __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
             return;
         }
@@ -264,10 +274,11 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
     }
     for (int64_t n = begin; n < end; n++) {
         const float *xn = j->x + n * j->C * j->H * j->W;
-        float *yn = j->y + n * j->O * ohw;
+        float *yn = j->y + n * j->O * pohw;
         for (int64_t g_i = 0; g_i < j->groups; g_i++) {
             const float *xg = xn + g_i * cg * j->H * j->W;
-            float *yg = yn + g_i * og * ohw;
+            /* the convolution's result: the output itself, or the scratch to pool from */
+            float *yg = full ? full : yn + g_i * og * ohw;
             const float *bias = j->b ? j->b + g_i * og : NULL;
             float beta = 0.0f;
             if (bias && !compact) {
@@ -299,11 +310,18 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
                 compact_wide(j, &g, wide_out, bias, og, yg);
             else if (j->p.relu)
                 relu_inplace(yg, og * ohw); /* still in cache */
+            if (full) {
+                float *pooled = yn + g_i * og * pohw;
+                for (int64_t o = 0; o < og; o++)
+                    sb_nn_cpu_max_pool_2x2(full + o * ohw, j->OW, j->POH, j->POW,
+                                           pooled + o * pohw);
+            }
         }
     }
     free(cols);
     free(pad);
     free(wide_out);
+    free(full);
 }
 
 sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
@@ -321,16 +339,18 @@ sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *
         .O = weight->sizes[0],
         .KH = weight->sizes[2],
         .KW = weight->sizes[3],
-        .OH = out->sizes[2],
-        .OW = out->sizes[3],
+        .OH = p->max_pool2 ? p->out_h : out->sizes[2],
+        .OW = p->max_pool2 ? p->out_w : out->sizes[3],
+        .POH = out->sizes[2],
+        .POW = out->sizes[3],
         .groups = p->groups,
         .p = *p,
     };
     const int64_t n = x->sizes[0];
     if (sb_tensor_numel(out) == 0) return SB_OK;
     const int64_t k = (j.C / j.groups) * j.KH * j.KW;
-    if (k == 0) { /* no input channels: the output is the bias */
-        const int64_t ohw = j.OH * j.OW;
+    if (k == 0) { /* no input channels: the output (pooled or not) is the bias */
+        const int64_t ohw = j.POH * j.POW;
         for (int64_t i = 0; i < n * j.O; i++)
             for (int64_t s = 0; s < ohw; s++) {
                 const float v = j.b ? j.b[i % j.O] : 0.0f;

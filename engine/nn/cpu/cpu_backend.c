@@ -11,6 +11,7 @@ sb_status sb_nn_cpu_require_float32(const char *op, const sb_tensor *t)
 static const sb_nn_backend cpu_backend = {
     .name = "cpu",
     .conv2d_relu = true,
+    .conv2d_max_pool2 = true,
     .linear = sb_nn_cpu_linear,
     .conv2d = sb_nn_cpu_conv2d,
     .max_pool2d = sb_nn_cpu_max_pool2d,

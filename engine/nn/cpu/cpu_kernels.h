@@ -18,6 +18,10 @@ sb_status sb_nn_cpu_activation(sb_nn_activation act, sb_tensor *out, const sb_te
 sb_status sb_nn_cpu_softmax(sb_tensor *out, const sb_tensor *x, int64_t outer, int64_t dim,
                             int64_t inner, bool log);
 
+/* One plane's 2x2 stride-2 max pooling: y [OH, OW] from x [>= 2*OH, W] (W >= 2*OW);
+ * shared by max_pool2d and conv2d's fused pooling. */
+void sb_nn_cpu_max_pool_2x2(const float *x, int64_t W, int64_t OH, int64_t OW, float *y);
+
 /* Every CPU kernel computes in float32; this fails with SB_EUNSUPPORTED otherwise. */
 sb_status sb_nn_cpu_require_float32(const char *op, const sb_tensor *t);
 

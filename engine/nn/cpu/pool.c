@@ -38,6 +38,34 @@ static inline float max_nan(float m, float v)
     return (v > m || v != v) ? v : m;
 }
 
+/* Hot loops get an AVX2 clone picked at load time (GCC target_clones, an ifunc). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define SB_NN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SB_NN_VECTOR_CLONES
+#endif
+
+/* 2x2 windows, stride 2 (LeNet, VGG): the max of each row pair first (contiguous, so it
+ * vectorises), then of each column pair. The value is PyTorch's in any order: any NaN in
+ * the window gives NaN, else the max. */
+SB_NN_VECTOR_CLONES void sb_nn_cpu_max_pool_2x2(const float *x, int64_t W, int64_t OH, int64_t OW,
+                                                float *y)
+{
+    float pair[2 * 512];
+    for (int64_t oy = 0; oy < OH; oy++) {
+        const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
+        float *out = y + oy * OW;
+        for (int64_t x0 = 0; x0 < OW; x0 += 512) {
+            const int64_t n = OW - x0 < 512 ? OW - x0 : 512;
+            for (int64_t i = 0; i < 2 * n; i++)
+                pair[i] = max_nan(r0[2 * x0 + i], r1[2 * x0 + i]);
+            for (int64_t i = 0; i < n; i++)
+                out[x0 + i] = max_nan(pair[2 * i], pair[2 * i + 1]);
+        }
+    }
+}
+
 /* Every window inside the image (no padding, no dilation, none past the edge): no bounds
  * checks; the 2x2 stride-2 case (LeNet, VGG) gets its own loop. */
 static void max_pool_plane_inside(const pool_job *j, const float *x, float *y)
@@ -46,16 +74,7 @@ static void max_pool_plane_inside(const pool_job *j, const float *x, float *y)
     const int64_t sh = j->p.stride[0], sw = j->p.stride[1];
     const int64_t W = j->W, OW = j->OW;
     if (kh == 2 && kw == 2 && sh == 2 && sw == 2) {
-        for (int64_t oy = 0; oy < j->OH; oy++) {
-            const float *r0 = x + 2 * oy * W, *r1 = r0 + W;
-            float *out = y + oy * OW;
-            for (int64_t ox = 0; ox < OW; ox++) {
-                float m = r0[2 * ox];
-                m = max_nan(m, r0[2 * ox + 1]);
-                m = max_nan(m, r1[2 * ox]);
-                out[ox] = max_nan(m, r1[2 * ox + 1]);
-            }
-        }
+        sb_nn_cpu_max_pool_2x2(x, W, j->OH, OW, y);
         return;
     }
     for (int64_t oy = 0; oy < j->OH; oy++) {

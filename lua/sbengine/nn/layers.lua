@@ -113,6 +113,8 @@ function M.Conv2d:init(in_channels, out_channels, kernel_size, opts)
   self._opts = {stride = self.stride, padding = self.padding, dilation = self.dilation, groups = groups}
   self._opts_relu = {stride = self.stride, padding = self.padding, dilation = self.dilation,
     groups = groups, activation = "relu"}
+  self._opts_relu_pool = {stride = self.stride, padding = self.padding, dilation = self.dilation,
+    groups = groups, activation = "relu", max_pool = 2}
 end
 
 function M.Conv2d:forward(x)
@@ -394,12 +396,30 @@ local function fused_conv_relu(conv, relu)
     and rawget(conv, "forward") == nil and rawget(relu, "forward") == nil
 end
 
+-- ... and a MaxPool2d(2) right after that pair (kernel 2, stride 2, no padding, no
+-- dilation, floor) is fused too: each image's activations are pooled while in cache.
+local function is_pool2(m)
+  if getmetatable(m) ~= M.MaxPool2d._instance_mt or rawget(m, "forward") ~= nil then return false end
+  local function is(v, want)
+    if v == nil then return true end
+    if type(v) == "table" then return v[1] == want and v[2] == want end
+    return v == want
+  end
+  local o = m._opts
+  return (m.kernel_size == 2 or (type(m.kernel_size) == "table" and m.kernel_size[1] == 2 and
+    m.kernel_size[2] == 2)) and is(o.stride, 2) and is(o.padding, 0) and is(o.dilation, 1) and
+    not o.ceil_mode
+end
+
 function M.Sequential:forward(x)
   local children = self:children()
   local i, n = 1, #children
   while i <= n do
     local m = children[i]
-    if i < n and fused_conv_relu(m, children[i + 1]) then
+    if i + 1 < n and fused_conv_relu(m, children[i + 1]) and is_pool2(children[i + 2]) then
+      x = F.conv2d(x, m.weight, m.bias, m._opts_relu_pool)
+      i = i + 3
+    elseif i < n and fused_conv_relu(m, children[i + 1]) then
       x = F.conv2d(x, m.weight, m.bias, m._opts_relu)
       i = i + 2
     else

@@ -180,6 +180,7 @@ sb_status sb_tensor_binary_(sb_binary_op op, sb_tensor *self, const sb_tensor *b
     const sb_backend *backend = NULL;
     SB_TRY(backend_of(self, &backend));
     SB_TRY(same_device(self, b));
+    SB_TRY(sb_tensor_check_writable(self));
     SB_TRY(inplace_dtype_check(self, binary_dtype(op, sb_dtype_promote(self->dtype, b->dtype))));
     sb_tensor *cb = NULL, *eb = NULL;
     sb_status st = as_dtype(b, self->dtype, &cb);
@@ -206,6 +207,7 @@ sb_status sb_tensor_binary_scalar_(sb_binary_op op, sb_tensor *self, double s)
 {
     const sb_backend *backend = NULL;
     SB_TRY(backend_of(self, &backend));
+    SB_TRY(sb_tensor_check_writable(self));
     SB_TRY(inplace_dtype_check(self, scalar_dtype(op, self->dtype, s)));
     if (sb_tensor_numel(self) == 0) return SB_OK;
     return backend->binary_scalar(op, self, self, s, false);

@@ -217,6 +217,24 @@ bool sb_tensor_same_shape(const sb_tensor *a, const sb_tensor *b)
     return true;
 }
 
+bool sb_tensor_has_internal_overlap(const sb_tensor *t)
+{
+    for (int i = 0; i < t->ndim; i++)
+        if (t->strides[i] == 0 && t->sizes[i] > 1) return true;
+    return false;
+}
+
+sb_status sb_tensor_check_writable(const sb_tensor *t)
+{
+    if (!sb_tensor_has_internal_overlap(t)) return SB_OK;
+    char shape[256];
+    sb_tensor_format_shape(t, shape, sizeof shape);
+    return sb_fail(SB_EINVAL,
+                   "the tensor %s written to is an expanded view (several positions share one "
+                   "element): clone() it first",
+                   shape);
+}
+
 /* ---- views ------------------------------------------------------------------------- */
 
 static sb_status check_dim(const sb_tensor *t, int dim, const char *what)
@@ -516,6 +534,7 @@ static bool may_overlap(const sb_tensor *dst, const sb_tensor *src)
 
 sb_status sb_tensor_copy_(sb_tensor *dst, const sb_tensor *src)
 {
+    SB_TRY(sb_tensor_check_writable(dst));
     sb_tensor *expanded = NULL;
     if (!sb_tensor_same_shape(dst, src)) {
         if (sb_tensor_expand(src, dst->ndim, dst->sizes, &expanded) != SB_OK) {

@@ -138,6 +138,11 @@ void *sb_tensor_data(const sb_tensor *t);
 /* "[2, 3, 4]" */
 void sb_tensor_format_shape(const sb_tensor *t, char *buf, size_t bufsize);
 bool sb_tensor_same_shape(const sb_tensor *a, const sb_tensor *b);
+/* True when two positions of t share one element (a stride-0 dim of size > 1, as made by
+ * expand): such a tensor cannot be written elementwise. */
+bool sb_tensor_has_internal_overlap(const sb_tensor *t);
+/* SB_EINVAL with a message when t cannot be written elementwise (see above). */
+sb_status sb_tensor_check_writable(const sb_tensor *t);
 
 /* --- views (share storage) ----------------------------------------------------------- */
 /* An alias: same storage, shape, strides. */

@@ -73,6 +73,10 @@ local cases = {
     "bad argument #1 to 'copy' (tensor expected, got table)" },
   { "float16 math on the CPU", function() return sb.zeros(2, { dtype = "float16" }):exp() end, {},
     "exp: exp is not implemented for float16 tensors on the CPU" },
+  { "writing into an expanded view", function() return sb.zeros(3, 1):expand(3, 4):add_(1) end, {},
+    "add_: the tensor [3, 4] written to is an expanded view (several positions share one element): clone() it first" },
+  { "copying into an expanded view", function() return sb.zeros(1):expand(4):copy(sb.ones(4)) end, {},
+    "copy: the tensor [4] written to is an expanded view" },
   { "threads", sb.set_num_threads, { 0 }, "set_num_threads: n must be between 1 and 1024, got 0" },
 }
 

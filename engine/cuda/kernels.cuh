@@ -181,6 +181,11 @@ template <int N> struct strided_iter {
     // Element offsets (in elements) of each operand for the row-major position `linear`.
     __device__ __forceinline__ void offsets(int64_t linear, int64_t *out) const
     {
+        if (ndim == 1) { // the common case once dims are merged: no division
+            for (int k = 0; k < N; k++)
+                out[k] = linear * strides[k][0];
+            return;
+        }
         for (int k = 0; k < N; k++)
             out[k] = 0;
         for (int d = ndim - 1; d >= 0; d--) {

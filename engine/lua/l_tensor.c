@@ -467,8 +467,8 @@ static int l_from_bytes(lua_State *L)
     if (need != len) {
         char shape[256];
         sb_shape_format(ndim, sizes, shape, sizeof shape);
-        return luaL_error(L, "from_bytes: %d bytes do not make a %s tensor %s (it needs %d bytes)",
-                          (int)len, sb_dtype_name(dtype), shape, (int)need);
+        return luaL_error(L, "from_bytes: %I bytes do not make a %s tensor %s (it needs %I bytes)",
+                          (LUAI_UACINT)len, sb_dtype_name(dtype), shape, (LUAI_UACINT)need);
     }
     sb_tensor *t = NULL;
     sbL_check(L, sb_tensor_empty(ndim, sizes, dtype, SB_CPU, &t), "from_bytes");

@@ -180,7 +180,23 @@ function results.finish_run(ok)
   local list = results.take()
   if session.config.check then return results.check_list(list) end
   local path = store.path()
-  store.append(path, list)
+  local stored, err = pcall(store.append, path, list)
+  if not stored then
+    -- The store file cannot be written (a missing folder, a full or read-only disk): keep the
+    -- results somewhere else rather than lose them, and say where.
+    local dir = os.getenv("TMPDIR")
+    if not dir or dir == "" then dir = "/tmp" end
+    local rescue = ("%s/sbengine-results-%s-%s.json"):format(dir, os.date("!%Y%m%dT%H%M%SZ"),
+      core.result.uuid4():sub(1, 8))
+    local saved = pcall(core.result.write_file_atomic, rescue,
+      core.result.array_json(list, true) .. "\n")
+    if saved then
+      error(("%s; the %d result%s of this run were saved to %s instead (sbengine submit %s "
+        .. "sends them)"):format(tostring(err), #list, #list == 1 and "" or "s", rescue,
+        shell_quote(rescue)), 0)
+    end
+    error(tostring(err), 0)
+  end
   io.stderr:write(("sbengine: %d result%s stored in %s\n")
     :format(#list, #list == 1 and "" or "s", path))
   if not session.config.submit then return nil end

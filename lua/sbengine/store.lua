@@ -39,6 +39,16 @@ local function array_length(text)
   return #decoded
 end
 
+-- Calls fn(...); a failure becomes "store file PATH cannot be written: <reason>".
+local function store_call(path, fn, ...)
+  local ok, result = pcall(fn, ...)
+  if not ok then
+    local reason = tostring(result):gsub("^[^:]*:%d+: ", "")
+    error(("store file %s cannot be written: %s"):format(path, reason), 0)
+  end
+  return result
+end
+
 --- Appends `list` (BenchmarkResults) to the store file at `path`, atomically.
 -- A file that exists but is not a JSON array is left alone: the new results go to
 -- "<path>.recovered-<time>.json" instead and an error says so (nothing is lost).
@@ -46,7 +56,7 @@ function store.append(path, list)
   local new_text = core.result.array_json(list, true)
   -- Read-modify-write under an exclusive lock on the store file itself, so that runs that
   -- finish at the same time append one after the other instead of losing one another's.
-  local lock <close> = core.result.lock_file(path)
+  local lock <close> = store_call(path, core.result.lock_file, path)
   local old = read_text(path)
   local text
   if old == nil or old:match("^%s*$") then
@@ -67,7 +77,7 @@ function store.append(path, list)
       text = head .. "," .. new_text:sub(2)
     end
   end
-  core.result.write_file_atomic(path, text .. "\n")
+  store_call(path, core.result.write_file_atomic, path, text .. "\n")
 end
 
 --- The objects of a store file, decoded (cjson.null for JSON null), or nil, message.

@@ -29,4 +29,15 @@ if cat err.* | grep -q "stored in store.json"; then sb_ok; else sb_fail "no stor
 case_ "no temporary or lock files are left behind"
 if ls | grep -q "store.json."; then sb_fail "left: $(ls)"; else sb_ok; fi
 
+case_ "a store file that cannot be written: the results are saved elsewhere, and the message says where"
+mkdir -p tmp
+printf 'sb.BenchmarkResult{model="M", task="T", dataset="D"}\n' >one.lua
+TMPDIR="$SB_TMP/tmp" run_sb --out no/such/dir/store.json one.lua
+expect_exit 1
+expect_err "store file no/such/dir/store.json cannot be written: lock_file: cannot open 'no/such/dir/store.json'"
+expect_err "the 1 result of this run were saved to $SB_TMP/tmp/sbengine-results-"
+rescue=$(ls tmp/sbengine-results-*.json 2>/dev/null | head -1)
+if [ -n "$rescue" ] && "$PY" -c "import json,sys; sys.exit(0 if json.load(open('$rescue'))[0]['model']=='M' else 1)"; then
+    sb_ok; else sb_fail "no rescue file with the result"; fi
+
 finish

@@ -269,6 +269,42 @@ describe("ops", function()
     end
   end)
 
+  it("matmul agrees with a naive product for every operand layout BLAS may see", function()
+    sb.manual_seed(5)
+    local function layouts(rows, cols)
+      local base = sb.rand(rows, cols)
+      return {
+        contiguous = base,
+        transposed = sb.rand(cols, rows):t(),
+        narrowed = sb.rand(rows, cols + 3):narrow(2, 2, cols),
+        expanded = sb.rand(1, cols):expand(rows, cols),
+        column_of_wider = sb.rand(cols, rows + 2):t():narrow(1, 2, rows),
+      }
+    end
+    local function naive(a, b)
+      local A, B = a:totable(), b:totable()
+      local out = {}
+      for i = 1, #A do
+        out[i] = {}
+        for j = 1, #B[1] do
+          local acc = 0
+          for k = 1, #B do acc = acc + A[i][k] * B[k][j] end
+          out[i][j] = acc
+        end
+      end
+      return out
+    end
+    for _, dims in ipairs({ { 1, 1, 1 }, { 1, 4, 3 }, { 3, 1, 2 }, { 4, 3, 1 }, { 5, 6, 7 } }) do
+      local M, K, N = dims[1], dims[2], dims[3]
+      for _, a in pairs(layouts(M, K)) do
+        for _, b in pairs(layouts(K, N)) do
+          same(naive(a, b), a:matmul(b), 1e-5)
+          same(naive(a, b), a:double():mm(b:double()), 1e-12)
+        end
+      end
+    end
+  end)
+
   it("prints like PyTorch", function()
     assert.are.equal("tensor([[1., 2., 3.],\n        [4., 5., 6.]])", tostring(a))
     assert.are.equal("tensor([0.5000, 0.2500])", tostring(sb.tensor({ 0.5, 0.25 })))

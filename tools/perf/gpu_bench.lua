@@ -66,6 +66,7 @@ local okm, ds = pcall(sb.data.MNIST, { root = root, train = false })
 if okm then
   local l = sb.data.DataLoader(ds, { batch_size = 10000, pin_memory = true })
   for _, input in l:iter() do images = input end
+  images = images:reshape(10000, 1, 28, 28) -- samples are [28, 28]; a view of the pinned batch
   source = "mnist"
 else
   images = (sb.rand(10000, 1, 28, 28) * 255):byte()

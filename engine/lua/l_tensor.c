@@ -483,6 +483,69 @@ static int l_is_tensor(lua_State *L)
     return 1;
 }
 
+/* cat({t1, t2, ...} [, d = 1]) / stack({t1, t2, ...} [, d = 1]) */
+static int concat(lua_State *L, bool stack)
+{
+    const char *op = stack ? "stack" : "cat";
+    lua_settop(L, 2); /* [list, dim]: scratch values go above */
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_error(L, "%s: expected a table of tensors, got %s", op, luaL_typename(L, 1));
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+    if (n < 1) return luaL_error(L, "%s: expected a non-empty table of tensors", op);
+    if (n > 1 << 20) return luaL_error(L, "%s: too many tensors (%I)", op, (LUAI_UACINT)n);
+    /* the list is a userdata block: freed by the GC even when an error is raised below */
+    const sb_tensor **list = lua_newuserdatauv(L, (size_t)n * sizeof *list, 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        list[i - 1] = sbL_test_tensor(L, -1);
+        if (!list[i - 1]) {
+            if (luaL_testudata(L, -1, SB_TENSOR_MT)) sbL_check_tensor(L, -1);
+            return luaL_error(L, "%s: entry %I must be a tensor, got %s", op, (LUAI_UACINT)i,
+                              luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    int ndim = list[0]->ndim + (stack ? 1 : 0);
+    int dim = 0;
+    if (!lua_isnoneornil(L, 2)) {
+        lua_Integer d = check_int(L, 2, op, "dim");
+        if (d >= 1 && d <= ndim)
+            dim = (int)d - 1;
+        else if (d < 0 && -d <= ndim)
+            dim = ndim + (int)d;
+        else {
+            char shape[256];
+            shape_text(list[0], shape, sizeof shape);
+            return luaL_error(L,
+                              "%s: dim %I is out of range for %s tensors %s (expected 1..%d or "
+                              "-%d..-1)",
+                              op, (LUAI_UACINT)d, stack ? "stacking" : "concatenating", shape, ndim,
+                              ndim);
+        }
+    }
+    sb_tensor *res = NULL;
+    sb_status st =
+        stack ? sb_tensor_stack((int)n, list, dim, &res) : sb_tensor_cat((int)n, list, dim, &res);
+    if (st != SB_OK && strncmp(sb_error_message(), "tensor ", 7) == 0) {
+        /* positions in the message are 0-based in core: say them the Lua way */
+        int index = atoi(sb_error_message() + 7);
+        const char *rest = strchr(sb_error_message() + 7, ' ');
+        char msg[1024];
+        snprintf(msg, sizeof msg, "entry %d%s", index + 1, rest ? rest : "");
+        sb_fail(st, "%s", msg);
+    }
+    return push_result(L, st, &res, op);
+}
+
+static int l_cat(lua_State *L)
+{
+    return concat(L, false);
+}
+static int l_stack(lua_State *L)
+{
+    return concat(L, true);
+}
+
 /* ---- facts -------------------------------------------------------------------------------- */
 
 static void push_size_table(lua_State *L, const sb_tensor *t)
@@ -1428,6 +1491,8 @@ int sbL_open_tensor(lua_State *L)
         {"randn", l_randn},
         {"arange", l_arange},
         {"from_bytes", l_from_bytes},
+        {"cat", l_cat},
+        {"stack", l_stack},
         {"manual_seed", l_manual_seed},
         {"is_tensor", l_is_tensor},
         {"set_num_threads", l_set_num_threads},

@@ -557,6 +557,86 @@ done:
     return st;
 }
 
+/* ---- concatenation ---------------------------------------------------------------------- */
+
+sb_status sb_tensor_cat(int n, const sb_tensor *const *tensors, int dim, sb_tensor **out)
+{
+    if (n < 1) return sb_fail(SB_EINVAL, "needs at least one tensor");
+    const sb_tensor *first = tensors[0];
+    if (first->ndim == 0) return sb_fail(SB_EINVAL, "cannot concatenate 0-D tensors (use stack)");
+    if (dim < 0 || dim >= first->ndim)
+        return sb_fail(SB_ERANGE, "dim %d out of range for %d-D tensors (0-based)", dim,
+                       first->ndim);
+    sb_dtype dtype = first->dtype;
+    int64_t sizes[SB_MAX_DIMS];
+    memcpy(sizes, first->sizes, sizeof sizes);
+    sizes[dim] = 0;
+    for (int i = 0; i < n; i++) {
+        const sb_tensor *t = tensors[i];
+        bool fits = t->ndim == first->ndim;
+        for (int d = 0; fits && d < t->ndim; d++)
+            fits = d == dim || t->sizes[d] == first->sizes[d];
+        if (!fits) {
+            char a[256], b[256];
+            sb_tensor_format_shape(first, a, sizeof a);
+            sb_tensor_format_shape(t, b, sizeof b);
+            return sb_fail(SB_EINVAL,
+                           "tensor %d has shape %s, which does not match the first one's %s "
+                           "outside the concatenated dim",
+                           i, b, a);
+        }
+        SB_TRY(same_device(first, t));
+        dtype = sb_dtype_promote(dtype, t->dtype);
+        if (__builtin_add_overflow(sizes[dim], t->sizes[dim], &sizes[dim]))
+            return sb_fail(SB_ERANGE, "the concatenated size overflows");
+    }
+    sb_tensor *res = NULL;
+    SB_TRY(sb_tensor_empty(first->ndim, sizes, dtype, sb_tensor_device(first), &res));
+    int64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        sb_tensor *slot = NULL;
+        sb_status st = sb_tensor_narrow(res, dim, at, tensors[i]->sizes[dim], &slot);
+        if (st == SB_OK) st = sb_tensor_copy_(slot, tensors[i]);
+        sb_tensor_free(slot);
+        if (st != SB_OK) {
+            sb_tensor_free(res);
+            return st;
+        }
+        at += tensors[i]->sizes[dim];
+    }
+    *out = res;
+    return SB_OK;
+}
+
+sb_status sb_tensor_stack(int n, const sb_tensor *const *tensors, int dim, sb_tensor **out)
+{
+    if (n < 1) return sb_fail(SB_EINVAL, "needs at least one tensor");
+    if (dim < 0 || dim > tensors[0]->ndim || tensors[0]->ndim >= SB_MAX_DIMS)
+        return sb_fail(SB_ERANGE, "dim %d out of range for stacking %d-D tensors (0-based)", dim,
+                       tensors[0]->ndim);
+    for (int i = 1; i < n; i++) {
+        if (!sb_tensor_same_shape(tensors[i], tensors[0])) {
+            char a[256], b[256];
+            sb_tensor_format_shape(tensors[0], a, sizeof a);
+            sb_tensor_format_shape(tensors[i], b, sizeof b);
+            return sb_fail(SB_EINVAL,
+                           "tensor %d has shape %s, the first one %s: stack needs "
+                           "equal shapes",
+                           i, b, a);
+        }
+    }
+    sb_tensor **views = calloc((size_t)n, sizeof *views);
+    if (!views) return sb_fail(SB_ENOMEM, "out of memory in stack");
+    sb_status st = SB_OK;
+    for (int i = 0; i < n && st == SB_OK; i++)
+        st = sb_tensor_unsqueeze(tensors[i], dim, &views[i]);
+    if (st == SB_OK) st = sb_tensor_cat(n, (const sb_tensor *const *)views, dim, out);
+    for (int i = 0; i < n; i++)
+        sb_tensor_free(views[i]);
+    free(views);
+    return st;
+}
+
 /* ---- creation ------------------------------------------------------------------------ */
 
 sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype, sb_device device,

@@ -60,6 +60,13 @@ sb_status sb_tensor_matmul(const sb_tensor *a, const sb_tensor *b, sb_tensor **o
 sb_status sb_tensor_mm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out);
 sb_status sb_tensor_bmm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out);
 
+/* Concatenation along an existing dim (0 <= dim < ndim): every tensor has the same ndim,
+ * device and sizes except at `dim`; the result has the promoted dtype. Built from copies
+ * into views of the result, so every backend has it. */
+sb_status sb_tensor_cat(int n, const sb_tensor *const *tensors, int dim, sb_tensor **out);
+/* Stacking along a new dim (0 <= dim <= ndim): every tensor has the same shape. */
+sb_status sb_tensor_stack(int n, const sb_tensor *const *tensors, int dim, sb_tensor **out);
+
 /* start, start+step, ... < end (> end for a negative step). */
 sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype, sb_device device,
                            sb_tensor **out);

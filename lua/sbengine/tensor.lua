@@ -12,7 +12,7 @@ local tensor = {}
 
 --- Functions that become `sb.<name>`.
 tensor.exports = {
-  "tensor", "zeros", "ones", "empty", "full", "rand", "randn", "arange", "from_bytes",
+  "tensor", "zeros", "ones", "empty", "full", "rand", "randn", "arange", "from_bytes", "cat", "stack",
   "manual_seed", "is_tensor", "set_num_threads", "get_num_threads", "memory_stats",
   "reset_peak_memory_stats", "empty_cache",
 }

@@ -77,6 +77,14 @@ local cases = {
     "add_: the tensor [3, 4] written to is an expanded view (several positions share one element): clone() it first" },
   { "copying into an expanded view", function() return sb.zeros(1):expand(4):copy(sb.ones(4)) end, {},
     "copy: the tensor [4] written to is an expanded view" },
+  { "cat of mismatched shapes", sb.cat, { { sb.ones(2, 3), sb.zeros(2, 2) } },
+    "cat: entry 2 has shape [2, 2], which does not match the first one's [2, 3] outside the concatenated dim" },
+  { "cat of a number", sb.cat, { { sb.ones(2), 5 } }, "cat: entry 2 must be a tensor, got number" },
+  { "cat of nothing", sb.cat, { {} }, "cat: expected a non-empty table of tensors" },
+  { "cat dim", sb.cat, { { sb.ones(2, 3) }, 3 },
+    "cat: dim 3 is out of range for concatenating tensors [2, 3] (expected 1..2 or -2..-1)" },
+  { "stack of unequal shapes", sb.stack, { { sb.ones(2, 3), sb.zeros(2, 2) } },
+    "stack: entry 2 has shape [2, 2], the first one [2, 3]: stack needs equal shapes" },
   { "threads", sb.set_num_threads, { 0 }, "set_num_threads: n must be between 1 and 1024, got 0" },
 }
 

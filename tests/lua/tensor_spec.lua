@@ -305,6 +305,18 @@ describe("ops", function()
     end
   end)
 
+  it("cat and stack", function()
+    local c = sb.cat({ sb.ones(2, 3), sb.zeros(1, 3) })
+    same({ { 1, 1, 1 }, { 1, 1, 1 }, { 0, 0, 0 } }, c)
+    local w = sb.cat({ sb.ones(2, 1):t():t(), sb.arange(4):view(2, 2) }, 2) -- promotes to float32
+    assert.are.equal("float32", w:dtype())
+    same({ { 1, 0, 1 }, { 1, 2, 3 } }, w)
+    same({ { 0, 0 }, { 1, 1 }, { 2, 2 } }, sb.stack({ sb.arange(3), sb.arange(3) }, -1))
+    same({ { 0, 1, 2 }, { 0, 1, 2 } }, sb.stack({ sb.arange(3), sb.arange(3) }))
+    local strided = sb.arange(6):view(2, 3):t() -- non-contiguous inputs
+    same({ { 0, 3 }, { 1, 4 }, { 2, 5 }, { 0, 3 }, { 1, 4 }, { 2, 5 } }, sb.cat({ strided, strided }))
+  end)
+
   it("prints like PyTorch", function()
     assert.are.equal("tensor([[1., 2., 3.],\n        [4., 5., 6.]])", tostring(a))
     assert.are.equal("tensor([0.5000, 0.2500])", tostring(sb.tensor({ 0.5, 0.25 })))

@@ -347,7 +347,7 @@ function bench.evaluate(a)
   end
   local results = collect(meters)
   local speed_mem_metrics = {
-    ["Tasks / Evaluation Time"] = tasks / elapsed,
+    ["Tasks / Evaluation Time"] = elapsed > 0 and tasks / elapsed or 0, -- JSON has no inf
     ["Tasks"] = tasks,
     ["Evaluation Time"] = elapsed,
     ["Max Memory Allocated (Total)"] = peak_memory(device),

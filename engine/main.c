@@ -74,7 +74,8 @@ static const char help_text[] =
     "  --version           print versions (engine, Lua, BLAS, CUDA) and visible GPUs\n"
     "  -h, --help          this help\n"
     "\n"
-    "Exit status: 0 ok, 1 script error, 2 usage error, 3 evaluated but submission failed.\n";
+    "Exit status: 0 ok, 1 script error, 2 usage error, 3 evaluated but submission failed,\n"
+    "130/143 interrupted by SIGINT/SIGTERM (the results created so far are still stored).\n";
 
 static int usage_error(const char *fmt, const char *what)
 {
@@ -315,7 +316,7 @@ static int run_chunk_string(lua_State *L, const char *code)
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }
-    if (runtime_pcall(L, 0, 0) != LUA_OK) {
+    if (runtime_pcall_interruptible(L, 0, 0) != LUA_OK) {
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }
@@ -341,7 +342,7 @@ static int run_script(lua_State *L, int argc, char **argv, int script_index)
     luaL_checkstack(L, nargs + 2, "too many script arguments");
     for (int k = script_index + 1; k < argc; k++)
         lua_pushstring(L, argv[k]);
-    if (runtime_pcall(L, nargs, 0) != LUA_OK) {
+    if (runtime_pcall_interruptible(L, nargs, 0) != LUA_OK) {
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }
@@ -435,6 +436,8 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
         run_interactive(L);
     int finish = finish_session(L, code == EXIT_OK);
     if (finish >= 0 && code == EXIT_OK) code = finish;
+    /* Interrupted: results are stored by now; exit as a shell expects (128 + signal). */
+    if (runtime_interrupt_signal()) code = 128 + runtime_interrupt_signal();
     return code;
 }
 

@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,37 @@ int runtime_pcall(lua_State *L, int nargs, int nresults)
     lua_remove(L, base);
     return status;
 }
+
+static lua_State *interrupt_state;
+static volatile sig_atomic_t interrupt_signal;
+
+static void interrupt_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted by %s", interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* Async-signal-safe: lua_sethook is documented as safe to call from a signal handler. */
+static void on_interrupt(int sig)
+{
+    signal(sig, SIG_DFL); /* a second signal ends the process */
+    interrupt_signal = sig;
+    lua_sethook(interrupt_state, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+int runtime_pcall_interruptible(lua_State *L, int nargs, int nresults)
+{
+    interrupt_state = L;
+    signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
+    int status = runtime_pcall(L, nargs, nresults);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return status;
+}
+
+int runtime_interrupt_signal(void) { return interrupt_signal; }
 
 void runtime_report(lua_State *L)
 {

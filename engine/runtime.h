@@ -20,6 +20,14 @@ const char *runtime_lua_dir(void);
  * (with traceback) is left on the stack. */
 int runtime_pcall(lua_State *L, int nargs, int nresults);
 
+/* runtime_pcall under SIGINT/SIGTERM handlers, as `lua` does for its scripts: the first
+ * signal raises a Lua error ("interrupted by SIGINT") at the next Lua instruction, so the
+ * script unwinds and the end-of-run hooks still store its results; a second signal while
+ * the script is still running kills the process the usual way. */
+int runtime_pcall_interruptible(lua_State *L, int nargs, int nresults);
+/* The signal that interrupted a script (SIGINT, SIGTERM), or 0. */
+int runtime_interrupt_signal(void);
+
 /* Prints the error on top of the stack to stderr as "sbengine: <msg>" and pops it. */
 void runtime_report(lua_State *L);
 

@@ -71,7 +71,7 @@ case_ "--help and --version"
 run_sb --help
 expect_exit 0
 expect_out "usage: sbengine [OPTIONS] SCRIPT.lua [ARGS...]"
-expect_out "Exit status: 0 ok, 1 script error, 2 usage error, 3 evaluated but submission failed."
+expect_out "Exit status: 0 ok, 1 script error, 2 usage error, 3 evaluated but submission failed,"
 run_sb --version
 expect_exit 0
 expect_out_re "^sbengine [0-9]+\.[0-9]+\.[0-9]+ \("

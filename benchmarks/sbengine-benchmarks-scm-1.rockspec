@@ -6,11 +6,11 @@
 rockspec_format = "3.0"
 package = "sbengine-benchmarks"
 version = "scm-1"
-source = { url = "git+file:///dev/null" }
+-- `luarocks make` builds from this folder; the format requires a source all the same.
+source = { url = "file://." }
 description = {
   summary = "sbengine's benchmark definitions: MNIST, CIFAR-10, CIFAR-100",
   detailed = "torchbench-compatible benchmarks for the sbengine evaluation engine.",
-  license = "MIT",
 }
 dependencies = { "lua >= 5.4" }
 build = {

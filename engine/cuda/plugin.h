@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-#define SB_CUDA_PLUGIN_ABI 2
+#define SB_CUDA_PLUGIN_ABI 3
 #define SB_CUDA_PLUGIN_ENTRY "sb_cuda_plugin_open"
 #define SB_CUDA_PLUGIN_FILE "sbengine_cuda.so"
 

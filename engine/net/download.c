@@ -1,6 +1,6 @@
 #include "net/download.h"
 
-#include <curl/curl.h>
+#include "net/curl_lazy.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
 #define _GNU_SOURCE
 #include "net/http.h"
 
-#include <curl/curl.h>
+#include "net/curl_lazy.h"
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

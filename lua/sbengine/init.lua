@@ -12,16 +12,31 @@ sb.version = core.sys.version() -- not build_info(): that loads the CUDA plugin
 sb.session = require "sbengine.session"
 sb.results = require "sbengine.results"
 sb.BenchmarkResult = sb.results.BenchmarkResult
-sb.metrics = require "sbengine.metrics"
 sb.cuda = core.cuda
 require("sbengine.tensor").install(sb) -- sb.tensor, sb.zeros, ... (docs/tensor.md)
-sb.nn = require "sbengine.nn" -- modules and sb.nn.functional (docs/nn.md)
-sb.io = require "sbengine.io" -- safetensors (docs/nn.md)
-sb.data = require "sbengine.data"
-sb.transforms = require "sbengine.transforms"
-sb.progress = require "sbengine.progress"
-sb.utils = require "sbengine.utils"
-sb.bench = require "sbengine.bench"
+
+-- The other public modules load on first use (`sb.nn` requires "sbengine.nn" the first
+-- time it is read): `sbengine -e ''` must start in a few milliseconds, and a script that
+-- never touches the data loaders should not pay for compiling them.
+local lazy_modules = {
+  metrics = "sbengine.metrics",
+  nn = "sbengine.nn", -- modules and sb.nn.functional (docs/nn.md)
+  io = "sbengine.io", -- safetensors (docs/nn.md)
+  data = "sbengine.data",
+  transforms = "sbengine.transforms",
+  progress = "sbengine.progress",
+  utils = "sbengine.utils",
+  bench = "sbengine.bench",
+}
+setmetatable(sb, {
+  __index = function(t, key)
+    local name = lazy_modules[key]
+    if name == nil then return nil end
+    local module = require(name)
+    rawset(t, key, module)
+    return module
+  end,
+})
 
 -- In a source checkout, benchmark definitions live in <repo>/benchmarks/ while the
 -- installed layout puts them in <lua dir>/sbengine/benchmarks/. This searcher makes

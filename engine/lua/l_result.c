@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "lua/l_tensor.h"
 #include "lua/l_util.h"
 #include "result/json.h"

@@ -1,6 +1,7 @@
 -- sbengine.regression: the error sums shared by the mse, mae and rmse meters
 -- (lua/sbengine/metrics/); registers nothing. One state and one C reduction per batch
 -- (core.metric.error_sums); the three meters differ only in how they read the sums.
+local calls = require "sbengine.calls"
 local core = require "sbengine.core"
 local metrics = require "sbengine.metrics"
 
@@ -12,7 +13,8 @@ return function(name, value)
     state = { sum_sq = "sum", sum_abs = "sum", count = "sum" },
     init = function() return { sum_sq = 0, sum_abs = 0, count = 0 } end,
     update = function(state, output, target)
-      local sq, ab, n = core.metric.error_sums(output, target)
+      -- level 3: update <- m:add <- the line that called m:add
+      local sq, ab, n = calls.c(3, core.metric.error_sums, output, target, name)
       state.sum_sq, state.sum_abs, state.count = state.sum_sq + sq, state.sum_abs + ab, state.count + n
     end,
     compute = function(state)

@@ -60,4 +60,32 @@ function docs.run_examples(page, opts)
   end)
 end
 
+--- Registers a test that every name of `names` appears in a ```lua block of `page`, as
+-- `pattern(name)` (a Lua pattern) finds it: every public function has an example.
+function docs.check_examples_cover(page, what, names, pattern)
+  local code = table.concat(docs.lua_blocks(page), "\n")
+  it(("every %s has an example in %s"):format(what, page), function()
+    local missing = {}
+    for _, name in ipairs(names) do
+      if not code:find(pattern(name)) then missing[#missing + 1] = name end
+    end
+    table.sort(missing)
+    busted.assert.are.equal("", table.concat(missing, ", "),
+      ("%s without an example in %s"):format(what, page))
+  end)
+end
+
+--- The string keys of `t` (functions only when `functions_only`), skipping names that
+-- start with "_".
+function docs.public_names(t, functions_only)
+  local names = {}
+  for k, v in pairs(t) do
+    if type(k) == "string" and not k:match("^_") and (not functions_only or type(v) == "function") then
+      names[#names + 1] = k
+    end
+  end
+  table.sort(names)
+  return names
+end
+
 return docs

@@ -1,2 +1,18 @@
--- Runs every ```lua block of docs/nn.md (tests/lua/docs_helper.lua).
-require("docs_helper").run_examples("docs/nn.md", { min = 15 })
+-- Runs every ```lua block of docs/nn.md (tests/lua/docs_helper.lua), and checks that every
+-- public function of sb.nn, sb.nn.functional, sb.nn.Module and sb.io appears in one of them.
+local docs = require "docs_helper"
+local sb = require "sbengine"
+
+docs.run_examples("docs/nn.md", { min = 15 })
+
+describe("docs/nn.md coverage", function()
+  local page = "docs/nn.md"
+  docs.check_examples_cover(page, "sb.nn entry", docs.public_names(sb.nn),
+    function(name) return "nn%." .. name .. "%f[^%w_]" end)
+  docs.check_examples_cover(page, "functional op", docs.public_names(sb.nn.functional),
+    function(name) return "[F%a]%." .. name .. "%(" end)
+  docs.check_examples_cover(page, "Module method", docs.public_names(sb.nn.Module, true),
+    function(name) return "[:.]" .. name .. "%f[^%w_]" end)
+  docs.check_examples_cover(page, "sb.io function", docs.public_names(sb.io),
+    function(name) return "io%." .. name .. "%(" end)
+end)

@@ -451,6 +451,5 @@ function Module:__repr()
 end
 
 Module.is_module = is_module
-Module.is_tensor = is_tensor
 
 return Module

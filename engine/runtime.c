@@ -122,7 +122,10 @@ int runtime_pcall_interruptible(lua_State *L, int nargs, int nresults)
     return status;
 }
 
-int runtime_interrupt_signal(void) { return interrupt_signal; }
+int runtime_interrupt_signal(void)
+{
+    return interrupt_signal;
+}
 
 void runtime_report(lua_State *L)
 {

@@ -80,6 +80,11 @@ expect_out "BLAS: OpenBLAS"
 expect_out_re "CUDA: (not built with CUDA|runtime [0-9]+\.[0-9]+, cuBLAS)"
 expect_out_re "GPU: (none visible|cuda:0)"
 
+case_ "lua-cjson is reachable from scripts"
+run_sb -e 'print(require("cjson").encode({ a = 1 }))'
+expect_exit 0
+expect_out '{"a":1}'
+
 case_ "devices lists the CPU"
 run_sb devices
 expect_exit 0

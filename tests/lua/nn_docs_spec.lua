@@ -1,29 +1,18 @@
--- Runs every ```lua block of docs/nn.md: the documentation's examples stay true.
--- Relative paths given to dofile are resolved against the source tree.
+-- Runs every ```lua block of docs/nn.md (tests/lua/docs_helper.lua), and checks that every
+-- public function of sb.nn, sb.nn.functional, sb.nn.Module and sb.io appears in one of them.
+local docs = require "docs_helper"
 local sb = require "sbengine"
 
-local src = os.getenv("SBENGINE_SOURCE_DIR") or "."
-local f = assert(io.open(src .. "/docs/nn.md"))
-local text = f:read("a")
-f:close()
+docs.run_examples("docs/nn.md", { min = 15 })
 
-describe("docs/nn.md examples", function()
-  local n = 0
-  for block in text:gmatch("```lua\n(.-)```") do
-    n = n + 1
-    local index = n
-    local first = block:match("^[^\n]*")
-    it(("block %d: %s"):format(index, first), function()
-      local env = setmetatable({
-        sb = sb,
-        dofile = function(path)
-          if not path:match("^/") then path = src .. "/" .. path end
-          return dofile(path)
-        end,
-      }, {__index = _G})
-      local chunk = assert(load(block, "docs/nn.md block " .. index, "t", env))
-      chunk()
-    end)
-  end
-  it("has examples", function() assert.is_true(n >= 15) end)
+describe("docs/nn.md coverage", function()
+  local page = "docs/nn.md"
+  docs.check_examples_cover(page, "sb.nn entry", docs.public_names(sb.nn),
+    function(name) return "nn%." .. name .. "%f[^%w_]" end)
+  docs.check_examples_cover(page, "functional op", docs.public_names(sb.nn.functional),
+    function(name) return "[F%a]%." .. name .. "%(" end)
+  docs.check_examples_cover(page, "Module method", docs.public_names(sb.nn.Module, true),
+    function(name) return "[:.]" .. name .. "%f[^%w_]" end)
+  docs.check_examples_cover(page, "sb.io function", docs.public_names(sb.io),
+    function(name) return "io%." .. name .. "%(" end)
 end)

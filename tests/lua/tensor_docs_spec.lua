@@ -1,21 +1,14 @@
--- Runs every ```lua block of docs/tensor.md: the documentation's examples stay true.
-local sb = require "sbengine"
+-- Runs every ```lua block of docs/tensor.md (tests/lua/docs_helper.lua), and checks that
+-- every public tensor function and method appears in one of them.
+local docs = require "docs_helper"
+local tensor = require "sbengine.tensor"
 
-local path = (os.getenv("SBENGINE_SOURCE_DIR") or ".") .. "/docs/tensor.md"
-local f = assert(io.open(path))
-local text = f:read("a")
-f:close()
+docs.run_examples("docs/tensor.md", { min = 16 })
 
-describe("docs/tensor.md examples", function()
-  local n = 0
-  for block in text:gmatch("```lua\n(.-)```") do
-    n = n + 1
-    local first = block:match("^[^\n]*")
-    it(("block %d: %s"):format(n, first), function()
-      local env = setmetatable({ sb = sb }, { __index = _G })
-      local chunk = assert(load(block, "docs/tensor.md block " .. n, "t", env))
-      chunk()
-    end)
-  end
-  it("has examples", function() assert.is_true(n > 15) end)
+describe("docs/tensor.md coverage", function()
+  -- Names are taken now, before the examples extend the method table.
+  docs.check_examples_cover("docs/tensor.md", "sb function", tensor.exports,
+    function(name) return "sb%." .. name .. "%f[^%w_]" end)
+  docs.check_examples_cover("docs/tensor.md", "tensor method", docs.public_names(tensor.methods),
+    function(name) return "[:.]" .. name .. "%f[^%w_]" end)
 end)

@@ -6,7 +6,6 @@ local nn = {
   Module = Module,
   Parameter = Module.Parameter,
   functional = require "sbengine.nn.functional",
-  init = require "sbengine.nn.weight_init",
 }
 for name, class in pairs(layers) do nn[name] = class end
 return nn

@@ -345,9 +345,18 @@ end
 -- BatchNorm's "num_batches_tracked" entries are accepted and ignored.
 -- Returns {missing_keys = {...}, unexpected_keys = {...}}.
 function Module:load_state_dict(source, opts)
-  opts = opts or {}
+  if opts == nil then opts = {} end
+  if type(opts) ~= "table" then
+    error("load_state_dict: options must be a table, got " .. type(opts), 2)
+  end
+  for k in pairs(opts) do
+    if k ~= "strict" then error("load_state_dict: unknown option '" .. tostring(k) .. "' (known: strict)", 2) end
+  end
   local strict = opts.strict
   if strict == nil then strict = true end
+  if type(strict) ~= "boolean" then
+    error("load_state_dict: strict must be a boolean, got " .. type(strict), 2)
+  end
   local what = ""
   if type(source) == "string" then
     what = " from " .. source
@@ -442,6 +451,5 @@ function Module:__repr()
 end
 
 Module.is_module = is_module
-Module.is_tensor = is_tensor
 
 return Module

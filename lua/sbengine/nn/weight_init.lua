@@ -1,4 +1,4 @@
---- sb.nn.init: tensors for parameter initialisation (float32, CPU; move with :to()).
+--- Parameter initialisation for the layers (internal: float32 tensors on the CPU; move with :to()).
 --   init.uniform(shape, a, b)  U(a, b) from the engine generator (sb.manual_seed)
 --   init.zeros(shape), init.ones(shape), init.rand_like(t)
 local T = require("sbengine.core").tensor

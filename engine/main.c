@@ -93,7 +93,7 @@ static void print_version(void)
     if (!sb_built_with_cuda()) {
         printf("CUDA: not built with CUDA\n");
     } else if (!sb_cuda_plugin_get()) {
-        printf("CUDA: plugin not loaded: %s\n", sb_cuda_unavailable_reason());
+        printf("CUDA: plugin not loaded: %s\n", sb_cuda_plugin_error());
     } else {
         int rt = sb_cuda_runtime_version(), drv = sb_cuda_driver_version();
         int cublas = sb_cublas_version();

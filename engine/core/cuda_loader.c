@@ -3,6 +3,7 @@
 #include "core/cuda.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -18,11 +19,12 @@
 #define SBENGINE_INSTALL_LIBDIR "lib"
 #endif
 
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static pthread_once_t load_once = PTHREAD_ONCE_INIT, probe_once = PTHREAD_ONCE_INIT;
 static const sb_cuda_plugin *plugin;
 static int visible_devices;
 static char plugin_path[PATH_MAX];
-static char reason[1024];
+static char load_error[1024]; /* why the plugin could not be loaded */
+static char reason[1024];     /* why no GPU is available */
 
 static sb_cuda_host host = {
     .abi = SB_CUDA_PLUGIN_ABI,
@@ -99,47 +101,86 @@ static bool find_plugin(char *found, size_t found_size, char *tried, size_t trie
     return false;
 }
 
-static void load_plugin(void)
+/* Fills `path` with the plugin to load, or `why` with the reason there is none. Only
+ * file-system checks: cheap. */
+static bool locate_plugin(char *path, size_t path_size, char *why, size_t why_size)
 {
     if (!sb_built_with_cuda()) {
-        snprintf(reason, sizeof reason,
+        snprintf(why, why_size,
                  "this build of sbengine has no CUDA support (configured with SBENGINE_CUDA=OFF "
                  "or without nvcc and cuBLAS)");
-        return;
+        return false;
     }
     const char *env = getenv("SBENGINE_CUDA_PLUGIN");
     if (env && *env) {
-        snprintf(plugin_path, sizeof plugin_path, "%s", env);
-    } else {
-        char tried[2048];
-        if (!find_plugin(plugin_path, sizeof plugin_path, tried, sizeof tried)) {
-            snprintf(reason, sizeof reason,
-                     "the CUDA plugin " SB_CUDA_PLUGIN_FILE " was not found (looked in: %s; "
-                     "set SBENGINE_CUDA_PLUGIN to its path)",
-                     tried);
-            plugin_path[0] = '\0';
-            return;
+        if (!is_file(env)) {
+            snprintf(why, why_size, "cannot load the CUDA plugin: %s: %s (SBENGINE_CUDA_PLUGIN)",
+                     env, strerror(errno));
+            return false;
         }
+        snprintf(path, path_size, "%s", env);
+        return true;
     }
+    char tried[2048];
+    if (!find_plugin(path, path_size, tried, sizeof tried)) {
+        snprintf(why, why_size,
+                 "the CUDA plugin " SB_CUDA_PLUGIN_FILE " was not found (looked in: %s; "
+                 "set SBENGINE_CUDA_PLUGIN to its path)",
+                 tried);
+        return false;
+    }
+    return true;
+}
+
+static void load_plugin(void)
+{
+    char path[PATH_MAX];
+    if (!locate_plugin(path, sizeof path, load_error, sizeof load_error)) return;
     fill_host();
-    void *handle = dlopen(plugin_path, RTLD_NOW | RTLD_LOCAL);
+    void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-        snprintf(reason, sizeof reason, "cannot load the CUDA plugin: %s", dlerror());
-        plugin_path[0] = '\0';
+        snprintf(load_error, sizeof load_error, "cannot load the CUDA plugin: %s", dlerror());
         return;
     }
     sb_cuda_plugin_open_fn open = (sb_cuda_plugin_open_fn)dlsym(handle, SB_CUDA_PLUGIN_ENTRY);
     const sb_cuda_plugin *p = open ? open(&host) : NULL;
     if (!p || p->abi != SB_CUDA_PLUGIN_ABI || p->size != sizeof(sb_cuda_plugin)) {
-        snprintf(reason, sizeof reason,
+        snprintf(load_error, sizeof load_error,
                  "the CUDA plugin %s does not match this engine (%s; rebuild or reinstall both)",
-                 plugin_path, open ? "different plugin ABI" : "no " SB_CUDA_PLUGIN_ENTRY);
+                 path, open ? "different plugin ABI" : "no " SB_CUDA_PLUGIN_ENTRY);
         dlclose(handle);
-        plugin_path[0] = '\0';
         return;
     }
     /* The handle stays open for the life of the process: CUDA cannot be unloaded safely. */
+    snprintf(plugin_path, sizeof plugin_path, "%s", path);
     plugin = p;
+}
+
+/* Whether the NVIDIA driver's user-space library is installed (SBENGINE_CUDA_DRIVER_LIBRARY
+ * names another library to stand in for it: tests reach the paths behind this check). Without it
+ * the CUDA runtime can only answer "insufficient driver", and finding that out by loading the
+ * plugin costs ~0.3 s and ~200 MB (cuBLAS); dlopen of libcuda alone fails in microseconds. A
+ * library present without a working kernel driver is still caught later, by cudaGetDeviceCount. */
+static bool driver_present(char *why, size_t why_size)
+{
+    const char *override = getenv("SBENGINE_CUDA_DRIVER_LIBRARY");
+    const char *name = override && *override ? override : "libcuda.so.1";
+    /* Kept open when found: the plugin's runtime loads it next anyway. */
+    if (dlopen(name, RTLD_LAZY | RTLD_LOCAL)) return true;
+    snprintf(why, why_size, "no NVIDIA driver (%s)", dlerror());
+    return false;
+}
+
+/* Availability: cheap checks first, the plugin only when a GPU may really be there. */
+static void probe(void)
+{
+    char path[PATH_MAX];
+    if (!locate_plugin(path, sizeof path, reason, sizeof reason)) return;
+    if (!driver_present(reason, sizeof reason)) return;
+    if (!sb_cuda_plugin_get()) {
+        snprintf(reason, sizeof reason, "%s", load_error);
+        return;
+    }
     visible_devices = plugin->device_count(reason, sizeof reason);
     if (visible_devices > 0) reason[0] = '\0';
 }
@@ -150,15 +191,21 @@ const sb_cuda_plugin *sb_cuda_plugin_get(void)
     return plugin;
 }
 
-bool sb_cuda_available(void)
+const char *sb_cuda_plugin_error(void)
 {
     sb_cuda_plugin_get();
+    return load_error;
+}
+
+bool sb_cuda_available(void)
+{
+    pthread_once(&probe_once, probe);
     return visible_devices > 0;
 }
 
 const char *sb_cuda_unavailable_reason(void)
 {
-    sb_cuda_plugin_get();
+    pthread_once(&probe_once, probe);
     return reason;
 }
 

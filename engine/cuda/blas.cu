@@ -83,6 +83,41 @@ static sb_status compact(int device, cudaStream_t stream, size_t elsize, int64_t
     return SB_OK;
 }
 
+template <typename T>
+__global__ void zero_kernel(T *dst, int64_t batch, int64_t rows, int64_t cols, int64_t s0,
+                            int64_t s1)
+{
+    SB_GRID_STRIDE_LOOP(i, batch * rows * cols)
+    {
+        int64_t c = i % cols, r = (i / cols) % rows, b = i / (rows * cols);
+        dst[b * s0 + r * s1 + c] = T(0);
+    }
+}
+
+// c[b] = 0 for every batch entry (c has unit column stride; the bytes of 0.0 are all zero).
+static sb_status zero_matrices(int device, sb_dtype dtype, int64_t batch, int64_t M, int64_t N,
+                               const sb_gemm_operand *c)
+{
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device, &stream));
+    int64_t n = batch * M * N;
+    switch (dtype_size(dtype)) {
+    case 2:
+        zero_kernel<uint16_t>
+            <<<blocks_for(n), kThreads, 0, stream>>>((uint16_t *)c->ptr, batch, M, N, c->s0, c->s1);
+        break;
+    case 4:
+        zero_kernel<uint32_t>
+            <<<blocks_for(n), kThreads, 0, stream>>>((uint32_t *)c->ptr, batch, M, N, c->s0, c->s1);
+        break;
+    default:
+        zero_kernel<uint64_t>
+            <<<blocks_for(n), kThreads, 0, stream>>>((uint64_t *)c->ptr, batch, M, N, c->s0, c->s1);
+        break;
+    }
+    return SB_CUDA_LAUNCH_CHECK();
+}
+
 sb_status sb_cuda_gemm(int device, sb_dtype dtype, int64_t batch, int64_t M, int64_t N, int64_t K,
                        const sb_gemm_operand *a_in, const sb_gemm_operand *b_in,
                        const sb_gemm_operand *c, bool accumulate)
@@ -118,6 +153,9 @@ sb_status sb_cuda_gemm(int device, sb_dtype dtype, int64_t batch, int64_t M, int
                             INT_MAX, (long long)batch, (long long)M, (long long)N, (long long)K);
     if (c->s2 != 1 || c->s1 < N)
         return sb_cuda_fail(SB_EINVAL, "matmul: the CUDA output must have unit column stride");
+    // An empty inner dimension: no operand can be described to cuBLAS (a leading dimension
+    // of 0 is invalid), and the product is 0 (c unchanged when accumulating).
+    if (K == 0) return accumulate ? SB_OK : zero_matrices(device, dtype, batch, M, N, c);
 
     cublasHandle_t handle;
     SB_TRY(sb_cuda_cublas(device, &handle));

@@ -113,24 +113,23 @@ static inline bool dtype_is_floating(sb_dtype d)
         using T = TYPE;                                                                            \
         __VA_ARGS__;                                                                               \
     } break;
+#define SB_CUDA_FLOATING_CASES(...)                                                                \
+    SB_CUDA_CASE(SB_FLOAT32, float, __VA_ARGS__)                                                   \
+    SB_CUDA_CASE(SB_FLOAT64, double, __VA_ARGS__)                                                  \
+    SB_CUDA_CASE(SB_FLOAT16, __half, __VA_ARGS__)                                                  \
+    SB_CUDA_CASE(SB_BFLOAT16, __nv_bfloat16, __VA_ARGS__)
 #define SB_CUDA_DISPATCH_ALL(dtype, otherwise, ...)                                                \
     switch (dtype) {                                                                               \
-        SB_CUDA_CASE(SB_FLOAT32, float, __VA_ARGS__)                                               \
-        SB_CUDA_CASE(SB_FLOAT64, double, __VA_ARGS__)                                              \
+        SB_CUDA_FLOATING_CASES(__VA_ARGS__)                                                        \
         SB_CUDA_CASE(SB_INT64, int64_t, __VA_ARGS__)                                               \
         SB_CUDA_CASE(SB_INT32, int32_t, __VA_ARGS__)                                               \
         SB_CUDA_CASE(SB_UINT8, uint8_t, __VA_ARGS__)                                               \
-        SB_CUDA_CASE(SB_FLOAT16, __half, __VA_ARGS__)                                              \
-        SB_CUDA_CASE(SB_BFLOAT16, __nv_bfloat16, __VA_ARGS__)                                      \
     default:                                                                                       \
         otherwise;                                                                                 \
     }
 #define SB_CUDA_DISPATCH_FLOATING(dtype, otherwise, ...)                                           \
     switch (dtype) {                                                                               \
-        SB_CUDA_CASE(SB_FLOAT32, float, __VA_ARGS__)                                               \
-        SB_CUDA_CASE(SB_FLOAT64, double, __VA_ARGS__)                                              \
-        SB_CUDA_CASE(SB_FLOAT16, __half, __VA_ARGS__)                                              \
-        SB_CUDA_CASE(SB_BFLOAT16, __nv_bfloat16, __VA_ARGS__)                                      \
+        SB_CUDA_FLOATING_CASES(__VA_ARGS__)                                                        \
     default:                                                                                       \
         otherwise;                                                                                 \
     }

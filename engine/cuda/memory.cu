@@ -1,5 +1,6 @@
 // Raw device and pinned memory, events and the engine streams. No caching here: the core's
 // caching allocators (engine/core/caching_allocator.c) call these for whole segments.
+#include <atomic>
 #include <mutex>
 #include <new>
 
@@ -8,10 +9,13 @@
 
 namespace
 {
+// Created once under devices_mutex, then read without it: the flags are atomic so that a
+// thread seeing `ready` (or a handle) also sees what was stored before it (DataLoader
+// workers record events on the streams while the main thread launches work).
 struct device_state {
-    bool ready;
+    std::atomic<bool> ready;
     cudaStream_t stream;
-    cublasHandle_t cublas;
+    std::atomic<cublasHandle_t> cublas;
 };
 device_state devices[SB_CUDA_MAX_DEVICES];
 std::mutex devices_mutex;
@@ -52,11 +56,15 @@ sb_status sb_cuda_cublas(int device, cublasHandle_t *out)
         if (!d.cublas) {
             cublasHandle_t handle;
             SB_CUBLAS_TRY(cublasCreate(&handle));
-            SB_CUBLAS_TRY(cublasSetStream(handle, stream));
+            sb_status st = SB_CUBLAS_CHECK(cublasSetStream(handle, stream));
+            if (st != SB_OK) {
+                cublasDestroy(handle);
+                return st;
+            }
             d.cublas = handle;
         }
     }
-    *out = d.cublas;
+    *out = d.cublas.load();
     return SB_OK;
 }
 

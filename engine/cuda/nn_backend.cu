@@ -235,30 +235,31 @@ template <typename T> __global__ void avg_pool_kernel(T *out, const T *x, pool_g
     }
 }
 
-static sb_status cuda_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
+static sb_status pool2d(const char *op, bool is_max, sb_tensor *out, const sb_tensor *x,
+                        const sb_pool2d_params *p)
 {
     pool_geometry g = pool_geometry_of(out, x, p);
     int64_t n = g.NC * g.OH * g.OW;
     if (n == 0) return SB_OK;
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device_of(x), &stream));
-    SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("max_pool2d", x),
-                              max_pool_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-                                  (T *)data_of(out), (const T *)data_of(x), g))
+    SB_CUDA_DISPATCH_FLOATING(
+        x->dtype, return unsupported(op, x),
+        if (is_max) max_pool_kernel<T>
+        <<<blocks_for(n), kThreads, 0, stream>>>((T *)data_of(out), (const T *)data_of(x), g);
+        else avg_pool_kernel<T>
+        <<<blocks_for(n), kThreads, 0, stream>>>((T *)data_of(out), (const T *)data_of(x), g))
     return SB_CUDA_LAUNCH_CHECK();
+}
+
+static sb_status cuda_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
+{
+    return pool2d("max_pool2d", true, out, x, p);
 }
 
 static sb_status cuda_avg_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
 {
-    pool_geometry g = pool_geometry_of(out, x, p);
-    int64_t n = g.NC * g.OH * g.OW;
-    if (n == 0) return SB_OK;
-    cudaStream_t stream;
-    SB_TRY(sb_cuda_use_device(device_of(x), &stream));
-    SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("avg_pool2d", x),
-                              avg_pool_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-                                  (T *)data_of(out), (const T *)data_of(x), g))
-    return SB_CUDA_LAUNCH_CHECK();
+    return pool2d("avg_pool2d", false, out, x, p);
 }
 
 template <typename T>

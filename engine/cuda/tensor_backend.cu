@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include <limits>
+#include <type_traits>
 
 #include "cuda/blas.h"
 #include "cuda/internal.h"
@@ -148,56 +149,33 @@ static sb_status cuda_fill(sb_tensor *dst, double value)
 
 // --- elementwise ---------------------------------------------------------------------------
 
+// exp/log/sqrt exist for floating types only (the front-end and cuda_unary check); the
+// overloaded math functions pick the float or double version.
 template <typename A> __device__ __forceinline__ A apply_unary(sb_unary_op op, A x)
 {
-    switch (op) {
-    case SB_UNARY_NEG:
-        return -x;
-    case SB_UNARY_ABS:
-        return x < A(0) ? -x : x;
-    default:
-        break;
-    }
-    return x;
-}
-template <> __device__ __forceinline__ float apply_unary(sb_unary_op op, float x)
-{
-    switch (op) {
-    case SB_UNARY_NEG:
-        return -x;
-    case SB_UNARY_ABS:
-        return fabsf(x);
-    case SB_UNARY_EXP:
-        return expf(x);
-    case SB_UNARY_LOG:
-        return logf(x);
-    case SB_UNARY_SQRT:
-        return sqrtf(x);
-    default:
+    if constexpr (std::is_floating_point<A>::value) {
+        switch (op) {
+        case SB_UNARY_NEG:
+            return -x;
+        case SB_UNARY_ABS:
+            return fabs(x); // -0.0 -> 0.0, as the CPU
+        case SB_UNARY_EXP:
+            return exp(x);
+        case SB_UNARY_LOG:
+            return log(x);
+        case SB_UNARY_SQRT:
+            return sqrt(x);
+        default:
+            return x;
+        }
+    } else if constexpr (std::is_unsigned<A>::value) {
+        // uint8 negation wraps (as PyTorch); abs is the identity.
+        return op == SB_UNARY_NEG ? (A)(0u - x) : x;
+    } else {
+        if (op == SB_UNARY_NEG) return -x;
+        if (op == SB_UNARY_ABS) return x < A(0) ? -x : x;
         return x;
     }
-}
-template <> __device__ __forceinline__ double apply_unary(sb_unary_op op, double x)
-{
-    switch (op) {
-    case SB_UNARY_NEG:
-        return -x;
-    case SB_UNARY_ABS:
-        return fabs(x);
-    case SB_UNARY_EXP:
-        return exp(x);
-    case SB_UNARY_LOG:
-        return log(x);
-    case SB_UNARY_SQRT:
-        return sqrt(x);
-    default:
-        return x;
-    }
-}
-// uint8 negation wraps (as PyTorch); abs is the identity.
-template <> __device__ __forceinline__ uint8_t apply_unary(sb_unary_op op, uint8_t x)
-{
-    return op == SB_UNARY_NEG ? (uint8_t)(0u - x) : x;
 }
 
 template <typename T>
@@ -650,8 +628,10 @@ static sb_status cuda_reduce(sb_reduce_op op, sb_tensor *values, sb_tensor *indi
 
 // --- topk ----------------------------------------------------------------------------------
 
-// Larger first; NaN counts as the largest (as PyTorch); ties by lower position.
-__device__ __forceinline__ bool ranks_before(double a, long long ia, double b, long long ib)
+// Larger first; NaN counts as the largest (as PyTorch); ties by lower position. Compared
+// in the element's arithmetic type: int64 values above 2^53 do not survive a double.
+template <typename A>
+__device__ __forceinline__ bool ranks_before(A a, long long ia, A b, long long ib)
 {
     bool na = a != a, nb = b != b;
     if (na || nb) return na && (!nb || ia < ib);
@@ -669,19 +649,20 @@ struct topk_args {
 template <typename T>
 __global__ void topk_kernel(T *values, int64_t *indices, const T *a, topk_args args)
 {
-    __shared__ double best_v[kThreads];
+    using A = typename num<T>::acc;
+    __shared__ A best_v[kThreads];
     __shared__ long long best_i[kThreads];
     for (int64_t row = blockIdx.x; row < args.nrows; row += gridDim.x) {
         int64_t off[3];
         args.rows.offsets(row, off);
         const T *in = a + off[2];
-        double prev_v = 0;
+        A prev_v = A(0);
         long long prev_i = -1;
         for (int64_t r = 0; r < args.k; r++) {
-            double bv = 0;
+            A bv = A(0);
             long long bi = -1;
             for (int64_t j = threadIdx.x; j < args.n; j += blockDim.x) {
-                double v = (double)num<T>::load(in[j * args.a_stride]);
+                A v = num<T>::load(in[j * args.a_stride]);
                 if (prev_i >= 0 && !ranks_before(prev_v, prev_i, v, j)) continue;
                 if (bi < 0 || ranks_before(v, j, bv, bi)) {
                     bv = v;

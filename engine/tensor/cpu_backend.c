@@ -905,24 +905,34 @@ static sb_status cpu_reduce(sb_reduce_op op, sb_tensor *values, sb_tensor *indic
 
 /* ---- topk ------------------------------------------------------------------------------ */
 
+/* An element's value: floats as a double, int64 (and the smaller integers) exactly, since
+ * int64 values above 2^53 do not survive a double. The unused field is 0 in both. */
 typedef struct ranked {
     double v;
+    int64_t iv;
     int64_t i;
 } ranked;
 
-/* Larger first; NaN counts as the largest (as PyTorch); ties by lower position. */
-static inline bool ranks_before(double a, int64_t ia, double b, int64_t ib)
+static inline ranked ranked_load(const char *p, sb_dtype dtype, int64_t i)
 {
-    bool na = a != a, nb = b != b;
-    if (na || nb) return na && (!nb || ia < ib);
-    return a > b || (a == b && ia < ib);
+    if (dtype == SB_INT64) return (ranked){0, *(const int64_t *)p, i};
+    return (ranked){sb_load_double(p, dtype), 0, i};
+}
+
+/* Larger first; NaN counts as the largest (as PyTorch); ties by lower position. */
+static inline bool ranks_before(const ranked *a, const ranked *b)
+{
+    bool na = a->v != a->v, nb = b->v != b->v;
+    if (na || nb) return na && (!nb || a->i < b->i);
+    if (a->v != b->v) return a->v > b->v;
+    if (a->iv != b->iv) return a->iv > b->iv;
+    return a->i < b->i;
 }
 
 static int ranked_compare(const void *pa, const void *pb)
 {
-    const ranked *a = pa, *b = pb;
-    if (ranks_before(a->v, a->i, b->v, b->i)) return -1;
-    if (ranks_before(b->v, b->i, a->v, a->i)) return 1;
+    if (ranks_before(pa, pb)) return -1;
+    if (ranks_before(pb, pa)) return 1;
     return 0;
 }
 
@@ -944,18 +954,18 @@ static void topk_slice(const topk_ctx *c, const char *a, char *values, char *ind
     int64_t count = 0;
     if (c->k <= SB_TOPK_SMALL) {
         for (int64_t j = 0; j < c->n; j++) {
-            double v = sb_load_double(a + j * c->a_stride, c->dtype);
-            if (count == c->k && !ranks_before(v, j, top[count - 1].v, top[count - 1].i)) continue;
+            ranked x = ranked_load(a + j * c->a_stride, c->dtype, j);
+            if (count == c->k && !ranks_before(&x, &top[count - 1])) continue;
             int64_t at = count < c->k ? count++ : c->k - 1;
-            while (at > 0 && ranks_before(v, j, top[at - 1].v, top[at - 1].i)) {
+            while (at > 0 && ranks_before(&x, &top[at - 1])) {
                 top[at] = top[at - 1];
                 at--;
             }
-            top[at] = (ranked){v, j};
+            top[at] = x;
         }
     } else {
         for (int64_t j = 0; j < c->n; j++)
-            top[j] = (ranked){sb_load_double(a + j * c->a_stride, c->dtype), j};
+            top[j] = ranked_load(a + j * c->a_stride, c->dtype, j);
         qsort(top, (size_t)c->n, sizeof *top, ranked_compare);
     }
     for (int64_t r = 0; r < c->k; r++) {

@@ -8,26 +8,12 @@ local utils = {}
 
 local function api() return require "sbengine" end
 
--- Asking CUDA whether a GPU is there loads the CUDA plugin (cuBLAS: ~0.3 s and ~200 MB
--- resident). Without an NVIDIA kernel driver (Linux: /proc/driver/nvidia; WSL2: /dev/dxg)
--- the answer is no, so a CPU-only machine skips the question.
-local function nvidia_driver_present()
-  for _, path in ipairs { "/proc/driver/nvidia/version", "/dev/dxg" } do
-    local f = io.open(path, "r")
-    if f then
-      f:close()
-      return true
-    end
-  end
-  return false
-end
-
 --- The device a run uses when nothing asks for one: `--device` on the command line, else
 -- "cuda" when a GPU is visible, else "cpu".
 function utils.default_device()
   if session.config.device then return session.config.device end
   local sb = api()
-  if nvidia_driver_present() and sb.cuda.available() then return "cuda" end
+  if sb.cuda.available() then return "cuda" end
   return "cpu"
 end
 

@@ -56,10 +56,35 @@ if [ "$built" = 1 ]; then
 fi
 
 if [ "$built" = 1 ] && ! printf '%s' "$OUT" | grep -q "GPU: cuda:0"; then
-    case_ "no driver: the reason names cudaGetDeviceCount"
-    run_sb devices
+    if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+        case_ "no driver library: the reason says so"
+        run_sb devices
+        expect_exit 0
+        expect_err "sbengine: no GPU: no NVIDIA driver (libcuda.so.1"
+
+        case_ "no driver library: asking for a GPU loads no CUDA library"
+        run_sb -e 'assert(not sb.cuda.available())' \
+            -e 'assert(sb.utils.default_device() == "cpu")' -e "$maps_probe"
+        expect_exit 0
+        expect_out "not loaded"
+
+        case_ "a missing plugin is reported before the missing driver"
+        SBENGINE_CUDA_PLUGIN=/nonexistent/sbengine_cuda.so run_sb devices
+        expect_err "sbengine: no GPU: cannot load the CUDA plugin: /nonexistent/sbengine_cuda.so"
+    fi
+
+    # A library standing in for libcuda.so.1 gets past the cheap check: the plugin is
+    # loaded and the CUDA runtime gives the reason.
+    case_ "driver library present but no driver: the reason names cudaGetDeviceCount"
+    SBENGINE_CUDA_DRIVER_LIBRARY=libc.so.6 run_sb devices
     expect_exit 0
     expect_err_re "sbengine: no GPU: .*(cudaGetDeviceCount|no CUDA device visible)"
+
+    case_ "driver library present, plugin ABI mismatch: the reason says so"
+    SBENGINE_CUDA_DRIVER_LIBRARY=libc.so.6 \
+        SBENGINE_CUDA_PLUGIN=$(ldd "$SBENGINE" | awk '/libc\.so/ {print $3}') run_sb devices
+    expect_err "sbengine: no GPU: the CUDA plugin"
+    expect_err "does not match this engine (no sb_cuda_plugin_open"
 fi
 
 finish

@@ -203,6 +203,16 @@ describe("ops", function()
     v, i = x:topk(1, 1)
     same({ { 5, 4, 3, 5, 4 } }, v)
     same({ { 2, 2, 1, 2, 2 } }, i)
+    -- int64 values a double cannot tell apart (2^53 + 1 rounds to 2^53), both topk paths
+    local big = sb.tensor({ 9007199254740992, 9007199254740993, 1 }, { dtype = "int64" })
+    v, i = big:topk(2)
+    same({ 9007199254740993, 9007199254740992 }, v)
+    same({ 2, 1 }, i)
+    local many = {}
+    for j = 1, 40 do many[j] = 9007199254740992 + (j % 2) end
+    v, i = sb.tensor(many, { dtype = "int64" }):topk(40)
+    same({ 9007199254740993, 9007199254740993 }, v:narrow(1, 1, 2))
+    same({ 1, 3, 5 }, i:narrow(1, 1, 3))
   end)
 
   it("matmul, mm, bmm", function()

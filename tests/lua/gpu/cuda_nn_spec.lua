@@ -100,6 +100,16 @@ describe("CUDA nn functional ops", function()
     assert(diff <= TOL.float32 * scale, ("max difference %g"):format(diff))
   end)
 
+  it("a convolution over zero input channels is its bias (an empty GEMM inner dimension)", function()
+    local x, w = sb.randn(2, 0, 5, 5), sb.randn(3, 0, 3, 3)
+    for _, bias in ipairs { false, true } do
+      local b = bias and sb.randn(3) or nil
+      local ref = F.conv2d(x, w, b)
+      local got = F.conv2d(x:cuda(), w:cuda(), b and b:cuda())
+      assert.are.same(ref:totable(), got:cpu():totable())
+    end
+  end)
+
   it("arguments on different devices are an error naming both", function()
     local ok, err = pcall(F.linear, sb.randn(2, 3):cuda(), sb.randn(4, 3))
     assert.is_false(ok)

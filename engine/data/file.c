@@ -147,46 +147,6 @@ sb_status sb_check_readable_dir(const char *dir)
     return SB_OK;
 }
 
-sb_status sb_data_write_file(const char *path, const void *data, size_t len)
-{
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp) return sb_fail(SB_ENOMEM, "cannot allocate a path");
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        sb_status s = sb_fail(SB_EIO, "cannot create a temporary file next to '%s': %s", path,
-                              strerror(errno));
-        free(tmp);
-        return s;
-    }
-    const uint8_t *p = data;
-    size_t done = 0;
-    int err = 0;
-    while (done < len) {
-        ssize_t n = write(fd, p + done, len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            err = errno;
-            break;
-        }
-        done += (size_t)n;
-    }
-    /* mkstemp makes 0600 files; data files are for everyone who can read the folder. */
-    if (!err && fchmod(fd, 0644) != 0) err = errno;
-    if (!err && fsync(fd) != 0) err = errno;
-    if (close(fd) != 0 && !err) err = errno;
-    if (!err && rename(tmp, path) != 0) err = errno;
-    if (err) {
-        unlink(tmp);
-        sb_status s = sb_fail(SB_EIO, "cannot write '%s': %s", path, strerror(err));
-        free(tmp);
-        return s;
-    }
-    free(tmp);
-    return SB_OK;
-}
-
 sb_status sb_make_dirs(const char *path)
 {
     char buf[4096];

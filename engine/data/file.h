@@ -20,8 +20,4 @@ sb_status sb_check_readable_dir(const char *dir);
 /* mkdir -p; then checks the directory is readable. */
 sb_status sb_make_dirs(const char *path);
 
-/* Writes `len` bytes to `path` through a temporary file in the same directory (fsync,
- * rename): readers never see a half-written file, and a failure leaves nothing behind. */
-sb_status sb_data_write_file(const char *path, const void *data, size_t len);
-
 #endif

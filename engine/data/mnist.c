@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/atomic_file.h"
 #include "core/md5.h"
 #include "data/dataset.h"
 #include "data/file.h"
@@ -176,7 +177,7 @@ static sb_status verify_mnist(void *ctx, const char *tmp_path)
         return sb_fail(SB_EFORMAT, "md5 mismatch: the uncompressed file has md5 %s, expected %s",
                        got, f->res->md5);
     }
-    sb_status s = sb_data_write_file(f->plain_path, data, len);
+    sb_status s = sb_write_file_atomic(f->plain_path, data, len);
     free(data);
     return s;
 }

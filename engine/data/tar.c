@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "data/dataset.h"
 #include "data/file.h"
 
@@ -101,7 +102,7 @@ sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *
             *slash = '\0';
             s = sb_make_dirs(path);
             *slash = '/';
-            if (s == SB_OK) s = sb_data_write_file(path, body, (size_t)size);
+            if (s == SB_OK) s = sb_write_file_atomic(path, body, (size_t)size);
             if (s == SB_OK) written++;
         }
         pos += 512 + (size_t)((size + 511) / 512 * 512);

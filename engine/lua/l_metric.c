@@ -1,12 +1,13 @@
 /* sbengine.core.metric: the C side of sb.metrics (lua/sbengine/metrics.lua). Thin: check
  * arguments, call engine/metrics/, return plain numbers.
  *
- *   topk_correct(output, target, {k...}) -> {correct...}, rows
- *   confusion_add(output, target, num_classes, [ignore_index]) -> {cell}, {count}, n
+ *   topk_correct(output, target, {k...}, [op]) -> {correct...}, rows
+ *   confusion_add(output, target, num_classes, [ignore_index], [op]) -> {cell}, {count}, n
  *       the non-zero cells of this batch's C*C counts (1-based, row-major: row = true class)
- *   error_sums(output, target)           -> sum_sq, sum_abs, count
- *   nll_sum(output, target, log_probs, [ignore_index]) -> sum, count
- *   list_files(dir, suffix)              -> {names}, or nil, message */
+ *   error_sums(output, target, [op])     -> sum_sq, sum_abs, count
+ *   nll_sum(output, target, log_probs, [ignore_index], [op]) -> sum, count
+ * `op` names the caller in error messages (the meter's name, "accuracy").  *   list_files(dir,
+ * suffix)              -> {names}, or nil, message */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -24,18 +25,19 @@ static int metric_topk_correct(lua_State *L)
     sb_tensor *output = sbL_check_tensor(L, 1);
     sb_tensor *target = sbL_check_tensor(L, 2);
     luaL_checktype(L, 3, LUA_TTABLE);
+    const char *op = luaL_optstring(L, 4, "accuracy");
     int nk = (int)lua_rawlen(L, 3);
     if (nk < 1 || nk > MAX_KS)
-        return luaL_error(L, "accuracy: topk must list 1 to %d values of k", MAX_KS);
+        return luaL_error(L, "%s: topk must list 1 to %d values of k", op, MAX_KS);
     int64_t ks[MAX_KS], correct[MAX_KS], rows = 0;
     for (int i = 0; i < nk; i++) {
         lua_rawgeti(L, 3, i + 1);
         int isint = 0;
         ks[i] = (int64_t)lua_tointegerx(L, -1, &isint);
-        if (!isint) return luaL_error(L, "accuracy: topk[%d] must be a whole number", i + 1);
+        if (!isint) return luaL_error(L, "%s: topk[%d] must be a whole number", op, i + 1);
         lua_pop(L, 1);
     }
-    sbL_check(L, sb_metric_topk_correct(output, target, nk, ks, correct, &rows), "accuracy");
+    sbL_check(L, sb_metric_topk_correct(output, target, nk, ks, correct, &rows), op);
     lua_createtable(L, nk, 0);
     for (int i = 0; i < nk; i++) {
         lua_pushinteger(L, (lua_Integer)correct[i]);
@@ -52,16 +54,16 @@ static int metric_confusion_add(lua_State *L)
     lua_Integer classes = luaL_checkinteger(L, 3);
     int has_ignore = !lua_isnoneornil(L, 4);
     lua_Integer ignore = has_ignore ? luaL_checkinteger(L, 4) : 0;
+    const char *op = luaL_optstring(L, 5, "confusion");
     if (classes < 1 || classes > 100000)
-        return luaL_error(L, "confusion: num_classes must be from 1 to 100000, got %d",
-                          (int)classes);
+        return luaL_error(L, "%s: num_classes must be from 1 to 100000, got %d", op, (int)classes);
     /* Lua owns the counts: nothing leaks if a later call raises. */
     size_t bytes = (size_t)(classes * classes) * sizeof(int64_t);
     int64_t *counts = lua_newuserdatauv(L, bytes, 0);
     memset(counts, 0, bytes);
     int64_t n = 0;
     sbL_check(L, sb_metric_confusion_add(output, target, classes, has_ignore, ignore, counts, &n),
-              "confusion");
+              op);
     /* Only the cells this batch touched (at most one per element): a 1000-class meter
      * must not pay a million-entry table per batch. */
     lua_newtable(L); /* [counts_ud, cells] */
@@ -83,9 +85,10 @@ static int metric_error_sums(lua_State *L)
 {
     sb_tensor *output = sbL_check_tensor(L, 1);
     sb_tensor *target = sbL_check_tensor(L, 2);
+    const char *op = luaL_optstring(L, 3, "error_sums");
     double sq = 0, ab = 0;
     int64_t n = 0;
-    sbL_check(L, sb_metric_error_sums(output, target, &sq, &ab, &n), "error");
+    sbL_check(L, sb_metric_error_sums(output, target, &sq, &ab, &n), op);
     lua_pushnumber(L, sq);
     lua_pushnumber(L, ab);
     lua_pushinteger(L, (lua_Integer)n);
@@ -99,10 +102,10 @@ static int metric_nll_sum(lua_State *L)
     int log_probs = lua_toboolean(L, 3);
     int has_ignore = !lua_isnoneornil(L, 4);
     lua_Integer ignore = has_ignore ? luaL_checkinteger(L, 4) : 0;
+    const char *op = luaL_optstring(L, 5, "perplexity");
     double sum = 0;
     int64_t n = 0;
-    sbL_check(L, sb_metric_nll_sum(output, target, log_probs, has_ignore, ignore, &sum, &n),
-              "perplexity");
+    sbL_check(L, sb_metric_nll_sum(output, target, log_probs, has_ignore, ignore, &sum, &n), op);
     lua_pushnumber(L, sum);
     lua_pushinteger(L, (lua_Integer)n);
     return 2;

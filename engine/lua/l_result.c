@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/atomic_file.h"
 #include "lua/l_tensor.h"
 #include "lua/l_util.h"
 #include "result/json.h"
@@ -253,6 +254,20 @@ static void reject_unknown_keys(lua_State *L, int idx, const char *const *allowe
     }
 }
 
+/* The string fields of the table at `idx`; the dataset is under `dataset_key` ("dataset" in
+ * the constructor, "dataset_name" in a stored result). */
+static void string_fields(lua_State *L, int idx, const char *dataset_key, sb_result_fields *f)
+{
+    f->model = string_field(L, idx, "model", "model");
+    f->model_description = string_field(L, idx, "model_description", "model_description");
+    f->task = string_field(L, idx, "task", "task");
+    f->dataset = string_field(L, idx, dataset_key, dataset_key);
+    f->arxiv_id = string_field(L, idx, "arxiv_id", "arxiv_id");
+    f->pwc_id = string_field(L, idx, "pwc_id", "pwc_id");
+    f->pytorch_hub_id = string_field(L, idx, "pytorch_hub_id", "pytorch_hub_id");
+    f->run_hash = string_field(L, idx, "run_hash", "run_hash");
+}
+
 /* new(fields, environment, [key]) */
 static int result_new(lua_State *L)
 {
@@ -261,14 +276,7 @@ static int result_new(lua_State *L)
     const char *key = luaL_optstring(L, 3, NULL);
     reject_unknown_keys(L, 1, constructor_fields, "BenchmarkResult");
     sb_result_fields f = {0};
-    f.model = string_field(L, 1, "model", "model");
-    f.model_description = string_field(L, 1, "model_description", "model_description");
-    f.task = string_field(L, 1, "task", "task");
-    f.dataset = string_field(L, 1, "dataset", "dataset");
-    f.arxiv_id = string_field(L, 1, "arxiv_id", "arxiv_id");
-    f.pwc_id = string_field(L, 1, "pwc_id", "pwc_id");
-    f.pytorch_hub_id = string_field(L, 1, "pytorch_hub_id", "pytorch_hub_id");
-    f.run_hash = string_field(L, 1, "run_hash", "run_hash");
+    string_fields(L, 1, "dataset", &f);
     char uuid[37];
     if (!key) {
         sbL_check(L, sb_uuid4(uuid), "BenchmarkResult");
@@ -294,14 +302,7 @@ static int result_from_dict(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     reject_unknown_keys(L, 1, dict_fields, "stored result");
     sb_result_fields f = {0};
-    f.model = string_field(L, 1, "model", "model");
-    f.model_description = string_field(L, 1, "model_description", "model_description");
-    f.task = string_field(L, 1, "task", "task");
-    f.dataset = string_field(L, 1, "dataset_name", "dataset_name");
-    f.arxiv_id = string_field(L, 1, "arxiv_id", "arxiv_id");
-    f.pwc_id = string_field(L, 1, "pwc_id", "pwc_id");
-    f.pytorch_hub_id = string_field(L, 1, "pytorch_hub_id", "pytorch_hub_id");
-    f.run_hash = string_field(L, 1, "run_hash", "run_hash");
+    string_fields(L, 1, "dataset_name", &f);
     f.idempotency_key = string_field(L, 1, "idempotency_key", "idempotency_key");
     lua_getfield(L, 1, "environment");
     int env = lua_istable(L, -1) ? lua_gettop(L) : 0;

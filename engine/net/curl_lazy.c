@@ -34,7 +34,8 @@ static void load_libcurl(void)
     do {                                                                                           \
         *(void **)&real.field = dlsym(lib, symbol);                                                \
         if (!real.field) {                                                                         \
-            snprintf(load_error, sizeof load_error, "libcurl.so.4 lacks %s", symbol);              \
+            snprintf(load_error, sizeof load_error,                                                \
+                     "libcurl.so.4 lacks %s; install libcurl4 (tools/setup)", symbol);             \
             return;                                                                                \
         }                                                                                          \
     } while (0)

@@ -2,7 +2,6 @@
 
 #include "net/curl_lazy.h"
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +10,6 @@
 
 #include "core/md5.h"
 #include "core/version.h"
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_status;
-static void curl_init(void)
-{
-    curl_init_status = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 typedef struct transfer {
     int fd;
@@ -62,10 +54,9 @@ sb_status sb_download(const char *url, const char *dest, const sb_download_optio
 {
     static const sb_download_options none = {0};
     if (!opts) opts = &none;
-    pthread_once(&curl_once, curl_init);
-    if (curl_init_status != CURLE_OK)
-        return sb_fail(SB_ENET, "libcurl failed to initialise: %s",
-                       curl_easy_strerror(curl_init_status));
+    CURLcode init_code = curl_global_init(CURL_GLOBAL_DEFAULT); /* loads libcurl, once */
+    if (init_code != CURLE_OK)
+        return sb_fail(SB_ENET, "libcurl could not start: %s", curl_easy_strerror(init_code));
 
     size_t dlen = strlen(dest);
     char *tmp = malloc(dlen + 16);

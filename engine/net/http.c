@@ -1,25 +1,16 @@
 #define _GNU_SOURCE
 #include "net/http.h"
 
+#include "core/buf.h"
 #include "net/curl_lazy.h"
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_code;
-
-static void init_curl(void)
-{
-    curl_init_code = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 typedef struct attempt_state {
-    char *body;
-    size_t len, cap;
+    sb_buf body;
     long retry_after_s; /* -1 = none */
     int oom;
 } attempt_state;
@@ -28,21 +19,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
 {
     attempt_state *a = user;
     size_t n = size * nmemb;
-    if (a->len + n + 1 > a->cap) {
-        size_t cap = a->cap ? a->cap : 4096;
-        while (cap < a->len + n + 1)
-            cap *= 2;
-        char *p = realloc(a->body, cap);
-        if (!p) {
-            a->oom = 1;
-            return 0;
-        }
-        a->body = p;
-        a->cap = cap;
+    if (sb_buf_append(&a->body, data, n) != SB_OK) {
+        a->oom = 1;
+        return 0;
     }
-    memcpy(a->body + a->len, data, n);
-    a->len += n;
-    a->body[a->len] = '\0';
     return n;
 }
 
@@ -102,9 +82,9 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
                           const sb_http_options *options, sb_http_response *resp)
 {
     memset(resp, 0, sizeof *resp);
-    pthread_once(&curl_once, init_curl);
-    if (curl_init_code != CURLE_OK)
-        return sb_fail(SB_ENET, "libcurl could not start: %s", curl_easy_strerror(curl_init_code));
+    CURLcode init_code = curl_global_init(CURL_GLOBAL_DEFAULT); /* loads libcurl, once */
+    if (init_code != CURLE_OK)
+        return sb_fail(SB_ENET, "libcurl could not start: %s", curl_easy_strerror(init_code));
     long connect_ms =
         options && options->connect_timeout_ms > 0 ? options->connect_timeout_ms : 10000;
     long timeout_ms = options && options->timeout_ms > 0 ? options->timeout_ms : 60000;
@@ -159,12 +139,12 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
         int last = attempt >= max_retries;
         long wait = backoff_ms << (attempt < 20 ? attempt : 20);
         if (a.oom) {
-            free(a.body);
+            sb_buf_free(&a.body);
             status = sb_fail(SB_ENOMEM, "out of memory reading the response of %s %s", method, url);
             break;
         }
         if (code != CURLE_OK) {
-            free(a.body);
+            sb_buf_free(&a.body);
             const char *what = transient_failure(code);
             if (what && !last) {
                 sleep_ms(wait);
@@ -181,20 +161,20 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
         long http_status = 0;
         curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_status);
         if (!last && retryable_status(http_status)) {
-            free(a.body);
+            sb_buf_free(&a.body);
             sleep_ms(wait);
             continue;
         }
         if (!last && http_status == 429 && a.retry_after_s >= 0 &&
             a.retry_after_s * 1000 <= retry_after_max_ms) {
-            free(a.body);
+            sb_buf_free(&a.body);
             sleep_ms(a.retry_after_s * 1000 > wait ? a.retry_after_s * 1000 : wait);
             continue;
         }
         resp->status = http_status;
-        if (!a.body) a.body = calloc(1, 1);
-        resp->body = a.body;
-        resp->body_len = a.len;
+        if (!a.body.data) a.body.data = calloc(1, 1);
+        resp->body = a.body.data;
+        resp->body_len = a.body.len;
         break;
     }
     curl_slist_free_all(list);

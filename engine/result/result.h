@@ -5,7 +5,8 @@
  *   pwc_id, pytorch_hub_id, paper_results, run_hash
  * followed by sbengine's additions: config, environment, idempotency_key.
  * Absent optional fields are JSON null. Validation happens once, in sb_result_new; a
- * result that exists is valid. No I/O here except sb_write_file_atomic. */
+ * result that exists is valid. No I/O here except the store file's lock
+ * (sb_write_file_atomic, core/atomic_file.h, writes it). */
 #ifndef SB_RESULT_RESULT_H
 #define SB_RESULT_RESULT_H
 
@@ -47,11 +48,6 @@ extern const char *const sb_result_keys[];
 bool sb_uuid_valid(const char *text);
 /* A random (version 4) UUID from the kernel's CSPRNG (getrandom). */
 sb_status sb_uuid4(char out[37]);
-
-/* Writes `len` bytes to `path` atomically: a temporary file in the same folder, fsync,
- * rename over `path`, fsync of the folder. A reader sees the old or the new content,
- * never a mix; a crash leaves the old file. New files get mode 0666 & ~umask. */
-sb_status sb_write_file_atomic(const char *path, const char *data, size_t len);
 
 /* Takes an exclusive lock (flock) on the file at `path`, creating it empty when missing, and
  * makes sure the lock is on the file the path names now (a writer that renamed a new file

@@ -1,5 +1,6 @@
 -- sbengine.confusion: the confusion-matrix bookkeeping shared by the confusion_matrix,
 -- balanced_accuracy and mean_iou meters (lua/sbengine/metrics/); registers nothing.
+local calls = require "sbengine.calls"
 local core = require "sbengine.core"
 
 local classification = {}
@@ -27,13 +28,17 @@ function classification.init(opts)
   return { counts = zeros }
 end
 
-function classification.update(state, output, target, opts)
-  local cells, amounts = core.metric.confusion_add(output, target, opts.num_classes,
-    opts.ignore_index)
-  local s = state.counts
-  for i = 1, #cells do
-    local cell = cells[i]
-    s[cell] = s[cell] + amounts[i]
+-- The update function of meter `name` (its errors name it).
+function classification.updater(name)
+  return function(state, output, target, opts)
+    -- level 3: update <- m:add <- the line that called m:add
+    local cells, amounts = calls.c(3, core.metric.confusion_add, output, target,
+      opts.num_classes, opts.ignore_index, name)
+    local s = state.counts
+    for i = 1, #cells do
+      local cell = cells[i]
+      s[cell] = s[cell] + amounts[i]
+    end
   end
 end
 

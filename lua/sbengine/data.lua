@@ -126,11 +126,12 @@ end
 --- CIFAR10{root = "./.data/vision/cifar10", train = true, download = false, transform,
 -- target_transform}: 32x32x3 uint8 images (HWC), int64 labels 0..9, from the binary
 -- version's files.
-function data.CIFAR10(opts) return cifar(10, opts) end
+-- (Not a tail call: cifar raises at level 3, the line that called CIFAR10.)
+function data.CIFAR10(opts) return (cifar(10, opts)) end
 
 --- CIFAR100{root = "./.data/vision/cifar100", train = true, download = false, coarse = false,
 -- transform, target_transform}: fine labels 0..99, or the 20 superclasses with coarse = true.
-function data.CIFAR100(opts) return cifar(100, opts, { coarse = true }) end
+function data.CIFAR100(opts) return (cifar(100, opts, { coarse = true })) end
 
 --- TensorDataset(input[, target]): sample i is input[i] (and target[i]).
 function data.TensorDataset(input, target, opts)

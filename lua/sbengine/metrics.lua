@@ -5,6 +5,7 @@
 -- with metrics.define declare their state and how each field merges ("sum", "min", "max",
 -- "cat"), which makes merge exact for sharded evaluation. The per-batch arithmetic of the
 -- shipped meters is in C (engine/metrics/); this file only keeps the books.
+local calls = require "sbengine.calls"
 local core = require "sbengine.core"
 local session = require "sbengine.session"
 
@@ -63,7 +64,7 @@ end
 function metrics.accuracy(output, target, topk)
   topk = topk or { 1 }
   if type(topk) == "number" then topk = { topk } end
-  local correct, rows = core.metric.topk_correct(output, target, topk)
+  local correct, rows = calls.c(2, core.metric.topk_correct, output, target, topk)
   local out = {}
   for i = 1, #topk do
     out[i] = rows > 0 and correct[i] * 100.0 / rows or 0.0

@@ -7,6 +7,7 @@
 -- The userdata is built and validated in C (engine/lua/l_result.c, engine/result/); this
 -- module adds the environment block, collects every result of the run for the store file
 -- and adds the server methods r:check() and r:submit().
+local calls = require "sbengine.calls"
 local core = require "sbengine.core"
 local session = require "sbengine.session"
 local store = require "sbengine.store"
@@ -72,7 +73,7 @@ function results.BenchmarkResult(fields)
     error("BenchmarkResult: expected a table of fields {model=, task=, dataset=, results=, ...}"
       .. ", got " .. type(fields), 2)
   end
-  local r = core.result.new(fields, environment_for(fields))
+  local r = calls.c(2, core.result.new, fields, environment_for(fields))
   collected[#collected + 1] = r
   return r
 end
@@ -92,7 +93,7 @@ end
 --- The run hash of a first batch: `output` a tensor, a nested table of numbers or a number;
 -- `metrics` a table {name = number}. Recipe: docs/results.md "Run hash".
 function results.run_hash(output, metrics)
-  return core.result.run_hash(output, metrics or {})
+  return (calls.c(2, core.result.run_hash, output, metrics or {}))
 end
 
 --- "full", "params" or nil (sbengine check [--params], SOTABENCH_CHECK).

@@ -20,6 +20,13 @@ static void path_in(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", tmpdir, name);
 }
 
+/* The folder tmpdir/NAME (NAME may hold slashes), created with its parents. */
+static void dir_in(char *buf, size_t size, const char *name)
+{
+    path_in(buf, size, name);
+    SB_CHECK(sb_make_dirs(buf) == SB_OK);
+}
+
 static void write_bytes(const char *path, const void *data, size_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -172,12 +179,8 @@ static void write_mnist(const char *dir, uint32_t nimages, uint32_t nlabels, boo
 static void test_mnist_layouts_and_errors(void)
 {
     char root[512], raw[600];
-    path_in(root, sizeof root, "mnist");
-    mkdir(root, 0755);
-    snprintf(raw, sizeof raw, "%s/MNIST", root);
-    mkdir(raw, 0755);
-    snprintf(raw, sizeof raw, "%s/MNIST/raw", root);
-    mkdir(raw, 0755);
+    dir_in(root, sizeof root, "mnist");
+    dir_in(raw, sizeof raw, "mnist/MNIST/raw");
 
     sb_dataset *ds = NULL;
     SB_CHECK(sb_mnist_open(root, false, &ds) == SB_EIO);
@@ -201,8 +204,7 @@ static void test_mnist_layouts_and_errors(void)
 
     /* Files directly in ROOT, plain; image/label count mismatch. */
     char flat[512];
-    path_in(flat, sizeof flat, "flat");
-    mkdir(flat, 0755);
+    dir_in(flat, sizeof flat, "flat");
     write_mnist(flat, 20, 19, false);
     SB_CHECK(sb_mnist_open(flat, false, &ds) == SB_EFORMAT);
     SB_CHECK_STR_CONTAINS(sb_error_message(), "20 images");
@@ -226,10 +228,8 @@ static void test_mnist_layouts_and_errors(void)
 static void test_cifar(void)
 {
     char root[512], dir[600];
-    path_in(root, sizeof root, "cifar");
-    mkdir(root, 0755);
-    snprintf(dir, sizeof dir, "%s/cifar-10-batches-bin", root);
-    mkdir(dir, 0755);
+    dir_in(root, sizeof root, "cifar");
+    dir_in(dir, sizeof dir, "cifar/cifar-10-batches-bin");
     static uint8_t rec[3 * 3073];
     for (int r = 0; r < 3; r++) {
         rec[r * 3073] = (uint8_t)(r + 4);
@@ -267,8 +267,7 @@ static void test_cifar(void)
 
     /* CIFAR-100: coarse then fine label byte, files directly in ROOT. */
     char root100[512];
-    path_in(root100, sizeof root100, "cifar100");
-    mkdir(root100, 0755);
+    dir_in(root100, sizeof root100, "cifar100");
     static uint8_t rec100[2 * 3074];
     rec100[0] = 3;
     rec100[1] = 77;

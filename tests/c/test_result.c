@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/sha256.h"
 #include "result/json.h"
 #include "result/result.h"

@@ -4,16 +4,12 @@
 # only and gets the server's results; --no-cache and check mode always evaluate; a server
 # that fails makes the lookup fail soft (a warning, then a full evaluation).
 . "$(dirname "$0")/lib/assert.sh"
-PY=$(command -v /usr/bin/python3 || command -v python3) || { echo "python3 not found: skipped"; exit 77; }
-FAKE="$SBENGINE_SOURCE_DIR/tests/server/fake_sotabench.py"
+. "$(dirname "$0")/lib/fake_server.sh"
 src="$SBENGINE_SOURCE_DIR"
 data="$SBENGINE_FIXTURES/bench/mnist512"
 TOKEN="bench-token"
 
-"$PY" "$FAKE" serve --port-file port --token "$TOKEN" &
-SERVER_PID=$!
-trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$SB_TMP"' EXIT
-for _ in $(seq 100); do [ -s port ] && break; sleep 0.05; done
+start_fake_server port --token "$TOKEN"
 PORT=$(cat port)
 export SOTABENCH_URL="http://127.0.0.1:$PORT" SOTABENCH_TOKEN="$TOKEN"
 export SBENGINE_HTTP_BACKOFF=0.01 SBENGINE_HTTP_TIMEOUT=20 SBENGINE_HTTP_CONNECT_TIMEOUT=10

@@ -5,15 +5,10 @@
 # message saying what failed and how to resubmit; a later `sbengine submit FILE` succeeds
 # and the server holds each result exactly once.
 . "$(dirname "$0")/lib/assert.sh"
-# Debian's python3 first: a pyenv shim adds ~0.1 s to each of the many small calls here.
-PY=$(command -v /usr/bin/python3 || command -v python3) || { echo "python3 not found: skipped"; exit 77; }
-FAKE="$SBENGINE_SOURCE_DIR/tests/server/fake_sotabench.py"
+. "$(dirname "$0")/lib/fake_server.sh"
 TOKEN="s3cret-token-XYZ"
 
-"$PY" "$FAKE" serve --port-file port --token "$TOKEN" &
-SERVER_PID=$!
-trap 'kill $SERVER_PID 2>/dev/null; rm -rf "$SB_TMP"' EXIT
-for _ in $(seq 100); do [ -s port ] && break; sleep 0.05; done
+start_fake_server port --token "$TOKEN"
 PORT=$(cat port)
 
 export SOTABENCH_URL="http://127.0.0.1:$PORT" SOTABENCH_TOKEN="$TOKEN"

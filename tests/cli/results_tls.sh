@@ -2,9 +2,8 @@
 # TLS verification is always on (docs/server-api.md "Transport"): a self-signed server is
 # refused, a private CA given in SBENGINE_CA_BUNDLE is trusted, and the host name must match.
 . "$(dirname "$0")/lib/assert.sh"
-PY=$(command -v /usr/bin/python3 || command -v python3) || { echo "python3 not found: skipped"; exit 77; }
+. "$(dirname "$0")/lib/fake_server.sh"
 command -v openssl >/dev/null || { echo "openssl not found: skipped"; exit 77; }
-FAKE="$SBENGINE_SOURCE_DIR/tests/server/fake_sotabench.py"
 
 # One self-signed certificate for 127.0.0.1, another for a different name.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
@@ -12,12 +11,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=elsewhere.example" \
     -addext "subjectAltName=DNS:elsewhere.example" -keyout other-key.pem -out other.pem 2>/dev/null
 
-"$PY" "$FAKE" serve --port-file port --tls cert.pem key.pem &
-PID1=$!
-"$PY" "$FAKE" serve --port-file port2 --tls other.pem other-key.pem &
-PID2=$!
-trap 'kill $PID1 $PID2 2>/dev/null; rm -rf "$SB_TMP"' EXIT
-for _ in $(seq 100); do [ -s port ] && [ -s port2 ] && break; sleep 0.05; done
+start_fake_server port --tls cert.pem key.pem
+start_fake_server port2 --tls other.pem other-key.pem
 export SBENGINE_HTTP_BACKOFF=0.01 SBENGINE_HTTP_TIMEOUT=20 SOTABENCH_TOKEN=tls-token
 unset SOTABENCH_STORE_FILENAME SOTABENCH_CHECK SBENGINE_CA_BUNDLE
 

@@ -160,6 +160,30 @@ describe("sb.metrics.accuracy", function()
     assert.has_error(function() metrics.accuracy(sb.zeros(4), sb.zeros(4)) end,
       "accuracy: output must be 2-D (N, C) scores, got 1-D [4]")
   end)
+
+  -- The position is the caller's line (this file), not the engine's Lua file; meters name
+  -- themselves.
+  it("raises at the caller's line, and meters say which meter failed", function()
+    local function raised(fn)
+      local ok, err = pcall(fn)
+      assert.is_false(ok)
+      return tostring(err)
+    end
+    local bad = sb.tensor({ 0, 1, 2, 3 }, { dtype = "int64" })
+    local err = raised(function() metrics.accuracy(sb.zeros(4, 3), bad) end)
+    assert.matches("^[^:]*metrics_spec%.lua:%d+: accuracy: target: class id 3", err)
+    for _, name in ipairs { "topk_accuracy", "confusion_matrix", "balanced_accuracy", "mean_iou",
+                            "perplexity" } do
+      local m = metrics.create(name, { num_classes = 3 })
+      err = raised(function() m:add(sb.zeros(4, 3), bad) end)
+      assert.matches("^[^:]*metrics_spec%.lua:%d+: " .. name .. ": target: class id 3", err)
+    end
+    for _, name in ipairs { "mse", "mae", "rmse" } do
+      local m = metrics.create(name)
+      err = raised(function() m:add(sb.zeros(4, 3), sb.zeros(5)) end)
+      assert.matches("^[^:]*metrics_spec%.lua:%d+: " .. name .. ": output %[4, 3%] and target %[5%]", err)
+    end
+  end)
 end)
 
 describe("AverageMeter", function()

@@ -8,7 +8,7 @@ metrics.register("balanced_accuracy", metrics.define {
   state = { counts = "sum" },
   setup = classification.setup("balanced_accuracy"),
   init = classification.init,
-  update = classification.update,
+  update = classification.updater("balanced_accuracy"),
   compute = function(state, opts)
     local tp, _, support = classification.tallies(state, opts)
     local sum, n = 0, 0

@@ -15,7 +15,7 @@ metrics.register("confusion_matrix", metrics.define {
   state = { counts = "sum" },
   setup = classification.setup("confusion_matrix"),
   init = classification.init,
-  update = classification.update,
+  update = classification.updater("confusion_matrix"),
   compute = function(state, opts)
     local c = opts.num_classes
     local tp, predicted, support, total = classification.tallies(state, opts)

@@ -18,7 +18,7 @@ metrics.register("mean_iou", metrics.define {
     return setup(opts)
   end,
   init = classification.init,
-  update = classification.update,
+  update = classification.updater("mean_iou"),
   compute = function(state, opts)
     local tp, predicted, support, total = classification.tallies(state, opts)
     local iou, sum, n, correct = {}, 0, 0, 0

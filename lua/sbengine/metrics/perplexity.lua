@@ -1,6 +1,7 @@
 -- perplexity{log_probs = false, ignore_index = nil}: exp(mean negative log-likelihood of
 -- the targets). output (N, C) holds logits (log-softmax is taken in C, stably) or, with
 -- log_probs = true, log-probabilities; target (N) class ids.
+local calls = require "sbengine.calls"
 local core = require "sbengine.core"
 local metrics = require "sbengine.metrics"
 
@@ -9,7 +10,9 @@ metrics.register("perplexity", metrics.define {
   state = { nll = "sum", count = "sum" },
   init = function() return { nll = 0, count = 0 } end,
   update = function(state, output, target, opts)
-    local nll, n = core.metric.nll_sum(output, target, opts.log_probs, opts.ignore_index)
+    -- level 3: update <- m:add <- the line that called m:add
+    local nll, n = calls.c(3, core.metric.nll_sum, output, target, opts.log_probs,
+      opts.ignore_index, "perplexity")
     state.nll, state.count = state.nll + nll, state.count + n
   end,
   compute = function(state)

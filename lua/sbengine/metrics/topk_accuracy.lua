@@ -1,5 +1,6 @@
 -- topk_accuracy{k = {1, 5}}: the fraction of rows whose target is among the k highest scores,
 -- named as torchbench's results: {["Top 1 Accuracy"] = 0.99, ["Top 5 Accuracy"] = 1.0}.
+local calls = require "sbengine.calls"
 local core = require "sbengine.core"
 local metrics = require "sbengine.metrics"
 
@@ -23,7 +24,9 @@ metrics.register("topk_accuracy", metrics.define {
     return { correct = zeros, total = 0 }
   end,
   update = function(state, output, target, opts)
-    local correct, rows = core.metric.topk_correct(output, target, opts.k)
+    -- level 3: update <- m:add <- the line that called m:add
+    local correct, rows = calls.c(3, core.metric.topk_correct, output, target, opts.k,
+      "topk_accuracy")
     for i = 1, #correct do state.correct[i] = state.correct[i] + correct[i] end
     state.total = state.total + rows
   end,

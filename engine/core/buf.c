@@ -1,0 +1,54 @@
+#include "core/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+sb_status sb_buf_append(sb_buf *b, const char *bytes, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (!data) return sb_fail(SB_ENOMEM, "out of memory growing a %zu-byte buffer", b->len);
+        b->data = data;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, bytes, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return SB_OK;
+}
+
+sb_status sb_buf_puts(sb_buf *b, const char *s)
+{
+    return sb_buf_append(b, s, strlen(s));
+}
+
+sb_status sb_buf_printf(sb_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return sb_fail(SB_EINVAL, "bad format '%s'", fmt);
+    if ((size_t)n < sizeof small) return sb_buf_append(b, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big) return sb_fail(SB_ENOMEM, "out of memory formatting %d bytes", n);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_status s = sb_buf_append(b, big, (size_t)n);
+    free(big);
+    return s;
+}
+
+void sb_buf_free(sb_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

@@ -466,6 +466,16 @@ function bench.main(B, argv, script)
     io.stderr:write(usage)
     os.exit(2)
   end
+  -- A model file that is not there is a usage error (exit 2, no traceback); one that does
+  -- not compile is the script's error.
+  local f, open_err = io.open(model_file, "r")
+  if not f then
+    io.stderr:write(("%s: cannot open the model file: %s\n(usage: sbengine %s [OPTIONS] "
+      .. "MODEL.lua; --help says more)\n"):format(script or B.name, open_err,
+        script or B.name))
+    os.exit(2)
+  end
+  f:close()
   local chunk, err = loadfile(model_file)
   if not chunk then error(err, 0) end
   local model_args = table.move(argv, i + 1, #argv, 1, {})

@@ -3,6 +3,7 @@
 # binary CIFAR format written here (20 images each), with a model whose scores are the
 # same for every image: class 0 first, then 1, 2, ... so the accuracies are known.
 . "$(dirname "$0")/lib/assert.sh"
+. "$(dirname "$0")/lib/store_json.sh"
 src="$SBENGINE_SOURCE_DIR"
 
 cat >make_cifar.lua <<'LUA'
@@ -27,14 +28,6 @@ for j = 1, classes do row[j] = classes - j end
 local scores = sb.tensor({ row })
 return function(x) return sb.zeros(x:size(1), classes) + scores end
 LUA
-
-json() {
-    "$SBENGINE" -e "local f = assert(io.open('$1')); local a = require('cjson').decode(f:read('a'))
-        local r = a[#a]
-        local out = table.pack($2)
-        for i = 1, out.n do out[i] = tostring(math.tointeger(out[i]) or out[i]) end
-        print(table.concat(out, '\\t', 1, out.n))"
-}
 
 case_ "CIFAR-10: labels i % 10, so 2 of 20 right at top-1 and 10 of 20 at top-5"
 run_sb --data-root c10 --out r10.json --quiet "$src/benchmarks/cifar10.lua" --num-workers 0 \

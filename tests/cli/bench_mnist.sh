@@ -4,25 +4,28 @@
 # together with PyTorch's counts on them): the same correct answers as PyTorch, the store
 # file, the benchmark file as the main script, check mode, a custom metric.
 . "$(dirname "$0")/lib/assert.sh"
+. "$(dirname "$0")/lib/store_json.sh"
 src="$SBENGINE_SOURCE_DIR"
 data="$SBENGINE_FIXTURES/bench/mnist512"
 lenet5="$src/examples/models/lenet5.lua"
 reference() { awk -v k="$1" '$1 == k { print $2 }' "$data/pytorch_lenet5.txt"; }
 
-# json FILE LUA-EXPR: prints EXPR's values, `r` being the last result of the store file FILE
-# (numbers with integral values print as integers: cjson reads every number as a float).
-json() {
-    "$SBENGINE" -e "local f = assert(io.open('$1')); local a = require('cjson').decode(f:read('a'))
-        local r = a[#a]
-        local out = table.pack($2)
-        for i = 1, out.n do out[i] = tostring(math.tointeger(out[i]) or out[i]) end
-        print(table.concat(out, '\t', 1, out.n))"
-}
-
 case_ "the benchmark file without a model prints its usage"
 run_sb "$src/benchmarks/mnist.lua"
 expect_exit 2
 expect_err "usage: sbengine [ENGINE OPTIONS] $src/benchmarks/mnist.lua [OPTIONS] MODEL.lua"
+expect_err "--batch-size N"
+
+case_ "a model file that is not there is a usage error naming it"
+run_sb "$src/benchmarks/mnist.lua" --batch-size 64 no_such_model.lua
+expect_exit 2
+expect_err "cannot open the model file: no_such_model.lua: No such file or directory"
+expect_err "--help says more"
+
+case_ "a typo'd option is a usage error that lists the options"
+run_sb "$src/benchmarks/mnist.lua" --batchsize 64 "$lenet5"
+expect_exit 2
+expect_err "unknown option '--batchsize'"
 expect_err "--batch-size N"
 
 case_ "--help prints the usage on stdout"

@@ -6,7 +6,6 @@ Prints "torch_<name><TAB>value<TAB>unit" lines.
 Usage: python3 tools/perf/gpu_torch.py [MNIST_ROOT] [SOURCE_DIR]
 """
 import os
-import struct
 import sys
 import time
 
@@ -17,6 +16,7 @@ src = sys.argv[2] if len(sys.argv) > 2 else "."
 sys.path.insert(0, os.path.join(src, "tools", "lib"))
 sys.path.insert(0, os.path.join(src, "tools", "fixtures"))
 import safetensors_lite  # noqa: E402
+from mnist_lenet5 import lenet5, read_idx  # noqa: E402
 from nn_resnet import SmallResNet  # noqa: E402
 
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -67,27 +67,14 @@ with torch.no_grad():
     report("h2d_pageable_256MiB", nbytes / t / 1e9, "GB/s")
     del host, pinned
 
-    def read_idx(path):
-        with open(path, "rb") as f:
-            data = f.read()
-        ndim = data[3]
-        dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-        return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).reshape(dims)
-
-    raw = os.path.join(root, "MNIST", "raw", "t10k-images-idx3-ubyte")
-    if os.path.exists(raw):
-        images, source = read_idx(raw).reshape(10000, 1, 28, 28), "mnist"
+    raw = os.path.join(root, "MNIST", "raw")
+    if os.path.exists(os.path.join(raw, "t10k-images-idx3-ubyte")):
+        images, source = read_idx(raw, "t10k-images-idx3-ubyte").reshape(10000, 1, 28, 28), "mnist"
     else:
         images, source = (torch.rand(10000, 1, 28, 28) * 255).to(torch.uint8), "synthetic"
     if dev.type == "cuda":
         images = images.pin_memory()
-    lenet = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 6, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(400, 120), torch.nn.ReLU(),
-        torch.nn.Linear(120, 84), torch.nn.ReLU(),
-        torch.nn.Linear(84, 10))
+    lenet = lenet5()
     state, _ = safetensors_lite.load(os.path.join(src, "examples", "models", "lenet5_mnist.safetensors"))
     lenet.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
     lenet = lenet.to(dev).eval()

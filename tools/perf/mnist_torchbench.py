@@ -11,49 +11,18 @@ with Debian's torch). The last line of stdout is one JSON object:
 """
 import argparse
 import json
-import struct
+import os
+import sys
 import time
 
 import torch
 import torchvision.datasets as datasets
 import torchvision.transforms as transforms
-from torch import nn
 from torch.utils.data import DataLoader
 
-
-def lenet5():
-    # The architecture of examples/models/lenet5.lua (issue 4), as an nn.Sequential so
-    # the state_dict keys (0.weight, 3.weight, 7.weight, ...) match the safetensors file.
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(),
-        nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10))
-
-
-SAFETENSORS_DTYPES = {"F32": torch.float32, "F64": torch.float64, "F16": torch.float16,
-                      "BF16": torch.bfloat16, "I64": torch.int64, "I32": torch.int32,
-                      "U8": torch.uint8}
-
-
-def load_safetensors(path):
-    """Reads a safetensors file by hand (the `safetensors` package is not in Debian)."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (header_len,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + header_len])
-    data = blob[8 + header_len:]
-    tensors = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        dtype = SAFETENSORS_DTYPES[info["dtype"]]
-        t = torch.frombuffer(bytearray(data[start:end]), dtype=dtype)
-        tensors[name] = t.reshape(info["shape"]).clone()
-    return tensors
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import safetensors_lite  # noqa: E402
+from mnist_lenet5 import lenet5  # noqa: E402
 
 
 class AverageMeter:
@@ -86,7 +55,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     model = lenet5()
-    model.load_state_dict(load_safetensors(args.weights))
+    model.load_state_dict(safetensors_lite.load(args.weights)[0])
     model.eval()
 
     input_transform = transforms.Compose([transforms.ToTensor(),

@@ -14,13 +14,10 @@ No network. Deterministic on one machine (seeded, 2 threads). Writes:
 Inputs are normalised as torchvision's ToTensor + Normalize((0.1307,), (0.3081,)).
 """
 import argparse
-import gzip
 import os
-import struct
 import sys
 import time
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -28,19 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tools", "lib"))
 import safetensors_lite  # noqa: E402
-
-MEAN, STD = 0.1307, 0.3081
-
-
-def lenet5():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(400, 120), nn.ReLU(),
-        nn.Linear(120, 84), nn.ReLU(),
-        nn.Linear(84, 10))
-
+from mnist_lenet5 import lenet5, normalise, read_idx  # noqa: E402
 
 def find_raw_dir(arg):
     candidates = [arg] if arg else [
@@ -54,29 +39,10 @@ def find_raw_dir(arg):
     sys.exit("lenet5_mnist.py: no MNIST IDX files under %s (run tools/fetch-mnist)" % candidates)
 
 
-def read_idx(raw_dir, name):
-    path = os.path.join(raw_dir, name)
-    opener = open
-    if not os.path.exists(path):
-        path += ".gz"
-        opener = gzip.open
-    with opener(path, "rb") as f:
-        data = f.read()
-    magic, = struct.unpack(">I", data[:4])
-    ndim = magic & 0xFF
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    arr = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
-    return torch.from_numpy(arr.reshape(dims).copy())
-
-
 def load_split(raw_dir, split):
     images = read_idx(raw_dir, "%s-images-idx3-ubyte" % split).unsqueeze(1)  # N,1,28,28 uint8
     labels = read_idx(raw_dir, "%s-labels-idx1-ubyte" % split).long()
     return images, labels
-
-
-def normalise(images_u8):
-    return images_u8.float().div(255).sub(MEAN).div(STD)
 
 
 def evaluate(model, images, labels):

@@ -242,7 +242,10 @@ static void parse_options(lua_State *L, int idx, sb_dtype *dtype, sb_device *dev
 
 /* ---- creation ----------------------------------------------------------------------------- */
 
-static int create_filled(lua_State *L, const char *op, double value, bool fill)
+typedef enum { CREATE_FULL, CREATE_EMPTY, CREATE_RAND, CREATE_RANDN } create_kind;
+
+/* zeros/ones/empty/rand/randn(shape... [, opts]): one shape and options parser for all. */
+static int create(lua_State *L, const char *op, create_kind kind, double value)
 {
     int ndim = 0;
     int64_t sizes[SB_MAX_DIMS];
@@ -251,22 +254,35 @@ static int create_filled(lua_State *L, const char *op, double value, bool fill)
     sb_device device = SB_CPU;
     parse_options(L, opts, &dtype, &device, op);
     sb_tensor *t = NULL;
-    sb_status st = fill ? sb_tensor_full(ndim, sizes, value, dtype, device, &t)
-                        : sb_tensor_empty(ndim, sizes, dtype, device, &t);
+    sb_status st = SB_OK;
+    switch (kind) {
+    case CREATE_FULL:
+        st = sb_tensor_full(ndim, sizes, value, dtype, device, &t);
+        break;
+    case CREATE_EMPTY:
+        st = sb_tensor_empty(ndim, sizes, dtype, device, &t);
+        break;
+    case CREATE_RAND:
+        st = sb_tensor_rand(ndim, sizes, dtype, device, &t);
+        break;
+    case CREATE_RANDN:
+        st = sb_tensor_randn(ndim, sizes, dtype, device, &t);
+        break;
+    }
     return push_result(L, st, &t, op);
 }
 
 static int l_zeros(lua_State *L)
 {
-    return create_filled(L, "zeros", 0.0, true);
+    return create(L, "zeros", CREATE_FULL, 0.0);
 }
 static int l_ones(lua_State *L)
 {
-    return create_filled(L, "ones", 1.0, true);
+    return create(L, "ones", CREATE_FULL, 1.0);
 }
 static int l_empty(lua_State *L)
 {
-    return create_filled(L, "empty", 0.0, false);
+    return create(L, "empty", CREATE_EMPTY, 0.0);
 }
 
 static int l_full(lua_State *L)
@@ -293,28 +309,13 @@ static int l_full(lua_State *L)
     return push_result(L, sb_tensor_full(ndim, sizes, value, dtype, device, &t), &t, "full");
 }
 
-static int create_random(lua_State *L, bool normal)
-{
-    const char *op = normal ? "randn" : "rand";
-    int ndim = 0;
-    int64_t sizes[SB_MAX_DIMS];
-    int opts = parse_shape(L, 1, &ndim, sizes, op);
-    sb_dtype dtype = SB_FLOAT32;
-    sb_device device = SB_CPU;
-    parse_options(L, opts, &dtype, &device, op);
-    sb_tensor *t = NULL;
-    sb_status st = normal ? sb_tensor_randn(ndim, sizes, dtype, device, &t)
-                          : sb_tensor_rand(ndim, sizes, dtype, device, &t);
-    return push_result(L, st, &t, op);
-}
-
 static int l_rand(lua_State *L)
 {
-    return create_random(L, false);
+    return create(L, "rand", CREATE_RAND, 0.0);
 }
 static int l_randn(lua_State *L)
 {
-    return create_random(L, true);
+    return create(L, "randn", CREATE_RANDN, 0.0);
 }
 
 static int l_manual_seed(lua_State *L)
@@ -425,7 +426,7 @@ static int l_tensor(lua_State *L)
         }
         return push_result(L, st, &t, "tensor");
     }
-    if (lua_type(L, 1) == LUA_TNUMBER) return create_filled(L, "tensor", 0.0, true);
+    if (lua_type(L, 1) == LUA_TNUMBER) return create(L, "tensor", CREATE_FULL, 0.0);
     if (lua_type(L, 1) != LUA_TTABLE && lua_type(L, 1) != LUA_TNUMBER)
         return luaL_error(L,
                           "tensor: expected a nested table of numbers, a tensor or sizes, got "

@@ -164,15 +164,34 @@ sb_conv2d_options sb_conv2d_defaults(void)
                                .padding_mode = SB_CONV_PAD_EXPLICIT};
 }
 
-sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_tensor *bias,
-                       const sb_conv2d_options *opt, sb_tensor **out)
+/* The sizes of an image input: 4-D (N,C,H,W) or unbatched 3-D (C,H,W), read as N = 1. */
+typedef struct image_shape {
+    bool batched;
+    int64_t n, c, h, w;
+} image_shape;
+
+static sb_status image_input(const char *op, const sb_tensor *x, image_shape *s)
 {
-    const char *op = "conv2d";
     if (x->ndim != 4 && x->ndim != 3)
         return sb_fail(SB_EINVAL,
                        "%s: input must be 4-D (N,C,H,W) or unbatched 3-D (C,H,W), got %d-D %s", op,
                        x->ndim, shape_of(x).s);
     SB_TRY(check_floating(op, x));
+    s->batched = x->ndim == 4;
+    const int64_t *chw = x->sizes + (s->batched ? 1 : 0);
+    s->n = s->batched ? x->sizes[0] : 1;
+    s->c = chw[0];
+    s->h = chw[1];
+    s->w = chw[2];
+    return SB_OK;
+}
+
+sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_tensor *bias,
+                       const sb_conv2d_options *opt, sb_tensor **out)
+{
+    const char *op = "conv2d";
+    image_shape in;
+    SB_TRY(image_input(op, x, &in));
     SB_TRY(check_like(op, "weight", x, weight));
     if (weight->ndim != 4)
         return sb_fail(SB_EINVAL,
@@ -193,10 +212,8 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     }
     if (groups < 1)
         return sb_fail(SB_EINVAL, "%s: groups must be positive, got %lld", op, (long long)groups);
-    const bool batched = x->ndim == 4;
-    const int64_t n = batched ? x->sizes[0] : 1;
-    const int64_t c = x->sizes[batched ? 1 : 0], h = x->sizes[batched ? 2 : 1],
-                  w = x->sizes[batched ? 3 : 2];
+    const bool batched = in.batched;
+    const int64_t n = in.n, c = in.c, h = in.h, w = in.w;
     const int64_t o = weight->sizes[0], kh = weight->sizes[2], kw = weight->sizes[3];
     if (o % groups != 0)
         return sb_fail(SB_EINVAL, "%s: out_channels (weight %s) must be divisible by groups = %lld",
@@ -324,14 +341,10 @@ static int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride,
 static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
                         const sb_pool2d_options *opt, sb_tensor **out)
 {
-    if (x->ndim != 4 && x->ndim != 3)
-        return sb_fail(SB_EINVAL, "%s: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got %d-D %s", op,
-                       x->ndim, shape_of(x).s);
-    SB_TRY(check_floating(op, x));
-    const bool batched = x->ndim == 4;
-    const int64_t n = batched ? x->sizes[0] : 1;
-    const int64_t c = x->sizes[batched ? 1 : 0], h = x->sizes[batched ? 2 : 1],
-                  w = x->sizes[batched ? 3 : 2];
+    image_shape in;
+    SB_TRY(image_input(op, x, &in));
+    const bool batched = in.batched;
+    const int64_t n = in.n, c = in.c, h = in.h, w = in.w;
     if (c == 0 || h == 0 || w == 0)
         return sb_fail(SB_EINVAL, "%s: input's channel and spatial sizes must be non-zero, got %s",
                        op, shape_of(x).s);
@@ -402,14 +415,10 @@ sb_status sb_nn_avg_pool2d(const sb_tensor *x, const sb_pool2d_options *opt, sb_
 sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, sb_tensor **out)
 {
     const char *op = "adaptive_avg_pool2d";
-    if (x->ndim != 4 && x->ndim != 3)
-        return sb_fail(SB_EINVAL, "%s: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got %d-D %s", op,
-                       x->ndim, shape_of(x).s);
-    SB_TRY(check_floating(op, x));
-    const bool batched = x->ndim == 4;
-    const int64_t n = batched ? x->sizes[0] : 1;
-    const int64_t c = x->sizes[batched ? 1 : 0], h = x->sizes[batched ? 2 : 1],
-                  w = x->sizes[batched ? 3 : 2];
+    image_shape in;
+    SB_TRY(image_input(op, x, &in));
+    const bool batched = in.batched;
+    const int64_t n = in.n, c = in.c, h = in.h, w = in.w;
     if (h == 0 || w == 0)
         return sb_fail(SB_EINVAL, "%s: input's spatial sizes must be non-zero, got %s", op,
                        shape_of(x).s);

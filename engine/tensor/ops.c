@@ -109,17 +109,23 @@ static sb_dtype binary_dtype(sb_binary_op op, sb_dtype promoted)
     return promoted;
 }
 
-sb_status sb_tensor_binary(sb_binary_op op, const sb_tensor *a, const sb_tensor *b, sb_tensor **out)
+/* The front end shared by arithmetic and comparisons of two tensors: both operands
+ * converted to `dtype` and broadcast, a new `result_dtype` output, then the backend's
+ * binary kernel (arith_op) or compare kernel (compare_op, when arith_op < 0). */
+static sb_status tensor_pair_op(int arith_op, sb_compare_op compare_op, const sb_tensor *a,
+                                const sb_tensor *b, sb_dtype dtype, sb_dtype result_dtype,
+                                sb_tensor **out)
 {
     const sb_backend *backend = NULL;
     SB_TRY(backend_of(a, &backend));
-    sb_dtype dtype = binary_dtype(op, sb_dtype_promote(a->dtype, b->dtype));
     int ndim = 0;
     int64_t sizes[SB_MAX_DIMS];
     sb_tensor *ea = NULL, *eb = NULL, *res = NULL;
     SB_TRY(prepare_pair(a, b, dtype, &ndim, sizes, &ea, &eb));
-    sb_status st = sb_tensor_empty(ndim, sizes, dtype, sb_tensor_device(a), &res);
-    if (st == SB_OK && sb_tensor_numel(res) > 0) st = backend->binary(op, res, ea, eb);
+    sb_status st = sb_tensor_empty(ndim, sizes, result_dtype, sb_tensor_device(a), &res);
+    if (st == SB_OK && sb_tensor_numel(res) > 0)
+        st = arith_op >= 0 ? backend->binary((sb_binary_op)arith_op, res, ea, eb)
+                           : backend->compare(compare_op, res, ea, eb);
     free_all(ea, eb, NULL);
     if (st != SB_OK) {
         sb_tensor_free(res);
@@ -127,6 +133,12 @@ sb_status sb_tensor_binary(sb_binary_op op, const sb_tensor *a, const sb_tensor 
     }
     *out = res;
     return SB_OK;
+}
+
+sb_status sb_tensor_binary(sb_binary_op op, const sb_tensor *a, const sb_tensor *b, sb_tensor **out)
+{
+    sb_dtype dtype = binary_dtype(op, sb_dtype_promote(a->dtype, b->dtype));
+    return tensor_pair_op((int)op, SB_COMPARE_EQ /* unused */, a, b, dtype, dtype, out);
 }
 
 static bool is_integral(double s)
@@ -216,22 +228,7 @@ sb_status sb_tensor_binary_scalar_(sb_binary_op op, sb_tensor *self, double s)
 sb_status sb_tensor_compare(sb_compare_op op, const sb_tensor *a, const sb_tensor *b,
                             sb_tensor **out)
 {
-    const sb_backend *backend = NULL;
-    SB_TRY(backend_of(a, &backend));
-    sb_dtype dtype = sb_dtype_promote(a->dtype, b->dtype);
-    int ndim = 0;
-    int64_t sizes[SB_MAX_DIMS];
-    sb_tensor *ea = NULL, *eb = NULL, *res = NULL;
-    SB_TRY(prepare_pair(a, b, dtype, &ndim, sizes, &ea, &eb));
-    sb_status st = sb_tensor_empty(ndim, sizes, SB_UINT8, sb_tensor_device(a), &res);
-    if (st == SB_OK && sb_tensor_numel(res) > 0) st = backend->compare(op, res, ea, eb);
-    free_all(ea, eb, NULL);
-    if (st != SB_OK) {
-        sb_tensor_free(res);
-        return st;
-    }
-    *out = res;
-    return SB_OK;
+    return tensor_pair_op(-1, op, a, b, sb_dtype_promote(a->dtype, b->dtype), SB_UINT8, out);
 }
 
 /* Whether s is exactly representable in an integer dtype. */

@@ -162,6 +162,25 @@ void sb_cpu_memory_reset_peak(void)
 
 /* ---- storage ------------------------------------------------------------------------ */
 
+/* A storage header with one reference; the bytes are owned by `allocator` or by `release`. */
+static sb_status storage_header(void *data, size_t nbytes, sb_device device,
+                                const sb_allocator *allocator,
+                                void (*release)(void *release_ctx, void *data, size_t nbytes),
+                                void *release_ctx, sb_storage **out)
+{
+    sb_storage *s = malloc(sizeof *s);
+    if (!s) return sb_fail(SB_ENOMEM, "out of memory allocating a storage header");
+    *s = (sb_storage){.refcount = 1,
+                      .data = data,
+                      .nbytes = nbytes,
+                      .device = device,
+                      .allocator = allocator,
+                      .release = release,
+                      .release_ctx = release_ctx};
+    *out = s;
+    return SB_OK;
+}
+
 sb_status sb_storage_new(size_t nbytes, sb_device device, const sb_allocator *allocator,
                          sb_storage **out)
 {
@@ -172,38 +191,18 @@ sb_status sb_storage_new(size_t nbytes, sb_device device, const sb_allocator *al
         SB_TRY(sb_backend_for(device, &backend));
         allocator = backend->allocator;
     }
-    sb_storage *s = malloc(sizeof *s);
-    if (!s) return sb_fail(SB_ENOMEM, "out of memory allocating a storage header");
-    s->data = allocator->alloc(allocator->ctx, nbytes, device);
-    if (!s->data) {
-        free(s);
-        return SB_ENOMEM;
-    }
-    s->refcount = 1;
-    s->nbytes = nbytes;
-    s->device = device;
-    s->allocator = allocator;
-    s->release = NULL;
-    s->release_ctx = NULL;
-    *out = s;
-    return SB_OK;
+    void *data = allocator->alloc(allocator->ctx, nbytes, device);
+    if (!data) return SB_ENOMEM; /* the allocator recorded the message */
+    sb_status st = storage_header(data, nbytes, device, allocator, NULL, NULL, out);
+    if (st != SB_OK) allocator->free(allocator->ctx, data, nbytes, device);
+    return st;
 }
 
 sb_status sb_storage_wrap(void *data, size_t nbytes, sb_device device,
                           void (*release)(void *release_ctx, void *data, size_t nbytes),
                           void *release_ctx, sb_storage **out)
 {
-    sb_storage *s = malloc(sizeof *s);
-    if (!s) return sb_fail(SB_ENOMEM, "out of memory allocating a storage header");
-    s->refcount = 1;
-    s->data = data;
-    s->nbytes = nbytes;
-    s->device = device;
-    s->allocator = NULL;
-    s->release = release;
-    s->release_ctx = release_ctx;
-    *out = s;
-    return SB_OK;
+    return storage_header(data, nbytes, device, NULL, release, release_ctx, out);
 }
 
 /* The field is a plain int so that C++ (the CUDA plugin) can include tensor.h; the GCC

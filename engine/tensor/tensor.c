@@ -278,22 +278,15 @@ static sb_status infer_sizes(const sb_tensor *t, int ndim, const int64_t *sizes,
         }
     }
     int64_t numel = sb_tensor_numel(t);
-    if (infer >= 0) {
-        if (known == 0 || numel % known != 0) {
-            format_sizes(ndim, sizes, shape, sizeof shape);
-            sb_tensor_format_shape(t, from, sizeof from);
-            return sb_fail(SB_EINVAL, "shape %s is invalid for a tensor %s of %lld elements", shape,
-                           from, (long long)numel);
-        }
-        resolved[infer] = numel / known;
-        known = numel;
-    }
-    if (known != numel) {
+    /* A -1 next to a 0 could be any size: refused, as PyTorch does. */
+    bool fits = infer >= 0 ? known != 0 && numel % known == 0 : known == numel;
+    if (!fits) {
         format_sizes(ndim, sizes, shape, sizeof shape);
         sb_tensor_format_shape(t, from, sizeof from);
         return sb_fail(SB_EINVAL, "shape %s is invalid for a tensor %s of %lld elements", shape,
                        from, (long long)numel);
     }
+    if (infer >= 0) resolved[infer] = numel / known;
     return SB_OK;
 }
 
@@ -433,29 +426,28 @@ sb_status sb_tensor_permute(const sb_tensor *t, const int *dims, sb_tensor **out
     return SB_OK;
 }
 
-sb_status sb_tensor_expand(const sb_tensor *t, int ndim, const int64_t *sizes, sb_tensor **out)
+/* "cannot expand a tensor [from] to [sizes]: why", the one message of every expand failure. */
+static sb_status expand_fail(const sb_tensor *t, int ndim, const int64_t *sizes, const char *why)
 {
     char shape[256], from[256];
-    if (ndim < t->ndim || ndim > SB_MAX_DIMS) {
-        format_sizes(ndim, sizes, shape, sizeof shape);
-        sb_tensor_format_shape(t, from, sizeof from);
-        return sb_fail(SB_EINVAL, "cannot expand a tensor %s to %s: %s", from, shape,
-                       ndim > SB_MAX_DIMS ? "too many dims" : "fewer dims than the tensor");
-    }
+    format_sizes(ndim, sizes, shape, sizeof shape);
+    sb_tensor_format_shape(t, from, sizeof from);
+    return sb_fail(SB_EINVAL, "cannot expand a tensor %s to %s: %s", from, shape, why);
+}
+
+sb_status sb_tensor_expand(const sb_tensor *t, int ndim, const int64_t *sizes, sb_tensor **out)
+{
+    if (ndim < t->ndim || ndim > SB_MAX_DIMS)
+        return expand_fail(t, ndim, sizes,
+                           ndim > SB_MAX_DIMS ? "too many dims" : "fewer dims than the tensor");
     int64_t new_sizes[SB_MAX_DIMS], new_strides[SB_MAX_DIMS];
     int lead = ndim - t->ndim;
     for (int i = 0; i < ndim; i++) {
         int src = i - lead;
         int64_t want = sizes[i];
         if (src < 0) {
-            if (want < 0) {
-                format_sizes(ndim, sizes, shape, sizeof shape);
-                sb_tensor_format_shape(t, from, sizeof from);
-                return sb_fail(SB_EINVAL,
-                               "cannot expand a tensor %s to %s: new leading dims "
-                               "need a non-negative size",
-                               from, shape);
-            }
+            if (want < 0)
+                return expand_fail(t, ndim, sizes, "new leading dims need a non-negative size");
             new_sizes[i] = want;
             new_strides[i] = 0;
             continue;
@@ -468,12 +460,10 @@ sb_status sb_tensor_expand(const sb_tensor *t, int ndim, const int64_t *sizes, s
             new_sizes[i] = want;
             new_strides[i] = 0;
         } else {
-            format_sizes(ndim, sizes, shape, sizeof shape);
-            sb_tensor_format_shape(t, from, sizeof from);
-            return sb_fail(SB_EINVAL,
-                           "cannot expand a tensor %s to %s: a size %lld can only expand from "
-                           "a size 1, got %lld",
-                           from, shape, (long long)want, (long long)have);
+            char why[96];
+            snprintf(why, sizeof why, "a size %lld can only expand from a size 1, got %lld",
+                     (long long)want, (long long)have);
+            return expand_fail(t, ndim, sizes, why);
         }
     }
     SB_TRY(sb_shape_check(ndim, new_sizes, t->dtype, NULL));

@@ -151,7 +151,7 @@ describe("sb.nn.functional argument checks", function()
     fails("avg_pool2d: unknown option 'dilation'", F.avg_pool2d, sb.zeros(1, 1, 8, 8), 2, {dilation = 2})
     fails("avg_pool2d: divisor_override must be positive", F.avg_pool2d, sb.zeros(1, 1, 8, 8), 2,
           {divisor_override = 0})
-    fails("adaptive_avg_pool2d: input must be 4-D (N,C,H,W) or 3-D (C,H,W), got 2-D",
+    fails("adaptive_avg_pool2d: input must be 4-D (N,C,H,W) or unbatched 3-D (C,H,W), got 2-D",
           F.adaptive_avg_pool2d, sb.zeros(3, 3), 1)
     fails("batch_norm: running_mean must have shape [3] (the input's channels), got [4]",
           F.batch_norm, sb.zeros(2, 3), sb.zeros(4), sb.ones(3))

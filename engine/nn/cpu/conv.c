@@ -17,15 +17,6 @@
 #include "nn/cpu/cpu_kernels.h"
 #include "tensor/parallel.h"
 
-/* Hot copy loops get an AVX2 clone picked at load time (GCC target_clones, an ifunc), so
- * the portable build still uses 32-byte moves on machines that have them. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                             \
-    !defined(__SANITIZE_ADDRESS__)
-#define SB_NN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SB_NN_VECTOR_CLONES
-#endif
-
 /* Runs fn over [0, n) on the engine pool with OpenBLAS single-threaded meanwhile. The
  * Lua thread is the only caller of BLAS (loader workers never are), so switching the
  * process-wide OpenBLAS setting around the region is safe; it is restored after. */

@@ -4,6 +4,15 @@
 
 #include "nn/backend.h"
 
+/* Hot copy loops get an AVX2 clone picked at load time (GCC target_clones, an ifunc), so
+ * the portable build still uses 32-byte moves on machines that have them. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define SB_NN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define SB_NN_VECTOR_CLONES
+#endif
+
 sb_status sb_nn_cpu_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
                            const sb_tensor *bias);
 sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,

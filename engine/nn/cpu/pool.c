@@ -38,14 +38,6 @@ static inline float max_nan(float m, float v)
     return (v > m || v != v) ? v : m;
 }
 
-/* Hot loops get an AVX2 clone picked at load time (GCC target_clones, an ifunc). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) &&                             \
-    !defined(__SANITIZE_ADDRESS__)
-#define SB_NN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define SB_NN_VECTOR_CLONES
-#endif
-
 /* 2x2 windows, stride 2 (LeNet, VGG): the max of each row pair first (contiguous, so it
  * vectorises), then of each column pair. The value is PyTorch's in any order: any NaN in
  * the window gives NaN, else the max. */

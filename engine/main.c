@@ -151,6 +151,17 @@ static int matches(const char *arg, const char *name)
     return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
+/* The form of a device name ("cpu", "cuda", "cuda:N"); whether that GPU exists is for the
+ * run to find out, with its reason. */
+static bool valid_device(const char *d)
+{
+    if (strcmp(d, "cpu") == 0 || strcmp(d, "cuda") == 0) return true;
+    if (strncmp(d, "cuda:", 5) != 0 || !d[5]) return false;
+    for (const char *p = d + 5; *p; p++)
+        if (*p < '0' || *p > '9') return false;
+    return true;
+}
+
 /* Returns -1 when parsing succeeded, else the exit code to leave with. */
 static int parse_options(int argc, char **argv, cli_options *o)
 {
@@ -191,6 +202,8 @@ static int parse_options(int argc, char **argv, cli_options *o)
             o->out = option_value(argc, argv, &i, "--out", &bad);
         } else if (matches(a, "--device")) {
             o->device = option_value(argc, argv, &i, "--device", &bad);
+            if (!bad && !valid_device(o->device))
+                return usage_error("--device must be cpu, cuda or cuda:N, got '%s'", o->device);
         } else if (matches(a, "--data-root")) {
             o->data_root = option_value(argc, argv, &i, "--data-root", &bad);
         } else if (matches(a, "--server")) {

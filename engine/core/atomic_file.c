@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "core/atomic_file.h"
 
 #include <errno.h>
@@ -25,10 +26,11 @@ static void fsync_folder(const char *path)
     close(fd);
 }
 
-sb_status sb_write_file_atomic(const char *path, const void *data, size_t len)
+/* The temporary file, fsync, rename and folder fsync, for a path that is a regular file or
+ * does not exist yet. */
+static sb_status write_replacing(const char *path, const void *data, size_t len)
 {
     size_t plen = strlen(path);
-    if (plen == 0) return sb_fail(SB_EINVAL, "path must not be empty");
     char *tmp = malloc(plen + 16);
     if (!tmp) return sb_fail(SB_ENOMEM, "out of memory");
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
@@ -71,5 +73,29 @@ sb_status sb_write_file_atomic(const char *path, const void *data, size_t len)
     if (s != SB_OK) unlink(tmp);
     free(tmp);
     if (s == SB_OK) fsync_folder(path);
+    return s;
+}
+
+sb_status sb_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    if (path[0] == '\0') return sb_fail(SB_EINVAL, "path must not be empty");
+    /* A symbolic link stays a link: the file it names is the one replaced. */
+    struct stat st;
+    char *target = NULL;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+        target = realpath(path, NULL);
+        if (!target)
+            return sb_fail(SB_EIO, "cannot follow the link '%s': %s", path, strerror(errno));
+        path = target;
+    }
+    /* Only a regular file is replaced: renaming over /dev/null would replace the device. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        sb_status s =
+            sb_fail(SB_EIO, "'%s' is not a regular file (a device, pipe or folder)", path);
+        free(target);
+        return s;
+    }
+    sb_status s = write_replacing(path, data, len);
+    free(target);
     return s;
 }

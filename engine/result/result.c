@@ -282,6 +282,12 @@ sb_status sb_lock_file(const char *path, int *out)
         int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
         if (fd < 0)
             return sb_fail(SB_EIO, "cannot open '%s' to lock it: %s", path, strerror(errno));
+        struct stat opened;
+        if (fstat(fd, &opened) == 0 && !S_ISREG(opened.st_mode)) {
+            /* A device or a pipe: reading it back could block, and it cannot be replaced. */
+            close(fd);
+            return sb_fail(SB_EIO, "'%s' is not a regular file (a device, pipe or folder)", path);
+        }
         while (flock(fd, LOCK_EX) != 0) {
             if (errno != EINTR) {
                 sb_status s = sb_fail(SB_EIO, "cannot lock '%s': %s", path, strerror(errno));

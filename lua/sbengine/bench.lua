@@ -480,9 +480,12 @@ function bench.main(B, argv, script)
   if not chunk then error(err, 0) end
   local model_args = table.move(argv, i + 1, #argv, 1, {})
   local model = chunk(table.unpack(model_args))
-  if model == nil then
-    error(("%s: %s returned nothing; it must end with `return model` (an nn module or a "
-      .. "function(input) returning the output)"):format(script or B.name, model_file), 0)
+  local callable = type(model) == "function"
+    or (getmetatable(model) or {}).__call ~= nil
+  if not callable then
+    error(("%s: %s returned %s; it must end with `return model` (an nn module or a "
+      .. "function(input) returning the output)"):format(script or B.name, model_file,
+        model == nil and "nothing" or "a " .. type(model)), 0)
   end
   opts.model = model
   opts.paper_model_name = opts.paper_model_name

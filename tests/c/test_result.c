@@ -1,5 +1,7 @@
 /* The results core: JSON writer, sha256, BenchmarkResult validation, run hash, atomic write. */
+#define _GNU_SOURCE
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/atomic_file.h"
@@ -247,6 +249,40 @@ static void test_atomic_write_replaces_whole_file(void)
     rmdir(dir);
 }
 
+/* A link stays a link (its file is replaced); a pipe (like a device: --out /dev/null) is
+ * refused and stays what it was, instead of being replaced by a regular file. */
+static void test_atomic_write_follows_links_and_refuses_devices(void)
+{
+    char dir[] = "/tmp/sbtest-result-XXXXXX";
+    SB_CHECK(mkdtemp(dir) != NULL);
+    char file[128], link[128], fifo[128];
+    snprintf(file, sizeof file, "%s/real.json", dir);
+    snprintf(link, sizeof link, "%s/link.json", dir);
+    snprintf(fifo, sizeof fifo, "%s/pipe", dir);
+    SB_CHECK(sb_write_file_atomic(file, "[1]\n", 4) == SB_OK);
+    SB_CHECK(symlink("real.json", link) == 0);
+    SB_CHECK(sb_write_file_atomic(link, "[2]\n", 4) == SB_OK);
+    struct stat st;
+    SB_CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+    FILE *f = fopen(file, "r");
+    char text[32] = "";
+    SB_CHECK(f && fgets(text, sizeof text, f));
+    if (f) fclose(f);
+    SB_CHECK(strcmp(text, "[2]\n") == 0);
+
+    SB_CHECK(mkfifo(fifo, 0600) == 0);
+    SB_CHECK(sb_write_file_atomic(fifo, "[3]\n", 4) == SB_EIO);
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "is not a regular file");
+    SB_CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+    int fd = -1;
+    SB_CHECK(sb_lock_file(fifo, &fd) == SB_EIO);
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "is not a regular file");
+    unlink(fifo);
+    unlink(link);
+    unlink(file);
+    rmdir(dir);
+}
+
 int main(void)
 {
     SB_RUN(test_json_escaping);
@@ -259,5 +295,6 @@ int main(void)
     SB_RUN(test_run_hash_values);
     SB_RUN(test_run_hash_recipe);
     SB_RUN(test_atomic_write_replaces_whole_file);
+    SB_RUN(test_atomic_write_follows_links_and_refuses_devices);
     return sb_test_summary();
 }

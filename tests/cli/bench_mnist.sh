@@ -28,6 +28,17 @@ expect_exit 2
 expect_err "unknown option '--batchsize'"
 expect_err "--batch-size N"
 
+case_ "a model file that returns no model says what it must return"
+echo 'return 42' >number_model.lua
+run_sb "$src/benchmarks/mnist.lua" number_model.lua
+expect_exit 1
+expect_err "number_model.lua returned a number; it must end with \`return model\`"
+
+case_ "a typo'd --device is a usage error before anything runs"
+run_sb --device gpu "$src/benchmarks/mnist.lua" "$lenet5"
+expect_exit 2
+expect_err "--device must be cpu, cuda or cuda:N, got 'gpu'"
+
 case_ "--help prints the usage on stdout"
 run_sb "$src/benchmarks/mnist.lua" --help
 expect_exit 0

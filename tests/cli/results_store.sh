@@ -40,4 +40,23 @@ rescue=$(ls tmp/sbengine-results-*.json 2>/dev/null | head -1)
 if [ -n "$rescue" ] && "$PY" -c "import json,sys; sys.exit(0 if json.load(open('$rescue'))[0]['model']=='M' else 1)"; then
     sb_ok; else sb_fail "no rescue file with the result"; fi
 
+case_ "a store path that is a pipe or a device is left as it is; the results are saved elsewhere"
+# Renaming a new file over such a path would replace the node itself (with --out /dev/null,
+# run as root, the system's /dev/null). A device of our own stands in for /dev/null.
+mkfifo pipe
+nodes=(pipe)
+if [ "$(id -u)" -eq 0 ] && mknod -m 666 nulldev c 1 3 2>/dev/null; then nodes+=(nulldev); fi
+for node in "${nodes[@]}"; do
+    rm -f tmp/sbengine-results-*.json
+    TMPDIR="$SB_TMP/tmp" timeout 60 "$SBENGINE" --out "$node" one.lua >"$SB_TMP/.out" 2>"$SB_TMP/.err" </dev/null
+    RC=$?; OUT=$(cat "$SB_TMP/.out"); ERR=$(cat "$SB_TMP/.err")
+    expect_exit 1
+    expect_err "store file $node cannot be written: lock_file: '$node' is not a regular file"
+    expect_err "the 1 result of this run were saved to $SB_TMP/tmp/sbengine-results-"
+    if [ -p pipe ] && { [ "$node" = pipe ] || [ -c nulldev ]; }; then sb_ok; else sb_fail "$node was replaced"; fi
+    run_sb -e "sb.BenchmarkResult{model='M', task='T', dataset='D'}:save('$node')"
+    expect_err "save: '$node' is not a regular file"
+done
+if [ -p pipe ] && { [ ! -e nulldev ] || [ -c nulldev ]; }; then sb_ok; else sb_fail "a node was replaced"; fi
+
 finish

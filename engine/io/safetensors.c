@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +11,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "core/atomic_file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c reads little-endian data in place: port the byte swaps first"
@@ -869,21 +870,6 @@ static void put_json_string(strbuf *b, const char *s)
     sb_puts(b, "\"");
 }
 
-static sb_status write_all(int fd, const void *data, size_t n, const char *path)
-{
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return sb_fail(SB_EIO, "cannot write %s: %s", path, strerror(errno));
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return SB_OK;
-}
-
 static bool valid_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
@@ -976,52 +962,23 @@ sb_status sb_safetensors_save(const char *path, size_t count, const char *const 
         sb_puts(&hb, " ");
     if (st == SB_OK && hb.oom) st = sb_fail(SB_ENOMEM, "save_safetensors: out of memory");
 
-    char *tmp = NULL;
-    int fd = -1;
-    if (st == SB_OK) {
-        size_t n = strlen(path) + 16;
-        tmp = malloc(n);
-        if (!tmp) {
-            st = sb_fail(SB_ENOMEM, "save_safetensors: out of memory");
-        } else {
-            snprintf(tmp, n, "%s.tmp.XXXXXX", path);
-            fd = mkstemp(tmp);
-            if (fd < 0) st = sb_fail(SB_EIO, "cannot create %s: %s", tmp, strerror(errno));
-        }
-    }
+    sb_atomic_file out;
+    if (st == SB_OK) st = sb_atomic_open(&out, path);
     if (st == SB_OK) {
         unsigned char len8[8];
         uint64_t hlen = hb.n;
         for (int i = 0; i < 8; i++)
             len8[i] = (unsigned char)(hlen >> (8 * i));
-        st = write_all(fd, len8, 8, tmp);
-        if (st == SB_OK) st = write_all(fd, hb.s, hb.n, tmp);
+        st = sb_atomic_write(&out, len8, 8);
+        if (st == SB_OK) st = sb_atomic_write(&out, hb.s, hb.n);
         for (size_t i = 0; i < count && st == SB_OK; i++)
-            st = write_all(fd, sb_tensor_data(cpu[i]),
-                           (size_t)sb_tensor_numel(cpu[i]) * sb_dtype_size(cpu[i]->dtype), tmp);
-        if (st == SB_OK && fsync(fd) != 0)
-            st = sb_fail(SB_EIO, "cannot sync %s: %s", tmp, strerror(errno));
-        if (close(fd) != 0 && st == SB_OK)
-            st = sb_fail(SB_EIO, "cannot close %s: %s", tmp, strerror(errno));
-        fd = -1;
-        if (st == SB_OK && rename(tmp, path) != 0)
-            st = sb_fail(SB_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        if (st != SB_OK) {
-            unlink(tmp);
-        } else {
-            /* Make the rename itself durable. */
-            char *dir_copy = strdup(path);
-            if (dir_copy) {
-                int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (dfd >= 0) {
-                    fsync(dfd);
-                    close(dfd);
-                }
-                free(dir_copy);
-            }
-        }
+            st = sb_atomic_write(&out, sb_tensor_data(cpu[i]),
+                                 (size_t)sb_tensor_numel(cpu[i]) * sb_dtype_size(cpu[i]->dtype));
+        if (st == SB_OK)
+            st = sb_atomic_commit(&out);
+        else
+            sb_atomic_abort(&out);
     }
-    free(tmp);
     free(hb.s);
     for (size_t i = 0; i < count; i++)
         sb_tensor_free(cpu[i]);

@@ -8,13 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/md5.h"
 #include "core/version.h"
 
 typedef struct transfer {
-    int fd;
+    sb_atomic_file *out;
     sb_md5 md5;
-    int write_errno;
+    int write_failed;
     const sb_download_options *opts;
     int aborted_by_progress;
 } transfer;
@@ -22,15 +23,10 @@ typedef struct transfer {
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
     transfer *t = userp;
-    size_t len = size * nmemb, done = 0;
-    while (done < len) {
-        ssize_t n = write(t->fd, data + done, len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            t->write_errno = errno;
-            return 0; /* makes curl stop with CURLE_WRITE_ERROR */
-        }
-        done += (size_t)n;
+    size_t len = size * nmemb;
+    if (sb_atomic_write(t->out, data, len) != SB_OK) {
+        t->write_failed = 1;
+        return 0; /* makes curl stop with CURLE_WRITE_ERROR */
     }
     sb_md5_update(&t->md5, data, len);
     return len;
@@ -58,24 +54,14 @@ sb_status sb_download(const char *url, const char *dest, const sb_download_optio
     if (init_code != CURLE_OK)
         return sb_fail(SB_ENET, "libcurl could not start: %s", curl_easy_strerror(init_code));
 
-    size_t dlen = strlen(dest);
-    char *tmp = malloc(dlen + 16);
-    if (!tmp) return sb_fail(SB_ENOMEM, "cannot allocate a path");
-    snprintf(tmp, dlen + 16, "%s.part.XXXXXX", dest);
-    transfer t = {.fd = mkstemp(tmp), .opts = opts};
-    if (t.fd < 0) {
-        sb_status s = sb_fail(SB_EIO, "cannot create a temporary file next to '%s': %s", dest,
-                              strerror(errno));
-        free(tmp);
-        return s;
-    }
+    sb_atomic_file out;
+    SB_TRY(sb_atomic_open(&out, dest));
+    transfer t = {.out = &out, .opts = opts};
     sb_md5_init(&t.md5);
 
     CURL *curl = curl_easy_init();
     if (!curl) {
-        close(t.fd);
-        unlink(tmp);
-        free(tmp);
+        sb_atomic_abort(&out);
         return sb_fail(SB_ENET, "curl_easy_init failed");
     }
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -103,8 +89,8 @@ sb_status sb_download(const char *url, const char *dest, const sb_download_optio
 
     sb_status s = SB_OK;
     if (rc != CURLE_OK) {
-        if (t.write_errno)
-            s = sb_fail(SB_EIO, "cannot write '%s': %s", tmp, strerror(t.write_errno));
+        if (t.write_failed)
+            s = SB_EIO; /* on_write recorded the message */
         else if (t.aborted_by_progress)
             s = sb_fail(SB_ESTATE, "download cancelled");
         else if (rc == CURLE_HTTP_RETURNED_ERROR)
@@ -112,23 +98,15 @@ sb_status sb_download(const char *url, const char *dest, const sb_download_optio
         else
             s = sb_fail(SB_ENET, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     }
-    if (s == SB_OK && fchmod(t.fd, 0644) != 0)
-        s = sb_fail(SB_EIO, "cannot chmod '%s': %s", tmp, strerror(errno));
-    if (s == SB_OK && fsync(t.fd) != 0)
-        s = sb_fail(SB_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-    if (close(t.fd) != 0 && s == SB_OK)
-        s = sb_fail(SB_EIO, "cannot write '%s': %s", tmp, strerror(errno));
     if (s == SB_OK && opts->md5) {
         char got[33];
         sb_md5_final_hex(&t.md5, got);
         if (strcasecmp(got, opts->md5) != 0)
             s = sb_fail(SB_EFORMAT, "md5 mismatch: got %s, expected %s", got, opts->md5);
     }
-    if (s == SB_OK && opts->verify) s = opts->verify(opts->verify_ctx, tmp);
-    if (s == SB_OK && rename(tmp, dest) != 0)
-        s = sb_fail(SB_EIO, "cannot rename '%s' to '%s': %s", tmp, dest, strerror(errno));
-    if (s != SB_OK) unlink(tmp);
-    free(tmp);
+    if (s == SB_OK && opts->verify) s = opts->verify(opts->verify_ctx, out.tmp);
+    if (s == SB_OK) return sb_atomic_commit(&out);
+    sb_atomic_abort(&out);
     return s;
 }
 

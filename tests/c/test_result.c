@@ -270,6 +270,25 @@ static void test_atomic_write_follows_links_and_refuses_devices(void)
     if (f) fclose(f);
     SB_CHECK(strcmp(text, "[2]\n") == 0);
 
+    /* A link made before its file exists: the file is created where the link points. */
+    char early[128], later[128];
+    snprintf(early, sizeof early, "%s/early.json", dir);
+    snprintf(later, sizeof later, "%s/later.json", dir);
+    SB_CHECK(symlink("later.json", early) == 0);
+    SB_CHECK(sb_write_file_atomic(early, "[4]\n", 4) == SB_OK);
+    SB_CHECK(lstat(early, &st) == 0 && S_ISLNK(st.st_mode));
+    SB_CHECK(stat(later, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4);
+
+    /* Streaming, then abort: nothing is left, the old file is untouched. */
+    sb_atomic_file af;
+    SB_CHECK(sb_atomic_open(&af, file) == SB_OK);
+    SB_CHECK(sb_atomic_write(&af, "[5, 6]", 6) == SB_OK);
+    char tmp_copy[160];
+    snprintf(tmp_copy, sizeof tmp_copy, "%s", af.tmp);
+    sb_atomic_abort(&af);
+    SB_CHECK(access(tmp_copy, F_OK) != 0);
+    SB_CHECK(stat(file, &st) == 0 && st.st_size == 4);
+
     SB_CHECK(mkfifo(fifo, 0600) == 0);
     SB_CHECK(sb_write_file_atomic(fifo, "[3]\n", 4) == SB_EIO);
     SB_CHECK_STR_CONTAINS(sb_error_message(), "is not a regular file");
@@ -278,6 +297,8 @@ static void test_atomic_write_follows_links_and_refuses_devices(void)
     SB_CHECK(sb_lock_file(fifo, &fd) == SB_EIO);
     SB_CHECK_STR_CONTAINS(sb_error_message(), "is not a regular file");
     unlink(fifo);
+    unlink(early);
+    unlink(later);
     unlink(link);
     unlink(file);
     rmdir(dir);

@@ -731,8 +731,20 @@ static int m_permute(lua_State *L)
                           ndim);
     }
     int dims[SB_MAX_DIMS];
-    for (int i = 0; i < ndim; i++)
+    bool seen[SB_MAX_DIMS] = {false};
+    for (int i = 0; i < ndim; i++) {
         dims[i] = to_dim(L, t, given[i], t->ndim, "permute");
+        /* checked here, not left to the core, so that the message names the 1-based dim */
+        if (seen[dims[i]]) {
+            char shape[256];
+            shape_text(t, shape, sizeof shape);
+            return luaL_error(L,
+                              "permute: dims must be a permutation of the %d dims of a tensor "
+                              "%s (dim %d is repeated)",
+                              t->ndim, shape, dims[i] + 1);
+        }
+        seen[dims[i]] = true;
+    }
     sb_tensor *v = NULL;
     return push_result(L, sb_tensor_permute(t, dims, &v), &v, "permute");
 }

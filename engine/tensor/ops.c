@@ -510,7 +510,17 @@ sb_status sb_tensor_matmul(const sb_tensor *a, const sb_tensor *b, sb_tensor **o
     int abatch = a->ndim > 2 ? a->ndim - 2 : 0, bbatch = b->ndim > 2 ? b->ndim - 2 : 0;
     int nbatch = 0;
     int64_t batch[SB_MAX_DIMS];
-    SB_TRY(sb_broadcast_shapes(abatch, a->sizes, bbatch, b->sizes, &nbatch, batch));
+    if (sb_broadcast_shapes(abatch, a->sizes, bbatch, b->sizes, &nbatch, batch) != SB_OK) {
+        char sa[256], sb[256], ba[256], bb[256];
+        sb_tensor_format_shape(a, sa, sizeof sa);
+        sb_tensor_format_shape(b, sb, sizeof sb);
+        sb_shape_format(abatch, a->sizes, ba, sizeof ba);
+        sb_shape_format(bbatch, b->sizes, bb, sizeof bb);
+        return sb_fail(SB_EINVAL,
+                       "shapes %s and %s cannot be multiplied: their batch dims %s and %s "
+                       "cannot be broadcast together",
+                       sa, sb, ba, bb);
+    }
     int64_t B = 1;
     for (int i = 0; i < nbatch; i++)
         B *= batch[i];

@@ -12,8 +12,10 @@
 run_doc_blocks() {
     local doc=$1 min=$2 blocks="$SB_TMP/blocks" work="$SB_TMP/work"
     mkdir -p "$blocks" "$work/.data/vision" "$SB_TMP/home"
-    cp -r "$SBENGINE_FIXTURES/bench/mnist512" "$work/.data/vision/mnist"
-    ln -s "$SBENGINE_SOURCE_DIR/benchmarks" "$work/benchmarks"
+    # Once per test, also when a test runs several pages (a second `ln -s` would put a link
+    # inside the source tree's benchmarks/).
+    [ -e "$work/.data/vision/mnist" ] || cp -r "$SBENGINE_FIXTURES/bench/mnist512" "$work/.data/vision/mnist"
+    [ -e "$work/benchmarks" ] || ln -s "$SBENGINE_SOURCE_DIR/benchmarks" "$work/benchmarks"
     export HOME="$SB_TMP/home"
     PATH="$(cd "$(dirname "$SBENGINE")" && pwd):$PATH"
     export PATH

@@ -6,6 +6,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <limits.h>
 #include <stdint.h>
 
 #include "cuda/common.h"
@@ -46,10 +47,22 @@ template <> struct num<__nv_bfloat16> {
     static constexpr bool floating = true;
 };
 
-// A C cast from one stored type to another (float -> int truncates toward zero).
+// One stored type to another as the CPU backend converts (engine/tensor/cpu_types.h):
+// float -> int truncates toward zero, NaN gives 0, out-of-range values saturate to int64
+// and then wrap to the narrower type (-1.0 -> uint8 255, as PyTorch on x86). A plain
+// CUDA cast would saturate to the narrow type instead (-1.0 -> 0).
 template <typename To, typename From> __device__ __forceinline__ To convert(From v)
 {
-    return num<To>::store(static_cast<typename num<To>::acc>(num<From>::load(v)));
+    if constexpr (!num<To>::floating && num<From>::floating) {
+        double d = (double)num<From>::load(v);
+        long long i = d != d                        ? 0
+                      : d >= 9223372036854775807.0  ? LLONG_MAX
+                      : d <= -9223372036854775808.0 ? LLONG_MIN
+                                                    : (long long)d;
+        return (To)(unsigned long long)i;
+    } else {
+        return num<To>::store(static_cast<typename num<To>::acc>(num<From>::load(v)));
+    }
 }
 
 // A double (a scalar argument) as a stored T.

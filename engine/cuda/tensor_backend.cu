@@ -11,6 +11,28 @@
 #include "cuda/kernels.cuh"
 #include "tensor/backend.h"
 
+// --- elementwise ---------------------------------------------------------------------------
+
+// The start every elementwise launch shares: the element count of out (t[0]), the engine
+// stream of its device, and the iterator over out and its operands. n == 0: nothing to do.
+template <int N> struct elementwise {
+    int64_t n = 0;
+    cudaStream_t stream = NULL;
+    strided_iter<N> it;
+
+    sb_status begin(const sb_tensor *const (&t)[N])
+    {
+        n = numel_of(t[0]);
+        if (n == 0) return SB_OK;
+        SB_TRY(sb_cuda_use_device(device_of(t[0]), &stream));
+        const int64_t *strides[N];
+        for (int k = 0; k < N; k++)
+            strides[k] = t[k]->strides;
+        it = make_iter<N>(t[0]->ndim, t[0]->sizes, strides);
+        return SB_OK;
+    }
+};
+
 // --- copy and fill -------------------------------------------------------------------------
 
 template <typename D, typename S>
@@ -108,37 +130,35 @@ __global__ void fill_convert_kernel(T *dst, double value, strided_iter<1> it, in
 
 static sb_status cuda_fill(sb_tensor *dst, double value)
 {
-    int64_t n = numel_of(dst);
-    if (n == 0) return SB_OK;
-    cudaStream_t stream;
-    SB_TRY(sb_cuda_use_device(device_of(dst), &stream));
-    const int64_t *strides[1] = {dst->strides};
-    strided_iter<1> it = make_iter<1>(dst->ndim, dst->sizes, strides);
+    elementwise<1> e;
+    SB_TRY(e.begin({dst}));
+    if (e.n == 0) return SB_OK;
     if (dst->dtype == SB_FLOAT16 || dst->dtype == SB_BFLOAT16) {
-        SB_CUDA_DISPATCH_FLOATING(dst->dtype, return unsupported_dtype("fill", dst->dtype),
-                                  fill_convert_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-                                      (T *)data_of(dst), value, it, n))
+        SB_CUDA_DISPATCH_FLOATING(
+            dst->dtype, return unsupported_dtype("fill", dst->dtype),
+            fill_convert_kernel<T>
+            <<<blocks_for(e.n), kThreads, 0, e.stream>>>((T *)data_of(dst), value, e.it, e.n))
     } else {
         switch (dst->dtype) {
         case SB_FLOAT32:
-            fill_kernel<float><<<blocks_for(n), kThreads, 0, stream>>>(
-                (float *)data_of(dst), fill_value<float>(value), it, n);
+            fill_kernel<float><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+                (float *)data_of(dst), fill_value<float>(value), e.it, e.n);
             break;
         case SB_FLOAT64:
-            fill_kernel<double>
-                <<<blocks_for(n), kThreads, 0, stream>>>((double *)data_of(dst), value, it, n);
+            fill_kernel<double><<<blocks_for(e.n), kThreads, 0, e.stream>>>((double *)data_of(dst),
+                                                                            value, e.it, e.n);
             break;
         case SB_INT64:
-            fill_kernel<int64_t><<<blocks_for(n), kThreads, 0, stream>>>(
-                (int64_t *)data_of(dst), fill_value<int64_t>(value), it, n);
+            fill_kernel<int64_t><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+                (int64_t *)data_of(dst), fill_value<int64_t>(value), e.it, e.n);
             break;
         case SB_INT32:
-            fill_kernel<int32_t><<<blocks_for(n), kThreads, 0, stream>>>(
-                (int32_t *)data_of(dst), fill_value<int32_t>(value), it, n);
+            fill_kernel<int32_t><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+                (int32_t *)data_of(dst), fill_value<int32_t>(value), e.it, e.n);
             break;
         case SB_UINT8:
-            fill_kernel<uint8_t><<<blocks_for(n), kThreads, 0, stream>>>(
-                (uint8_t *)data_of(dst), fill_value<uint8_t>(value), it, n);
+            fill_kernel<uint8_t><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+                (uint8_t *)data_of(dst), fill_value<uint8_t>(value), e.it, e.n);
             break;
         default:
             return unsupported_dtype("fill", dst->dtype);
@@ -191,17 +211,14 @@ __global__ void unary_kernel(sb_unary_op op, T *out, const T *a, strided_iter<2>
 
 static sb_status cuda_unary(sb_unary_op op, sb_tensor *out, const sb_tensor *a)
 {
-    int64_t n = numel_of(out);
-    if (n == 0) return SB_OK;
+    elementwise<2> e;
+    SB_TRY(e.begin({out, a}));
+    if (e.n == 0) return SB_OK;
     if (op >= SB_UNARY_EXP && !dtype_is_floating(out->dtype))
         return unsupported_dtype("exp/log/sqrt", out->dtype);
-    cudaStream_t stream;
-    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
-    const int64_t *strides[2] = {out->strides, a->strides};
-    strided_iter<2> it = make_iter<2>(out->ndim, out->sizes, strides);
     SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype("unary op", out->dtype),
-                         unary_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-                             op, (T *)data_of(out), (const T *)data_of(a), it, n))
+                         unary_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+                             op, (T *)data_of(out), (const T *)data_of(a), e.it, e.n))
     return SB_CUDA_LAUNCH_CHECK();
 }
 
@@ -242,18 +259,15 @@ __global__ void binary_kernel(sb_binary_op op, T *out, const T *a, const T *b, s
 static sb_status cuda_binary(sb_binary_op op, sb_tensor *out, const sb_tensor *a,
                              const sb_tensor *b)
 {
-    int64_t n = numel_of(out);
-    if (n == 0) return SB_OK;
+    elementwise<3> e;
+    SB_TRY(e.begin({out, a, b}));
+    if (e.n == 0) return SB_OK;
     if (op == SB_BINARY_DIV && !dtype_is_floating(out->dtype))
         return unsupported_dtype("div", out->dtype);
-    cudaStream_t stream;
-    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
-    const int64_t *strides[3] = {out->strides, a->strides, b->strides};
-    strided_iter<3> it = make_iter<3>(out->ndim, out->sizes, strides);
     SB_CUDA_DISPATCH_ALL(
         out->dtype, return unsupported_dtype("binary op", out->dtype),
-        binary_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-            op, (T *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), it, n))
+        binary_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+            op, (T *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), e.it, e.n))
     return SB_CUDA_LAUNCH_CHECK();
 }
 
@@ -275,17 +289,14 @@ __global__ void binary_scalar_kernel(sb_binary_op op, T *out, const T *a, double
 static sb_status cuda_binary_scalar(sb_binary_op op, sb_tensor *out, const sb_tensor *a, double s,
                                     bool reversed)
 {
-    int64_t n = numel_of(out);
-    if (n == 0) return SB_OK;
+    elementwise<2> e;
+    SB_TRY(e.begin({out, a}));
+    if (e.n == 0) return SB_OK;
     if (op == SB_BINARY_DIV && !dtype_is_floating(out->dtype))
         return unsupported_dtype("div", out->dtype);
-    cudaStream_t stream;
-    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
-    const int64_t *strides[2] = {out->strides, a->strides};
-    strided_iter<2> it = make_iter<2>(out->ndim, out->sizes, strides);
     SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype("binary op", out->dtype),
-                         binary_scalar_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-                             op, (T *)data_of(out), (const T *)data_of(a), s, reversed, it, n))
+                         binary_scalar_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+                             op, (T *)data_of(out), (const T *)data_of(a), s, reversed, e.it, e.n))
     return SB_CUDA_LAUNCH_CHECK();
 }
 
@@ -324,16 +335,13 @@ __global__ void compare_kernel(sb_compare_op op, uint8_t *out, const T *a, const
 static sb_status cuda_compare(sb_compare_op op, sb_tensor *out, const sb_tensor *a,
                               const sb_tensor *b)
 {
-    int64_t n = numel_of(out);
-    if (n == 0) return SB_OK;
-    cudaStream_t stream;
-    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
-    const int64_t *strides[3] = {out->strides, a->strides, b->strides};
-    strided_iter<3> it = make_iter<3>(out->ndim, out->sizes, strides);
+    elementwise<3> e;
+    SB_TRY(e.begin({out, a, b}));
+    if (e.n == 0) return SB_OK;
     SB_CUDA_DISPATCH_ALL(
         a->dtype, return unsupported_dtype("comparison", a->dtype),
-        compare_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-            op, (uint8_t *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), it, n))
+        compare_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+            op, (uint8_t *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), e.it, e.n))
     return SB_CUDA_LAUNCH_CHECK();
 }
 
@@ -352,15 +360,12 @@ __global__ void compare_scalar_kernel(sb_compare_op op, uint8_t *out, const T *a
 
 static sb_status cuda_compare_scalar(sb_compare_op op, sb_tensor *out, const sb_tensor *a, double s)
 {
-    int64_t n = numel_of(out);
-    if (n == 0) return SB_OK;
-    cudaStream_t stream;
-    SB_TRY(sb_cuda_use_device(device_of(out), &stream));
-    const int64_t *strides[2] = {out->strides, a->strides};
-    strided_iter<2> it = make_iter<2>(out->ndim, out->sizes, strides);
+    elementwise<2> e;
+    SB_TRY(e.begin({out, a}));
+    if (e.n == 0) return SB_OK;
     SB_CUDA_DISPATCH_ALL(a->dtype, return unsupported_dtype("comparison", a->dtype),
-                         compare_scalar_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-                             op, (uint8_t *)data_of(out), (const T *)data_of(a), s, it, n))
+                         compare_scalar_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
+                             op, (uint8_t *)data_of(out), (const T *)data_of(a), s, e.it, e.n))
     return SB_CUDA_LAUNCH_CHECK();
 }
 

@@ -192,9 +192,9 @@ function results.finish_run(ok)
     local saved = pcall(core.result.write_file_atomic, rescue,
       core.result.array_json(list, true) .. "\n")
     if saved then
-      error(("%s; the %d result%s of this run were saved to %s instead (sbengine submit %s "
-        .. "sends them)"):format(tostring(err), #list, #list == 1 and "" or "s", rescue,
-        shell_quote(rescue)), 0)
+      error(("%s; the %d result%s of this run %s saved to %s instead (sbengine submit %s "
+        .. "sends them)"):format(tostring(err), #list, #list == 1 and "" or "s",
+        #list == 1 and "was" or "were", rescue, shell_quote(rescue)), 0)
     end
     error(tostring(err), 0)
   end

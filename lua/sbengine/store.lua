@@ -66,8 +66,9 @@ function store.append(path, list)
     if not n then
       local rescue = ("%s.recovered-%s.json"):format(path, os.date("!%Y%m%dT%H%M%SZ"))
       core.result.write_file_atomic(rescue, new_text .. "\n")
-      error(("store file %s was not appended to because %s; the %d new result%s were written "
-        .. "to %s"):format(path, why, #list, #list == 1 and "" or "s", rescue), 0)
+      error(("store file %s was not appended to because %s; the %d new result%s %s written "
+        .. "to %s"):format(path, why, #list, #list == 1 and "" or "s",
+        #list == 1 and "was" or "were", rescue), 0)
     end
     if n == 0 then
       text = new_text

@@ -35,7 +35,7 @@ printf 'sb.BenchmarkResult{model="M", task="T", dataset="D"}\n' >one.lua
 TMPDIR="$SB_TMP/tmp" run_sb --out no/such/dir/store.json one.lua
 expect_exit 1
 expect_err "store file no/such/dir/store.json cannot be written: lock_file: cannot open 'no/such/dir/store.json'"
-expect_err "the 1 result of this run were saved to $SB_TMP/tmp/sbengine-results-"
+expect_err "the 1 result of this run was saved to $SB_TMP/tmp/sbengine-results-"
 rescue=$(ls tmp/sbengine-results-*.json 2>/dev/null | head -1)
 if [ -n "$rescue" ] && "$PY" -c "import json,sys; sys.exit(0 if json.load(open('$rescue'))[0]['model']=='M' else 1)"; then
     sb_ok; else sb_fail "no rescue file with the result"; fi
@@ -52,7 +52,7 @@ for node in "${nodes[@]}"; do
     RC=$?; OUT=$(cat "$SB_TMP/.out"); ERR=$(cat "$SB_TMP/.err")
     expect_exit 1
     expect_err "store file $node cannot be written: lock_file: '$node' is not a regular file"
-    expect_err "the 1 result of this run were saved to $SB_TMP/tmp/sbengine-results-"
+    expect_err "the 1 result of this run was saved to $SB_TMP/tmp/sbengine-results-"
     if [ -p pipe ] && { [ "$node" = pipe ] || [ -c nulldev ]; }; then sb_ok; else sb_fail "$node was replaced"; fi
     run_sb -e "sb.BenchmarkResult{model='M', task='T', dataset='D'}:save('$node')"
     expect_err "save: '$node' is not a regular file"

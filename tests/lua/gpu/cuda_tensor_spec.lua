@@ -149,6 +149,16 @@ describe("CUDA elementwise ops", function()
     end)
     local h = sb.randn(3, 4):to("float16")
     assert.are.equal("float16", h:dtype())
+    -- Out-of-range and negative floats convert as on the CPU: truncate, saturate to int64,
+    -- wrap to the narrow type (-1.5 -> uint8 255), NaN -> 0.
+    local odd = sb.tensor({ -1.5, -300.7, 255.9, 256, 3e9, -3e9, 1e30, 0 / 0 })
+    for _, dtype in ipairs { "uint8", "int32", "int64" } do
+      for _, from in ipairs { "float32", "float64", "float16" } do
+        local c = odd:to(from)
+        assert.are.same(c:to(dtype):totable(), c:cuda():to(dtype):totable(),
+          from .. " -> " .. dtype)
+      end
+    end
   end)
 
   it("float16 and bfloat16 storage round as expected", function()

@@ -302,7 +302,10 @@ static int finish_session(lua_State *L, int ok)
     lua_getfield(L, -1, "finish");
     lua_remove(L, -2);
     lua_pushboolean(L, ok);
-    if (runtime_pcall(L, 1, 1) != LUA_OK) {
+    /* No traceback: finish re-raises a hook's error from session.lua, so a traceback would
+     * only show the engine's own frames under a message that already says what failed
+     * (a store file that cannot be written, and where the results went instead). */
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }

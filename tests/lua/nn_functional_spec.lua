@@ -3,9 +3,8 @@
 local sb = require "sbengine"
 local F = sb.nn.functional
 
-local fixtures = os.getenv("SBENGINE_FIXTURES") .. "/nn/"
-local data = sb.io.load_safetensors(fixtures .. "ops.safetensors")
-local cases = dofile(fixtures .. "ops_cases.lua")
+local nn_cases = require "nn_cases"
+local data, cases, build_args = nn_cases.data, nn_cases.cases, nn_cases.build_args
 
 local function shape(t)
   local s = {}
@@ -28,24 +27,6 @@ local function max_abs_diff(a, b)
     end
   end
   return worst
-end
-
-local function build_args(case)
-  local args = {}
-  for i = 1, case.n do
-    local a = case.args[i]
-    if a == NIL then
-      args[i] = nil
-    elseif type(a) == "table" and a.t then
-      local t = assert(data[a.t], a.t)
-      local nr = case.narrow and case.narrow[i]
-      if nr then t = t:narrow(nr[1], nr[2], nr[3]) end
-      args[i] = t
-    else
-      args[i] = a
-    end
-  end
-  return args
 end
 
 describe("sb.nn.functional vs PyTorch", function()

@@ -15,8 +15,8 @@ end
 
 local src = os.getenv("SBENGINE_SOURCE_DIR")
 local fixtures = os.getenv("SBENGINE_FIXTURES") .. "/nn/"
-local data = sb.io.load_safetensors(fixtures .. "ops.safetensors")
-local cases = dofile(fixtures .. "ops_cases.lua")
+local nn_cases = require "nn_cases"
+local data, cases, build_args = nn_cases.data, nn_cases.cases, nn_cases.build_args
 
 -- Tolerances relative to max(1, largest |value|): float32 differs from the CPU only in
 -- summation order (GEMM, pooling sums); 16-bit storage rounds inputs and outputs.
@@ -36,26 +36,6 @@ local function max_abs_diff(a, b)
     end
   end
   return worst, scale
-end
-
--- The case's arguments with tensors converted by `move` (narrowed after moving, so the
--- GPU sees the same non-contiguous views as the CPU).
-local function build_args(case, move)
-  local args = {}
-  for i = 1, case.n do
-    local a = case.args[i]
-    if a == NIL then
-      args[i] = nil
-    elseif type(a) == "table" and a.t then
-      local t = move(assert(data[a.t], a.t))
-      local nr = case.narrow and case.narrow[i]
-      if nr then t = t:narrow(nr[1], nr[2], nr[3]) end
-      args[i] = t
-    else
-      args[i] = a
-    end
-  end
-  return args
 end
 
 local function floating(t) return t:dtype() == "float32" or t:dtype() == "float64" end

@@ -2,7 +2,7 @@
  *
  * Core C never raises, prints or exits: a failing function records a message with
  * sb_fail() and returns its status; the Lua binding turns that into a Lua error
- * (sbL_check in engine/lua/l_util.h). The message buffer is thread-local, so
+ * (sbL_check in engine/bindings/l_util.h). The message buffer is thread-local, so
  * worker threads (DataLoader) can fail independently of the Lua thread. */
 #ifndef SB_CORE_ERROR_H
 #define SB_CORE_ERROR_H

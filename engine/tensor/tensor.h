@@ -3,7 +3,7 @@
  * Torch7's TH split: a Storage is refcounted bytes plus the allocator that owns them;
  * a Tensor is (dtype, sizes, strides, offset) over a storage, so views share bytes.
  * No Lua here. Dimensions and indices in this C API are 0-based; the Lua binding
- * (engine/lua/l_tensor.c) converts from Lua's 1-based convention.
+ * (engine/bindings/l_tensor.c) converts from Lua's 1-based convention.
  *
  * Ownership: every function that produces a tensor writes a new heap `sb_tensor *`
  * to `*out`, which the caller frees with sb_tensor_free(). Views retain the storage.

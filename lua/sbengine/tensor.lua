@@ -1,6 +1,6 @@
 --- sbengine.tensor: the public tensor functions (docs/tensor.md).
 --
--- The tensor userdata and its methods are C (engine/lua/l_tensor.c); this module picks
+-- The tensor userdata and its methods are C (engine/bindings/l_tensor.c); this module picks
 -- the public names out of `sbengine.core.tensor`, installs them on `sb`, and applies the
 -- CLI's --threads when the session is configured.
 local core = require "sbengine.core"

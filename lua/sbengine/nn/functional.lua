@@ -1,2 +1,2 @@
---- sb.nn.functional: the C functional ops (engine/lua/l_nn.c), documented in docs/nn.md.
+--- sb.nn.functional: the C functional ops (engine/bindings/l_nn.c), documented in docs/nn.md.
 return require("sbengine.core").nn

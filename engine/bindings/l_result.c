@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "core/atomic_file.h"
-#include "lua/l_tensor.h"
-#include "lua/l_util.h"
+#include "bindings/l_tensor.h"
+#include "bindings/l_util.h"
 #include "result/json.h"
 #include "result/result.h"
 #include "result/run_hash.h"

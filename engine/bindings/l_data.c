@@ -12,8 +12,8 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/transform.h"
-#include "lua/l_tensor.h"
-#include "lua/l_util.h"
+#include "bindings/l_tensor.h"
+#include "bindings/l_util.h"
 #include "net/download.h"
 
 #define DATASET_MT "sbengine.Dataset"

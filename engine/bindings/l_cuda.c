@@ -7,7 +7,7 @@
 
 #include "core/buildinfo.h"
 #include "core/cuda.h"
-#include "lua/l_util.h"
+#include "bindings/l_util.h"
 
 /* An optional device argument: nil (all devices, or `dflt`), an ordinal N or "cuda:N". */
 static int opt_device(lua_State *L, int idx, int dflt)

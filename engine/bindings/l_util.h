@@ -1,4 +1,4 @@
-/* Helpers shared by the Lua bindings (engine/lua/l_*.c). Bindings are thin: check
+/* Helpers shared by the Lua bindings (engine/bindings/l_*.c). Bindings are thin: check
  * arguments, call core C, turn a failed status into a Lua error. */
 #ifndef SB_LUA_UTIL_H
 #define SB_LUA_UTIL_H

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/l_tensor.h"
-#include "lua/l_util.h"
+#include "bindings/l_tensor.h"
+#include "bindings/l_util.h"
 #include "metrics/metrics.h"
 #include "metrics/scripts.h"
 

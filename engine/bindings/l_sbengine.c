@@ -7,7 +7,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "lua/l_modules.h"
+#include "bindings/l_modules.h"
 
 #if defined(__GNUC__)
 #define SB_EXPORT __attribute__((visibility("default")))

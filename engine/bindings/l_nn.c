@@ -6,9 +6,9 @@
 #include <lua.h>
 #include <string.h>
 
-#include "lua/l_modules.h"
-#include "lua/l_tensor.h"
-#include "lua/l_util.h"
+#include "bindings/l_modules.h"
+#include "bindings/l_tensor.h"
+#include "bindings/l_util.h"
 #include "nn/functional.h"
 
 /* Optional tensor argument: nil/none gives NULL. */

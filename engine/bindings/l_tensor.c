@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lua/l_modules.h"
+#include "bindings/l_modules.h"
 #include "core/cuda.h"
-#include "lua/l_tensor.h"
-#include "lua/l_util.h"
+#include "bindings/l_tensor.h"
+#include "bindings/l_util.h"
 #include "tensor/cpu_types.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"

@@ -1,5 +1,5 @@
 /* The C submodules of `sbengine.core`. Each entry X(name) needs a function
- * `int sbL_open_<name>(lua_State *L)` (in engine/lua/l_<name>.c) that pushes one table;
+ * `int sbL_open_<name>(lua_State *L)` (in engine/bindings/l_<name>.c) that pushes one table;
  * it becomes `require("sbengine.core").<name>`. Add one line per binding file. */
 #ifndef SB_LUA_MODULES_H
 #define SB_LUA_MODULES_H

@@ -8,7 +8,7 @@
 
 #include "core/buildinfo.h"
 #include "core/cuda.h"
-#include "lua/l_util.h"
+#include "bindings/l_util.h"
 
 static int sys_version(lua_State *L)
 {

@@ -1,4 +1,4 @@
-#include "lua/l_util.h"
+#include "bindings/l_util.h"
 
 int sbL_raise(lua_State *L, const char *what)
 {

@@ -9,7 +9,7 @@
 #include <lua.h>
 #include <stdlib.h>
 
-#include "lua/l_util.h"
+#include "bindings/l_util.h"
 #include "net/http.h"
 
 #define MAX_HEADERS 32

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include "io/safetensors.h"
-#include "lua/l_modules.h"
-#include "lua/l_tensor.h"
-#include "lua/l_util.h"
+#include "bindings/l_modules.h"
+#include "bindings/l_tensor.h"
+#include "bindings/l_util.h"
 
 /* load_safetensors(path [, {device = "cpu"}]) -> {name = tensor}, {key = value} */
 static int l_load_safetensors(lua_State *L)

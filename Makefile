@@ -1,7 +1,7 @@
 # A thin wrapper around CMake for the README's two commands:
 #   make demo   build, fetch MNIST, run the example benchmark
-#   make test   build and run the whole test suite, then again under ASan+UBSan
-# Other targets: build, install (PREFIX=...), test-fast (no sanitizer build), perf, clean.
+#   make test   check formatting, build and run the whole test suite, then again under ASan+UBSan
+# Other targets: build, install (PREFIX=...), test-fast (no sanitizer build), lint, perf, clean.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PREFIX     ?= /usr/local
@@ -10,7 +10,7 @@ CMAKE_ARGS ?=
 CTEST_ARGS ?=
 WERROR     ?= $(if $(CI),ON,OFF)
 
-.PHONY: all build demo test test-fast test-asan install perf clean
+.PHONY: all build demo test test-fast test-asan lint install perf clean
 
 all: build
 
@@ -35,7 +35,13 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE gpu $(CTEST_ARGS)
 
-test: test-fast test-asan
+# Formatting is part of the suite: any file clang-format would change fails it (.clang-format).
+ENGINE_SOURCES = $(shell git ls-files 'engine/*.c' 'engine/*.h' 'engine/*.cu' 'engine/*.cuh' 2>/dev/null || \
+                   find engine -name '*.[ch]' -o -name '*.cu' -o -name '*.cuh')
+lint:
+	@clang-format --dry-run -Werror $(ENGINE_SOURCES) && echo "lint: clang-format finds nothing to change in engine/"
+
+test: lint test-fast test-asan
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)

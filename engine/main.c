@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/blas.h"
 #include "core/buildinfo.h"
 #include "core/cuda.h"
 #include "runtime.h"
@@ -90,6 +91,8 @@ static void print_version(void)
     printf("sbengine %s (%s)\n", sb_engine_version(), sb_engine_git_revision());
     printf("Lua: %s\n", LUA_RELEASE);
     printf("BLAS: %s\n", sb_blas_info());
+    if (sb_blas_loaded())
+        printf("BLAS kernel: %s (%s)\n", sb_blas_kernel(), sb_blas_kernel_origin());
     if (!sb_built_with_cuda()) {
         printf("CUDA: not built with CUDA\n");
     } else if (!sb_cuda_plugin_get()) {

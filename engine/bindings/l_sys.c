@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/blas.h"
 #include "core/buildinfo.h"
 #include "core/cuda.h"
 #include "bindings/l_util.h"
@@ -32,6 +33,8 @@ static int sys_build_info(lua_State *L)
     lua_setfield(L, -2, "lua");
     lua_pushstring(L, sb_blas_info());
     lua_setfield(L, -2, "blas");
+    lua_pushstring(L, sb_blas_kernel());
+    lua_setfield(L, -2, "blas_kernel");
     lua_pushboolean(L, sb_built_with_cuda());
     lua_setfield(L, -2, "cuda_built");
     if (!with_cuda) return 1;

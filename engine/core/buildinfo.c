@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include "core/blas.h"
 #include "core/version.h"
 
 const char *sb_engine_version(void)
@@ -14,6 +15,7 @@ const char *sb_engine_git_revision(void)
 }
 const char *sb_blas_info(void)
 {
+    if (sb_blas_load() != SB_OK) return sb_error_message();
     return openblas_get_config();
 }
 

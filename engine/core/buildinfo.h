@@ -7,7 +7,8 @@
 
 const char *sb_engine_version(void);      /* "0.1.0" */
 const char *sb_engine_git_revision(void); /* short hash, "+dirty" suffix, or "unknown" */
-/* OpenBLAS's configuration string ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell MAX_THREADS=64"). */
+/* OpenBLAS's configuration string ("OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell MAX_THREADS=64"),
+ * or why it cannot be loaded. Loads OpenBLAS (core/blas.h). */
 const char *sb_blas_info(void);
 /* The CUDA plugin was built with this engine (it may still be missing at run time). */
 bool sb_built_with_cuda(void);

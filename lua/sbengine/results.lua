@@ -31,6 +31,7 @@ local function environment_for(fields)
       git_revision = bi.git_revision,
       lua = bi.lua,
       blas = bi.blas,
+      blas_kernel = bi.blas_kernel,
       host = host,
       os = os_name,
     }

@@ -77,8 +77,19 @@ expect_exit 0
 expect_out_re "^sbengine [0-9]+\.[0-9]+\.[0-9]+ \("
 expect_out "Lua: Lua 5.4"
 expect_out "BLAS: OpenBLAS"
+expect_out_re "^BLAS kernel: [A-Za-z0-9]+ \\("
 expect_out_re "CUDA: (not built with CUDA|runtime [0-9]+\.[0-9]+, cuBLAS)"
 expect_out_re "GPU: (none visible|cuda:0)"
+
+case_ "a user's OPENBLAS_CORETYPE is respected and named; without it the engine decides"
+OPENBLAS_CORETYPE=Prescott run_sb --version
+expect_exit 0
+expect_out "BLAS kernel: Prescott (the user's OPENBLAS_CORETYPE=Prescott)"
+saved_coretype=${OPENBLAS_CORETYPE-unset}
+unset OPENBLAS_CORETYPE
+run_sb --version
+[ "$saved_coretype" = unset ] || export OPENBLAS_CORETYPE="$saved_coretype"
+expect_out_re "BLAS kernel: [A-Za-z0-9]+ \\((OpenBLAS's own choice|cpuid: )"
 
 case_ "lua-cjson is reachable from scripts"
 run_sb -e 'print(require("cjson").encode({ a = 1 }))'

@@ -85,6 +85,9 @@ describe("sb.BenchmarkResult", function()
     local env = r.environment
     assert.are.equal(core.sys.build_info().version, env.engine_version)
     assert.truthy(env.blas:find("OpenBLAS"))
+    -- The kernel set OpenBLAS runs, also named inside its configuration string.
+    assert.truthy(env.blas_kernel:match("^%w+$"))
+    assert.truthy(env.blas:find(env.blas_kernel, 1, true))
     assert.is_string(env.host)
     assert.is_string(env.device)
     assert.truthy(r.idempotency_key:match("^%x+%-%x+%-4%x+%-[89ab]%x+%-%x+$"))

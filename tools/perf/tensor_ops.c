@@ -5,14 +5,16 @@
  *   add of two 16M-element float32 tensors: bytes moved per second (2 reads + 1 write)
  *     vs memcpy of one tensor's bytes (1 read + 1 write). Goal: ratio >= 0.7.
  *
- * Best of several repetitions (the least disturbed one on a shared machine). Prints
- * figures and ratios; asserts nothing. Usage: tensor_ops [--quick] [--cpu-time] */
+ * The median of several repetitions (both sides of a ratio timed alternately, so they see
+ * the same machine load). Prints figures and ratios; asserts nothing.
+ * Usage: tensor_ops [--quick] [--cpu-time] */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/blas.h"
 #include "tensor/ops.h"
 #include "tensor/parallel.h"
 #include "tensor/tensor.h"
@@ -27,6 +29,21 @@ static double now(void)
     struct timespec ts;
     clock_gettime(clock_id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+#define MAX_REPS 32
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v in place and returns its median. */
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static void die(const char *what)
@@ -48,7 +65,7 @@ static void bench_matmul(int n, int reps)
     sb_tensor *a = random_matrix(n, n), *b = random_matrix(n, n);
     float *c = aligned_alloc(64, (size_t)n * (size_t)n * sizeof(float));
     double flops = 2.0 * n * (double)n * n;
-    double best_blas = 1e30, best_sb = 1e30;
+    double blas_t[MAX_REPS], sb_t[MAX_REPS], tr_t[MAX_REPS];
     /* warm both paths (OpenBLAS threads, page mappings) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, sb_tensor_data(a), n,
                 sb_tensor_data(b), n, 0.0f, c, n);
@@ -57,29 +74,30 @@ static void bench_matmul(int n, int reps)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, sb_tensor_data(a), n,
                     sb_tensor_data(b), n, 0.0f, c, n);
         double t1 = now();
-        if (t1 - t0 < best_blas) best_blas = t1 - t0;
+        blas_t[r] = t1 - t0;
         sb_tensor *out = NULL;
         t0 = now();
         if (sb_tensor_matmul(a, b, &out) != SB_OK) die("matmul");
         t1 = now();
         sb_tensor_free(out);
-        if (t1 - t0 < best_sb) best_sb = t1 - t0;
+        sb_t[r] = t1 - t0;
     }
     /* a transposed operand goes to BLAS as a flag, no copy: same speed expected */
     sb_tensor *bt = NULL, *out = NULL;
-    double best_t = 1e30;
     if (sb_tensor_transpose(b, 0, 1, &bt) != SB_OK) die("transpose");
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         if (sb_tensor_matmul(a, bt, &out) != SB_OK) die("matmul");
         double t1 = now();
         sb_tensor_free(out);
-        if (t1 - t0 < best_t) best_t = t1 - t0;
+        tr_t[r] = t1 - t0;
     }
+    double med_blas = median(blas_t, reps), med_sb = median(sb_t, reps);
+    double med_t = median(tr_t, reps);
     printf("matmul %4dx%-4d float32  cblas_sgemm %7.1f GFLOP/s   sb matmul %7.1f GFLOP/s   "
            "ratio %.3f (goal >= 0.95)   with b:t() %7.1f GFLOP/s\n",
-           n, n, flops / best_blas * 1e-9, flops / best_sb * 1e-9, best_blas / best_sb,
-           flops / best_t * 1e-9);
+           n, n, flops / med_blas * 1e-9, flops / med_sb * 1e-9, med_blas / med_sb,
+           flops / med_t * 1e-9);
     free(c);
     sb_tensor_free(a);
     sb_tensor_free(b);
@@ -95,26 +113,28 @@ static void bench_add(int64_t n, int reps)
     size_t bytes = (size_t)n * sizeof(float);
     char *dst = aligned_alloc(64, bytes);
     memset(dst, 1, bytes);
-    double best_memcpy = 1e30, best_add = 1e30, best_add_ = 1e30;
+    double memcpy_t[MAX_REPS], add_t[MAX_REPS], add__t[MAX_REPS];
     for (int r = 0; r < reps; r++) {
         double t0 = now();
         memcpy(dst, sb_tensor_data(a), bytes);
         double t1 = now();
-        if (t1 - t0 < best_memcpy) best_memcpy = t1 - t0;
+        memcpy_t[r] = t1 - t0;
         sb_tensor *out = NULL;
         t0 = now();
         if (sb_tensor_binary(SB_BINARY_ADD, a, b, &out) != SB_OK) die("add");
         t1 = now();
         sb_tensor_free(out);
-        if (t1 - t0 < best_add) best_add = t1 - t0;
+        add_t[r] = t1 - t0;
         t0 = now();
         if (sb_tensor_binary_(SB_BINARY_ADD, a, b) != SB_OK) die("add_");
         t1 = now();
-        if (t1 - t0 < best_add_) best_add_ = t1 - t0;
+        add__t[r] = t1 - t0;
     }
-    double memcpy_gbs = 2.0 * (double)bytes / best_memcpy * 1e-9;
-    double add_gbs = 3.0 * (double)bytes / best_add * 1e-9;
-    double add__gbs = 3.0 * (double)bytes / best_add_ * 1e-9;
+    double med_memcpy = median(memcpy_t, reps), med_add = median(add_t, reps);
+    double med_add_ = median(add__t, reps);
+    double memcpy_gbs = 2.0 * (double)bytes / med_memcpy * 1e-9;
+    double add_gbs = 3.0 * (double)bytes / med_add * 1e-9;
+    double add__gbs = 3.0 * (double)bytes / med_add_ * 1e-9;
     printf("add %lldM float32 (GB/s moved)  memcpy %6.2f GB/s   sb add %6.2f GB/s  ratio %.3f "
            "(goal >= 0.7)   in-place add_ %6.2f GB/s  ratio %.3f\n",
            (long long)(n >> 20), memcpy_gbs, add_gbs, add_gbs / memcpy_gbs, add__gbs,
@@ -138,9 +158,10 @@ int main(int argc, char **argv)
         }
     }
     int threads = sb_get_num_threads(); /* first: it applies SBENGINE_NUM_THREADS to OpenBLAS */
-    printf("tensor_ops: %d engine threads, %d OpenBLAS threads, %s; %s\n", threads,
+    printf("tensor_ops: %d engine threads, %d OpenBLAS threads, %s; %s; kernel %s (%s)\n", threads,
            openblas_get_num_threads(),
-           clock_id == CLOCK_MONOTONIC ? "wall time" : "process CPU time", openblas_get_config());
+           clock_id == CLOCK_MONOTONIC ? "wall time" : "process CPU time", openblas_get_config(),
+           sb_blas_kernel(), sb_blas_kernel_origin());
     bench_matmul(1024, quick ? 2 : 10);
     bench_matmul(2048, quick ? 1 : 5);
     bench_add((int64_t)16 << 20, quick ? 2 : 20);

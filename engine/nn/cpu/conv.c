@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "nn/cpu/cpu_kernels.h"
+#include "nn/cpu/onednn.h"
 #include "tensor/parallel.h"
 
 /* Runs fn over [0, n) on the engine pool with OpenBLAS single-threaded meanwhile. The
@@ -319,6 +320,8 @@ sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *
                            const sb_tensor *bias, const sb_conv2d_params *p)
 {
     SB_TRY(sb_nn_cpu_require_float32("conv2d", x));
+    sb_status onednn_status;
+    if (sb_onednn_conv2d(out, x, weight, bias, p, &onednn_status)) return onednn_status;
     conv_job j = {
         .x = sb_tensor_data(x),
         .w = sb_tensor_data(weight),

@@ -1,0 +1,27 @@
+/* oneDNN (Debian's libdnnl 2.6, its C API) for the CPU nn kernels, optional twice over:
+ * at build time (SBENGINE_HAVE_ONEDNN, set when dnnl.h is found) and at run time
+ * (libdnnl.so.2 is dlopen()ed on the first convolution that uses it, which keeps its C++
+ * and OpenMP runtimes out of startup; when it cannot be loaded the engine's own kernels
+ * run). SBENGINE_ONEDNN=0 in the environment turns it off (to compare the two).
+ *
+ * Convolutions take NCHW tensors in and out: the input is reordered into the layout the
+ * primitive picked (blocked, e.g. nChw16c), the output back; the weights are reordered
+ * on each call (a weight tensor can change between calls). Primitives and reorders are
+ * cached per shape. Threads: oneDNN's OpenMP team follows sb_get_num_threads(). */
+#ifndef SB_NN_CPU_ONEDNN_H
+#define SB_NN_CPU_ONEDNN_H
+
+#include <stdbool.h>
+
+#include "nn/backend.h"
+
+/* Runs conv2d with oneDNN when it is available and chosen for this shape: returns true and
+ * sets *status; false means "not handled, run the engine's own kernel". */
+bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                      const sb_tensor *bias, const sb_conv2d_params *p, sb_status *status);
+
+/* "oneDNN 2.6.3 (avx512_core_bf16)", "not built with oneDNN", "off (SBENGINE_ONEDNN=0)" or
+ * why libdnnl could not be loaded. Loads oneDNN. */
+const char *sb_onednn_info(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* The oneDNN entry points the engine uses, resolved from libdnnl.so.2 on first use
+ * (engine/nn/cpu/onednn_api.c). Only built with SBENGINE_HAVE_ONEDNN. */
+#ifndef SB_NN_CPU_ONEDNN_API_H
+#define SB_NN_CPU_ONEDNN_API_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#define SB_DNNL_FUNCTIONS(X)                                                                       \
+    X(dnnl_engine_create)                                                                          \
+    X(dnnl_stream_create)                                                                          \
+    X(dnnl_stream_wait)                                                                            \
+    X(dnnl_memory_desc_init_by_tag)                                                                \
+    X(dnnl_memory_desc_equal)                                                                      \
+    X(dnnl_memory_desc_get_size)                                                                   \
+    X(dnnl_memory_create)                                                                          \
+    X(dnnl_memory_set_data_handle)                                                                 \
+    X(dnnl_memory_destroy)                                                                         \
+    X(dnnl_dilated_convolution_forward_desc_init)                                                  \
+    X(dnnl_primitive_attr_create)                                                                  \
+    X(dnnl_primitive_attr_destroy)                                                                 \
+    X(dnnl_primitive_attr_set_post_ops)                                                            \
+    X(dnnl_post_ops_create)                                                                        \
+    X(dnnl_post_ops_destroy)                                                                       \
+    X(dnnl_post_ops_append_eltwise)                                                                \
+    X(dnnl_primitive_desc_create)                                                                  \
+    X(dnnl_primitive_desc_destroy)                                                                 \
+    X(dnnl_primitive_desc_query)                                                                   \
+    X(dnnl_primitive_desc_query_md)                                                                \
+    X(dnnl_reorder_primitive_desc_create)                                                          \
+    X(dnnl_primitive_create)                                                                       \
+    X(dnnl_primitive_destroy)                                                                      \
+    X(dnnl_primitive_execute)                                                                      \
+    X(dnnl_get_effective_cpu_isa)                                                                  \
+    X(dnnl_version)
+
+typedef struct sb_dnnl_api {
+#define SB_DNNL_FIELD(name) __typeof__(&name) name;
+    SB_DNNL_FUNCTIONS(SB_DNNL_FIELD)
+#undef SB_DNNL_FIELD
+    void (*omp_set_num_threads)(int);
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+} sb_dnnl_api;
+
+/* The loaded API with a CPU engine and a stream, or NULL (then *why says why). */
+const sb_dnnl_api *sb_dnnl(const char **why);
+
+#endif

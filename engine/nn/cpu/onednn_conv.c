@@ -15,6 +15,7 @@ const char *sb_onednn_info(void)
 }
 #else
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ typedef struct conv_key {
     int64_t n, c, h, w, o, kh, kw, oh, ow, groups;
     int64_t stride[2], pad_l[2], pad_r[2], dilation[2];
     int64_t bias, relu;
+    int64_t slot; /* which batch slice (and so which workspace and stream) it runs on */
 } conv_key;
 
 /* A convolution for one shape: the primitive, and the reorders between the caller's NCHW /
@@ -37,6 +39,10 @@ typedef struct conv_entry {
     dnnl_memory_t user_src, user_w, user_b, user_dst; /* the caller's buffers */
     dnnl_memory_t src, w, dst;                        /* the primitive's; workspace buffers */
     size_t src_bytes, w_bytes, dst_bytes;
+    /* Each primitive's scratchpad (user-managed: oneDNN's own is per creating thread, and
+     * slices run on pool threads), all in the slot's scratch buffer; NULL when none. */
+    dnnl_memory_t conv_scratch, src_scratch, w_scratch, dst_scratch;
+    size_t scratch_bytes; /* the largest of them */
 } conv_entry;
 
 #define CACHE_SIZE 64
@@ -44,25 +50,33 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static conv_entry *cache[CACHE_SIZE];
 static int cache_next; /* the slot to reuse when all are taken (oldest first) */
 
-/* Reordered activations and weights live in buffers shared by all entries (one
- * convolution runs at a time), grown to the largest need: the input, the weights, the
- * output in the primitive's layouts, and the unpooled output of a fused max pooling. */
-enum { WS_SRC, WS_WEIGHTS, WS_DST, WS_UNPOOLED, WS_COUNT };
+/* Reordered activations and weights live in buffers shared by all entries of a slot (one
+ * convolution runs at a time per slot), grown to the largest need: the input, the weights,
+ * the output in the primitive's layouts, and the unpooled output of a fused max pooling.
+ *
+ * Slots: with T > 1 engine threads and a batch of at least 2, the batch is cut into up to
+ * T slices that the engine's pool runs side by side, each through a single-threaded
+ * primitive. oneDNN's own OpenMP team is used only for a batch of 1: OpenMP's barriers
+ * spin, and on a loaded machine a descheduled team member stalls every layer (measured:
+ * docs/perf.md), where the pool's slices just finish later. */
+#define MAX_SLOTS 16
+enum { WS_SRC, WS_WEIGHTS, WS_DST, WS_SCRATCH, WS_UNPOOLED, WS_COUNT };
 static struct {
     void *ptr;
     size_t size;
-} workspace[WS_COUNT];
+} workspace[MAX_SLOTS][WS_COUNT];
+static dnnl_stream_t streams[MAX_SLOTS];
 
-static void *workspace_get(int i, size_t bytes)
+static void *workspace_get(int slot, int i, size_t bytes)
 {
-    if (workspace[i].size < bytes) {
-        free(workspace[i].ptr);
-        workspace[i].size = 0;
-        workspace[i].ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!workspace[i].ptr) return NULL;
-        workspace[i].size = bytes;
+    if (workspace[slot][i].size < bytes) {
+        free(workspace[slot][i].ptr);
+        workspace[slot][i].size = 0;
+        workspace[slot][i].ptr = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (!workspace[slot][i].ptr) return NULL;
+        workspace[slot][i].size = bytes;
     }
-    return workspace[i].ptr;
+    return workspace[slot][i].ptr;
 }
 
 static int off_state = -1; /* SBENGINE_ONEDNN=0: 1; read once */
@@ -82,30 +96,71 @@ static void entry_free(const sb_dnnl_api *d, conv_entry *e)
     dnnl_primitive_t prims[] = {e->conv, e->src_reorder, e->w_reorder, e->dst_reorder};
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
         if (prims[i]) d->dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {e->user_src, e->user_w, e->user_b, e->user_dst, e->src, e->w, e->dst};
+    dnnl_memory_t mems[] = {e->user_src,    e->user_w,    e->user_b,     e->user_dst,
+                            e->src,         e->w,         e->dst,        e->conv_scratch,
+                            e->src_scratch, e->w_scratch, e->dst_scratch};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i]) d->dnnl_memory_destroy(mems[i]);
     free(e);
+}
+
+/* Attributes asking for a user-managed scratchpad (and ReLU as a post-op when asked). */
+static dnnl_primitive_attr_t make_attr(const sb_dnnl_api *d, bool relu)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    if (d->dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+    bool ok =
+        d->dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success;
+    if (ok && relu) {
+        dnnl_post_ops_t ops = NULL;
+        ok = d->dnnl_post_ops_create(&ops) == dnnl_success &&
+             d->dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f) ==
+                 dnnl_success &&
+             d->dnnl_primitive_attr_set_post_ops(attr, ops) == dnnl_success;
+        if (ops) d->dnnl_post_ops_destroy(ops);
+    }
+    if (!ok) {
+        d->dnnl_primitive_attr_destroy(attr);
+        return NULL;
+    }
+    return attr;
+}
+
+/* The primitive and the memory object of its scratchpad (none when it needs none). */
+static bool make_primitive(const sb_dnnl_api *d, dnnl_primitive_desc_t pd, dnnl_primitive_t *prim,
+                           dnnl_memory_t *scratch, size_t *scratch_bytes)
+{
+    const dnnl_memory_desc_t *md = d->dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t bytes = md ? d->dnnl_memory_desc_get_size(md) : 0;
+    if (bytes > 0) {
+        if (d->dnnl_memory_create(scratch, md, d->engine, DNNL_MEMORY_NONE) != dnnl_success)
+            return false;
+        if (bytes > *scratch_bytes) *scratch_bytes = bytes;
+    }
+    return d->dnnl_primitive_create(prim, pd) == dnnl_success;
 }
 
 /* A reorder from `from` to `to` when the layouts differ: creates the primitive-side memory
  * and the reorder; otherwise leaves both NULL (the caller's memory is used directly). */
 static bool make_reorder(const sb_dnnl_api *d, const dnnl_memory_desc_t *from,
                          const dnnl_memory_desc_t *to, bool into_primitive, dnnl_memory_t *mem,
-                         dnnl_primitive_t *reorder, size_t *bytes)
+                         dnnl_primitive_t *reorder, size_t *bytes, dnnl_memory_t *scratch,
+                         size_t *scratch_bytes)
 {
     if (d->dnnl_memory_desc_equal(from, to)) return true;
     const dnnl_memory_desc_t *other = into_primitive ? to : from;
     if (d->dnnl_memory_create(mem, other, d->engine, DNNL_MEMORY_NONE) != dnnl_success)
         return false;
     *bytes = d->dnnl_memory_desc_get_size(other);
+    dnnl_primitive_attr_t attr = make_attr(d, false);
+    if (!attr) return false;
     dnnl_primitive_desc_t pd = NULL;
-    if (d->dnnl_reorder_primitive_desc_create(&pd, from, d->engine, to, d->engine, NULL) !=
-        dnnl_success)
-        return false;
-    dnnl_status_t s = d->dnnl_primitive_create(reorder, pd);
-    d->dnnl_primitive_desc_destroy(pd);
-    return s == dnnl_success;
+    bool ok = d->dnnl_reorder_primitive_desc_create(&pd, from, d->engine, to, d->engine, attr) ==
+              dnnl_success;
+    d->dnnl_primitive_attr_destroy(attr);
+    ok = ok && make_primitive(d, pd, reorder, scratch, scratch_bytes);
+    if (pd) d->dnnl_primitive_desc_destroy(pd);
+    return ok;
 }
 
 static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
@@ -145,18 +200,10 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
         ok && d->dnnl_dilated_convolution_forward_desc_init(
                   &cd, dnnl_forward_inference, dnnl_convolution_direct, &any_src, &any_w,
                   k->bias ? &b_md : NULL, &any_dst, strides, dilates, pad_l, pad_r) == dnnl_success;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t ops = NULL;
+    dnnl_primitive_attr_t attr = ok ? make_attr(d, k->relu) : NULL;
     dnnl_primitive_desc_t pd = NULL;
-    if (ok && k->relu) {
-        ok = d->dnnl_primitive_attr_create(&attr) == dnnl_success &&
-             d->dnnl_post_ops_create(&ops) == dnnl_success &&
-             d->dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f) ==
-                 dnnl_success &&
-             d->dnnl_primitive_attr_set_post_ops(attr, ops) == dnnl_success;
-    }
-    ok = ok && d->dnnl_primitive_desc_create(&pd, &cd, attr, d->engine, NULL) == dnnl_success;
-    if (ops) d->dnnl_post_ops_destroy(ops);
+    ok = ok && attr &&
+         d->dnnl_primitive_desc_create(&pd, &cd, attr, d->engine, NULL) == dnnl_success;
     if (attr) d->dnnl_primitive_attr_destroy(attr);
     if (ok) {
         const dnnl_memory_desc_t *p_src = d->dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
@@ -164,16 +211,19 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
             d->dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
         const dnnl_memory_desc_t *p_dst = d->dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
         ok =
-            d->dnnl_primitive_create(&e->conv, pd) == dnnl_success &&
+            make_primitive(d, pd, &e->conv, &e->conv_scratch, &e->scratch_bytes) &&
             d->dnnl_memory_create(&e->user_src, &src_md, d->engine, DNNL_MEMORY_NONE) ==
                 dnnl_success &&
             d->dnnl_memory_create(&e->user_w, &w_md, d->engine, DNNL_MEMORY_NONE) == dnnl_success &&
             d->dnnl_memory_create(&e->user_b, &b_md, d->engine, DNNL_MEMORY_NONE) == dnnl_success &&
             d->dnnl_memory_create(&e->user_dst, &dst_md, d->engine, DNNL_MEMORY_NONE) ==
                 dnnl_success &&
-            make_reorder(d, &src_md, p_src, true, &e->src, &e->src_reorder, &e->src_bytes) &&
-            make_reorder(d, &w_md, p_w, true, &e->w, &e->w_reorder, &e->w_bytes) &&
-            make_reorder(d, p_dst, &dst_md, false, &e->dst, &e->dst_reorder, &e->dst_bytes);
+            make_reorder(d, &src_md, p_src, true, &e->src, &e->src_reorder, &e->src_bytes,
+                         &e->src_scratch, &e->scratch_bytes) &&
+            make_reorder(d, &w_md, p_w, true, &e->w, &e->w_reorder, &e->w_bytes, &e->w_scratch,
+                         &e->scratch_bytes) &&
+            make_reorder(d, p_dst, &dst_md, false, &e->dst, &e->dst_reorder, &e->dst_bytes,
+                         &e->dst_scratch, &e->scratch_bytes);
     }
     if (pd) d->dnnl_primitive_desc_destroy(pd);
     if (!ok) {
@@ -183,7 +233,10 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
     return e;
 }
 
-static conv_entry *entry_for(const sb_dnnl_api *d, const conv_key *k)
+/* The cached entry for k, else a new one in a free cache slot, else in place of the oldest
+ * entry that is not among the `busy` ones (those the current call already holds). */
+static conv_entry *entry_for(const sb_dnnl_api *d, const conv_key *k, conv_entry *const *busy,
+                             int nbusy)
 {
     for (int i = 0; i < CACHE_SIZE; i++)
         if (cache[i] && memcmp(&cache[i]->key, k, sizeof *k) == 0) return cache[i];
@@ -192,76 +245,120 @@ static conv_entry *entry_for(const sb_dnnl_api *d, const conv_key *k)
     int slot = -1;
     for (int i = 0; i < CACHE_SIZE && slot < 0; i++)
         if (!cache[i]) slot = i;
-    if (slot < 0) {
-        slot = cache_next;
+    while (slot < 0) {
+        int candidate = cache_next;
         cache_next = (cache_next + 1) % CACHE_SIZE;
-        entry_free(d, cache[slot]);
+        bool in_use = false;
+        for (int b = 0; b < nbusy; b++)
+            in_use = in_use || busy[b] == cache[candidate];
+        if (in_use) continue; /* CACHE_SIZE > MAX_SLOTS: another one is free to go */
+        entry_free(d, cache[candidate]);
+        slot = candidate;
     }
     cache[slot] = e;
     return e;
 }
 
-static bool run(const sb_dnnl_api *d, dnnl_primitive_t prim, int nargs, const dnnl_exec_arg_t *a)
-{
-    return d->dnnl_primitive_execute(prim, d->stream, nargs, a) == dnnl_success;
-}
+/* One slice: the reorders and the convolution on `slot`'s stream and workspace, then the
+ * fused 2x2 pooling when asked. False on failure (the caller reports it: sb_fail's message
+ * is per thread and this may run on a pool worker). */
+typedef struct slice {
+    conv_entry *e;
+    const float *x;
+    float *out; /* pooled output when pool is set */
+    int64_t poh, pow;
+    bool pool;
+} slice;
 
-static sb_status execute(const sb_dnnl_api *d, conv_entry *e, const sb_tensor *x,
-                         const sb_tensor *weight, const sb_tensor *bias, float *out)
+typedef struct conv_run {
+    const sb_dnnl_api *d;
+    const float *w, *b;
+    slice slices[MAX_SLOTS];
+    int omp_threads;
+    atomic_bool failed;
+    bool out_of_memory;
+} conv_run;
+
+static bool run_slice(conv_run *r, int slot)
 {
-    void *ws[3] = {NULL, NULL, NULL};
-    size_t need[3] = {e->src_bytes, e->w_bytes, e->dst_bytes};
-    for (int i = WS_SRC; i <= WS_DST; i++)
-        if (need[i] && !(ws[i] = workspace_get(i, need[i])))
-            return sb_fail(SB_ENOMEM, "conv2d: out of memory for oneDNN's layouts (%zu bytes)",
-                           need[i]);
-    d->dnnl_memory_set_data_handle(e->user_src, sb_tensor_data(x));
-    d->dnnl_memory_set_data_handle(e->user_w, sb_tensor_data(weight));
-    if (bias) d->dnnl_memory_set_data_handle(e->user_b, sb_tensor_data(bias));
-    d->dnnl_memory_set_data_handle(e->user_dst, out);
+    const sb_dnnl_api *d = r->d;
+    const slice *sl = &r->slices[slot];
+    conv_entry *e = sl->e;
+    const conv_key *k = &e->key;
+    void *ws[4] = {NULL, NULL, NULL, NULL};
+    size_t need[4] = {e->src_bytes, e->w_bytes, e->dst_bytes, e->scratch_bytes};
+    for (int i = WS_SRC; i <= WS_SCRATCH; i++)
+        if (need[i] && !(ws[i] = workspace_get(slot, i, need[i]))) {
+            r->out_of_memory = true;
+            return false;
+        }
+    float *dst_ptr = sl->out;
+    if (sl->pool) {
+        dst_ptr = workspace_get(slot, WS_UNPOOLED, (size_t)(k->n * k->o * k->oh * k->ow) * 4);
+        if (!dst_ptr) {
+            r->out_of_memory = true;
+            return false;
+        }
+    }
+    if (!streams[slot] &&
+        d->dnnl_stream_create(&streams[slot], d->engine, dnnl_stream_default_flags) != dnnl_success)
+        return false;
+    dnnl_stream_t stream = streams[slot];
+    d->dnnl_memory_set_data_handle(e->user_src, (void *)sl->x);
+    d->dnnl_memory_set_data_handle(e->user_w, (void *)r->w);
+    if (r->b) d->dnnl_memory_set_data_handle(e->user_b, (void *)r->b);
+    d->dnnl_memory_set_data_handle(e->user_dst, dst_ptr);
     if (e->src) d->dnnl_memory_set_data_handle(e->src, ws[0]);
     if (e->w) d->dnnl_memory_set_data_handle(e->w, ws[1]);
     if (e->dst) d->dnnl_memory_set_data_handle(e->dst, ws[2]);
-    if (d->omp_set_num_threads) d->omp_set_num_threads(sb_get_num_threads());
+    dnnl_memory_t scratches[] = {e->conv_scratch, e->src_scratch, e->w_scratch, e->dst_scratch};
+    for (int i = 0; i < 4; i++)
+        if (scratches[i]) d->dnnl_memory_set_data_handle(scratches[i], ws[3]);
+    if (d->omp_set_num_threads) d->omp_set_num_threads(r->omp_threads);
     dnnl_memory_t src = e->src ? e->src : e->user_src;
     dnnl_memory_t w = e->w ? e->w : e->user_w;
     dnnl_memory_t dst = e->dst ? e->dst : e->user_dst;
     bool ok = true;
     if (e->src_reorder) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, e->user_src}, {DNNL_ARG_TO, src}};
-        ok = run(d, e->src_reorder, 2, a);
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, e->user_src},
+                               {DNNL_ARG_TO, src},
+                               {DNNL_ARG_SCRATCHPAD, e->src_scratch}};
+        ok = d->dnnl_primitive_execute(e->src_reorder, stream, e->src_scratch ? 3 : 2, a) ==
+             dnnl_success;
     }
     if (ok && e->w_reorder) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, e->user_w}, {DNNL_ARG_TO, w}};
-        ok = run(d, e->w_reorder, 2, a);
+        dnnl_exec_arg_t a[] = {
+            {DNNL_ARG_FROM, e->user_w}, {DNNL_ARG_TO, w}, {DNNL_ARG_SCRATCHPAD, e->w_scratch}};
+        ok = d->dnnl_primitive_execute(e->w_reorder, stream, e->w_scratch ? 3 : 2, a) ==
+             dnnl_success;
     }
     if (ok) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, src},
-                               {DNNL_ARG_WEIGHTS, w},
-                               {DNNL_ARG_DST, dst},
-                               {DNNL_ARG_BIAS, e->user_b}};
-        ok = run(d, e->conv, bias ? 4 : 3, a);
+        dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}};
+        int nargs = 3;
+        if (r->b) a[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->user_b};
+        if (e->conv_scratch) a[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, e->conv_scratch};
+        ok = d->dnnl_primitive_execute(e->conv, stream, nargs, a) == dnnl_success;
     }
     if (ok && e->dst_reorder) {
-        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, dst}, {DNNL_ARG_TO, e->user_dst}};
-        ok = run(d, e->dst_reorder, 2, a);
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, dst},
+                               {DNNL_ARG_TO, e->user_dst},
+                               {DNNL_ARG_SCRATCHPAD, e->dst_scratch}};
+        ok = d->dnnl_primitive_execute(e->dst_reorder, stream, e->dst_scratch ? 3 : 2, a) ==
+             dnnl_success;
     }
-    ok = ok && d->dnnl_stream_wait(d->stream) == dnnl_success;
-    return ok ? SB_OK : sb_fail(SB_EUNSUPPORTED, "conv2d: oneDNN failed to run the convolution");
+    ok = ok && d->dnnl_stream_wait(stream) == dnnl_success;
+    if (ok && sl->pool) /* the engine's 2x2 pooling: the numbers of conv2d + max_pool2d */
+        for (int64_t i = 0; i < k->n * k->o; i++)
+            sb_nn_cpu_max_pool_2x2(dst_ptr + i * k->oh * k->ow, k->ow, sl->poh, sl->pow,
+                                   sl->out + i * sl->poh * sl->pow);
+    return ok;
 }
 
-typedef struct pool_job {
-    const float *full;
-    float *out;
-    int64_t oh, ow, poh, pow;
-} pool_job;
-
-static void pool_planes(void *ctx, int64_t begin, int64_t end)
+static void run_slices(void *ctx, int64_t begin, int64_t end)
 {
-    const pool_job *j = ctx;
-    for (int64_t i = begin; i < end; i++)
-        sb_nn_cpu_max_pool_2x2(j->full + i * j->oh * j->ow, j->ow, j->poh, j->pow,
-                               j->out + i * j->poh * j->pow);
+    conv_run *r = ctx;
+    for (int64_t s = begin; s < end; s++)
+        if (!run_slice(r, (int)s)) atomic_store(&r->failed, true);
 }
 
 bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
@@ -273,7 +370,8 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
     if (!d) return false;
     conv_key k;
     memset(&k, 0, sizeof k); /* the key is compared bytewise */
-    k.n = x->sizes[0], k.c = x->sizes[1], k.h = x->sizes[2], k.w = x->sizes[3];
+    const int64_t n = x->sizes[0];
+    k.c = x->sizes[1], k.h = x->sizes[2], k.w = x->sizes[3];
     k.o = weight->sizes[0], k.kh = weight->sizes[2], k.kw = weight->sizes[3];
     k.oh = p->max_pool2 ? p->out_h : out->sizes[2];
     k.ow = p->max_pool2 ? p->out_w : out->sizes[3];
@@ -292,29 +390,51 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
     }
     k.bias = bias != NULL;
     k.relu = p->relu;
+
+    const int threads = sb_get_num_threads();
+    int64_t slots = threads < MAX_SLOTS ? threads : MAX_SLOTS;
+    if (slots > n) slots = n;
+    const int64_t chunk = (n + slots - 1) / slots;
+    slots = (n + chunk - 1) / chunk;
+    conv_run r = {.d = d,
+                  .w = sb_tensor_data(weight),
+                  .b = bias ? sb_tensor_data(bias) : NULL,
+                  .omp_threads = slots > 1 ? 1 : threads};
+    atomic_init(&r.failed, false);
+    const float *xd = sb_tensor_data(x);
+    float *od = sb_tensor_data(out);
+    const int64_t x_image = k.c * k.h * k.w, out_image = k.o * out->sizes[2] * out->sizes[3];
+
     pthread_mutex_lock(&lock);
-    conv_entry *e = entry_for(d, &k);
-    if (!e) {
-        pthread_mutex_unlock(&lock);
-        return false; /* oneDNN has no implementation for this case: the engine's kernel */
-    }
-    if (!p->max_pool2) {
-        *status = execute(d, e, x, weight, bias, sb_tensor_data(out));
-    } else {
-        /* The convolution (and ReLU) into a buffer, then the engine's 2x2 pooling: the same
-         * numbers as conv2d followed by max_pool2d. */
-        size_t bytes = (size_t)(k.n * k.o * k.oh * k.ow) * sizeof(float);
-        float *full = workspace_get(WS_UNPOOLED, bytes);
-        if (!full)
-            *status = sb_fail(SB_ENOMEM, "conv2d: out of memory for the unpooled output");
-        else
-            *status = execute(d, e, x, weight, bias, full);
-        if (*status == SB_OK) {
-            pool_job j = {full, sb_tensor_data(out), k.oh, k.ow, out->sizes[2], out->sizes[3]};
-            sb_parallel_for(k.n * k.o, 16, pool_planes, &j);
+    for (int64_t s = 0; s < slots; s++) {
+        k.slot = s;
+        k.n = s == slots - 1 ? n - s * chunk : chunk;
+        conv_entry *busy[MAX_SLOTS];
+        for (int64_t b = 0; b < s; b++)
+            busy[b] = r.slices[b].e;
+        conv_entry *e = entry_for(d, &k, busy, (int)s);
+        if (!e) {
+            pthread_mutex_unlock(&lock);
+            return false; /* oneDNN has no implementation for this case: the engine's kernel */
         }
+        r.slices[s] = (slice){.e = e,
+                              .x = xd + s * chunk * x_image,
+                              .out = od + s * chunk * out_image,
+                              .poh = out->sizes[2],
+                              .pow = out->sizes[3],
+                              .pool = p->max_pool2};
     }
+    if (slots > 1)
+        sb_parallel_for(slots, 1, run_slices, &r);
+    else
+        run_slices(&r, 0, 1);
     pthread_mutex_unlock(&lock);
+    if (r.out_of_memory)
+        *status = sb_fail(SB_ENOMEM, "conv2d: out of memory for oneDNN's buffers");
+    else if (atomic_load(&r.failed))
+        *status = sb_fail(SB_EUNSUPPORTED, "conv2d: oneDNN failed to run the convolution");
+    else
+        *status = SB_OK;
     return true;
 }
 

@@ -21,15 +21,16 @@ local function median(t)
   return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
 end
 
+-- Median wall seconds and median process CPU seconds (all threads) of `repeats` passes.
 local function time_passes(fn)
   fn() -- warm-up: page faults, primitive caches, the thread pool
-  local times = {}
+  local times, cpu = {}, {}
   for r = 1, repeats do
-    local t0 = clock()
+    local t0, c0 = clock(), os.clock()
     fn()
-    times[r] = clock() - t0
+    times[r], cpu[r] = clock() - t0, os.clock() - c0
   end
-  return median(times), times
+  return median(times), median(cpu)
 end
 
 local models = {}
@@ -52,8 +53,9 @@ for i = 3, #arg do
   if kind == "sgemm" then
     local n = tonumber(a)
     local x, y = sb.rand(n, n), sb.rand(n, n)
-    local t = time_passes(function() x:matmul(y) end)
+    local t, c = time_passes(function() x:matmul(y) end)
     print(string.format("%s seconds %.6f", name, t))
+    print(string.format("%s cpu_seconds %.6f", name, c))
     print(string.format("%s gflops %.2f", name, 2 * n * n * n / t / 1e9))
   else
     local model = model_for(kind)
@@ -63,7 +65,8 @@ for i = 3, #arg do
     -- Largest difference relative to the largest reference logit.
     local scale = want:abs():max():item()
     local diff = (got - want):abs():max():item()
-    local t = time_passes(function() model(x) end)
+    local t, c = time_passes(function() model(x) end)
+    print(string.format("%s cpu_seconds %.6f", name, c))
     print(string.format("%s max_abs_diff %.3g", name, diff))
     print(string.format("%s rel_diff %.3g", name, diff / scale))
     print(string.format("%s seconds %.6f", name, t))

@@ -60,6 +60,7 @@ static int cache_next; /* the slot to reuse when all are taken (oldest first) */
  * spin, and on a loaded machine a descheduled team member stalls every layer (measured:
  * docs/perf.md), where the pool's slices just finish later. */
 #define MAX_SLOTS 16
+#define MIN_OUT_CHANNELS 32
 enum { WS_SRC, WS_WEIGHTS, WS_DST, WS_SCRATCH, WS_UNPOOLED, WS_COUNT };
 static struct {
     void *ptr;
@@ -366,6 +367,10 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
 {
     if (x->dtype != SB_FLOAT32 || sb_tensor_numel(out) == 0) return false;
     if (turned_off()) return false;
+    /* Per-op choice, measured (docs/perf.md): LeNet-5's convolutions (6 and 16 output
+     * channels) run 3x faster in the engine's own kernel, where oneDNN's 16-channel blocks
+     * are mostly padding; ResNet's (64 and up) 2.5x faster in oneDNN. */
+    if (weight->sizes[0] < MIN_OUT_CHANNELS) return false;
     const sb_dnnl_api *d = sb_dnnl(NULL);
     if (!d) return false;
     conv_key k;

@@ -15,6 +15,7 @@
 #include "core/blas.h"
 #include "core/buildinfo.h"
 #include "core/cuda.h"
+#include "nn/cpu/onednn.h"
 #include "runtime.h"
 
 enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
@@ -93,6 +94,7 @@ static void print_version(void)
     printf("BLAS: %s\n", sb_blas_info());
     if (sb_blas_loaded())
         printf("BLAS kernel: %s (%s)\n", sb_blas_kernel(), sb_blas_kernel_origin());
+    printf("oneDNN: %s\n", sb_onednn_info());
     if (!sb_built_with_cuda()) {
         printf("CUDA: not built with CUDA\n");
     } else if (!sb_cuda_plugin_get()) {

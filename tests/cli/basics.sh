@@ -78,6 +78,7 @@ expect_out_re "^sbengine [0-9]+\.[0-9]+\.[0-9]+ \("
 expect_out "Lua: Lua 5.4"
 expect_out "BLAS: OpenBLAS"
 expect_out_re "^BLAS kernel: [A-Za-z0-9]+ \\("
+expect_out_re "^oneDNN: (oneDNN [0-9]+\\.[0-9]+\\.[0-9]+ \\([a-z0-9_]+\\)|not built with oneDNN|not available: .+)$"
 expect_out_re "CUDA: (not built with CUDA|runtime [0-9]+\.[0-9]+, cuBLAS)"
 expect_out_re "GPU: (none visible|cuda:0)"
 

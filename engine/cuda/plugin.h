@@ -59,14 +59,16 @@ typedef struct sb_cuda_tables_abi {
 
 /* The descriptor as the including file is compiled. Expand it where struct sb_backend and
  * struct sb_nn_backend are complete (after tensor/backend.h and nn/backend.h). */
+#define SB_CUDA_TABLE_ABI(type, fingerprint)                                                       \
+    {                                                                                              \
+        sizeof(struct type), SB_CUDA_FINGERPRINT_##fingerprint                                     \
+    }
 #define SB_CUDA_TABLES_ABI_INIT                                                                    \
     {                                                                                              \
         SB_CUDA_TABLES_MAGIC, SB_CUDA_TABLE_COUNT,                                                 \
         {                                                                                          \
-            {sizeof(struct sb_cuda_host), SB_CUDA_FINGERPRINT_PLUGIN},                             \
-                {sizeof(struct sb_cuda_plugin), SB_CUDA_FINGERPRINT_PLUGIN},                       \
-                {sizeof(struct sb_backend), SB_CUDA_FINGERPRINT_TENSOR},                           \
-                {sizeof(struct sb_nn_backend), SB_CUDA_FINGERPRINT_NN},                            \
+            SB_CUDA_TABLE_ABI(sb_cuda_host, PLUGIN), SB_CUDA_TABLE_ABI(sb_cuda_plugin, PLUGIN),    \
+                SB_CUDA_TABLE_ABI(sb_backend, TENSOR), SB_CUDA_TABLE_ABI(sb_nn_backend, NN)        \
         }                                                                                          \
     }
 

@@ -169,8 +169,9 @@ static sb_status cuda_fill(sb_tensor *dst, double value)
 
 // --- elementwise ---------------------------------------------------------------------------
 
-// exp/log/sqrt exist for floating types only (the front-end and cuda_unary check); the
-// overloaded math functions pick the float or double version.
+// The FLOATING ops of the table (exp/log/sqrt) exist for floating types only (the front-end
+// and cuda_unary check); the overloaded math functions pick the float or double version.
+static_assert(SB_UNARY_OP_COUNT == 5, "a new unary op (tensor/op_tables.h) needs its case here");
 template <typename A> __device__ __forceinline__ A apply_unary(sb_unary_op op, A x)
 {
     if constexpr (std::is_floating_point<A>::value) {
@@ -214,14 +215,15 @@ static sb_status cuda_unary(sb_unary_op op, sb_tensor *out, const sb_tensor *a)
     elementwise<2> e;
     SB_TRY(e.begin({out, a}));
     if (e.n == 0) return SB_OK;
-    if (op >= SB_UNARY_EXP && !dtype_is_floating(out->dtype))
-        return unsupported_dtype("exp/log/sqrt", out->dtype);
-    SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype("unary op", out->dtype),
+    if (sb_unary_op_floating(op) && !dtype_is_floating(out->dtype))
+        return unsupported_dtype(sb_unary_op_name(op), out->dtype);
+    SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype(sb_unary_op_name(op), out->dtype),
                          unary_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
                              op, (T *)data_of(out), (const T *)data_of(a), e.it, e.n))
     return SB_CUDA_LAUNCH_CHECK();
 }
 
+static_assert(SB_BINARY_OP_COUNT == 6, "a new binary op (tensor/op_tables.h) needs its case here");
 template <typename A> __device__ __forceinline__ A apply_binary(sb_binary_op op, A x, A y)
 {
     switch (op) {
@@ -262,10 +264,10 @@ static sb_status cuda_binary(sb_binary_op op, sb_tensor *out, const sb_tensor *a
     elementwise<3> e;
     SB_TRY(e.begin({out, a, b}));
     if (e.n == 0) return SB_OK;
-    if (op == SB_BINARY_DIV && !dtype_is_floating(out->dtype))
-        return unsupported_dtype("div", out->dtype);
+    if (sb_binary_op_floating(op) && !dtype_is_floating(out->dtype))
+        return unsupported_dtype(sb_binary_op_name(op), out->dtype);
     SB_CUDA_DISPATCH_ALL(
-        out->dtype, return unsupported_dtype("binary op", out->dtype),
+        out->dtype, return unsupported_dtype(sb_binary_op_name(op), out->dtype),
         binary_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
             op, (T *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), e.it, e.n))
     return SB_CUDA_LAUNCH_CHECK();
@@ -292,29 +294,23 @@ static sb_status cuda_binary_scalar(sb_binary_op op, sb_tensor *out, const sb_te
     elementwise<2> e;
     SB_TRY(e.begin({out, a}));
     if (e.n == 0) return SB_OK;
-    if (op == SB_BINARY_DIV && !dtype_is_floating(out->dtype))
-        return unsupported_dtype("div", out->dtype);
-    SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype("binary op", out->dtype),
+    if (sb_binary_op_floating(op) && !dtype_is_floating(out->dtype))
+        return unsupported_dtype(sb_binary_op_name(op), out->dtype);
+    SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype(sb_binary_op_name(op), out->dtype),
                          binary_scalar_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
                              op, (T *)data_of(out), (const T *)data_of(a), s, reversed, e.it, e.n))
     return SB_CUDA_LAUNCH_CHECK();
 }
 
+// Built from the comparison table's operator column (tensor/op_tables.h).
 template <typename A> __device__ __forceinline__ bool apply_compare(sb_compare_op op, A x, A y)
 {
     switch (op) {
-    case SB_COMPARE_EQ:
-        return x == y;
-    case SB_COMPARE_NE:
-        return x != y;
-    case SB_COMPARE_GT:
-        return x > y;
-    case SB_COMPARE_LT:
-        return x < y;
-    case SB_COMPARE_GE:
-        return x >= y;
-    case SB_COMPARE_LE:
-        return x <= y;
+#define SB_CUDA_COMPARE_CASE(E, name, OP)                                                          \
+    case SB_COMPARE_##E:                                                                           \
+        return x OP y;
+        SB_COMPARE_OPS(SB_CUDA_COMPARE_CASE)
+#undef SB_CUDA_COMPARE_CASE
     default:
         return false;
     }
@@ -370,6 +366,9 @@ static sb_status cuda_compare_scalar(sb_compare_op op, sb_tensor *out, const sb_
 }
 
 // --- reductions ----------------------------------------------------------------------------
+
+static_assert(SB_REDUCE_OP_COUNT == 4,
+              "a new reduction (tensor/op_tables.h) needs its kernel here");
 
 // One accumulator for every reduction: floating sums in double (as the CPU), integer sums
 // in int64, the best value and its position for max/min.
@@ -623,8 +622,8 @@ static sb_status reduce_typed(sb_reduce_op op, sb_tensor *values, sb_tensor *ind
 static sb_status cuda_reduce(sb_reduce_op op, sb_tensor *values, sb_tensor *indices,
                              const sb_tensor *a, int dim)
 {
-    if (op == SB_REDUCE_MEAN && !dtype_is_floating(a->dtype))
-        return unsupported_dtype("mean", a->dtype);
+    if (sb_reduce_op_floating(op) && !dtype_is_floating(a->dtype))
+        return unsupported_dtype(sb_reduce_op_name(op), a->dtype);
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device_of(a), &stream));
     SB_CUDA_DISPATCH_ALL(a->dtype, return unsupported_dtype("reduction", a->dtype),
@@ -705,20 +704,12 @@ static sb_status cuda_topk(sb_tensor *values, sb_tensor *indices, const sb_tenso
 {
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device_of(a), &stream));
-    int64_t sizes[SB_MAX_DIMS] = {0}, v_strides[SB_MAX_DIMS] = {0}, i_strides[SB_MAX_DIMS] = {0},
-            a_strides[SB_MAX_DIMS] = {0};
-    int nd = 0;
-    for (int d = 0; d < a->ndim; d++) {
-        if (d == dim) continue;
-        sizes[nd] = a->sizes[d];
-        v_strides[nd] = values->strides[d];
-        i_strides[nd] = indices->strides[d];
-        a_strides[nd] = a->strides[d];
-        nd++;
-    }
+    int64_t sizes[SB_MAX_DIMS] = {0}, strides[3][SB_MAX_DIMS] = {{0}}; // values, indices, a
+    const sb_tensor *operands[3] = {values, indices, a};
+    int nd = sb_drop_dim(a, dim, 3, operands, sizes, strides);
     topk_args args;
-    const int64_t *strides[3] = {v_strides, i_strides, a_strides};
-    args.rows = make_iter<3>(nd, sizes, strides);
+    const int64_t *row_strides[3] = {strides[0], strides[1], strides[2]};
+    args.rows = make_iter<3>(nd, sizes, row_strides);
     args.nrows = 1;
     for (int d = 0; d < nd; d++)
         args.nrows *= sizes[d];
@@ -791,15 +782,8 @@ const sb_backend *sb_cuda_tensor_backend(const sb_allocator *allocator)
 {
     cuda_backend.name = "cuda";
     cuda_backend.allocator = allocator;
-    cuda_backend.copy = cuda_copy;
-    cuda_backend.fill = cuda_fill;
-    cuda_backend.unary = cuda_unary;
-    cuda_backend.binary = cuda_binary;
-    cuda_backend.binary_scalar = cuda_binary_scalar;
-    cuda_backend.compare = cuda_compare;
-    cuda_backend.compare_scalar = cuda_compare_scalar;
-    cuda_backend.reduce = cuda_reduce;
-    cuda_backend.topk = cuda_topk;
-    cuda_backend.bmm = cuda_bmm;
+#define SB_CUDA_SLOT(slot) cuda_backend.slot = cuda_##slot;
+    SB_BACKEND_KERNELS(SB_CUDA_SLOT)
+#undef SB_CUDA_SLOT
     return &cuda_backend;
 }

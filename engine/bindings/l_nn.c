@@ -298,18 +298,15 @@ static int activation(lua_State *L, sb_nn_activation act)
     return push_result(L, st, y);
 }
 
-static int l_relu(lua_State *L)
-{
-    return activation(L, SB_ACT_RELU);
-}
-static int l_sigmoid(lua_State *L)
-{
-    return activation(L, SB_ACT_SIGMOID);
-}
-static int l_tanh(lua_State *L)
-{
-    return activation(L, SB_ACT_TANH);
-}
+/* name(x) for the PLAIN rows of nn/op_table.h */
+#define SB_ACT_FUNCTION(E, kernel, name, binding) SB_ACT_FUNCTION_##binding(E, kernel)
+#define SB_ACT_FUNCTION_PLAIN(E, kernel)                                                           \
+    static int l_##kernel(lua_State *L)                                                            \
+    {                                                                                              \
+        return activation(L, SB_ACT_##E);                                                          \
+    }
+#define SB_ACT_FUNCTION_OWN(E, kernel)
+SB_NN_ACTIVATIONS(SB_ACT_FUNCTION)
 
 /* gelu(x [, {approximate = "none" | "tanh"}]) */
 static int l_gelu(lua_State *L)
@@ -379,6 +376,10 @@ static int l_flatten(lua_State *L)
     return push_result(L, st, y);
 }
 
+#define SB_ACT_REG(E, kernel, name, binding) SB_ACT_REG_##binding(kernel, name)
+#define SB_ACT_REG_PLAIN(kernel, name) {name, l_##kernel},
+#define SB_ACT_REG_OWN(kernel, name)
+
 int sbL_open_nn(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -388,10 +389,10 @@ int sbL_open_nn(lua_State *L)
         {"avg_pool2d", l_avg_pool2d},
         {"adaptive_avg_pool2d", l_adaptive_avg_pool2d},
         {"batch_norm", l_batch_norm},
-        {"relu", l_relu},
         {"gelu", l_gelu},
-        {"sigmoid", l_sigmoid},
-        {"tanh", l_tanh},
+        // clang-format off
+        SB_NN_ACTIVATIONS(SB_ACT_REG)
+        // clang-format on
         {"softmax", l_softmax},
         {"log_softmax", l_log_softmax},
         {"flatten", l_flatten},

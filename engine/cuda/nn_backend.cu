@@ -332,21 +332,37 @@ static sb_status cuda_batch_norm(sb_tensor *out, const sb_tensor *x, const sb_te
     return SB_CUDA_LAUNCH_CHECK();
 }
 
+// One device function per activation, act_<kernel> for each row of nn/op_table.h.
+template <typename A> __device__ __forceinline__ A act_relu(A v)
+{
+    return v <= A(0) ? A(0) : v; // NaN stays NaN
+}
+template <typename A> __device__ __forceinline__ A act_gelu(A v)
+{
+    return A(0.5) * v * (A(1) + erf(v * A(0.70710678118654752440)));
+}
+template <typename A> __device__ __forceinline__ A act_gelu_tanh(A v)
+{
+    const A k = A(0.79788456080286535588); // sqrt(2 / pi)
+    return A(0.5) * v * (A(1) + tanh(k * (v + A(0.044715) * v * v * v)));
+}
+template <typename A> __device__ __forceinline__ A act_sigmoid(A v)
+{
+    return A(1) / (A(1) + exp(-v));
+}
+template <typename A> __device__ __forceinline__ A act_tanh(A v)
+{
+    return tanh(v);
+}
+
 template <typename A> __device__ __forceinline__ A activate(sb_nn_activation act, A v)
 {
     switch (act) {
-    case SB_ACT_RELU:
-        return v <= A(0) ? A(0) : v; // NaN stays NaN
-    case SB_ACT_GELU:
-        return A(0.5) * v * (A(1) + erf(v * A(0.70710678118654752440)));
-    case SB_ACT_GELU_TANH: {
-        const A k = A(0.79788456080286535588); // sqrt(2 / pi)
-        return A(0.5) * v * (A(1) + tanh(k * (v + A(0.044715) * v * v * v)));
-    }
-    case SB_ACT_SIGMOID:
-        return A(1) / (A(1) + exp(-v));
-    case SB_ACT_TANH:
-        return tanh(v);
+#define SB_CUDA_ACT_CASE(E, kernel, name, binding)                                                 \
+    case SB_ACT_##E:                                                                               \
+        return act_##kernel(v);
+        SB_NN_ACTIVATIONS(SB_CUDA_ACT_CASE)
+#undef SB_CUDA_ACT_CASE
     default:
         return v;
     }
@@ -417,13 +433,8 @@ static sb_nn_backend cuda_nn_backend;
 const sb_nn_backend *sb_cuda_nn_backend(void)
 {
     cuda_nn_backend.name = "cuda";
-    cuda_nn_backend.linear = cuda_linear;
-    cuda_nn_backend.conv2d = cuda_conv2d;
-    cuda_nn_backend.max_pool2d = cuda_max_pool2d;
-    cuda_nn_backend.avg_pool2d = cuda_avg_pool2d;
-    cuda_nn_backend.adaptive_avg_pool2d = cuda_adaptive_avg_pool2d;
-    cuda_nn_backend.batch_norm = cuda_batch_norm;
-    cuda_nn_backend.activation = cuda_activation;
-    cuda_nn_backend.softmax = cuda_softmax;
+#define SB_CUDA_NN_SLOT(slot) cuda_nn_backend.slot = cuda_##slot;
+    SB_NN_KERNELS(SB_CUDA_NN_SLOT)
+#undef SB_CUDA_NN_SLOT
     return &cuda_nn_backend;
 }

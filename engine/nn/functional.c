@@ -485,28 +485,11 @@ sb_status sb_nn_batch_norm(const sb_tensor *x, const sb_tensor *running_mean,
 
 /* ---- pointwise ------------------------------------------------------------------------- */
 
-static const char *activation_name(sb_nn_activation act)
-{
-    switch (act) {
-    case SB_ACT_RELU:
-        return "relu";
-    case SB_ACT_GELU:
-    case SB_ACT_GELU_TANH:
-        return "gelu";
-    case SB_ACT_SIGMOID:
-        return "sigmoid";
-    case SB_ACT_TANH:
-        return "tanh";
-    default:
-        return "activation";
-    }
-}
-
 sb_status sb_nn_activate(sb_nn_activation act, const sb_tensor *x, sb_tensor **out)
 {
     if ((unsigned)act >= SB_ACT_COUNT)
         return sb_fail(SB_EINVAL, "activation: unknown activation %d", (int)act);
-    const char *op = activation_name(act);
+    const char *op = sb_nn_activation_name(act);
     SB_TRY(check_floating(op, x));
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));

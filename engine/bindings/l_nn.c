@@ -207,25 +207,26 @@ static sb_pool2d_options pool_options(lua_State *L, const char *op, bool is_max)
     return o;
 }
 
+static int pool2d(lua_State *L, bool is_max)
+{
+    const sb_tensor *x = sbL_check_tensor(L, 1);
+    sb_pool2d_options o = pool_options(L, is_max ? "max_pool2d" : "avg_pool2d", is_max);
+    sb_tensor *y = NULL;
+    sb_status st = is_max ? sb_nn_max_pool2d(x, &o, &y) : sb_nn_avg_pool2d(x, &o, &y);
+    return push_result(L, st, y);
+}
+
 /* max_pool2d(x, kernel_size [, {stride=, padding=, dilation=, ceil_mode=}]) */
 static int l_max_pool2d(lua_State *L)
 {
-    const sb_tensor *x = sbL_check_tensor(L, 1);
-    sb_pool2d_options o = pool_options(L, "max_pool2d", true);
-    sb_tensor *y = NULL;
-    sb_status st = sb_nn_max_pool2d(x, &o, &y);
-    return push_result(L, st, y);
+    return pool2d(L, true);
 }
 
 /* avg_pool2d(x, kernel_size [, {stride=, padding=, ceil_mode=, count_include_pad=,
  * divisor_override=}]) */
 static int l_avg_pool2d(lua_State *L)
 {
-    const sb_tensor *x = sbL_check_tensor(L, 1);
-    sb_pool2d_options o = pool_options(L, "avg_pool2d", false);
-    sb_tensor *y = NULL;
-    sb_status st = sb_nn_avg_pool2d(x, &o, &y);
-    return push_result(L, st, y);
+    return pool2d(L, false);
 }
 
 /* adaptive_avg_pool2d(x, output_size): a number, or {h, w} where false keeps that size. */

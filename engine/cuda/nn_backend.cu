@@ -56,6 +56,18 @@ static sb_status cuda_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor
 
 // --- conv2d --------------------------------------------------------------------------------
 
+// The sliding window's strides, padding and dilations (h, w) into a geometry's fields.
+template <typename G>
+static void set_window(G &g, const int64_t *stride, const int64_t *pad, const int64_t *dilation)
+{
+    g.sh = stride[0];
+    g.sw = stride[1];
+    g.ph = pad[0];
+    g.pw = pad[1];
+    g.dh = dilation[0];
+    g.dw = dilation[1];
+}
+
 struct conv_geometry {
     int64_t C, H, W, KH, KW, OH, OW;
     int64_t sh, sw, ph, pw, dh, dw;
@@ -96,12 +108,7 @@ static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor
     g.KW = weight->sizes[3];
     g.OH = out->sizes[2];
     g.OW = out->sizes[3];
-    g.sh = p->stride[0];
-    g.sw = p->stride[1];
-    g.ph = p->pad[0];
-    g.pw = p->pad[1];
-    g.dh = p->dilation[0];
-    g.dw = p->dilation[1];
+    set_window(g, p->stride, p->pad, p->dilation);
     int64_t G = p->groups, P = g.OH * g.OW;
     int64_t Og = O / G, Kg = (g.C / G) * g.KH * g.KW, CKK = g.C * g.KH * g.KW;
     if (N == 0 || O == 0 || P == 0) return SB_OK;
@@ -169,12 +176,7 @@ static pool_geometry pool_geometry_of(const sb_tensor *out, const sb_tensor *x,
     g.OW = out->sizes[3];
     g.kh = p->kernel[0];
     g.kw = p->kernel[1];
-    g.sh = p->stride[0];
-    g.sw = p->stride[1];
-    g.ph = p->pad[0];
-    g.pw = p->pad[1];
-    g.dh = p->dilation[0];
-    g.dw = p->dilation[1];
+    set_window(g, p->stride, p->pad, p->dilation);
     g.count_include_pad = p->count_include_pad;
     g.divisor_override = p->divisor_override;
     return g;

@@ -36,56 +36,37 @@ typedef enum sb_binary_op { SB_BINARY_OPS(SB_X_BINARY_ENUM) SB_BINARY_OP_COUNT }
 typedef enum sb_compare_op { SB_COMPARE_OPS(SB_X_COMPARE_ENUM) SB_COMPARE_OP_COUNT } sb_compare_op;
 typedef enum sb_reduce_op { SB_REDUCE_OPS(SB_X_REDUCE_ENUM) SB_REDUCE_OP_COUNT } sb_reduce_op;
 
-/* An op's name ("exp", "add", ...), as in the Lua method and the messages. */
-static inline const char *sb_unary_op_name(sb_unary_op op)
-{
-    static const char *const names[] = {SB_UNARY_OPS(SB_X_UNARY_NAME)};
-    return (unsigned)op < SB_UNARY_OP_COUNT ? names[op] : "unary op";
-}
-static inline const char *sb_binary_op_name(sb_binary_op op)
-{
-    static const char *const names[] = {SB_BINARY_OPS(SB_X_BINARY_NAME)};
-    return (unsigned)op < SB_BINARY_OP_COUNT ? names[op] : "binary op";
-}
-static inline const char *sb_compare_op_name(sb_compare_op op)
-{
-    static const char *const names[] = {SB_COMPARE_OPS(SB_X_COMPARE_NAME)};
-    return (unsigned)op < SB_COMPARE_OP_COUNT ? names[op] : "comparison";
-}
-static inline const char *sb_reduce_op_name(sb_reduce_op op)
-{
-    static const char *const names[] = {SB_REDUCE_OPS(SB_X_REDUCE_NAME)};
-    return (unsigned)op < SB_REDUCE_OP_COUNT ? names[op] : "reduction";
-}
+/* A lookup function over an op table's rows: fn(op) is the row's value, `fallback` for an
+ * op out of range. */
+#define SB_OP_TABLE_LOOKUP(T, fn, op_type, count, fallback, ...)                                   \
+    static inline T fn(op_type op)                                                                 \
+    {                                                                                              \
+        static const T values[] = {__VA_ARGS__};                                                   \
+        return (unsigned)op < count ? values[op] : fallback;                                       \
+    }
 
+/* An op's name ("exp", "add", ...), as in the Lua method and the messages. */
+SB_OP_TABLE_LOOKUP(const char *, sb_unary_op_name, sb_unary_op, SB_UNARY_OP_COUNT, "unary op",
+                   SB_UNARY_OPS(SB_X_UNARY_NAME))
+SB_OP_TABLE_LOOKUP(const char *, sb_binary_op_name, sb_binary_op, SB_BINARY_OP_COUNT, "binary op",
+                   SB_BINARY_OPS(SB_X_BINARY_NAME))
+SB_OP_TABLE_LOOKUP(const char *, sb_compare_op_name, sb_compare_op, SB_COMPARE_OP_COUNT,
+                   "comparison", SB_COMPARE_OPS(SB_X_COMPARE_NAME))
+SB_OP_TABLE_LOOKUP(const char *, sb_reduce_op_name, sb_reduce_op, SB_REDUCE_OP_COUNT, "reduction",
+                   SB_REDUCE_OPS(SB_X_REDUCE_NAME))
 /* The dtype rule: true for the FLOATING ops (computed in floating dtypes only). */
-static inline bool sb_unary_op_floating(sb_unary_op op)
-{
-    static const unsigned char floating[] = {SB_UNARY_OPS(SB_X_UNARY_FLOATING)};
-    return (unsigned)op < SB_UNARY_OP_COUNT && floating[op];
-}
-static inline bool sb_binary_op_floating(sb_binary_op op)
-{
-    static const unsigned char floating[] = {SB_BINARY_OPS(SB_X_BINARY_FLOATING)};
-    return (unsigned)op < SB_BINARY_OP_COUNT && floating[op];
-}
-static inline bool sb_reduce_op_floating(sb_reduce_op op)
-{
-    static const unsigned char floating[] = {SB_REDUCE_OPS(SB_X_REDUCE_FLOATING)};
-    return (unsigned)op < SB_REDUCE_OP_COUNT && floating[op];
-}
+SB_OP_TABLE_LOOKUP(bool, sb_unary_op_floating, sb_unary_op, SB_UNARY_OP_COUNT, false,
+                   SB_UNARY_OPS(SB_X_UNARY_FLOATING))
+SB_OP_TABLE_LOOKUP(bool, sb_binary_op_floating, sb_binary_op, SB_BINARY_OP_COUNT, false,
+                   SB_BINARY_OPS(SB_X_BINARY_FLOATING))
+SB_OP_TABLE_LOOKUP(bool, sb_reduce_op_floating, sb_reduce_op, SB_REDUCE_OP_COUNT, false,
+                   SB_REDUCE_OPS(SB_X_REDUCE_FLOATING))
 /* BEST reductions (max, min) have positions; TOTAL ones (sum, mean) do not. */
-static inline bool sb_reduce_op_best(sb_reduce_op op)
-{
-    static const unsigned char best[] = {SB_REDUCE_OPS(SB_X_REDUCE_BEST)};
-    return (unsigned)op < SB_REDUCE_OP_COUNT && best[op];
-}
+SB_OP_TABLE_LOOKUP(bool, sb_reduce_op_best, sb_reduce_op, SB_REDUCE_OP_COUNT, false,
+                   SB_REDUCE_OPS(SB_X_REDUCE_BEST))
 /* "maximum", "sum": the result's name in messages. */
-static inline const char *sb_reduce_op_noun(sb_reduce_op op)
-{
-    static const char *const nouns[] = {SB_REDUCE_OPS(SB_X_REDUCE_NOUN)};
-    return (unsigned)op < SB_REDUCE_OP_COUNT ? nouns[op] : "result";
-}
+SB_OP_TABLE_LOOKUP(const char *, sb_reduce_op_noun, sb_reduce_op, SB_REDUCE_OP_COUNT, "result",
+                   SB_REDUCE_OPS(SB_X_REDUCE_NOUN))
 
 /* For kernels along one dim (topk): a's sizes without `dim`, and the strides of the `nt`
  * tensors `t` (each of a's rank) without `dim`. Returns the number of dims left. */
@@ -107,8 +88,8 @@ static inline int sb_drop_dim(const sb_tensor *a, int dim, int nt, const sb_tens
  * (each backend names its kernels <prefix>_<slot>). */
 #define SB_BACKEND_KERNELS(X)                                                                      \
     X(copy)                                                                                        \
-    X(fill) X(unary) X(binary) X(binary_scalar) X(compare) X(compare_scalar) X(reduce) X(topk)     \
-        X(bmm)
+    X(fill)                                                                                        \
+    X(unary) X(binary) X(binary_scalar) X(compare) X(compare_scalar) X(reduce) X(topk) X(bmm)
 
 typedef struct sb_backend {
     const char *name; /* "cpu", "cuda" */

@@ -121,12 +121,19 @@ static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* Runs `planes` over every (image, channel) plane of out. */
+static sb_status pool(const char *op, sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p,
+                      void (*planes)(void *, int64_t, int64_t))
+{
+    SB_TRY(sb_nn_cpu_require_float32(op, x));
+    pool_job j = make_job(out, x, p);
+    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), planes, &j);
+    return SB_OK;
+}
+
 sb_status sb_nn_cpu_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
 {
-    SB_TRY(sb_nn_cpu_require_float32("max_pool2d", x));
-    pool_job j = make_job(out, x, p);
-    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), max_pool_planes, &j);
-    return SB_OK;
+    return pool("max_pool2d", out, x, p, max_pool_planes);
 }
 
 static void avg_pool_planes(void *ctx, int64_t begin, int64_t end)
@@ -171,10 +178,7 @@ static void avg_pool_planes(void *ctx, int64_t begin, int64_t end)
 
 sb_status sb_nn_cpu_avg_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
 {
-    SB_TRY(sb_nn_cpu_require_float32("avg_pool2d", x));
-    pool_job j = make_job(out, x, p);
-    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), avg_pool_planes, &j);
-    return SB_OK;
+    return pool("avg_pool2d", out, x, p, avg_pool_planes);
 }
 
 static void adaptive_avg_planes(void *ctx, int64_t begin, int64_t end)

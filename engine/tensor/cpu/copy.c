@@ -14,20 +14,7 @@
 #define SB_CONV(KD, KS) SB_CONV_##KD##KS
 
 #define SB_DEFINE_COPY_LOOP(DD, TD, KD, DS, TS, KS)                                                \
-    static void copy_##TD##_##TS(char **p, const int64_t *s, int64_t n, int64_t pos, void *ctx)    \
-    {                                                                                              \
-        (void)pos;                                                                                 \
-        (void)ctx;                                                                                 \
-        if (s[0] == (int64_t)sizeof(TD) && s[1] == (int64_t)sizeof(TS)) {                          \
-            TD *o = (TD *)p[0];                                                                    \
-            const TS *x = (const TS *)p[1];                                                        \
-            for (int64_t i = 0; i < n; i++)                                                        \
-                o[i] = SB_CONV(KD, KS)(TD, x[i]);                                                  \
-        } else {                                                                                   \
-            for (int64_t i = 0; i < n; i++)                                                        \
-                *(TD *)(p[0] + i * s[0]) = SB_CONV(KD, KS)(TD, *(const TS *)(p[1] + i * s[1]));    \
-        }                                                                                          \
-    }
+    SB_DEFINE_MAP_LOOP(copy_##TD##_##TS, TD, TS, SB_CONV(KD, KS)(TD, a))
 /* Instantiate for every destination type, nesting the source list. */
 #define SB_COPY_FOR_DST(DD, TD, KD)                                                                \
     SB_DEFINE_COPY_LOOP(DD, TD, KD, SB_FLOAT32, float, FLT)                                        \

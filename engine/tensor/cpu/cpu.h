@@ -34,6 +34,28 @@
         [SB_FLOAT32] = name##_float, [SB_FLOAT64] = name##_double                                  \
     }
 
+/* A loop body for sb_cpu_foreach: out (TO) = EXPR of the input element `a` (TI), with a
+ * plain loop for contiguous runs so that it vectorises. */
+#define SB_DEFINE_MAP_LOOP(NAME, TO, TI, EXPR)                                                     \
+    static void NAME(char **p, const int64_t *s, int64_t n, int64_t pos, void *ctx)                \
+    {                                                                                              \
+        (void)pos;                                                                                 \
+        (void)ctx;                                                                                 \
+        if (s[0] == (int64_t)sizeof(TO) && s[1] == (int64_t)sizeof(TI)) {                          \
+            TO *o = (TO *)p[0];                                                                    \
+            const TI *x = (const TI *)p[1];                                                        \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                TI a = x[i];                                                                       \
+                o[i] = (EXPR);                                                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            for (int64_t i = 0; i < n; i++) {                                                      \
+                TI a = *(const TI *)(p[1] + i * s[1]);                                             \
+                *(TO *)(p[0] + i * s[0]) = (EXPR);                                                 \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
 static inline bool sb_cpu_is_compute_dtype(sb_dtype d)
 {
     return d <= SB_UINT8;

@@ -7,25 +7,7 @@
 
 /* ---- unary ------------------------------------------------------------------------- */
 
-#define SB_DEFINE_UNARY_LOOP(NAME, T, EXPR)                                                        \
-    static void NAME(char **p, const int64_t *s, int64_t n, int64_t pos, void *ctx)                \
-    {                                                                                              \
-        (void)pos;                                                                                 \
-        (void)ctx;                                                                                 \
-        if (s[0] == (int64_t)sizeof(T) && s[1] == (int64_t)sizeof(T)) {                            \
-            T *o = (T *)p[0];                                                                      \
-            const T *x = (const T *)p[1];                                                          \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                T a = x[i];                                                                        \
-                o[i] = (EXPR);                                                                     \
-            }                                                                                      \
-        } else {                                                                                   \
-            for (int64_t i = 0; i < n; i++) {                                                      \
-                T a = *(const T *)(p[1] + i * s[1]);                                               \
-                *(T *)(p[0] + i * s[0]) = (EXPR);                                                  \
-            }                                                                                      \
-        }                                                                                          \
-    }
+#define SB_DEFINE_UNARY_LOOP(NAME, T, EXPR) SB_DEFINE_MAP_LOOP(NAME, T, T, EXPR)
 
 /* Wrapping |x| for integers (|INT64_MIN| stays INT64_MIN, as PyTorch). */
 static inline uint64_t sb_abs_wrapping(int64_t a)

@@ -27,6 +27,20 @@ static bool blas_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool
     return false;
 }
 
+/* How BLAS reads the [*, rows, cols] operand *t: in place, or from a compacted copy (left
+ * in *copy, for the caller to free) when its layout is one BLAS cannot read (e.g. a strided
+ * narrow). *t is replaced by the copy. */
+static sb_status blas_operand(const sb_tensor **t, int64_t rows, int64_t cols, bool *trans,
+                              int64_t *ld, sb_tensor **copy)
+{
+    if (blas_layout(rows, cols, (*t)->strides[1], (*t)->strides[2], trans, ld)) return SB_OK;
+    SB_TRY(sb_tensor_empty(3, (*t)->sizes, (*t)->dtype, SB_CPU, copy));
+    SB_TRY(sb_cpu_copy(*copy, *t));
+    *t = *copy;
+    blas_layout(rows, cols, (*t)->strides[1], (*t)->strides[2], trans, ld);
+    return SB_OK;
+}
+
 #define SB_DEFINE_NAIVE_MM(D, T, K)                                                                \
     static void naive_mm_##T(char *o, const char *a, const char *b, int64_t M, int64_t N,          \
                              int64_t Kd, int64_t ars, int64_t acs, int64_t brs, int64_t bcs)       \
@@ -76,24 +90,11 @@ sb_status sb_cpu_bmm(sb_tensor *out, const sb_tensor *a, const sb_tensor *b)
     bool ta = false, tb = false;
     int64_t lda = 0, ldb = 0;
     sb_tensor *ca = NULL, *cb = NULL;
-    sb_status st = SB_OK;
-    /* A layout BLAS cannot read (e.g. a strided narrow) is compacted once. */
-    if (!blas_layout(M, K, a->strides[1], a->strides[2], &ta, &lda)) {
-        st = sb_tensor_empty(3, a->sizes, d, SB_CPU, &ca);
-        if (st == SB_OK) st = sb_cpu_copy(ca, a);
-        if (st != SB_OK) goto done;
-        a = ca;
-        pa = sb_tensor_data(a);
-        blas_layout(M, K, a->strides[1], a->strides[2], &ta, &lda);
-    }
-    if (!blas_layout(K, N, b->strides[1], b->strides[2], &tb, &ldb)) {
-        st = sb_tensor_empty(3, b->sizes, d, SB_CPU, &cb);
-        if (st == SB_OK) st = sb_cpu_copy(cb, b);
-        if (st != SB_OK) goto done;
-        b = cb;
-        pb = sb_tensor_data(b);
-        blas_layout(K, N, b->strides[1], b->strides[2], &tb, &ldb);
-    }
+    sb_status st = blas_operand(&a, M, K, &ta, &lda, &ca);
+    if (st == SB_OK) st = blas_operand(&b, K, N, &tb, &ldb, &cb);
+    if (st != SB_OK) goto done;
+    pa = sb_tensor_data(a);
+    pb = sb_tensor_data(b);
     for (int64_t i = 0; i < B; i++) {
         const char *ai = pa + i * a->strides[0] * (int64_t)elsize;
         const char *bi = pb + i * b->strides[0] * (int64_t)elsize;

@@ -41,7 +41,7 @@ typedef enum sb_reduce_op { SB_REDUCE_OPS(SB_X_REDUCE_ENUM) SB_REDUCE_OP_COUNT }
 #define SB_OP_TABLE_LOOKUP(T, fn, op_type, count, fallback, ...)                                   \
     static inline T fn(op_type op)                                                                 \
     {                                                                                              \
-        static const T values[] = {__VA_ARGS__};                                                   \
+        static T const values[] = {__VA_ARGS__};                                                   \
         return (unsigned)op < count ? values[op] : fallback;                                       \
     }
 

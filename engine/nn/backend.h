@@ -61,8 +61,13 @@ static inline const char *sb_nn_activation_name(sb_nn_activation act)
  * backend names its kernels <prefix>_<slot>). */
 #define SB_NN_KERNELS(X)                                                                           \
     X(linear)                                                                                      \
-    X(conv2d) X(max_pool2d) X(avg_pool2d) X(adaptive_avg_pool2d) X(batch_norm) X(activation)       \
-        X(softmax)
+    X(conv2d)                                                                                      \
+    X(max_pool2d)                                                                                  \
+    X(avg_pool2d)                                                                                  \
+    X(adaptive_avg_pool2d)                                                                         \
+    X(batch_norm)                                                                                  \
+    X(activation)                                                                                  \
+    X(softmax)
 
 typedef struct sb_nn_backend {
     const char *name; /* "cpu", "cuda" */

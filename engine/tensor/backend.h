@@ -89,7 +89,14 @@ static inline int sb_drop_dim(const sb_tensor *a, int dim, int nt, const sb_tens
 #define SB_BACKEND_KERNELS(X)                                                                      \
     X(copy)                                                                                        \
     X(fill)                                                                                        \
-    X(unary) X(binary) X(binary_scalar) X(compare) X(compare_scalar) X(reduce) X(topk) X(bmm)
+    X(unary)                                                                                       \
+    X(binary)                                                                                      \
+    X(binary_scalar)                                                                               \
+    X(compare)                                                                                     \
+    X(compare_scalar)                                                                              \
+    X(reduce)                                                                                      \
+    X(topk)                                                                                        \
+    X(bmm)
 
 typedef struct sb_backend {
     const char *name; /* "cpu", "cuda" */

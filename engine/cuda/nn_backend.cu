@@ -56,10 +56,16 @@ static sb_status cuda_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor
 
 // --- conv2d --------------------------------------------------------------------------------
 
-// The sliding window's strides, padding and dilations (h, w) into a geometry's fields.
+// A window op's input and output planes (x, out [N, C, H, W]) and its strides, padding and
+// dilations (h, w) into a geometry's fields.
 template <typename G>
-static void set_window(G &g, const int64_t *stride, const int64_t *pad, const int64_t *dilation)
+static void set_window(G &g, const sb_tensor *x, const sb_tensor *out, const int64_t *stride,
+                       const int64_t *pad, const int64_t *dilation)
 {
+    g.H = x->sizes[2];
+    g.W = x->sizes[3];
+    g.OH = out->sizes[2];
+    g.OW = out->sizes[3];
     g.sh = stride[0];
     g.sw = stride[1];
     g.ph = pad[0];
@@ -102,13 +108,9 @@ static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor
     int64_t N = x->sizes[0], O = weight->sizes[0];
     conv_geometry g;
     g.C = x->sizes[1];
-    g.H = x->sizes[2];
-    g.W = x->sizes[3];
     g.KH = weight->sizes[2];
     g.KW = weight->sizes[3];
-    g.OH = out->sizes[2];
-    g.OW = out->sizes[3];
-    set_window(g, p->stride, p->pad, p->dilation);
+    set_window(g, x, out, p->stride, p->pad, p->dilation);
     int64_t G = p->groups, P = g.OH * g.OW;
     int64_t Og = O / G, Kg = (g.C / G) * g.KH * g.KW, CKK = g.C * g.KH * g.KW;
     if (N == 0 || O == 0 || P == 0) return SB_OK;
@@ -170,13 +172,9 @@ static pool_geometry pool_geometry_of(const sb_tensor *out, const sb_tensor *x,
 {
     pool_geometry g;
     g.NC = x->sizes[0] * x->sizes[1];
-    g.H = x->sizes[2];
-    g.W = x->sizes[3];
-    g.OH = out->sizes[2];
-    g.OW = out->sizes[3];
     g.kh = p->kernel[0];
     g.kw = p->kernel[1];
-    set_window(g, p->stride, p->pad, p->dilation);
+    set_window(g, x, out, p->stride, p->pad, p->dilation);
     g.count_include_pad = p->count_include_pad;
     g.divisor_override = p->divisor_override;
     return g;

@@ -184,6 +184,31 @@ static sb_status image_input(const char *op, const sb_tensor *x, image_shape *s)
     return SB_OK;
 }
 
+/* The kernel call of an image op: y4 [N, C, OH, OW] from x4 [N, C, H, W], both contiguous. */
+typedef sb_status (*image_kernel)(const sb_nn_backend *be, sb_tensor *y4, const sb_tensor *x4,
+                                  const void *arg);
+
+/* Allocates y [n, c, oh, ow] (3-D when x is unbatched) on x's device, makes x contiguous and
+ * runs `kernel` on both seen as 4-D. */
+static sb_status run_image_op(const sb_nn_backend *be, const sb_tensor *x, const image_shape *in,
+                              int64_t oh, int64_t ow, image_kernel kernel, const void *arg,
+                              sb_tensor **out)
+{
+    const int64_t ysizes[4] = {in->n, in->c, oh, ow};
+    sb_tensor *y;
+    SB_TRY(sb_tensor_empty(x->ndim, in->batched ? ysizes : ysizes + 1, x->dtype,
+                           sb_tensor_device(x), &y));
+    contig_set set = {0};
+    const sb_tensor *xc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK && sb_tensor_numel(y) > 0) {
+        const int64_t xs[4] = {in->n, in->c, in->h, in->w};
+        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
+        st = kernel(be, &y4, &x4, arg);
+    }
+    return finish(st, &set, y, out);
+}
+
 sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_tensor *bias,
                        const sb_conv2d_options *opt, sb_tensor **out)
 {
@@ -335,13 +360,31 @@ static int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride,
     return size;
 }
 
+static sb_status max_pool_kernel(const sb_nn_backend *be, sb_tensor *y4, const sb_tensor *x4,
+                                 const void *p)
+{
+    return be->max_pool2d(y4, x4, p);
+}
+
+static sb_status avg_pool_kernel(const sb_nn_backend *be, sb_tensor *y4, const sb_tensor *x4,
+                                 const void *p)
+{
+    return be->avg_pool2d(y4, x4, p);
+}
+
+static sb_status adaptive_avg_pool_kernel(const sb_nn_backend *be, sb_tensor *y4,
+                                          const sb_tensor *x4, const void *unused)
+{
+    (void)unused;
+    return be->adaptive_avg_pool2d(y4, x4);
+}
+
 static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
                         const sb_pool2d_options *opt, sb_tensor **out)
 {
     image_shape in;
     SB_TRY(image_input(op, x, &in));
-    const bool batched = in.batched;
-    const int64_t n = in.n, c = in.c, h = in.h, w = in.w;
+    const int64_t c = in.c, h = in.h, w = in.w;
     if (c == 0 || h == 0 || w == 0)
         return sb_fail(SB_EINVAL, "%s: input's channel and spatial sizes must be non-zero, got %s",
                        op, sb_tensor_shape_text(x).s);
@@ -384,19 +427,8 @@ static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
                        (long long)opt->divisor_override);
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
-    const int64_t ysizes[4] = {n, c, out_sz[0], out_sz[1]};
-    sb_tensor *y;
-    SB_TRY(
-        sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x), &y));
-    contig_set set = {0};
-    const sb_tensor *xc;
-    sb_status st = contig_add(&set, x, &xc);
-    if (st == SB_OK) {
-        const int64_t xs[4] = {n, c, h, w};
-        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
-        st = is_max ? be->max_pool2d(&y4, &x4, &p) : be->avg_pool2d(&y4, &x4, &p);
-    }
-    return finish(st, &set, y, out);
+    return run_image_op(be, x, &in, out_sz[0], out_sz[1],
+                        is_max ? max_pool_kernel : avg_pool_kernel, &p, out);
 }
 
 sb_status sb_nn_max_pool2d(const sb_tensor *x, const sb_pool2d_options *opt, sb_tensor **out)
@@ -414,8 +446,7 @@ sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, 
     const char *op = "adaptive_avg_pool2d";
     image_shape in;
     SB_TRY(image_input(op, x, &in));
-    const bool batched = in.batched;
-    const int64_t n = in.n, c = in.c, h = in.h, w = in.w;
+    const int64_t h = in.h, w = in.w;
     if (h == 0 || w == 0)
         return sb_fail(SB_EINVAL, "%s: input's spatial sizes must be non-zero, got %s", op,
                        sb_tensor_shape_text(x).s);
@@ -423,19 +454,7 @@ sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, 
     if (ow <= 0) ow = w;
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
-    const int64_t ysizes[4] = {n, c, oh, ow};
-    sb_tensor *y;
-    SB_TRY(
-        sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x), &y));
-    contig_set set = {0};
-    const sb_tensor *xc;
-    sb_status st = contig_add(&set, x, &xc);
-    if (st == SB_OK && sb_tensor_numel(y) > 0) {
-        const int64_t xs[4] = {n, c, h, w};
-        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
-        st = be->adaptive_avg_pool2d(&y4, &x4);
-    }
-    return finish(st, &set, y, out);
+    return run_image_op(be, x, &in, oh, ow, adaptive_avg_pool_kernel, NULL, out);
 }
 
 /* ---- batch norm ------------------------------------------------------------------------ */

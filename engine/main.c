@@ -426,7 +426,7 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
     if (strcmp(o->command, "submit") == 0) {
         /* sbengine submit FILE: the results client does the work. */
         lua_getglobal(L, "require");
-        lua_pushstring(L, "sbengine.cli");
+        lua_pushstring(L, "sbengine._cli");
         if (runtime_pcall(L, 1, 1) != LUA_OK) {
             runtime_report(L);
             return EXIT_SCRIPT_ERROR;

@@ -6,8 +6,7 @@
  *       the non-zero cells of this batch's C*C counts (1-based, row-major: row = true class)
  *   error_sums(output, target, [op])     -> sum_sq, sum_abs, count
  *   nll_sum(output, target, log_probs, [ignore_index], [op]) -> sum, count
- * `op` names the caller in error messages (the meter's name, "accuracy").  *   list_files(dir,
- * suffix)              -> {names}, or nil, message */
+ * `op` names the caller in error messages (the meter's name, "accuracy"). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -16,7 +15,6 @@
 #include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
 #include "metrics/metrics.h"
-#include "metrics/scripts.h"
 
 #define MAX_KS 64
 
@@ -111,52 +109,14 @@ static int metric_nll_sum(lua_State *L)
     return 2;
 }
 
-/* Holds the C list of names so that the GC frees it if building the Lua table raises. */
-typedef struct names_guard {
-    char **names;
-    size_t count;
-} names_guard;
-
-static int names_guard_gc(lua_State *L)
-{
-    names_guard *g = lua_touserdata(L, 1);
-    sb_free_names(g->names, g->count);
-    g->names = NULL;
-    g->count = 0;
-    return 0;
-}
-
-static int metric_list_files(lua_State *L)
-{
-    const char *dir = luaL_checkstring(L, 1);
-    const char *suffix = luaL_optstring(L, 2, "");
-    names_guard *g = lua_newuserdatauv(L, sizeof *g, 0); /* [guard] */
-    g->names = NULL;
-    g->count = 0;
-    if (luaL_newmetatable(L, "sbengine.names_guard")) {
-        lua_pushcfunction(L, names_guard_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    if (sb_list_files(dir, suffix, &g->names, &g->count) != SB_OK) {
-        lua_pushnil(L);
-        lua_pushstring(L, sb_error_message());
-        return 2;
-    }
-    lua_createtable(L, (int)g->count, 0); /* [guard, list] */
-    for (size_t i = 0; i < g->count; i++) {
-        lua_pushstring(L, g->names[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    return 1;
-}
-
 int sbL_open_metric(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        {"topk_correct", metric_topk_correct}, {"confusion_add", metric_confusion_add},
-        {"error_sums", metric_error_sums},     {"nll_sum", metric_nll_sum},
-        {"list_files", metric_list_files},     {NULL, NULL},
+        {"topk_correct", metric_topk_correct},
+        {"confusion_add", metric_confusion_add},
+        {"error_sums", metric_error_sums},
+        {"nll_sum", metric_nll_sum},
+        {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;

@@ -1,12 +1,10 @@
-/* sbengine.core.result: the BenchmarkResult userdata, the run hash, atomic file writes.
+/* sbengine.core.result: the BenchmarkResult userdata and the run hash.
  *
  *   core.result.new(fields, environment, [idempotency_key]) -> result   (validates; no I/O)
  *   core.result.from_dict(dict)        -> result   (a stored object, as decoded by cjson)
  *   core.result.array_json(list, pretty) -> string (a JSON array of results)
  *   core.result.methods                -> the method table (Lua adds check/submit to it)
  *   core.result.run_hash(output, metrics) -> 64 hex digits
- *   core.result.write_file_atomic(path, text), uuid4(), host_info() -> host, os
- *   core.result.lock_file(path) -> lock (lock:close() releases; so do __close and __gc)
  * The public constructor is sb.BenchmarkResult (lua/sbengine/results.lua). */
 #include <lauxlib.h>
 #include <lua.h>
@@ -15,9 +13,10 @@
 #include <string.h>
 
 #include "core/atomic_file.h"
+#include "core/sys.h"
 #include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
-#include "result/json.h"
+#include "core/json.h"
 #include "result/result.h"
 #include "result/run_hash.h"
 
@@ -557,65 +556,6 @@ static int result_run_hash(lua_State *L)
     return 1;
 }
 
-static int result_write_file_atomic(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    size_t len;
-    const char *text = luaL_checklstring(L, 2, &len);
-    sbL_check(L, sb_write_file_atomic(path, text, len), "write_file_atomic");
-    return 0;
-}
-
-/* lock_file(path) -> lock; lock:close() (also __close/__gc) releases it. */
-typedef struct file_lock {
-    int fd;
-} file_lock;
-
-static int lock_release(lua_State *L)
-{
-    file_lock *lock = luaL_checkudata(L, 1, "sbengine.FileLock");
-    sb_unlock_file(lock->fd);
-    lock->fd = -1;
-    return 0;
-}
-
-static int result_lock_file(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    file_lock *lock = lua_newuserdatauv(L, sizeof *lock, 0);
-    lock->fd = -1;
-    if (luaL_newmetatable(L, "sbengine.FileLock")) {
-        lua_pushcfunction(L, lock_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, lock_release);
-        lua_setfield(L, -2, "__close");
-        lua_newtable(L);
-        lua_pushcfunction(L, lock_release);
-        lua_setfield(L, -2, "close");
-        lua_setfield(L, -2, "__index");
-    }
-    lua_setmetatable(L, -2);
-    sbL_check(L, sb_lock_file(path, &lock->fd), "lock_file");
-    return 1;
-}
-
-static int result_uuid4(lua_State *L)
-{
-    char uuid[37];
-    sbL_check(L, sb_uuid4(uuid), "uuid4");
-    lua_pushstring(L, uuid);
-    return 1;
-}
-
-static int result_host_info(lua_State *L)
-{
-    char host[256], os[512];
-    sb_host_info(host, sizeof host, os, sizeof os);
-    lua_pushstring(L, host);
-    lua_pushstring(L, os);
-    return 2;
-}
-
 static int result_is_result(lua_State *L)
 {
     lua_pushboolean(L, luaL_testudata(L, 1, SB_RESULT_MT) != NULL);
@@ -635,10 +575,6 @@ int sbL_open_result(lua_State *L)
         {"from_dict", result_from_dict},
         {"array_json", result_array_json},
         {"run_hash", result_run_hash},
-        {"write_file_atomic", result_write_file_atomic},
-        {"uuid4", result_uuid4},
-        {"lock_file", result_lock_file},
-        {"host_info", result_host_info},
         {"is_result", result_is_result},
         {NULL, NULL},
     };

@@ -92,3 +92,42 @@ const char *sbL_optfield_string(lua_State *L, int idx, const char *field, const 
     lua_pop(L, 1);
     return value;
 }
+
+void **sbL_new_box(lua_State *L, const char *mt)
+{
+    void **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    luaL_setmetatable(L, mt);
+    return box;
+}
+
+void *sbL_check_box(lua_State *L, int idx, const char *mt, const char *what)
+{
+    void **box = luaL_checkudata(L, idx, mt);
+    if (!*box) luaL_error(L, "%s was freed", what);
+    return *box;
+}
+
+void *sbL_take_box(lua_State *L, int idx, const char *mt)
+{
+    void **box = luaL_checkudata(L, idx, mt);
+    void *held = *box;
+    *box = NULL;
+    return held;
+}
+
+void sbL_new_class(lua_State *L, const char *mt, const luaL_Reg *methods,
+                   const luaL_Reg *metamethods)
+{
+    if (!luaL_newmetatable(L, mt)) { /* [mt] */
+        lua_pop(L, 1);
+        return;
+    }
+    luaL_setfuncs(L, metamethods, 0);
+    if (methods) {
+        lua_newtable(L); /* [mt, methods] */
+        luaL_setfuncs(L, methods, 0);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}

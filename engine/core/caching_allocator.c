@@ -148,22 +148,6 @@ static block *hash_remove(sb_caching_allocator *a, const void *ptr)
 
 /* --- allocation ------------------------------------------------------------------------ */
 
-void sb_format_bytes(size_t nbytes, char *buf, size_t bufsize)
-{
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-    if (nbytes < 1024) {
-        snprintf(buf, bufsize, "%zu bytes", nbytes);
-        return;
-    }
-    double v = (double)nbytes / 1024;
-    int u = 0;
-    while (v >= 1024 && u < 3) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, bufsize, "%.2f %s", v, units[u]);
-}
-
 sb_status sb_caching_allocator_new(const sb_cache_hooks *hooks, sb_caching_allocator **out)
 {
     if (!hooks || !hooks->raw_alloc || !hooks->raw_free)

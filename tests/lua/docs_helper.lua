@@ -1,5 +1,7 @@
--- The one docs-example runner of the Lua specs: every ```lua block of a page under docs/
--- becomes a busted test, so the documentation's examples stay true.
+-- The docs-example runner of the Lua specs: every ```lua block of a page under docs/
+-- becomes a busted test, so the documentation's examples stay true. Pages whose examples
+-- are scripts and shell sessions run through the CLI instead (tests/cli/lib/doc_blocks.sh);
+-- both read blocks with tests/lib/markdown_blocks.lua.
 --   require("docs_helper").run_examples("docs/tensor.md", {min = 16})
 -- Blocks run with `sb` in scope; a relative path given to `dofile` is resolved against the
 -- source tree (examples say `dofile("examples/models/lenet5.lua")`).
@@ -11,18 +13,15 @@ local docs = {}
 
 docs.source_dir = os.getenv("SBENGINE_SOURCE_DIR") or "."
 
---- The text of a file of the source tree (`page` relative to its root).
-function docs.read(page)
-  local f = assert(io.open(docs.source_dir .. "/" .. page))
-  local text = f:read("a")
-  f:close()
-  return text
-end
+-- The docs' one block reader, shared with the CLI tests' runner (tests/cli/lib/doc_blocks.sh).
+local markdown = dofile(docs.source_dir .. "/tests/lib/markdown_blocks.lua")
 
---- The ```lua blocks of `page`, in order.
+--- The ```lua blocks of `page`, in order (their text).
 function docs.lua_blocks(page)
   local blocks = {}
-  for block in docs.read(page):gmatch("```lua\n(.-)```") do blocks[#blocks + 1] = block end
+  for i, block in ipairs(markdown.blocks(docs.source_dir .. "/" .. page, { lua = true })) do
+    blocks[i] = block.body
+  end
   return blocks
 end
 

@@ -20,7 +20,7 @@ run_doc_blocks() {
     PATH="$(cd "$(dirname "$SBENGINE")" && pwd):$PATH"
     export PATH
 
-    lua5.4 "$SBENGINE_SOURCE_DIR/tests/cli/lib/markdown_blocks.lua" "$doc" "$blocks" \
+    lua5.4 "$SBENGINE_SOURCE_DIR/tests/lib/markdown_blocks.lua" "$doc" "$blocks" \
         >"$blocks/index" || exit 1
     local count
     count=$(grep -c . "$blocks/index")

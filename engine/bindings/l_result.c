@@ -23,15 +23,10 @@
 #define SB_RESULT_MT "sbengine.BenchmarkResult"
 #define MAX_DEPTH 32
 
-typedef struct result_ud {
-    sb_result *r;
-} result_ud;
-
+/* A box (l_util.h) holding an sb_result. */
 static sb_result *check_result(lua_State *L, int idx)
 {
-    result_ud *ud = luaL_checkudata(L, idx, SB_RESULT_MT);
-    if (!ud->r) luaL_error(L, "BenchmarkResult was freed");
-    return ud->r;
+    return sbL_check_box(L, idx, SB_RESULT_MT, "BenchmarkResult");
 }
 
 /* cjson.null is a light userdata NULL. */
@@ -171,15 +166,6 @@ typedef struct json_field {
     sb_json **slot;
 } json_field;
 
-static void free_json_fields(sb_result_fields *f)
-{
-    sb_json_free(f->results);
-    sb_json_free(f->speed_mem_metrics);
-    sb_json_free(f->paper_results);
-    sb_json_free(f->config);
-    sb_json_free(f->environment);
-}
-
 /* Converts the JSON-valued fields; on failure frees what was built and raises. */
 static void convert_json_fields(lua_State *L, int idx, sb_result_fields *f, int env_idx)
 {
@@ -201,7 +187,7 @@ static void convert_json_fields(lua_State *L, int idx, sb_result_fields *f, int 
         if (!lua_isnil(L, -1)) s = to_json_value(L, -1, fields[i].key, 0, fields[i].slot);
         lua_pop(L, 1);
         if (s != SB_OK) {
-            free_json_fields(f);
+            sb_result_fields_release(f);
             sbL_raise(L, "BenchmarkResult");
         }
     }
@@ -209,9 +195,7 @@ static void convert_json_fields(lua_State *L, int idx, sb_result_fields *f, int 
 
 static void push_result(lua_State *L, sb_result *r)
 {
-    result_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
-    ud->r = r;
-    luaL_setmetatable(L, SB_RESULT_MT);
+    *sbL_new_box(L, SB_RESULT_MT) = r;
 }
 
 static const char *const constructor_fields[] = {"model",
@@ -396,9 +380,7 @@ static int result_tostring(lua_State *L)
 
 static int result_gc(lua_State *L)
 {
-    result_ud *ud = luaL_checkudata(L, 1, SB_RESULT_MT);
-    sb_result_free(ud->r);
-    ud->r = NULL;
+    sb_result_free(sbL_take_box(L, 1, SB_RESULT_MT));
     return 0;
 }
 
@@ -437,7 +419,7 @@ static int result_array_json(lua_State *L)
     for (lua_Integer i = 1; i <= n && s == SB_OK; i++) {
         lua_rawgeti(L, 1, i);
         sb_json *copy = NULL;
-        s = sb_json_clone(((result_ud *)lua_touserdata(L, -1))->r->dict, &copy);
+        s = sb_json_clone((*(sb_result **)lua_touserdata(L, -1))->dict, &copy);
         lua_pop(L, 1);
         if (s == SB_OK) s = sb_json_array_push(array, copy);
     }
@@ -578,18 +560,17 @@ int sbL_open_result(lua_State *L)
         {"is_result", result_is_result},
         {NULL, NULL},
     };
+    static const luaL_Reg metamethods[] = {{"__newindex", result_newindex},
+                                           {"__tostring", result_tostring},
+                                           {"__gc", result_gc},
+                                           {NULL, NULL}};
     luaL_newlib(L, funcs);                    /* [mod] */
     luaL_newlib(L, methods);                  /* [mod, methods] */
     if (luaL_newmetatable(L, SB_RESULT_MT)) { /* [mod, methods, mt] */
         lua_pushvalue(L, -2);
         lua_pushcclosure(L, result_index, 1);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, result_newindex);
-        lua_setfield(L, -2, "__newindex");
-        lua_pushcfunction(L, result_tostring);
-        lua_setfield(L, -2, "__tostring");
-        lua_pushcfunction(L, result_gc);
-        lua_setfield(L, -2, "__gc");
+        luaL_setfuncs(L, metamethods, 0);
         lua_pushliteral(L, "BenchmarkResult");
         lua_setfield(L, -2, "__name");
         lua_pop(L, 1); /* [mod, methods] */

@@ -333,6 +333,16 @@ done:
     return st;
 }
 
+/* Grows `b` over the next block of its segment, which goes (it is in no pool). */
+static void absorb_next(block *b)
+{
+    block *next = b->next;
+    b->size += next->size;
+    b->next = next->next;
+    if (next->next) next->next->prev = b;
+    free(next);
+}
+
 /* Merges `b` with free neighbours of its segment and puts the result in its pool. */
 static void return_to_pool(sb_caching_allocator *a, block *b)
 {
@@ -340,19 +350,13 @@ static void return_to_pool(sb_caching_allocator *a, block *b)
     block *prev = b->prev;
     if (prev && !prev->allocated && !prev->event) {
         pool_remove(p, prev);
-        prev->size += b->size;
-        prev->next = b->next;
-        if (b->next) b->next->prev = prev;
-        free(b);
+        absorb_next(prev);
         b = prev;
     }
     block *next = b->next;
     if (next && !next->allocated && !next->event) {
         pool_remove(p, next);
-        b->size += next->size;
-        b->next = next->next;
-        if (next->next) next->next->prev = b;
-        free(next);
+        absorb_next(b);
     }
     if (pool_insert(p, b) != SB_OK && !b->prev && !b->next) release_segment(a, b);
 }

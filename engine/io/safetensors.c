@@ -155,11 +155,7 @@ void sb_safetensors_free(sb_safetensors *st)
         sb_tensor_free(st->entries[i].tensor);
     }
     free(st->entries);
-    for (size_t i = 0; i < st->meta_count; i++) {
-        free(st->meta[i].key);
-        free(st->meta[i].value);
-    }
-    free(st->meta);
+    sb_st_meta_free(st->meta, st->meta_count);
     free(st);
 }
 

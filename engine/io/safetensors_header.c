@@ -26,24 +26,9 @@ const st_dtype *sb_st_dtype_find(const char *name)
 
 const char *sb_st_dtype_name(sb_dtype d)
 {
-    switch (d) {
-    case SB_FLOAT32:
-        return "F32";
-    case SB_FLOAT64:
-        return "F64";
-    case SB_INT64:
-        return "I64";
-    case SB_INT32:
-        return "I32";
-    case SB_UINT8:
-        return "U8";
-    case SB_FLOAT16:
-        return "F16";
-    case SB_BFLOAT16:
-        return "BF16";
-    default:
-        return NULL;
-    }
+    for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)
+        if (st_dtypes[i].loaded == d) return st_dtypes[i].name;
+    return NULL;
 }
 
 /* ---- the header parser ---------------------------------------------------------------------
@@ -172,40 +157,22 @@ static sb_status parse_string(parser *ps, char **out)
         }
         q++;
         char c = (char)*q++;
-        switch (c) {
-        case 'b':
-            buf[n++] = '\b';
-            break;
-        case 'f':
-            buf[n++] = '\f';
-            break;
-        case 'n':
-            buf[n++] = '\n';
-            break;
-        case 'r':
-            buf[n++] = '\r';
-            break;
-        case 't':
-            buf[n++] = '\t';
-            break;
-        case 'u': {
-            uint32_t cp = 0;
+        if (c != 'u') { /* one of the escapes the first pass accepted */
+            static const char from[] = "bfnrt\"\\/", to[] = "\b\f\n\r\t\"\\/";
+            buf[n++] = to[strchr(from, c) - from];
+            continue;
+        }
+        uint32_t cp = 0;
+        for (int i = 0; i < 4; i++)
+            cp = cp * 16 + (uint32_t)hex_value(*q++);
+        if (cp >= 0xd800 && cp <= 0xdbff) {
+            uint32_t lo = 0;
+            q += 2;
             for (int i = 0; i < 4; i++)
-                cp = cp * 16 + (uint32_t)hex_value(*q++);
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                uint32_t lo = 0;
-                q += 2;
-                for (int i = 0; i < 4; i++)
-                    lo = lo * 16 + (uint32_t)hex_value(*q++);
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
-            n += sb_utf8_encode(cp, buf + n);
-            break;
+                lo = lo * 16 + (uint32_t)hex_value(*q++);
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
         }
-        default:
-            buf[n++] = c;
-            break; /* " \ / */
-        }
+        n += sb_utf8_encode(cp, buf + n);
     }
     buf[n] = '\0';
     *out = buf;
@@ -316,16 +283,21 @@ static sb_status skip_value(parser *ps, int depth)
 
 /* ---- header -> entries ------------------------------------------------------------------ */
 
+void sb_st_meta_free(sb_safetensors_meta *meta, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(meta[i].key);
+        free(meta[i].value);
+    }
+    free(meta);
+}
+
 void sb_st_header_free(st_header *h)
 {
     for (size_t i = 0; i < h->count; i++)
         free(h->infos[i].name);
     free(h->infos);
-    for (size_t i = 0; i < h->meta_count; i++) {
-        free(h->meta[i].key);
-        free(h->meta[i].value);
-    }
-    free(h->meta);
+    sb_st_meta_free(h->meta, h->meta_count);
     memset(h, 0, sizeof *h);
 }
 
@@ -340,17 +312,23 @@ static bool grow(void **items, size_t *cap, size_t count, size_t item_size)
     return true;
 }
 
+/* An object member's key and the ':' after it; *key is malloc'd (free it). */
+static sb_status parse_key(parser *ps, char **key)
+{
+    SB_TRY(parse_string(ps, key));
+    if (take(ps, ':')) return SB_OK;
+    free(*key);
+    *key = NULL;
+    return perr(ps, "expected ':'");
+}
+
 static sb_status parse_metadata(parser *ps, st_header *h)
 {
     if (!take(ps, '{')) return perr(ps, "expected '{' (__metadata__ must be an object)");
     if (take(ps, '}')) return SB_OK;
     do {
         char *key = NULL, *value = NULL;
-        SB_TRY(parse_string(ps, &key));
-        if (!take(ps, ':')) {
-            free(key);
-            return perr(ps, "expected ':'");
-        }
+        SB_TRY(parse_key(ps, &key));
         sb_status st = parse_string(ps, &value);
         if (st != SB_OK) {
             free(key);
@@ -374,11 +352,7 @@ static sb_status parse_tensor_info(parser *ps, st_info *info)
     if (!take(ps, '}')) {
         do {
             char *key = NULL;
-            SB_TRY(parse_string(ps, &key));
-            if (!take(ps, ':')) {
-                free(key);
-                return perr(ps, "expected ':'");
-            }
+            SB_TRY(parse_key(ps, &key));
             if (strcmp(key, "dtype") == 0) {
                 free(key);
                 if (have_dtype) return perr(ps, "expected one \"dtype\" per tensor");
@@ -447,11 +421,7 @@ static sb_status parse_header(parser *ps, st_header *h)
     if (!take(ps, '}')) {
         do {
             char *name = NULL;
-            SB_TRY(parse_string(ps, &name));
-            if (!take(ps, ':')) {
-                free(name);
-                return perr(ps, "expected ':'");
-            }
+            SB_TRY(parse_key(ps, &name));
             if (strcmp(name, "__metadata__") == 0) {
                 free(name);
                 if (have_meta) return perr(ps, "expected one \"__metadata__\"");

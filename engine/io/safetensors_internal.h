@@ -38,5 +38,6 @@ typedef struct st_header {
 sb_status sb_st_parse_header(const unsigned char *start, const unsigned char *end, const char *what,
                              st_header *h);
 void sb_st_header_free(st_header *h);
+void sb_st_meta_free(sb_safetensors_meta *meta, size_t count);
 
 #endif

@@ -110,7 +110,7 @@ static sb_status take_or_null(sb_json **slot, sb_json **out)
     return sb_json_null(out);
 }
 
-static void release_fields(sb_result_fields *f)
+void sb_result_fields_release(sb_result_fields *f)
 {
     sb_json_free(f->results);
     sb_json_free(f->speed_mem_metrics);
@@ -181,7 +181,7 @@ sb_status sb_result_new(sb_result_fields *f, sb_result **out)
         r = malloc(sizeof *r);
         if (!r) s = sb_fail(SB_ENOMEM, "out of memory allocating a BenchmarkResult");
     }
-    release_fields(f);
+    sb_result_fields_release(f);
     if (s != SB_OK) {
         sb_json_free(dict);
         return s;

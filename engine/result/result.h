@@ -25,6 +25,10 @@ typedef struct sb_result_fields {
     sb_json *results, *speed_mem_metrics, *paper_results, *config, *environment;
 } sb_result_fields;
 
+/* Frees the JSON values of `f` and sets them to NULL (for a caller that gives up before
+ * handing them to sb_result_new). */
+void sb_result_fields_release(sb_result_fields *f);
+
 typedef struct sb_result {
     sb_json *dict; /* the ordered object described above */
 } sb_result;

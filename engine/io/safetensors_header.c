@@ -17,7 +17,8 @@ static const st_dtype st_dtypes[] = {
     {"U8", 1, SB_UINT8},    {"F16", 2, SB_FLOAT16}, {"BF16", 2, SB_BFLOAT16},
 };
 
-const st_dtype *sb_st_dtype_find(const char *name)
+/* The file's dtype named `name` ("F32", ...), or NULL. */
+static const st_dtype *st_dtype_find(const char *name)
 {
     for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)
         if (strcmp(st_dtypes[i].name, name) == 0) return &st_dtypes[i];
@@ -358,7 +359,7 @@ static sb_status parse_tensor_info(parser *ps, st_info *info)
                 if (have_dtype) return perr(ps, "expected one \"dtype\" per tensor");
                 char *name = NULL;
                 SB_TRY(parse_string(ps, &name));
-                info->dtype = sb_st_dtype_find(name);
+                info->dtype = st_dtype_find(name);
                 if (!info->dtype) {
                     sb_status st =
                         sb_fail(SB_EFORMAT,

@@ -13,8 +13,6 @@ typedef struct st_dtype {
     sb_dtype loaded;
 } st_dtype;
 
-/* The file's dtype named `name` ("F32", ...), or NULL. */
-const st_dtype *sb_st_dtype_find(const char *name);
 /* The file's name of an sbengine dtype, or NULL when safetensors cannot store it. */
 const char *sb_st_dtype_name(sb_dtype d);
 

@@ -4,7 +4,7 @@
 --   local r = sb.BenchmarkResult{ model = "LeNet-5", task = "Image Classification",
 --                                 dataset = "MNIST", results = {["Top 1 Accuracy"] = 0.99} }
 --
--- The userdata is built and validated in C (engine/bindings/l_result.c, engine/result/); this
+-- The userdata is built and validated in C (engine/bindings/l_result.c, engine/result/, engine/core/json.h); this
 -- module adds the environment block, collects every result of the run for the store file
 -- and adds the server methods r:check() and r:submit().
 local calls = require "sbengine._calls"

@@ -323,126 +323,145 @@ static sb_status parse_key(parser *ps, char **key)
     return perr(ps, "expected ':'");
 }
 
-static sb_status parse_metadata(parser *ps, st_header *h)
+/* Reads one member's value; owns `key`. */
+typedef sb_status (*member_fn)(parser *ps, char *key, void *ctx);
+
+/* An object: `member` is called for each member with the parser at its value.
+ * `expected_open` is the message when there is no '{'. */
+static sb_status parse_object(parser *ps, const char *expected_open, member_fn member, void *ctx)
 {
-    if (!take(ps, '{')) return perr(ps, "expected '{' (__metadata__ must be an object)");
+    if (!take(ps, '{')) return perr(ps, expected_open);
     if (take(ps, '}')) return SB_OK;
     do {
-        char *key = NULL, *value = NULL;
+        char *key = NULL;
         SB_TRY(parse_key(ps, &key));
-        sb_status st = parse_string(ps, &value);
-        if (st != SB_OK) {
-            free(key);
-            return sb_fail_context(st, "__metadata__ values must be strings");
-        }
-        if (!grow((void **)&h->meta, &h->meta_cap, h->meta_count, sizeof *h->meta)) {
-            free(key);
-            free(value);
-            return sb_fail(SB_ENOMEM, "%s: out of memory reading the header", ps->what);
-        }
-        h->meta[h->meta_count++] = (sb_safetensors_meta){key, value};
+        SB_TRY(member(ps, key, ctx));
     } while (take(ps, ','));
     if (!take(ps, '}')) return perr(ps, "expected ',' or '}'");
     return SB_OK;
 }
 
-static sb_status parse_tensor_info(parser *ps, st_info *info)
+static sb_status metadata_member(parser *ps, char *key, void *ctx)
 {
-    if (!take(ps, '{')) return perr(ps, "expected '{' (a tensor's entry must be an object)");
-    bool have_dtype = false, have_shape = false, have_offsets = false;
-    if (!take(ps, '}')) {
-        do {
-            char *key = NULL;
-            SB_TRY(parse_key(ps, &key));
-            if (strcmp(key, "dtype") == 0) {
-                free(key);
-                if (have_dtype) return perr(ps, "expected one \"dtype\" per tensor");
-                char *name = NULL;
-                SB_TRY(parse_string(ps, &name));
-                info->dtype = st_dtype_find(name);
-                if (!info->dtype) {
-                    sb_status st =
-                        sb_fail(SB_EFORMAT,
-                                "%s: tensor '%s' has dtype '%.16s', which sbengine does not read "
-                                "(F32, F64, F16, BF16, I64, I32, U8)",
-                                ps->what, info->name, name);
-                    free(name);
-                    return st;
-                }
-                free(name);
-                have_dtype = true;
-            } else if (strcmp(key, "shape") == 0) {
-                free(key);
-                if (have_shape) return perr(ps, "expected one \"shape\" per tensor");
-                if (!take(ps, '[')) return perr(ps, "expected '[' (shape must be an array)");
-                info->ndim = 0;
-                if (!take(ps, ']')) {
-                    do {
-                        uint64_t v;
-                        SB_TRY(parse_uint(ps, "expected a non-negative integer size in shape", &v));
-                        if (info->ndim == SB_MAX_DIMS)
-                            return sb_fail(SB_EFORMAT,
-                                           "%s: tensor '%s' has more than %d dimensions", ps->what,
-                                           info->name, SB_MAX_DIMS);
-                        if (v > (uint64_t)INT64_MAX) return perr(ps, "expected a size below 2^63");
-                        info->shape[info->ndim++] = (int64_t)v;
-                    } while (take(ps, ','));
-                    if (!take(ps, ']')) return perr(ps, "expected ',' or ']'");
-                }
-                have_shape = true;
-            } else if (strcmp(key, "data_offsets") == 0) {
-                free(key);
-                if (have_offsets) return perr(ps, "expected one \"data_offsets\" per tensor");
-                if (!take(ps, '['))
-                    return perr(ps, "expected '[' (data_offsets must be [begin, end])");
-                SB_TRY(parse_uint(ps, "expected a non-negative integer offset", &info->begin));
-                if (!take(ps, ',')) return perr(ps, "expected ',' (data_offsets is [begin, end])");
-                SB_TRY(parse_uint(ps, "expected a non-negative integer offset", &info->end));
-                if (!take(ps, ']')) return perr(ps, "expected ']' (data_offsets is [begin, end])");
-                have_offsets = true;
-            } else {
-                free(key);
-                SB_TRY(skip_value(ps, 2));
-            }
-        } while (take(ps, ','));
-        if (!take(ps, '}')) return perr(ps, "expected ',' or '}'");
+    st_header *h = ctx;
+    char *value = NULL;
+    sb_status st = parse_string(ps, &value);
+    if (st != SB_OK) {
+        free(key);
+        return sb_fail_context(st, "__metadata__ values must be strings");
     }
-    if (!have_dtype || !have_shape || !have_offsets)
-        return sb_fail(SB_EFORMAT, "%s: tensor '%s' lacks %s", ps->what, info->name,
-                       !have_dtype   ? "\"dtype\""
-                       : !have_shape ? "\"shape\""
-                                     : "\"data_offsets\"");
+    if (!grow((void **)&h->meta, &h->meta_cap, h->meta_count, sizeof *h->meta)) {
+        free(key);
+        free(value);
+        return sb_fail(SB_ENOMEM, "%s: out of memory reading the header", ps->what);
+    }
+    h->meta[h->meta_count++] = (sb_safetensors_meta){key, value};
     return SB_OK;
 }
 
-static sb_status parse_header(parser *ps, st_header *h)
+static sb_status parse_dtype(parser *ps, st_info *info)
 {
-    if (!take(ps, '{')) return perr(ps, "expected '{' (the header is a JSON object)");
-    bool have_meta = false;
-    if (!take(ps, '}')) {
-        do {
-            char *name = NULL;
-            SB_TRY(parse_key(ps, &name));
-            if (strcmp(name, "__metadata__") == 0) {
-                free(name);
-                if (have_meta) return perr(ps, "expected one \"__metadata__\"");
-                have_meta = true;
-                SB_TRY(parse_metadata(ps, h));
-                continue;
-            }
-            if (!grow((void **)&h->infos, &h->cap, h->count, sizeof *h->infos)) {
-                free(name);
-                return sb_fail(SB_ENOMEM, "%s: out of memory reading the header", ps->what);
-            }
-            st_info *info = &h->infos[h->count++];
-            memset(info, 0, sizeof *info);
-            info->name = name;
-            SB_TRY(parse_tensor_info(ps, info));
-        } while (take(ps, ','));
-        if (!take(ps, '}')) return perr(ps, "expected ',' or '}'");
+    char *name = NULL;
+    SB_TRY(parse_string(ps, &name));
+    info->dtype = st_dtype_find(name);
+    sb_status st = SB_OK;
+    if (!info->dtype)
+        st = sb_fail(SB_EFORMAT,
+                     "%s: tensor '%s' has dtype '%.16s', which sbengine does not read "
+                     "(F32, F64, F16, BF16, I64, I32, U8)",
+                     ps->what, info->name, name);
+    free(name);
+    return st;
+}
+
+static sb_status parse_shape(parser *ps, st_info *info)
+{
+    if (!take(ps, '[')) return perr(ps, "expected '[' (shape must be an array)");
+    info->ndim = 0;
+    if (take(ps, ']')) return SB_OK;
+    do {
+        uint64_t v;
+        SB_TRY(parse_uint(ps, "expected a non-negative integer size in shape", &v));
+        if (info->ndim == SB_MAX_DIMS)
+            return sb_fail(SB_EFORMAT, "%s: tensor '%s' has more than %d dimensions", ps->what,
+                           info->name, SB_MAX_DIMS);
+        if (v > (uint64_t)INT64_MAX) return perr(ps, "expected a size below 2^63");
+        info->shape[info->ndim++] = (int64_t)v;
+    } while (take(ps, ','));
+    if (!take(ps, ']')) return perr(ps, "expected ',' or ']'");
+    return SB_OK;
+}
+
+static sb_status parse_offsets(parser *ps, st_info *info)
+{
+    if (!take(ps, '[')) return perr(ps, "expected '[' (data_offsets must be [begin, end])");
+    SB_TRY(parse_uint(ps, "expected a non-negative integer offset", &info->begin));
+    if (!take(ps, ',')) return perr(ps, "expected ',' (data_offsets is [begin, end])");
+    SB_TRY(parse_uint(ps, "expected a non-negative integer offset", &info->end));
+    if (!take(ps, ']')) return perr(ps, "expected ']' (data_offsets is [begin, end])");
+    return SB_OK;
+}
+
+typedef struct tensor_entry {
+    st_info *info;
+    bool have_dtype, have_shape, have_offsets;
+} tensor_entry;
+
+/* A member of a tensor's entry: dtype, shape and data_offsets once each; other members
+ * are checked and skipped, as the reference implementation ignores them. */
+static sb_status tensor_member(parser *ps, char *key, void *ctx)
+{
+    tensor_entry *e = ctx;
+    static const char *const fields[] = {"dtype", "shape", "data_offsets"};
+    bool *have[] = {&e->have_dtype, &e->have_shape, &e->have_offsets};
+    int field = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(key, fields[i]) == 0) field = i;
+    free(key);
+    if (field < 0) return skip_value(ps, 2);
+    if (*have[field]) {
+        char expected[64];
+        snprintf(expected, sizeof expected, "expected one \"%s\" per tensor", fields[field]);
+        return perr(ps, expected);
     }
-    skip_ws(ps);
-    if (ps->p != ps->end) return perr(ps, "expected only whitespace after the header object");
+    *have[field] = true;
+    if (field == 0) return parse_dtype(ps, e->info);
+    if (field == 1) return parse_shape(ps, e->info);
+    return parse_offsets(ps, e->info);
+}
+
+typedef struct header_state {
+    st_header *h;
+    bool have_meta;
+} header_state;
+
+/* A member of the header: "__metadata__" once, or a tensor's entry. */
+static sb_status header_member(parser *ps, char *name, void *ctx)
+{
+    header_state *hs = ctx;
+    st_header *h = hs->h;
+    if (strcmp(name, "__metadata__") == 0) {
+        free(name);
+        if (hs->have_meta) return perr(ps, "expected one \"__metadata__\"");
+        hs->have_meta = true;
+        return parse_object(ps, "expected '{' (__metadata__ must be an object)", metadata_member,
+                            h);
+    }
+    if (!grow((void **)&h->infos, &h->cap, h->count, sizeof *h->infos)) {
+        free(name);
+        return sb_fail(SB_ENOMEM, "%s: out of memory reading the header", ps->what);
+    }
+    st_info *info = &h->infos[h->count++];
+    memset(info, 0, sizeof *info);
+    info->name = name;
+    tensor_entry e = {info, false, false, false};
+    SB_TRY(
+        parse_object(ps, "expected '{' (a tensor's entry must be an object)", tensor_member, &e));
+    if (!e.have_dtype || !e.have_shape || !e.have_offsets)
+        return sb_fail(SB_EFORMAT, "%s: tensor '%s' lacks %s", ps->what, info->name,
+                       !e.have_dtype   ? "\"dtype\""
+                       : !e.have_shape ? "\"shape\""
+                                       : "\"data_offsets\"");
     return SB_OK;
 }
 
@@ -451,5 +470,9 @@ sb_status sb_st_parse_header(const unsigned char *start, const unsigned char *en
 {
     memset(h, 0, sizeof *h);
     parser ps = {start, start, end, what};
-    return parse_header(&ps, h);
+    header_state hs = {h, false};
+    SB_TRY(parse_object(&ps, "expected '{' (the header is a JSON object)", header_member, &hs));
+    skip_ws(&ps);
+    if (ps.p != ps.end) return perr(&ps, "expected only whitespace after the header object");
+    return SB_OK;
 }

@@ -20,8 +20,6 @@
 
 sb_dataset *sbL_check_dataset(lua_State *L, int idx);
 sb_transform *sbL_check_transform(lua_State *L, int idx);
-/* Pushes {dtype = "float32", shape = {...}}. */
-void sbL_push_sample_spec(lua_State *L, const sb_sample_spec *spec);
 
 void sbL_data_add_datasets(lua_State *L);
 void sbL_data_add_transforms(lua_State *L);

@@ -89,37 +89,6 @@ static int dataset_get(lua_State *L)
     return 2;
 }
 
-void sbL_push_sample_spec(lua_State *L, const sb_sample_spec *spec)
-{
-    lua_createtable(L, 0, 2);
-    lua_pushstring(L, sb_dtype_name(spec->dtype));
-    lua_setfield(L, -2, "dtype");
-    lua_createtable(L, spec->ndim, 0);
-    for (int i = 0; i < spec->ndim; i++) {
-        lua_pushinteger(L, (lua_Integer)spec->sizes[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-    lua_setfield(L, -2, "shape");
-}
-
-/* ds:info() -> {name, length, input = {dtype, shape}, target = {dtype, shape} | nil} */
-static int dataset_info(lua_State *L)
-{
-    sb_dataset *ds = sbL_check_dataset(L, 1);
-    lua_createtable(L, 0, 4);
-    lua_pushstring(L, ds->name);
-    lua_setfield(L, -2, "name");
-    lua_pushinteger(L, (lua_Integer)ds->length);
-    lua_setfield(L, -2, "length");
-    sbL_push_sample_spec(L, &ds->input);
-    lua_setfield(L, -2, "input");
-    if (ds->has_target) {
-        sbL_push_sample_spec(L, &ds->target);
-        lua_setfield(L, -2, "target");
-    }
-    return 1;
-}
-
 static int data_mnist(lua_State *L)
 {
     const char *root = luaL_checkstring(L, 1);
@@ -155,7 +124,7 @@ static int data_tensor_dataset(lua_State *L)
 
 void sbL_data_add_datasets(lua_State *L)
 {
-    static const luaL_Reg methods[] = {{"get", dataset_get}, {"info", dataset_info}, {NULL, NULL}};
+    static const luaL_Reg methods[] = {{"get", dataset_get}, {NULL, NULL}};
     static const luaL_Reg metamethods[] = {
         {"__gc", dataset_gc}, {"__len", dataset_len}, {NULL, NULL}};
     sbL_new_class(L, SB_DATASET_MT, methods, metamethods);

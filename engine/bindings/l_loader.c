@@ -59,13 +59,6 @@ static int loader_pinned(lua_State *L)
     return 2;
 }
 
-/* loader:input_spec() -> {dtype, shape} of one transformed sample */
-static int loader_input_spec(lua_State *L)
-{
-    sbL_push_sample_spec(L, sb_loader_input_spec(check_loader(L, 1)));
-    return 1;
-}
-
 #define GC_OUTSTANDING 4
 
 typedef struct iter_box {
@@ -156,10 +149,8 @@ static int data_permutation(lua_State *L)
 
 void sbL_data_add_loaders(lua_State *L)
 {
-    static const luaL_Reg loader_methods[] = {{"iter", loader_iter},
-                                              {"pinned", loader_pinned},
-                                              {"input_spec", loader_input_spec},
-                                              {NULL, NULL}};
+    static const luaL_Reg loader_methods[] = {
+        {"iter", loader_iter}, {"pinned", loader_pinned}, {NULL, NULL}};
     static const luaL_Reg loader_metamethods[] = {
         {"__gc", loader_gc}, {"__len", loader_len}, {NULL, NULL}};
     sbL_new_class(L, LOADER_MT, loader_methods, loader_metamethods);

@@ -538,12 +538,6 @@ static int result_run_hash(lua_State *L)
     return 1;
 }
 
-static int result_is_result(lua_State *L)
-{
-    lua_pushboolean(L, luaL_testudata(L, 1, SB_RESULT_MT) != NULL);
-    return 1;
-}
-
 int sbL_open_result(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -557,7 +551,6 @@ int sbL_open_result(lua_State *L)
         {"from_dict", result_from_dict},
         {"array_json", result_array_json},
         {"run_hash", result_run_hash},
-        {"is_result", result_is_result},
         {NULL, NULL},
     };
     static const luaL_Reg metamethods[] = {{"__newindex", result_newindex},

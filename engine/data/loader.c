@@ -207,10 +207,6 @@ int64_t sb_loader_num_batches(const sb_loader *l)
 {
     return l->nbatches;
 }
-const sb_sample_spec *sb_loader_input_spec(const sb_loader *l)
-{
-    return &l->input_spec;
-}
 
 bool sb_loader_pinned(const sb_loader *l, const char **why)
 {

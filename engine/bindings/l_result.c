@@ -35,9 +35,8 @@ static int is_json_null(lua_State *L, int idx)
     return lua_islightuserdata(L, idx) && lua_touserdata(L, idx) == NULL;
 }
 
-/* The Lua value at idx as JSON, or NULL with an error message (naming `path`) on the stack
- * top... Instead of raising (which would leak the partly built tree), failures return the
- * status and leave the message in sb_error_message(). */
+/* The Lua value at idx as JSON. A failure returns its status with the message (naming
+ * `path`) in sb_error_message() instead of raising, which would leak the partly built tree. */
 static sb_status to_json_value(lua_State *L, int idx, const char *path, int depth, sb_json **out);
 
 static int compare_keys(const void *a, const void *b)

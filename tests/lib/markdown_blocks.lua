@@ -6,7 +6,7 @@
 -- `<!-- file: NAME -->` comment on the line before it (else ""), its expected output from
 -- a `<!-- expect: TEXT -->` comment on the line after it (else "").
 --
--- As a script: lua5.4 markdown_blocks.lua DOC.md OUTDIR
+-- As a script: lua5.4 markdown_blocks.lua DOC.md OUTDIR [LANGS]   (LANGS: "lua,sh" default)
 -- writes OUTDIR/NNN.<lang> for each block and prints one line per block: id, lang, file
 -- name, expected text, separated by the ASCII unit separator (\31) so that empty fields
 -- survive `read`.
@@ -39,10 +39,12 @@ function M.blocks(path, langs)
   return blocks
 end
 
-local doc, outdir = ...
+local doc, outdir, langs = ...
 if doc == nil then return M end
 
-for n, block in ipairs(M.blocks(doc)) do
+local keep = {}
+for lang in (langs or "lua,sh"):gmatch("[^,]+") do keep[lang] = true end
+for n, block in ipairs(M.blocks(doc, keep)) do
   local id = ("%03d"):format(n)
   local f = assert(io.open(outdir .. "/" .. id .. "." .. block.lang, "w"))
   f:write(block.body)

@@ -1,7 +1,7 @@
 #include "data/loader.h"
 
-#include "core/cuda.h"
 #include "core/rng.h"
+#include "gpu/cuda.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -31,6 +31,7 @@ typedef struct cli_options {
     const char *metric_dirs[MAX_METRIC_DIRS];
     int nmetric_dirs;
     int submit, no_cache, quiet, progress;
+    int allow_nonfinite, insecure_http;
     long threads;     /* 0 = default */
     int script_index; /* argv index of the script (or submit FILE); 0 = none */
 } cli_options;
@@ -67,6 +68,10 @@ static const char help_text[] =
     "  --server URL        results server (default $SOTABENCH_URL)\n"
     "  --profile NAME      profile of ~/.sotabench/sotabenchapi.ini for the token\n"
     "  --submit            submit the results to the server after the run\n"
+    "  --allow-nonfinite   submit results whose model gave NaN or infinite outputs\n"
+    "                      (refused otherwise; also $SBENGINE_ALLOW_NONFINITE=1)\n"
+    "  --insecure-http     send the token over plain http:// to a server that is not\n"
+    "                      loopback (refused otherwise; also $SBENGINE_INSECURE_HTTP=1)\n"
     "  --no-cache          do not look the run hash up on the server; always evaluate\n"
     "  --quiet             no progress bars\n"
     "  --progress          progress bars even when stderr is not a terminal\n"
@@ -229,6 +234,10 @@ static int parse_options(int argc, char **argv, cli_options *o)
             o->submit = 1;
         } else if (strcmp(a, "--no-cache") == 0) {
             o->no_cache = 1;
+        } else if (strcmp(a, "--allow-nonfinite") == 0) {
+            o->allow_nonfinite = 1;
+        } else if (strcmp(a, "--insecure-http") == 0) {
+            o->insecure_http = 1;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             o->quiet = 1;
         } else if (strcmp(a, "--progress") == 0) {
@@ -272,6 +281,8 @@ static int configure_session(lua_State *L, const cli_options *o)
     set_string(L, "profile", o->profile);
     set_boolean(L, "submit", o->submit);
     set_boolean(L, "no_cache", o->no_cache);
+    set_boolean(L, "allow_nonfinite", o->allow_nonfinite);
+    set_boolean(L, "insecure_http", o->insecure_http);
     set_boolean(L, "quiet", o->quiet);
     set_boolean(L, "progress", o->progress);
     if (strcmp(o->command, "check") == 0)

@@ -6,6 +6,7 @@
  *       the non-zero cells of this batch's C*C counts (1-based, row-major: row = true class)
  *   error_sums(output, target, [op])     -> sum_sq, sum_abs, count
  *   nll_sum(output, target, log_probs, [ignore_index], [op]) -> sum, count
+ *   nonfinite_rows(output)               -> rows of output holding a NaN or an infinity
  * `op` names the caller in error messages (the meter's name, "accuracy").  *   list_files(dir,
  * suffix)              -> {names}, or nil, message */
 #include <lauxlib.h>
@@ -111,6 +112,15 @@ static int metric_nll_sum(lua_State *L)
     return 2;
 }
 
+static int metric_nonfinite_rows(lua_State *L)
+{
+    sb_tensor *output = sbL_check_tensor(L, 1);
+    int64_t rows = 0;
+    sbL_check(L, sb_metric_nonfinite_rows(output, &rows), "nonfinite_rows");
+    lua_pushinteger(L, (lua_Integer)rows);
+    return 1;
+}
+
 /* Holds the C list of names so that the GC frees it if building the Lua table raises. */
 typedef struct names_guard {
     char **names;
@@ -154,9 +164,13 @@ static int metric_list_files(lua_State *L)
 int sbL_open_metric(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        {"topk_correct", metric_topk_correct}, {"confusion_add", metric_confusion_add},
-        {"error_sums", metric_error_sums},     {"nll_sum", metric_nll_sum},
-        {"list_files", metric_list_files},     {NULL, NULL},
+        {"topk_correct", metric_topk_correct},
+        {"confusion_add", metric_confusion_add},
+        {"error_sums", metric_error_sums},
+        {"nll_sum", metric_nll_sum},
+        {"list_files", metric_list_files},
+        {"nonfinite_rows", metric_nonfinite_rows},
+        {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;

@@ -20,6 +20,8 @@ local collected = {}
 -- Facts that do not change during a run, gathered once (no file I/O: build facts, the
 -- host name from the kernel).
 local base_environment, cuda_environment
+-- Facts about the evaluation that the next BenchmarkResult records (non-finite outputs).
+local pending_environment = {}
 local function environment_for(fields)
   if not base_environment then
     -- {cuda = false}: a CPU run does not load the CUDA plugin (~200 MB resident) for this.
@@ -64,7 +66,43 @@ local function environment_for(fields)
     end
   end
   env.created_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  for k, v in pairs(pending_environment) do env[k] = v end
+  pending_environment = {}
   return env
+end
+
+local function allowed(option, env_name)
+  if session.config[option] then return true end
+  local v = os.getenv(env_name)
+  return v ~= nil and v ~= "" and v ~= "0"
+end
+
+--- A counter of the model outputs that hold NaN or infinities, for an evaluation loop:
+-- `c:add(batch_index, output)` per batch, `c:finish()` after the loop, which says so on
+-- stderr and has the next BenchmarkResult record `environment.nonfinite_output_rows` and
+-- `environment.nonfinite_first_batch` (so that --submit can refuse it).
+function results.nonfinite_counter(where)
+  local c = { rows = 0, total = 0, first_batch = nil }
+  function c.add(self, batch, output)
+    if not core.tensor.is_tensor(output) then return end
+    local bad = core.metric.nonfinite_rows(output)
+    self.total = self.total + (output:dim() == 0 and 1 or output:size(1))
+    if bad > 0 then
+      self.rows = self.rows + bad
+      self.first_batch = self.first_batch or batch
+    end
+  end
+  function c.finish(self)
+    if self.rows == 0 then return end
+    io.stderr:write(("sbengine: warning: %s: the model's outputs held NaN or infinite values in "
+      .. "%d of %d rows (the first in batch %d); they are scored as PyTorch ranks them (NaN "
+      .. "above every number: an all-NaN row predicts class 0). The result records this in "
+      .. "environment.nonfinite_output_rows and --submit refuses it unless --allow-nonfinite "
+      .. "is given.\n"):format(where, self.rows, self.total, self.first_batch))
+    pending_environment.nonfinite_output_rows = self.rows
+    pending_environment.nonfinite_first_batch = self.first_batch
+  end
+  return c
 end
 
 --- sb.BenchmarkResult{fields}: validates, collects for the store file, returns the result.
@@ -133,6 +171,20 @@ function results.submit_list(list, path)
     io.stderr:write(("sbengine: the results are safe in %s; submit them with: sbengine submit "
       .. "--server URL %s\n"):format(path, shell_quote(path)))
     return 3
+  end
+  if not allowed("allow_nonfinite", "SBENGINE_ALLOW_NONFINITE") then
+    for i, r in ipairs(list) do
+      local env = r.environment
+      local bad = type(env) == "table" and tonumber(env.nonfinite_output_rows) or 0
+      if bad > 0 then
+        io.stderr:write(("sbengine: not submitted: result %d of %d (%s on %s) comes from a model "
+          .. "whose outputs held NaN or infinite values in %d rows, so its scores mean little. "
+          .. "The results are safe in %s; to submit them anyway: sbengine submit "
+          .. "--allow-nonfinite %s (or set SBENGINE_ALLOW_NONFINITE=1)\n"):format(i, #list,
+          tostring(r.model), tostring(r.dataset), bad, path, shell_quote(path)))
+        return 3
+      end
+    end
   end
   for i, r in ipairs(list) do
     local reply, err = server.submit(r)

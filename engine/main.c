@@ -304,6 +304,7 @@ static int configure_session(lua_State *L, const cli_options *o)
  * returns the exit code they ask for (3 when a submission failed), or nil. */
 static int finish_session(lua_State *L, int ok)
 {
+    runtime_guard_finish();
     lua_getglobal(L, "require");
     lua_pushstring(L, "sbengine.session");
     if (runtime_pcall(L, 1, 1) != LUA_OK) {

@@ -61,14 +61,19 @@ sb_status sb_shape_check(int ndim, const int64_t *sizes, sb_dtype dtype, int64_t
     return SB_OK;
 }
 
-static void contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides)
+void sb_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides)
 {
+    /* Only a zero-element tensor can overflow here (sb_shape_check bounds the others): its
+     * strides address nothing, so they saturate instead of overflowing. */
     int64_t stride = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         strides[i] = stride;
-        stride *= sizes[i] > 1 ? sizes[i] : 1;
+        if (__builtin_mul_overflow(stride, sizes[i] > 1 ? sizes[i] : 1, &stride))
+            stride = INT64_MAX;
     }
 }
+
+#define contiguous_strides sb_contiguous_strides
 
 /* A header over `storage` (retained). Shape and strides already validated. */
 static sb_status tensor_header(sb_storage *storage, sb_dtype dtype, int ndim, const int64_t *sizes,

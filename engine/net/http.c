@@ -59,6 +59,20 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+/* `url` for messages, with its user name and password (if any) replaced by "***". */
+static void url_for_message(const char *url, char *out, size_t size)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : url;
+    size_t authority = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', authority);
+    if (!at) {
+        snprintf(out, size, "%s", url);
+        return;
+    }
+    snprintf(out, size, "%.*s***%s", (int)(host - url), url, at);
+}
+
 static void sleep_ms(long ms)
 {
     if (ms <= 0) return;
@@ -154,9 +168,12 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
         long wait = backoff_ms; /* backoff_ms * 2^attempt, saturating */
         for (int k = 0; k < attempt && k < 20 && wait <= LONG_MAX / 2; k++)
             wait *= 2;
+        char shown[1024];
+        url_for_message(url, shown, sizeof shown);
         if (a.oom) {
             sb_buf_free(&a.body);
-            status = sb_fail(SB_ENOMEM, "out of memory reading the response of %s %s", method, url);
+            status =
+                sb_fail(SB_ENOMEM, "out of memory reading the response of %s %s", method, shown);
             break;
         }
         if (code != CURLE_OK) {
@@ -169,7 +186,7 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
             char timeout_text[48] = "";
             if (code == CURLE_OPERATION_TIMEDOUT)
                 snprintf(timeout_text, sizeof timeout_text, " (limit %.1f s)", timeout_ms / 1000.0);
-            status = sb_fail(SB_ENET, "%s %s: %s%s after %d attempt%s (%s)", method, url,
+            status = sb_fail(SB_ENET, "%s %s: %s%s after %d attempt%s (%s)", method, shown,
                              what ? what : curl_easy_strerror(code), timeout_text, attempt + 1,
                              attempt ? "s" : "", errbuf[0] ? errbuf : curl_easy_strerror(code));
             break;

@@ -51,26 +51,32 @@ static long peak_rss_kib(void)
     return ru.ru_maxrss;
 }
 
-static void test_mnist_gzip_bomb_stops_at_the_header_size(void)
+/* A folder tmpdir/NAME holding a gzip images file whose header declares `n` images of 28x28
+ * followed by `extra` more zero bytes, and a gzip labels file of `n` zeros. */
+static void write_mnist_gz(const char *name, uint32_t n, size_t extra, char *dir, size_t size)
 {
-    char dir[300], images[600], labels[600];
-    path_in(dir, sizeof dir, "bomb");
+    path_in(dir, size, name);
     SB_CHECK(sb_make_dirs(dir) == SB_OK);
+    char images[600], labels[600];
     snprintf(images, sizeof images, "%s/t10k-images-idx3-ubyte.gz", dir);
     snprintf(labels, sizeof labels, "%s/t10k-labels-idx1-ubyte.gz", dir);
-    /* The header declares 2 images of 28x28 (1,584 data bytes); the stream goes on with
-     * 64 MiB of zeros (a ~64 KB file). */
-    uint8_t head[16];
+    uint8_t head[16], lhead[8];
     put_be32(head, 0x00000803);
-    put_be32(head + 4, 2);
+    put_be32(head + 4, n);
     put_be32(head + 8, 28);
     put_be32(head + 12, 28);
-    write_gz_bomb(images, head, sizeof head, (size_t)64 << 20);
-    uint8_t lhead[8 + 2] = {0};
+    write_gz_bomb(images, head, sizeof head, (size_t)n * 784 + extra);
     put_be32(lhead, 0x00000801);
-    put_be32(lhead + 4, 2);
-    write_gz_bomb(labels, lhead, sizeof lhead, 0);
+    put_be32(lhead + 4, n);
+    write_gz_bomb(labels, lhead, sizeof lhead, n);
+}
 
+static void test_mnist_gzip_bomb_stops_at_the_header_size(void)
+{
+    /* The header declares 2 images of 28x28 (1,568 data bytes); the stream goes on with
+     * 64 MiB of zeros (a ~64 KB file). */
+    char dir[300];
+    write_mnist_gz("bomb", 2, (size_t)64 << 20, dir, sizeof dir);
     long before = peak_rss_kib();
     sb_dataset *ds = NULL;
     SB_CHECK(sb_mnist_open(dir, false, &ds) == SB_EFORMAT);
@@ -84,22 +90,8 @@ static void test_mnist_gzip_bomb_stops_at_the_header_size(void)
 
 static void test_idx_slack_keeps_the_trailing_bytes_message(void)
 {
-    char dir[300], images[600], labels[600];
-    path_in(dir, sizeof dir, "trailing");
-    SB_CHECK(sb_make_dirs(dir) == SB_OK);
-    snprintf(images, sizeof images, "%s/t10k-images-idx3-ubyte.gz", dir);
-    snprintf(labels, sizeof labels, "%s/t10k-labels-idx1-ubyte", dir);
-    uint8_t head[16];
-    put_be32(head, 0x00000803);
-    put_be32(head + 4, 0);
-    put_be32(head + 8, 28);
-    put_be32(head + 12, 28);
-    write_gz_bomb(images, head, sizeof head, 100); /* 100 stray bytes: within the margin */
-    uint8_t lhead[8] = {0};
-    put_be32(lhead, 0x00000801);
-    FILE *f = fopen(labels, "wb");
-    fwrite(lhead, 1, sizeof lhead, f);
-    fclose(f);
+    char dir[300];
+    write_mnist_gz("trailing", 0, 100, dir, sizeof dir); /* 100 stray bytes: within the margin */
     sb_dataset *ds = NULL;
     SB_CHECK(sb_mnist_open(dir, false, &ds) == SB_EFORMAT);
     SB_CHECK_STR_CONTAINS(sb_error_message(), "100 unexpected bytes after the IDX data");

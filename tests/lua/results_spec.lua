@@ -5,19 +5,8 @@ local core = require "sbengine.core"
 local store = require "sbengine.store"
 local results = require "sbengine.results"
 
-local function tmpdir()
-  local d = os.tmpname()
-  os.remove(d)
-  assert(os.execute("mkdir -p " .. d))
-  return d
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local t = f:read("a")
-  f:close()
-  return t
-end
+local files = require "tmpfiles"
+local tmpdir, read = files.tmpdir, files.read
 
 local function fields(extra)
   local f = { model = "LeNet-5", task = "Image Classification", dataset = "MNIST",

@@ -5,27 +5,9 @@ local sb = require "sbengine"
 local core = require "sbengine.core"
 local store = require "sbengine.store"
 local results = require "sbengine.results"
-local cjson = require "cjson"
 
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(os.execute("mkdir -p " .. p))
-  return p
-end
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local t = f:read("a")
-  f:close()
-  return t
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local files = require "tmpfiles"
+local tmpdir, read, write = files.tmpdir, files.read, files.write
 
 local function result()
   return sb.BenchmarkResult { model = "M", task = "T", dataset = "D", results = { a = 1 } }

@@ -97,6 +97,44 @@ static void test_idx_slack_keeps_the_trailing_bytes_message(void)
     SB_CHECK_STR_CONTAINS(sb_error_message(), "100 unexpected bytes after the IDX data");
 }
 
+/* IDX dimensions at 0, 1 and 2^32 - 1 (the field's max): a product that overflows is said
+ * before anything is inflated or allocated. */
+static void test_idx_dimension_boundaries(void)
+{
+    uint32_t sizes[][3] = {
+        {0, 28, 28}, {1, 28, 28}, {0xffffffffu, 0xffffffffu, 0xffffffffu}, {0xffffffffu, 28, 28}};
+    for (int k = 0; k < 4; k++) {
+        char dir[300], images[600], labels[600];
+        char name[32];
+        snprintf(name, sizeof name, "dims%d", k);
+        path_in(dir, sizeof dir, name);
+        SB_CHECK(sb_make_dirs(dir) == SB_OK);
+        snprintf(images, sizeof images, "%s/t10k-images-idx3-ubyte.gz", dir);
+        snprintf(labels, sizeof labels, "%s/t10k-labels-idx1-ubyte.gz", dir);
+        uint8_t head[16], lhead[8];
+        put_be32(head, 0x00000803);
+        for (int d = 0; d < 3; d++)
+            put_be32(head + 4 + 4 * d, sizes[k][d]);
+        bool small = sizes[k][0] <= 1;
+        write_gz_bomb(images, head, sizeof head, small ? (size_t)sizes[k][0] * 784 : 4096);
+        put_be32(lhead, 0x00000801);
+        put_be32(lhead + 4, small ? sizes[k][0] : 1);
+        write_gz_bomb(labels, lhead, sizeof lhead, small ? sizes[k][0] : 1);
+        sb_dataset *ds = NULL;
+        sb_status s = sb_mnist_open(dir, false, &ds);
+        if (small) {
+            SB_CHECK(s == SB_OK);
+            sb_dataset_release(ds);
+        } else if (k == 2) {
+            SB_CHECK(s == SB_EFORMAT);
+            SB_CHECK_STR_CONTAINS(sb_error_message(), "IDX dimensions overflow");
+        } else {
+            SB_CHECK(s == SB_EFORMAT); /* declares ~3.4 TB, holds 4 KiB: truncated */
+            SB_CHECK_STR_CONTAINS(sb_error_message(), "truncated IDX file");
+        }
+    }
+}
+
 static void test_idx_wrong_magic_is_said_before_inflating(void)
 {
     char dir[300], images[600];
@@ -200,6 +238,7 @@ int main(void)
     if (!mkdtemp(tmpdir)) return 1;
     SB_RUN(test_mnist_gzip_bomb_stops_at_the_header_size);
     SB_RUN(test_idx_slack_keeps_the_trailing_bytes_message);
+    SB_RUN(test_idx_dimension_boundaries);
     SB_RUN(test_idx_wrong_magic_is_said_before_inflating);
     SB_RUN(test_fixed_bounds);
     SB_RUN(test_tar_and_cifar_bounds);

@@ -192,6 +192,10 @@ void sb_tensor_free(sb_tensor *t)
 
 int64_t sb_tensor_numel(const sb_tensor *t)
 {
+    /* A zero size first: the product of the others may not fit ([2^40, 2^40, 0]); without
+     * one, sb_shape_check made sure it does. */
+    for (int i = 0; i < t->ndim; i++)
+        if (t->sizes[i] == 0) return 0;
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++)
         n *= t->sizes[i];

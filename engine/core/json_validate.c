@@ -1,41 +1,6 @@
 #include "core/json_validate.h"
 
-/* Whether s[0..len) is valid UTF-8 (no overlong forms, no encoded surrogates, nothing above
- * U+10FFFF). A small check of its own: engine/core/ cannot reach engine/result/json.c's, and
- * the one shared UTF-8 validator for engine/core/ is being written (branch arch-utilities);
- * this one is to be replaced by it. */
-static bool utf8_valid(const uint8_t *s, size_t len, size_t *bad_at)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t n;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, cp = c & 0x1f, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, cp = c & 0x0f, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            goto bad;
-        }
-        if (len - i <= n) goto bad;
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) goto bad;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) goto bad;
-        i += n + 1;
-    }
-    return true;
-bad:
-    if (bad_at) *bad_at = i;
-    return false;
-}
+#include "core/utf8.h"
 
 typedef struct parser {
     const char *s;
@@ -107,7 +72,7 @@ static sb_status parse_string(parser *p)
         }
         /* one UTF-8 sequence */
         size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 1;
-        if (n > p->len - p->pos || !utf8_valid((const uint8_t *)p->s + p->pos, n, NULL) || n == 1)
+        if (n > p->len - p->pos || !sb_utf8_valid(p->s + p->pos, n) || n == 1)
             return fail_at(p, p->pos, "invalid UTF-8 in a string");
         p->pos += n;
     }

@@ -4,14 +4,14 @@
 --   local r = sb.BenchmarkResult{ model = "LeNet-5", task = "Image Classification",
 --                                 dataset = "MNIST", results = {["Top 1 Accuracy"] = 0.99} }
 --
--- The userdata is built and validated in C (engine/bindings/l_result.c, engine/result/); this
+-- The userdata is built and validated in C (engine/bindings/l_result.c, engine/result/, engine/core/json.h); this
 -- module adds the environment block, collects every result of the run for the store file
 -- and adds the server methods r:check() and r:submit().
-local calls = require "sbengine.calls"
+local calls = require "sbengine._calls"
 local core = require "sbengine.core"
 local session = require "sbengine.session"
-local store = require "sbengine.store"
-local server = require "sbengine.server"
+local store = require "sbengine._store"
+local server = require "sbengine._server"
 
 local results = {}
 
@@ -26,7 +26,7 @@ local function environment_for(fields)
   if not base_environment then
     -- {cuda = false}: a CPU run does not load the CUDA plugin (~200 MB resident) for this.
     local bi = core.sys.build_info { cuda = false }
-    local host, os_name = core.result.host_info()
+    local host, os_name = core.sys.host_info()
     base_environment = {
       engine = "sbengine",
       engine_version = bi.version,
@@ -237,7 +237,7 @@ end
 local function save_rescue(paths, text)
   local reasons = {}
   for _, p in ipairs(paths) do
-    local ok, err = pcall(core.result.write_file_atomic, p, text)
+    local ok, err = pcall(core.sys.write_file_atomic, p, text)
     if ok then return p end
     reasons[#reasons + 1] = tostring(err):gsub("^[^:]*:%d+: ", "")
   end
@@ -252,7 +252,7 @@ local function store_or_rescue(path, list)
   local text = core.result.array_json(list, true) .. "\n"
   -- One rescue name per run, unique across concurrent runs: time, process id, random.
   local stamp = ("%s-%d-%s"):format(os.date("!%Y%m%dT%H%M%SZ"), core.finish.pid(),
-    core.result.uuid4():sub(1, 8))
+    core.sys.uuid4():sub(1, 8))
   local in_tmp = ("%s/sbengine-results-%s.json"):format(temp_dir(), stamp)
   local near_store = ("%s.recovered-%s.json"):format(path, stamp)
   core.finish.arm(path, text, #list, { in_tmp, near_store })

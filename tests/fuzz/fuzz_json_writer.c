@@ -7,7 +7,7 @@
 #include "core/buf.h"
 #include "core/json_validate.h"
 #include "fuzz_common.h"
-#include "result/json.h"
+#include "core/json.h"
 
 typedef struct reader {
     const uint8_t *p, *end;

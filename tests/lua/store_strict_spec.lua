@@ -3,7 +3,7 @@
 -- not JSON, and refuses "\ud800", which is.
 local sb = require "sbengine"
 local core = require "sbengine.core"
-local store = require "sbengine.store"
+local store = require "sbengine._store"
 local results = require "sbengine.results"
 
 local files = require "tmpfiles"

@@ -3,7 +3,7 @@
 -- Written with the C writer (sotabench's key order) and appended to textually, so objects
 -- already in the file keep their exact bytes; read with lua-cjson (for `sbengine submit`).
 -- Every write is atomic (temporary file, fsync, rename): a crash leaves the old file; writers
--- are serialised with a lock on the file (core.result.lock_file). An existing file is checked
+-- are serialised with a lock on the file (core.sys.lock_file). An existing file is checked
 -- strictly (RFC 8259, in C) before anything is appended to it.
 local core = require "sbengine.core"
 local cjson = require "cjson"
@@ -72,7 +72,7 @@ function store.append(path, list, new_text)
   new_text = new_text:gsub("%s+$", "")
   -- Read-modify-write under an exclusive lock on the store file itself, so that runs that
   -- finish at the same time append one after the other instead of losing one another's.
-  local lock <close> = store_call(path, core.result.lock_file, path)
+  local lock <close> = store_call(path, core.sys.lock_file, path)
   local ok, old = pcall(read_text, path)
   if not ok then error(failure("unwritable", tostring(old)), 0) end
   local text
@@ -92,7 +92,7 @@ function store.append(path, list, new_text)
       text = head .. "," .. new_text:sub(2)
     end
   end
-  store_call(path, core.result.write_file_atomic, path, text .. "\n")
+  store_call(path, core.sys.write_file_atomic, path, text .. "\n")
 end
 
 --- The objects of a store file, decoded (cjson.null for JSON null), or nil, message.

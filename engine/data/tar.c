@@ -46,11 +46,13 @@ static bool safe_name(const char *name)
     return true;
 }
 
-sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *prefix, int *count)
+sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *prefix,
+                         size_t max_len, int *count)
 {
     uint8_t *data;
     size_t len;
-    SB_TRY(sb_read_file(archive, &data, &len));
+    sb_read_limit limit = {max_len, NULL, NULL, "this archive"};
+    SB_TRY(sb_read_file_bounded(archive, &limit, &data, &len));
     sb_status s = SB_OK;
     size_t pos = 0;
     char long_name[4096] = "";

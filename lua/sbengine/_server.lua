@@ -57,7 +57,9 @@ local function read_ini(path)
   local f = path and io.open(path, "r")
   if not f then return nil end
   local sections, current = {}, nil
+  local number = 0
   for line in f:lines() do
+    number = number + 1
     line = line:gsub("^%s+", ""):gsub("%s+$", "")
     local name = line:match("^%[(.-)%]$")
     if name then
@@ -65,7 +67,13 @@ local function read_ini(path)
       sections[name] = current
     elseif current and line ~= "" and not line:match("^[#;]") then
       local k, v = line:match("^([^=:]-)%s*[=:]%s*(.*)$")
-      if k then current[k:lower()] = v end
+      if k then
+        current[k:lower()] = v
+      else
+        -- Say so rather than ignore it, without echoing the value (it may be the token).
+        io.stderr:write(("sbengine: warning: %s line %d ('%s ...') has no '=' and is ignored; "
+          .. "write it as KEY = VALUE\n"):format(path, number, line:match("^%S*")))
+      end
     end
   end
   f:close()
@@ -122,6 +130,32 @@ local function error_text(decoded)
   return #lines > 0 and table.concat(lines, "\n") or nil
 end
 
+--- `text` with the userinfo of every URL in it ("https://user:password@host/") replaced by
+-- "***", so that a password written in the server URL never reaches a message.
+function server.redact(text)
+  return (tostring(text):gsub("(%a[%w+.-]*://)[^/%s@]+@", "%1***@"))
+end
+
+local function env_flag(name)
+  local v = os.getenv(name)
+  return v ~= nil and v ~= "" and v ~= "0"
+end
+
+-- The host of an http:// URL when it is not loopback (the token must not travel there in
+-- cleartext), else nil.
+local function plain_http_host(url)
+  local rest = url:match("^[Hh][Tt][Tt][Pp]://(.*)$")
+  if not rest then return nil end
+  local authority = rest:match("^([^/?#]*)"):gsub("^.*@", "")
+  local host = authority:match("^%[(.-)%]") or authority:gsub(":%d*$", "")
+  host = host:lower()
+  if host == "localhost" or host:match("%.localhost$") or host == "::1"
+    or host:match("^127%.%d+%.%d+%.%d+$") then
+    return nil
+  end
+  return host
+end
+
 --- One request: returns the decoded reply (a table), the HTTP status; or nil, message.
 -- `body` is JSON text or nil; `extra_headers` a list of "Name: value".
 function server.request(method, path, body, extra_headers)
@@ -133,14 +167,23 @@ function server.request(method, path, body, extra_headers)
   local headers = { "Accept: application/json" }
   if body then headers[#headers + 1] = "Content-Type: application/json" end
   local tok = token()
-  if tok then headers[#headers + 1] = "Authorization: JWT " .. tok end
+  if tok then
+    local host = plain_http_host(url)
+    if host and not (session.config.insecure_http or env_flag("SBENGINE_INSECURE_HTTP")) then
+      return nil, ("refusing to send the token in cleartext over plain http:// to %s (%s): use "
+        .. "an https:// server URL, or pass --insecure-http (or set SBENGINE_INSECURE_HTTP=1) "
+        .. "when that network is trusted"):format(host, server.redact(base))
+    end
+    headers[#headers + 1] = "Authorization: JWT " .. tok
+  end
   for _, h in ipairs(extra_headers or {}) do headers[#headers + 1] = h end
   local opts = server.options()
   opts.method, opts.url, opts.body, opts.headers = method, url, body, headers
   local status, reply, attempts = core.net.request(opts)
   if not status then
-    return nil, "the results server did not answer: " .. reply
+    return nil, "the results server did not answer: " .. server.redact(reply)
   end
+  url = server.redact(url)
   local ok, decoded = true, {}
   if reply ~= "" then ok, decoded = pcall(cjson.decode, reply) end
   local where = ("(HTTP %d from %s %s%s)"):format(status, method, url,

@@ -111,84 +111,7 @@ static json_t *parse_body(sb_request *req, sb_reply *reply)
     return v;
 }
 
-static void now_iso(char out[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* ---- POST results/ ---------------------------------------------------------------------- */
-
-/* Stores one validated result in one transaction. *id and *created on success. */
-static sb_status store_result(sb_request *req, const json_t *r, const char *key, int64_t user,
-                              json_t *errors, int64_t *id, bool *created)
-{
-    const char *dataset = sb_jstr(r, "dataset_name"), *task = sb_jstr(r, "task");
-    const char *model = sb_jstr(r, "model"), *run_hash = sb_jstr(r, "run_hash");
-    sb_db *db = req->db;
-    SB_TRY(sb_db_begin(db));
-    sb_rows rows = {0};
-    char *bench_keys = NULL, *text = NULL;
-    sb_buf body = {0};
-    const char *bp[] = {dataset ? dataset : "", task ? task : ""};
-    sb_status st = sb_db_run(db, SQL_BENCH_KEYS, 2, bp, &rows);
-    if (st == SB_OK && rows.nrows == 1 && sb_cell(&rows, 0, 0))
-        bench_keys = strdup(sb_cell(&rows, 0, 0));
-    sb_rows_free(&rows);
-    if (st == SB_OK && sb_validate_result(r, bench_keys, errors) > 0) {
-        sb_db_rollback(db);
-        free(bench_keys);
-        return SB_OK; /* the caller answers 400 with `errors` */
-    }
-    sb_json *tree = st == SB_OK ? sb_json_from_jansson(r) : NULL;
-    if (st == SB_OK && !tree) st = sb_fail(SB_ENOMEM, "out of memory");
-    if (st == SB_OK) {
-        /* The stored copy carries the key it was stored under. */
-        sb_json_object_set(tree, "idempotency_key", str(key));
-        st = sb_json_write(tree, false, &body);
-    }
-    sb_json_free(tree);
-    char user_s[24], score[40], now[32], id_s[24];
-    snprintf(user_s, sizeof user_s, "%lld", (long long)user);
-    snprintf(score, sizeof score, "%.17g", sb_headline_score(r, bench_keys));
-    now_iso(now);
-    char *keys = NULL;
-    if (st == SB_OK) {
-        const char *p[] = {key, user_s, dataset, task, model, run_hash, score, now, body.data};
-        st = sb_db_run(db, SQL_RESULT_INSERT, 9, p, &rows);
-    }
-    if (st == SB_OK && rows.nrows == 0) { /* the key is known: nothing new */
-        sb_rows_free(&rows);
-        const char *p[] = {key};
-        st = sb_db_run(db, SQL_RESULT_ID_BY_KEY, 1, p, &rows);
-        if (st == SB_OK && rows.nrows == 1) *id = strtoll(sb_cell(&rows, 0, 0), NULL, 10);
-        *created = false;
-    } else if (st == SB_OK) {
-        *id = strtoll(sb_cell(&rows, 0, 0), NULL, 10);
-        *created = true;
-        snprintf(id_s, sizeof id_s, "%lld", (long long)*id);
-        const char *p[] = {dataset, task, model, id_s, score};
-        st = sb_db_run(db, SQL_BEST_UPSERT, 5, p, NULL);
-        keys = bench_keys ? NULL : sb_metric_keys(json_object_get(r, "results"));
-        const char *q[] = {dataset, task, id_s, score, bench_keys ? bench_keys : keys};
-        sb_rows_free(&rows);
-        if (st == SB_OK) st = sb_db_run(db, SQL_BENCH_UPSERT, 5, q, &rows);
-        if (st == SB_OK && rows.nrows == 1 && strcmp(sb_cell(&rows, 0, 0), id_s) == 0) {
-            const char *w[] = {dataset, task, id_s, score, now};
-            st = sb_db_run(db, SQL_RECORD_INSERT, 5, w, NULL);
-        }
-    }
-    sb_rows_free(&rows);
-    free(keys);
-    free(bench_keys);
-    free(text);
-    sb_buf_free(&body);
-    if (st == SB_OK) st = sb_db_commit(db);
-    if (st != SB_OK) sb_db_rollback(db);
-    return st;
-}
 
 static void api_submit(sb_request *req, sb_reply *reply, int64_t user)
 {
@@ -208,23 +131,22 @@ static void api_submit(sb_request *req, sb_reply *reply, int64_t user)
     } else if (!json_is_object(r)) {
         sb_reply_errors(reply, 400, "a result must be a JSON object");
     } else {
-        json_t *errors = json_array();
-        int64_t id = 0;
-        bool created = false;
-        sb_status st = store_result(req, r, key, user, errors, &id, &created);
-        if (st != SB_OK) {
-            reply_db_error(reply);
-        } else if (json_array_size(errors) > 0) {
+        sb_write_job job = {.result = r, .key = key, .user = user, .errors = json_array()};
+        sb_writer_submit(req->server->writer, &job);
+        if (job.status != SB_OK) {
+            fprintf(stderr, "sbengine serve: database error: %s\n", job.message);
+            sb_reply_errors(reply, 503, "the database is not available; try again");
+        } else if (json_array_size(job.errors) > 0) {
             sb_json *o = obj();
-            set(o, "errors", errors_json(errors));
+            set(o, "errors", errors_json(job.errors));
             sb_reply_json(reply, 400, o);
         } else {
             sb_json *o = obj();
-            set(o, "id", integer(id));
-            set(o, "created", boolean(created));
-            sb_reply_json(reply, created ? 201 : 200, o);
+            set(o, "id", integer(job.id));
+            set(o, "created", boolean(job.created));
+            sb_reply_json(reply, job.created ? 201 : 200, o);
         }
-        json_decref(errors);
+        json_decref(job.errors);
     }
     json_decref(r);
 }

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #ifdef SB_HAVE_LIBPQ
+#include <dlfcn.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #endif
 
 /* The same SQL for both databases (SQLite >= 3.35 for RETURNING, PostgreSQL >= 9.5 for
@@ -218,19 +220,61 @@ static sb_status lite_open(const char *path, sb_db *db)
 /* ---- PostgreSQL --------------------------------------------------------------------------- */
 
 #ifdef SB_HAVE_LIBPQ
+/* libpq is dlopen()ed on the first PostgreSQL connection: it brings Kerberos, LDAP and
+ * OpenSSL (~30 libraries) that a server on SQLite never needs, and would triple the start. */
+static struct {
+    PGconn *(*connectdb)(const char *);
+    ConnStatusType (*status)(const PGconn *);
+    char *(*errorMessage)(const PGconn *);
+    PGresult *(*exec)(PGconn *, const char *);
+    PGresult *(*prepare)(PGconn *, const char *, const char *, int, const Oid *);
+    PGresult *(*execPrepared)(PGconn *, const char *, int, const char *const *, const int *,
+                              const int *, int);
+    ExecStatusType (*resultStatus)(const PGresult *);
+    int (*ntuples)(const PGresult *);
+    int (*nfields)(const PGresult *);
+    int (*getisnull)(const PGresult *, int, int);
+    char *(*getvalue)(const PGresult *, int, int);
+    void (*clear)(PGresult *);
+    void (*finish)(PGconn *);
+} pq;
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static char pq_error[512];
+
+static void load_libpq(void)
+{
+    void *lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(pq_error, sizeof pq_error,
+                 "libpq could not be loaded (%s); install libpq5 (tools/setup)", dlerror());
+        return;
+    }
+    static const char *const names[] = {
+        "PQconnectdb",    "PQstatus",       "PQerrorMessage", "PQexec",    "PQprepare",
+        "PQexecPrepared", "PQresultStatus", "PQntuples",      "PQnfields", "PQgetisnull",
+        "PQgetvalue",     "PQclear",        "PQfinish"};
+    void **slots = (void **)&pq;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (!(slots[i] = dlsym(lib, names[i]))) {
+            snprintf(pq_error, sizeof pq_error, "libpq.so.5 lacks %s", names[i]);
+            return;
+        }
+    }
+}
+
 static sb_status pg_check(sb_db *db, PGresult *res, const char *what)
 {
-    ExecStatusType s = PQresultStatus(res);
+    ExecStatusType s = pq.resultStatus(res);
     if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return SB_OK;
-    sb_status st = sb_fail(SB_EIO, "PostgreSQL: %s: %s", what, PQerrorMessage(db->pg));
+    sb_status st = sb_fail(SB_EIO, "PostgreSQL: %s: %s", what, pq.errorMessage(db->pg));
     return st;
 }
 
 static sb_status pg_exec(sb_db *db, const char *sql)
 {
-    PGresult *res = PQexec(db->pg, sql);
+    PGresult *res = pq.exec(db->pg, sql);
     sb_status st = pg_check(db, res, sql);
-    PQclear(res);
+    pq.clear(res);
     return st;
 }
 
@@ -240,21 +284,21 @@ static sb_status pg_run(sb_db *db, sb_sql sql, int nparams, const char *const *p
     char name[16];
     snprintf(name, sizeof name, "sb%d", (int)sql);
     if (!db->pg_prepared[sql]) {
-        PGresult *res = PQprepare(db->pg, name, statements[sql], 0, NULL);
+        PGresult *res = pq.prepare(db->pg, name, statements[sql], 0, NULL);
         sb_status st = pg_check(db, res, "preparing a statement");
-        PQclear(res);
+        pq.clear(res);
         SB_TRY(st);
         db->pg_prepared[sql] = true;
     }
-    PGresult *res = PQexecPrepared(db->pg, name, nparams, params, NULL, NULL, 0);
+    PGresult *res = pq.execPrepared(db->pg, name, nparams, params, NULL, NULL, 0);
     sb_status st = pg_check(db, res, "running a statement");
     if (st == SB_OK && rows) {
-        int n = PQntuples(res), ncols = PQnfields(res), cap = 0;
+        int n = pq.ntuples(res), ncols = pq.nfields(res), cap = 0;
         for (int r = 0; r < n && st == SB_OK; r++) {
             if ((st = rows_add(rows, ncols, &cap)) != SB_OK) break;
             for (int c = 0; c < ncols; c++) {
-                if (PQgetisnull(res, r, c)) continue;
-                if (!(rows->cells[r * ncols + c] = dup_text(PQgetvalue(res, r, c)))) {
+                if (pq.getisnull(res, r, c)) continue;
+                if (!(rows->cells[r * ncols + c] = dup_text(pq.getvalue(res, r, c)))) {
                     st = sb_fail(SB_ENOMEM, "database: out of memory reading rows");
                     break;
                 }
@@ -262,27 +306,29 @@ static sb_status pg_run(sb_db *db, sb_sql sql, int nparams, const char *const *p
         }
         if (st != SB_OK) sb_rows_free(rows);
     }
-    PQclear(res);
+    pq.clear(res);
     return st;
 }
 
 static sb_status pg_open(const char *url, sb_db *db)
 {
-    db->pg = PQconnectdb(url);
+    pthread_once(&pq_once, load_libpq);
+    if (!pq.finish) return sb_fail(SB_EUNSUPPORTED, "%s", pq_error);
+    db->pg = pq.connectdb(url);
     if (!db->pg) return sb_fail(SB_ENOMEM, "PostgreSQL: out of memory connecting");
-    if (PQstatus(db->pg) != CONNECTION_OK) {
+    if (pq.status(db->pg) != CONNECTION_OK) {
         /* The message may quote the URL's host but libpq never echoes the password. */
-        return sb_fail(SB_EIO, "cannot connect to PostgreSQL: %s", PQerrorMessage(db->pg));
+        return sb_fail(SB_EIO, "cannot connect to PostgreSQL: %s", pq.errorMessage(db->pg));
     }
-    PGresult *res = PQexec(db->pg, "SET client_min_messages = warning");
-    PQclear(res);
+    PGresult *res = pq.exec(db->pg, "SET client_min_messages = warning");
+    pq.clear(res);
     return SB_OK;
 }
 #endif
 
 /* ---- both ------------------------------------------------------------------------------- */
 
-static sb_status exec_sql(sb_db *db, const char *sql)
+sb_status sb_db_exec(sb_db *db, const char *sql)
 {
 #ifdef SB_HAVE_LIBPQ
     if (db->postgres) return pg_exec(db, sql);
@@ -303,19 +349,19 @@ sb_status sb_db_run(sb_db *db, sb_sql sql, int nparams, const char *const *param
  * upgrading a read lock. */
 sb_status sb_db_begin(sb_db *db)
 {
-    return exec_sql(db, db->postgres ? "BEGIN" : "BEGIN IMMEDIATE");
+    return sb_db_exec(db, db->postgres ? "BEGIN" : "BEGIN IMMEDIATE");
 }
 
 sb_status sb_db_commit(sb_db *db)
 {
-    return exec_sql(db, "COMMIT");
+    return sb_db_exec(db, "COMMIT");
 }
 
 void sb_db_rollback(sb_db *db)
 {
     char saved[512];
     snprintf(saved, sizeof saved, "%s", sb_error_message());
-    exec_sql(db, "ROLLBACK");
+    sb_db_exec(db, "ROLLBACK");
     sb_fail(SB_EIO, "%s", saved); /* keep the message that made us roll back */
 }
 
@@ -324,10 +370,10 @@ static sb_status one_value(sb_db *db, const char *sql, long *value)
     *value = -1;
 #ifdef SB_HAVE_LIBPQ
     if (db->postgres) {
-        PGresult *res = PQexec(db->pg, sql);
+        PGresult *res = pq.exec(db->pg, sql);
         sb_status st = pg_check(db, res, sql);
-        if (st == SB_OK && PQntuples(res) > 0) *value = atol(PQgetvalue(res, 0, 0));
-        PQclear(res);
+        if (st == SB_OK && pq.ntuples(res) > 0) *value = atol(pq.getvalue(res, 0, 0));
+        pq.clear(res);
         return st;
     }
 #endif
@@ -350,7 +396,7 @@ static sb_status run_migration(sb_db *db, const char *const *ddl)
             snprintf(sql, sizeof sql, "%.*s%s%s", (int)(at - *ddl), *ddl, id, at + 4);
         else
             snprintf(sql, sizeof sql, "%s", *ddl);
-        SB_TRY(exec_sql(db, sql));
+        SB_TRY(sb_db_exec(db, sql));
     }
     return SB_OK;
 }
@@ -361,13 +407,13 @@ static sb_status migrate(sb_db *db)
 {
     SB_TRY(sb_db_begin(db));
     sb_status st = SB_OK;
-    if (db->postgres) st = exec_sql(db, "SELECT pg_advisory_xact_lock(5326601)");
+    if (db->postgres) st = sb_db_exec(db, "SELECT pg_advisory_xact_lock(5326601)");
     if (st == SB_OK)
-        st = exec_sql(db, "CREATE TABLE IF NOT EXISTS sb_schema (version INTEGER NOT NULL)");
+        st = sb_db_exec(db, "CREATE TABLE IF NOT EXISTS sb_schema (version INTEGER NOT NULL)");
     long version = -1;
     if (st == SB_OK) st = one_value(db, "SELECT version FROM sb_schema", &version);
     if (st == SB_OK && version < 0) {
-        st = exec_sql(db, "INSERT INTO sb_schema (version) VALUES (0)");
+        st = sb_db_exec(db, "INSERT INTO sb_schema (version) VALUES (0)");
         version = 0;
     }
     if (st == SB_OK && version > SCHEMA_VERSION)
@@ -379,7 +425,7 @@ static sb_status migrate(sb_db *db)
         st = run_migration(db, migrations[v]);
         char sql[64];
         snprintf(sql, sizeof sql, "UPDATE sb_schema SET version = %ld", v + 1);
-        if (st == SB_OK) st = exec_sql(db, sql);
+        if (st == SB_OK) st = sb_db_exec(db, sql);
     }
     if (st == SB_OK) st = sb_db_commit(db);
     if (st != SB_OK) {
@@ -422,7 +468,7 @@ void sb_db_close(sb_db *db)
         if (db->prepared[i]) sqlite3_finalize(db->prepared[i]);
     if (db->lite) sqlite3_close(db->lite);
 #ifdef SB_HAVE_LIBPQ
-    if (db->pg) PQfinish(db->pg);
+    if (db->pg && pq.finish) pq.finish(db->pg);
 #endif
     free(db);
 }

@@ -58,6 +58,8 @@ void sb_db_close(sb_db *db);
 bool sb_db_is_postgres(const char *where);
 const char *sb_db_kind(const sb_db *db); /* "SQLite" | "PostgreSQL" */
 
+/* A statement without parameters or rows (SAVEPOINT, RELEASE, ...). */
+sb_status sb_db_exec(sb_db *db, const char *sql);
 sb_status sb_db_begin(sb_db *db);
 sb_status sb_db_commit(sb_db *db);
 void sb_db_rollback(sb_db *db);

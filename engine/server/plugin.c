@@ -171,7 +171,7 @@ static int serve_command(int argc, char **argv)
                 add_user);
         return 0;
     }
-    sb_db_close(db); /* request threads open their own */
+    sb_db_close(db); /* request threads open their own; the writer has one */
 
     /* Signals are taken by sigwait below: block them before any thread starts. */
     sigset_t stop;
@@ -181,9 +181,14 @@ static int serve_command(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    sb_server server = {where, public_url, max_body, NULL};
+    sb_server server = {where, public_url, max_body, NULL, NULL};
     if (rate > 0 && !(server.ratelimit = sb_ratelimit_new((double)rate))) {
         fprintf(stderr, "sbengine serve: out of memory\n");
+        return 1;
+    }
+    if (sb_writer_start(where, &server.writer) != SB_OK) {
+        fprintf(stderr, "sbengine serve: %s\n", sb_error_message());
+        sb_ratelimit_free(server.ratelimit);
         return 1;
     }
     sb_http_options o = {(unsigned)threads, (unsigned)max_conn,
@@ -191,6 +196,7 @@ static int serve_command(int argc, char **argv)
     sb_http *http = NULL;
     if (sb_http_start(&server, (struct sockaddr *)&addr, &o, &http) != SB_OK) {
         fprintf(stderr, "sbengine serve: cannot listen on %s: %s\n", listen, sb_error_message());
+        sb_writer_stop(server.writer);
         sb_ratelimit_free(server.ratelimit);
         return 1;
     }
@@ -208,6 +214,7 @@ static int serve_command(int argc, char **argv)
     sigwait(&stop, &sig);
     fprintf(stderr, "sbengine serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     sb_http_stop(http);
+    sb_writer_stop(server.writer);
     sb_ratelimit_free(server.ratelimit);
     return 0;
 }

@@ -32,13 +32,38 @@ typedef int (*sb_server_command_fn)(int argc, char **argv);
 /* ---- the running server ------------------------------------------------------------------ */
 
 typedef struct sb_ratelimit sb_ratelimit;
+typedef struct sb_writer sb_writer;
 
 typedef struct sb_server {
     const char *db_where;    /* path or postgresql:// URL */
     const char *public_url;  /* for links in replies; NULL = relative links */
     size_t max_body;         /* bytes */
     sb_ratelimit *ratelimit; /* NULL = no limit */
+    sb_writer *writer;       /* the one thread that writes results */
 } sb_server;
+
+/* ---- writer.c: submissions, group-committed ------------------------------------------------ */
+
+/* One submission. The writer validates it against the benchmark's earlier results and stores
+ * it; `errors` (a JSON array) receives validation messages, `status`/`message` a database
+ * failure (nothing of this job is then stored). */
+typedef struct sb_write_job {
+    const json_t *result;
+    const char *key;
+    int64_t user;
+    json_t *errors;
+    int64_t id;
+    bool created;
+    sb_status status;
+    char message[256];
+    bool done;
+    struct sb_write_job *next;
+} sb_write_job;
+
+sb_status sb_writer_start(const char *db_where, sb_writer **out);
+/* Blocks until the job is stored durably (or refused); thread-safe. */
+void sb_writer_submit(sb_writer *w, sb_write_job *job);
+void sb_writer_stop(sb_writer *w); /* finishes the queued jobs first */
 
 /* One request as the routes see it. */
 typedef struct sb_request {

@@ -40,6 +40,7 @@ static const char *const statements[SQL_COUNT] = {
     [SQL_RECORD_INSERT] = "INSERT INTO records (dataset, task, result_id, score, created) "
                           "VALUES ($1, $2, $3, $4, $5)",
     [SQL_BENCH_KEYS] = "SELECT metric_keys FROM benchmarks WHERE dataset = $1 AND task = $2",
+    [SQL_BENCH_COUNT] = "SELECT n_results FROM benchmarks WHERE dataset = $1 AND task = $2",
     [SQL_RESULT_BY_HASH] = "SELECT body FROM results WHERE run_hash = $1 ORDER BY id LIMIT 1",
     [SQL_HASH_EXISTS] = "SELECT 1 FROM results WHERE run_hash = $1 LIMIT 1",
     [SQL_RESULTS_FILTER] =

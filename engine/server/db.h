@@ -29,6 +29,7 @@ typedef enum sb_sql {
     SQL_BENCH_UPSERT,     /* dataset, task, result_id, score, metric_keys -> best_result_id */
     SQL_RECORD_INSERT,    /* dataset, task, result_id, score, created */
     SQL_BENCH_KEYS,       /* dataset, task -> metric_keys */
+    SQL_BENCH_COUNT,      /* dataset, task -> n_results */
     SQL_RESULT_BY_HASH,   /* run_hash -> body */
     SQL_HASH_EXISTS,      /* run_hash -> 1 */
     SQL_RESULTS_FILTER,   /* dataset|'', task|'', model|'', limit -> id, created, body */

@@ -250,9 +250,9 @@ static void axes(sb_buf *out, double x0, double x1, double y0, double y1, const 
         if (xtime) {
             time_t t = (time_t)fx;
             struct tm tm;
-            char d[16];
+            char d[24];
             gmtime_r(&t, &tm);
-            strftime(d, sizeof d, "%Y-%m-%d", &tm);
+            strftime(d, sizeof d, x1 - x0 < 2 * 86400 ? "%m-%d %H:%M" : "%Y-%m-%d", &tm);
             sb_buf_puts(out, d);
         } else {
             number(out, fx);
@@ -275,12 +275,10 @@ static void axes(sb_buf *out, double x0, double x1, double y0, double y1, const 
     sb_buf_puts(out, "</text>");
 }
 
-static void range(double *lo, double *hi)
+/* Widens an empty range (one point, or equal values) by `pad` on each side. */
+static void range(double *lo, double *hi, double pad)
 {
-    if (*hi - *lo < 1e-12) {
-        double pad = fabs(*lo) > 0 ? fabs(*lo) * 0.05 : 1;
-        *lo -= pad, *hi += pad;
-    }
+    if (*hi - *lo < 1e-12) *lo -= pad, *hi += pad;
 }
 
 static double sx(double x, double x0, double x1)
@@ -319,8 +317,8 @@ static void plot_pareto(sb_buf *out, sb_entry *entries, int n, const char *headl
         x0 = fmin(x0, pts[i].x), x1 = fmax(x1, pts[i].x);
         y0 = fmin(y0, pts[i].y), y1 = fmax(y1, pts[i].y);
     }
-    range(&x0, &x1);
-    range(&y0, &y1);
+    range(&x0, &x1, fabs(x0) > 0 ? fabs(x0) * 0.05 : 1);
+    range(&y0, &y1, fabs(y0) > 0 ? fabs(y0) * 0.05 : 1);
     sb_buf_printf(out,
                   "<svg id=\"pareto\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
                   "height=\"%d\" role=\"img\"><title>",
@@ -341,8 +339,11 @@ static void plot_pareto(sb_buf *out, sb_entry *entries, int n, const char *headl
         html(out, sb_jstr(pts[i].e->result, "model"));
         sb_buf_puts(out, "</title></circle></a>");
         if (pts[i].front) {
-            sb_buf_printf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">",
-                          sx(pts[i].x, x0, x1) + 6, sy(pts[i].y, y0, y1) - 6);
+            /* Labels in the right half end at their point, so they stay inside the plot. */
+            bool right = sx(pts[i].x, x0, x1) > (L + W - R) / 2.0;
+            sb_buf_printf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\"%s>",
+                          sx(pts[i].x, x0, x1) + (right ? -6 : 6), sy(pts[i].y, y0, y1) - 6,
+                          right ? " text-anchor=\"end\"" : "");
             html(out, sb_jstr(pts[i].e->result, "model"));
             sb_buf_puts(out, "</text>");
         }
@@ -373,8 +374,8 @@ static void plot_history(sb_buf *out, const sb_entry *history, int n, const char
         np++;
     }
     if (np == 0) return;
-    range(&x0, &x1);
-    range(&y0, &y1);
+    range(&x0, &x1, 3600);
+    range(&y0, &y1, fabs(y0) > 0 ? fabs(y0) * 0.05 : 1);
     sb_buf_printf(out,
                   "<svg id=\"history\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
                   "height=\"%d\" role=\"img\"><title>best ",

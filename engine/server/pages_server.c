@@ -1,4 +1,5 @@
 /* The server's pages: reads the database, renders with pages.c. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,136 @@ static void page_index(sb_request *req, sb_reply *reply, const sb_links *links)
     sb_rows_free(&rows);
 }
 
+/* A benchmark's leaderboard as read from the database: the best result of each model and
+ * the results that set a new best. Kept in a small per-process cache and reused while the
+ * benchmark's result count is unchanged (every stored result raises it in the transaction
+ * that updates the leaderboard, so an unchanged count means an unchanged leaderboard, also
+ * when other servers write to the same PostgreSQL database). */
+typedef struct board {
+    char *dataset, *task, *count;
+    sb_rows rows, hist;
+    json_t *keep; /* owns the parsed results */
+    sb_entry *entries, *history;
+    int refs; /* the cache's own reference + readers' */
+    unsigned long used;
+} board;
+
+enum { CACHE_SLOTS = 32 };
+static struct {
+    pthread_mutex_t lock;
+    board *slot[CACHE_SLOTS];
+    unsigned long clock;
+} cache = {PTHREAD_MUTEX_INITIALIZER, {0}, 0};
+
+static void board_free(board *b)
+{
+    if (!b) return;
+    free(b->dataset), free(b->task), free(b->count);
+    sb_rows_free(&b->rows);
+    sb_rows_free(&b->hist);
+    json_decref(b->keep);
+    free(b->entries), free(b->history);
+    free(b);
+}
+
+static void board_release(board *b)
+{
+    pthread_mutex_lock(&cache.lock);
+    bool last = --b->refs == 0;
+    pthread_mutex_unlock(&cache.lock);
+    if (last) board_free(b);
+}
+
+/* Reads a leaderboard from the database (no cache). */
+static sb_status board_load(sb_db *db, const char *dataset, const char *task, const char *count,
+                            board **out)
+{
+    board *b = calloc(1, sizeof *b);
+    if (!b) return sb_fail(SB_ENOMEM, "out of memory");
+    b->dataset = strdup(dataset), b->task = strdup(task), b->count = strdup(count);
+    b->keep = json_array();
+    const char *p[] = {dataset, task};
+    sb_status st = sb_db_run(db, SQL_LEADERBOARD, 2, p, &b->rows);
+    if (st == SB_OK) st = sb_db_run(db, SQL_RECORDS, 2, p, &b->hist);
+    if (st == SB_OK) {
+        b->entries = entries_of(&b->rows, 0, b->keep);
+        /* records: created, result_id, body */
+        b->history = calloc((size_t)b->hist.nrows + 1, sizeof *b->history);
+        for (int i = 0; b->history && i < b->hist.nrows; i++) {
+            json_t *r = json_loads(sb_cell(&b->hist, i, 2), 0, NULL);
+            if (!r) r = json_object();
+            json_array_append_new(b->keep, r);
+            b->history[i] = (sb_entry){strtoll(sb_cell(&b->hist, i, 1), NULL, 10),
+                                       sb_cell(&b->hist, i, 0), NULL, r};
+        }
+        if (!b->entries || !b->history || !b->dataset || !b->task || !b->count)
+            st = sb_fail(SB_ENOMEM, "out of memory");
+    }
+    if (st != SB_OK) {
+        board_free(b);
+        return st;
+    }
+    b->refs = 1;
+    *out = b;
+    return SB_OK;
+}
+
+/* The leaderboard of (dataset, task), from the cache when its count still matches; NULL with
+ * SB_OK when the benchmark has no results. Release with board_release. */
+static sb_status board_get(sb_db *db, const char *dataset, const char *task, board **out)
+{
+    *out = NULL;
+    sb_rows count;
+    const char *p[] = {dataset, task};
+    SB_TRY(sb_db_run(db, SQL_BENCH_COUNT, 2, p, &count));
+    if (count.nrows == 0) {
+        sb_rows_free(&count);
+        return SB_OK;
+    }
+    const char *n = sb_cell(&count, 0, 0);
+    pthread_mutex_lock(&cache.lock);
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        board *b = cache.slot[i];
+        if (b && strcmp(b->dataset, dataset) == 0 && strcmp(b->task, task) == 0 &&
+            strcmp(b->count, n) == 0) {
+            b->refs++;
+            b->used = ++cache.clock;
+            *out = b;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cache.lock);
+    if (*out) {
+        sb_rows_free(&count);
+        return SB_OK;
+    }
+    board *b = NULL;
+    sb_status st = board_load(db, dataset, task, n, &b);
+    sb_rows_free(&count);
+    SB_TRY(st);
+    /* Into the cache: replaces this benchmark's stale copy, else the least recently used. */
+    board *evicted = NULL;
+    pthread_mutex_lock(&cache.lock);
+    int victim = 0;
+    for (int i = 0; i < CACHE_SLOTS; i++) {
+        board *c = cache.slot[i];
+        if (!c || (strcmp(c->dataset, dataset) == 0 && strcmp(c->task, task) == 0)) {
+            victim = i;
+            break;
+        }
+        if (c->used < cache.slot[victim]->used) victim = i;
+    }
+    evicted = cache.slot[victim];
+    if (evicted && --evicted->refs > 0) evicted = NULL; /* a reader still has it */
+    cache.slot[victim] = b;
+    b->refs++; /* the cache's reference and the caller's */
+    b->used = ++cache.clock;
+    pthread_mutex_unlock(&cache.lock);
+    board_free(evicted);
+    *out = b;
+    return SB_OK;
+}
+
 static void page_leaderboard(sb_request *req, sb_reply *reply, const char *rest,
                              const sb_links *links)
 {
@@ -71,57 +202,42 @@ static void page_leaderboard(sb_request *req, sb_reply *reply, const char *rest,
     if (!slash || !slash[1]) return not_found(reply, "A leaderboard is /b/DATASET/TASK.");
     char *dataset = strndup(rest, (size_t)(slash - rest));
     const char *task = slash + 1;
-    sb_rows rows, hist = {0};
-    const char *p[] = {dataset, task};
-    if (!dataset || sb_db_run(req->db, SQL_LEADERBOARD, 2, p, &rows) != SB_OK) {
+    board *b = NULL;
+    if (!dataset || board_get(req->db, dataset, task, &b) != SB_OK) {
         free(dataset);
         return db_error(reply);
     }
-    if (rows.nrows == 0) {
+    if (!b) {
         free(dataset);
-        sb_rows_free(&rows);
         return not_found(reply, "There are no results for this dataset and task.");
     }
-    if (sb_db_run(req->db, SQL_RECORDS, 2, p, &hist) != SB_OK) {
-        free(dataset);
-        sb_rows_free(&rows);
-        return db_error(reply);
-    }
-    json_t *keep = json_array();
-    sb_entry *entries = entries_of(&rows, 0, keep);
-    /* records: created, result_id, body */
-    sb_entry *history = calloc((size_t)hist.nrows + 1, sizeof *history);
-    for (int i = 0; history && i < hist.nrows; i++) {
-        json_t *r = json_loads(sb_cell(&hist, i, 2), 0, NULL);
-        if (!r) r = json_object();
-        json_array_append_new(keep, r);
-        history[i] =
-            (sb_entry){strtoll(sb_cell(&hist, i, 1), NULL, 10), sb_cell(&hist, i, 0), NULL, r};
-    }
+    /* Sorting is per request: on a copy of the entries. */
+    int n = b->rows.nrows;
+    sb_entry *entries = malloc(((size_t)n + 1) * sizeof *entries);
     const char *format = req->query(req->conn, "format");
     reply->status = 200;
-    if (!entries || !history) {
+    if (!entries) {
         sb_reply_text(reply, 500, "text/plain", "out of memory\n");
     } else if (format && strcmp(format, "csv") == 0) {
+        memcpy(entries, b->entries, (size_t)n * sizeof *entries);
         reply->content_type = "text/csv; charset=utf-8";
-        sb_leaderboard_csv(&reply->body, entries, rows.nrows);
+        sb_leaderboard_csv(&reply->body, entries, n);
     } else if (format && strcmp(format, "json") == 0) {
+        memcpy(entries, b->entries, (size_t)n * sizeof *entries);
         reply->content_type = "application/json";
-        sb_leaderboard_json(&reply->body, entries, rows.nrows);
+        sb_leaderboard_json(&reply->body, entries, n);
     } else {
+        memcpy(entries, b->entries, (size_t)n * sizeof *entries);
         char title[600];
         snprintf(title, sizeof title, "%s · %s", dataset, task);
         reply->content_type = "text/html; charset=utf-8";
         sb_page_head(&reply->body, title);
-        sb_page_leaderboard(&reply->body, dataset, task, entries, rows.nrows, history, hist.nrows,
+        sb_page_leaderboard(&reply->body, dataset, task, entries, n, b->history, b->hist.nrows,
                             req->query(req->conn, "sort"), req->query(req->conn, "order"), links);
         sb_page_tail(&reply->body);
     }
     free(entries);
-    free(history);
-    json_decref(keep);
-    sb_rows_free(&rows);
-    sb_rows_free(&hist);
+    board_release(b);
     free(dataset);
 }
 

@@ -140,6 +140,15 @@ expect_out ">MNIST</a>"
 CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVE_PORT/r/999")
 [ "$CODE" = 404 ] && sb_ok || sb_fail "/r/999 answered $CODE"
 
+case_ "the README's flow: examples/sotabench.lua --submit, then ranked on its leaderboard with plots"
+run_sb --data-root "$SBENGINE_FIXTURES/bench/mnist512" --out lenet.json --quiet --submit "$SBENGINE_SOURCE_DIR/examples/sotabench.lua"
+expect_exit 0
+expect_err "submitted LeNet-5 on MNIST (new)"
+OUT=$(curl -s "http://127.0.0.1:$SERVE_PORT/b/MNIST/Image%20Classification")
+expect_out ">LeNet-5</a>"
+expect_out '<svg id="pareto"'
+expect_out '<svg id="history"'
+
 case_ "sbengine report: the same leaderboard from the store file, one HTML file"
 run_sb report store.json -o report.html
 expect_exit 0

@@ -138,6 +138,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+/* Each connection's header buffer: 32 KiB, which libmicrohttpd takes from malloc; above that
+ * it mmap()s and munmap()s a fresh region per connection, and the TLB shootdowns of those
+ * munmaps cost more than the rest of a submission (perf record, docs/perf.md). */
 sb_status sb_http_start(sb_server *server, const struct sockaddr *addr, const sb_http_options *o,
                         sb_http **out)
 {
@@ -147,7 +150,7 @@ sb_status sb_http_start(sb_server *server, const struct sockaddr *addr, const sb
         flags, 0, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_THREAD_POOL_SIZE, o->threads, MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        o->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 256,
         MHD_OPTION_END);
     if (!d) return sb_fail(SB_ENET, "libmicrohttpd could not listen (the address may be in use)");

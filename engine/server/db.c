@@ -473,3 +473,12 @@ void sb_db_close(sb_db *db)
 #endif
     free(db);
 }
+
+bool sb_db_broken(const sb_db *db)
+{
+#ifdef SB_HAVE_LIBPQ
+    if (db->postgres) return !db->pg || pq.status(db->pg) != CONNECTION_OK;
+#endif
+    (void)db;
+    return false;
+}

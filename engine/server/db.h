@@ -58,6 +58,8 @@ sb_status sb_db_open(const char *where, sb_db **out);
 void sb_db_close(sb_db *db);
 bool sb_db_is_postgres(const char *where);
 const char *sb_db_kind(const sb_db *db); /* "SQLite" | "PostgreSQL" */
+/* Whether the connection is lost (PostgreSQL restarted, network): close it and open anew. */
+bool sb_db_broken(const sb_db *db);
 
 /* A statement without parameters or rows (SAVEPOINT, RELEASE, ...). */
 sb_status sb_db_exec(sb_db *db, const char *sql);

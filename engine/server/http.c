@@ -121,6 +121,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         } else {
             sb_pages_route(&req, &reply);
         }
+        if (req.db && sb_db_broken(req.db)) { /* the next request on this thread reconnects */
+            pthread_setspecific(db_key, NULL);
+            sb_db_close(req.db);
+        }
     }
     enum MHD_Result r = send_reply(conn, &reply, strcmp(method, "HEAD") == 0);
     sb_buf_free(&reply.body);

@@ -36,6 +36,25 @@ OUT=$N ERR=$(cat a.err b.err)
 kill "$(cat serve-a.pid)" "$(cat serve-b.pid)"
 wait "$(cat serve-a.pid)" "$(cat serve-b.pid)" 2>/dev/null
 
+case_ "PostgreSQL restarted under a running server: it reconnects"
+"$SBENGINE" serve --db "$PG_URL" --listen 127.0.0.1:0 >serve-r.out 2>&1 &
+SR=$!
+for _ in $(seq 200); do grep -q "listening on" serve-r.out && break; sleep 0.05; done
+PR=$(grep -o '127.0.0.1:[0-9]*' serve-r.out | head -1)
+curl -s -o /dev/null "http://$PR/api/v0/benchmarks/"
+pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w restart >/dev/null 2>&1
+CODE=000
+for _ in 1 2 3 4 5; do
+    CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://$PR/api/v0/benchmarks/")
+    [ "$CODE" = 200 ] && break
+done
+OUT=$CODE ERR=$(tail -3 serve-r.out)
+[ "$CODE" = 200 ] && sb_ok || sb_fail "after the restart the server answers $CODE"
+SOTABENCH_TOKEN=$TOKEN SOTABENCH_URL="http://$PR/api/v0" SBENGINE_HTTP_BACKOFF=0.1 run_sb submit twin.json
+expect_exit 0
+kill "$SR"
+wait "$SR" 2>/dev/null
+
 case_ "nothing lost on PostgreSQL: 4 clients x 25 results, the server killed twice"
 OUT=$("$PY" "$SBENGINE_SOURCE_DIR/tools/perf/server" "$SBENGINE_BUILD_DIR" --only nothing-lost --clients 4 --results 25 --kills 2 --db "$PG_URL" 2>&1)
 RC=$? ERR=""

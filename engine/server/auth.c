@@ -14,14 +14,6 @@
 #include "core/sha256.h"
 #include "server/server.h"
 
-static void now_iso(char out[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void token_hash(const char *token, size_t n, char hex[65])
 {
     sb_sha256 h;
@@ -37,7 +29,7 @@ static sb_status new_token(sb_db *db, const char *user_id, char token[65])
     sodium_bin2hex(token, 65, raw, sizeof raw);
     char hash[65], now[32];
     token_hash(token, 64, hash);
-    now_iso(now);
+    sb_now_iso(now);
     const char *p[] = {hash, user_id, now};
     return sb_db_run(db, SQL_TOKEN_INSERT, 3, p, NULL);
 }
@@ -60,7 +52,7 @@ sb_status sb_auth_add_user(sb_db *db, const char *name, const char *password, ch
         if (rc != 0) return sb_fail(SB_ENOMEM, "hashing the password failed (out of memory)");
     }
     char now[32];
-    now_iso(now);
+    sb_now_iso(now);
     SB_TRY(sb_db_begin(db));
     sb_rows rows;
     const char *p[] = {name, password ? stored : NULL, now};

@@ -64,6 +64,8 @@ sb_status sb_writer_start(const char *db_where, sb_writer **out);
 /* Blocks until the job is stored durably (or refused); thread-safe. */
 void sb_writer_submit(sb_writer *w, sb_write_job *job);
 void sb_writer_stop(sb_writer *w); /* finishes the queued jobs first */
+/* The time now as stored with results and tokens: "2026-11-29T12:00:00Z" (UTC). */
+void sb_now_iso(char out[32]);
 
 /* One request as the routes see it. */
 typedef struct sb_request {

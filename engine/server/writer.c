@@ -29,7 +29,7 @@ struct sb_writer {
     sb_db *db; /* NULL after a failed batch: reopened for the next one */
 };
 
-static void now_iso(char out[32])
+void sb_now_iso(char out[32])
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -74,7 +74,7 @@ static sb_status store(sb_db *db, sb_write_job *job)
     char user[24], score[40], now[32], id[24];
     snprintf(user, sizeof user, "%lld", (long long)job->user);
     snprintf(score, sizeof score, "%.17g", sb_headline_score(r, bench_keys));
-    now_iso(now);
+    sb_now_iso(now);
     if (st == SB_OK) {
         const char *p[] = {job->key, user, dataset, task, model, run_hash, score, now, body.data};
         st = sb_db_run(db, SQL_RESULT_INSERT, 9, p, &rows);

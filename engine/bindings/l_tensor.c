@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "bindings/l_modules.h"
-#include "core/cuda.h"
+#include "gpu/cuda.h"
 #include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
 #include "tensor/cpu_types.h"

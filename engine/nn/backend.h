@@ -2,9 +2,9 @@
  *
  * Each nn op has ONE front-end in engine/nn/functional.c (argument and shape checks with
  * PyTorch's semantics, output allocation, dispatch) and one kernel per backend here. The
- * CPU table (engine/nn/cpu/) is built in; the CUDA plugin registers its table with
- * sb_nn_backend_register(SB_DEVICE_CUDA, &table) when it loads (the tensor backend's
- * loader runs first, see sb_nn_backend_for).
+ * CPU table (engine/nn/cpu/) is built in; the GPU host layer (engine/gpu/) registers the
+ * CUDA plugin's table with sb_nn_backend_register(SB_DEVICE_CUDA, &table) when the tensor
+ * backend's loader runs (see sb_nn_backend_for).
  *
  * Conventions for every kernel below (the front-end guarantees them):
  *  - every tensor argument is on the backend's device, CONTIGUOUS, and of one floating
@@ -95,7 +95,7 @@ typedef struct sb_nn_backend {
 sb_status sb_nn_backend_for(sb_device device, const sb_nn_backend **out);
 const sb_nn_backend *sb_nn_cpu_backend(void);
 
-/* Installs the table for a device kind (the CUDA plugin calls this); NULL unregisters.
+/* Installs the table for a device kind (the GPU host layer calls this); NULL unregisters.
  * The CPU table is fixed. The table must outlive every use. */
 void sb_nn_backend_register(sb_device_kind kind, const sb_nn_backend *backend);
 

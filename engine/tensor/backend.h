@@ -7,10 +7,10 @@
  * compute. Adding a device = filling this table; adding an op = one front-end + one
  * entry here + one kernel per backend.
  *
- * The CPU table (cpu_backend.c) is always there. The CUDA table is supplied by the CUDA
- * plugin, which registers itself with sb_backend_register(SB_DEVICE_CUDA, &table), either
- * eagerly or from a loader installed with sb_backend_set_loader() that runs on the first
- * CUDA request (so a CPU-only run never dlopens CUDA). Until a table is registered, every
+ * The CPU table (cpu_backend.c) is always there. The CUDA table is the CUDA plugin's: the
+ * GPU host layer (engine/gpu/, above this one) installs a loader with sb_backend_set_loader()
+ * that runs on the first CUDA request (so a CPU-only run never dlopens CUDA) and registers the
+ * table with sb_backend_register(SB_DEVICE_CUDA, &table). Until a table is registered, every
  * CUDA request fails with SB_EDEVICE "CUDA is not available: <why>".
  *
  * The nn ops (engine/nn/) keep a separate table of their own following the same pattern.
@@ -113,13 +113,13 @@ typedef struct sb_backend {
 sb_status sb_backend_for(sb_device device, const sb_backend **out);
 const sb_backend *sb_cpu_backend(void);
 
-/* Installs the table for a device kind (the CUDA plugin calls this). NULL unregisters.
+/* Installs the table for a device kind (the GPU host layer calls this). NULL unregisters.
  * The table must outlive every tensor of that kind. */
 void sb_backend_register(sb_device_kind kind, const sb_backend *backend);
 
 /* A function that tries to make a backend available (dlopen the CUDA plugin and call
- * sb_backend_register); on failure it returns non-OK after sb_fail() with the reason,
- * which is remembered and repeated by every later sb_backend_for() on that kind.
+ * sb_backend_register); on failure it returns non-OK after sb_fail() with the whole message
+ * ("CUDA is not available: <why>"), which every later sb_backend_for() on that kind repeats.
  * Runs at most once per installation. */
 typedef sb_status (*sb_backend_loader)(void);
 void sb_backend_set_loader(sb_device_kind kind, sb_backend_loader loader);

@@ -120,6 +120,11 @@ sb_device sb_tensor_device(const sb_tensor *t);
 void *sb_tensor_data(const sb_tensor *t);
 /* "[2, 3, 4]" */
 void sb_tensor_format_shape(const sb_tensor *t, char *buf, size_t bufsize);
+/* The same as a value, for messages: sb_fail(..., "%s", sb_tensor_shape_text(t).s). */
+typedef struct sb_shape_text {
+    char s[256];
+} sb_shape_text;
+sb_shape_text sb_tensor_shape_text(const sb_tensor *t);
 bool sb_tensor_same_shape(const sb_tensor *a, const sb_tensor *b);
 /* True when two positions of t share one element (a stride-0 dim of size > 1, as made by
  * expand): such a tensor cannot be written elementwise. */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/atomic_file.h"
+#include "io/pytorch.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c reads little-endian data in place: port the byte swaps first"
@@ -715,6 +716,12 @@ sb_status sb_safetensors_parse(const void *data, size_t size, sb_storage *storag
                                sb_safetensors **out)
 {
     const unsigned char *bytes = data;
+    const char *format = sb_pytorch_sniff(data, size);
+    if (format && (strcmp(format, "zip") == 0 || strcmp(format, "legacy") == 0))
+        return sb_fail(SB_EFORMAT,
+                       "%s: this is a PyTorch checkpoint (torch.save, %s format), not a "
+                       "safetensors file: load it with sb.io.load_pytorch",
+                       what, format);
     if (size < 8)
         return sb_fail(SB_EFORMAT,
                        "%s: not a safetensors file: %zu bytes, shorter than the 8-byte header "

@@ -338,11 +338,58 @@ local function is_ignored_key(key)
   return key == "num_batches_tracked" or key:sub(-20) == ".num_batches_tracked"
 end
 
---- Copies tensors from `source` ({name = tensor}, or a safetensors path) into the
--- parameters and buffers with the same names. strict (default true): every missing key,
--- unexpected key and shape mismatch is reported in ONE error, and nothing is loaded.
--- Non-strict: missing and unexpected keys are returned, shape mismatches still fail.
--- BatchNorm's "num_batches_tracked" entries are accepted and ignored.
+-- Levenshtein distance between two strings (for "did you mean" lists).
+local function edit_distance(a, b)
+  local la, lb = #a, #b
+  local prev, cur = {}, {}
+  for j = 0, lb do prev[j] = j end
+  for i = 1, la do
+    cur[0] = i
+    local ca = a:byte(i)
+    for j = 1, lb do
+      local cost = ca == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev, cur = cur, prev
+  end
+  return prev[lb]
+end
+
+-- The (up to 3) names of `candidates` nearest to `key`, as "a, b, c".
+local function nearest_names(key, candidates)
+  local scored = {}
+  for _, c in ipairs(candidates) do scored[#scored + 1] = {c, edit_distance(key, c)} end
+  table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
+  local out = {}
+  for i = 1, math.min(3, #scored) do out[i] = scored[i][1] end
+  return table.concat(out, ", ")
+end
+
+-- Reads a weights file: safetensors or a PyTorch checkpoint (by its first bytes).
+local function load_file(path, file_opts)
+  local sbio = require("sbengine.io")
+  if sbio.weights_format(path) == "pytorch" then return sbio.load_pytorch(path, file_opts) end
+  if file_opts.key ~= nil then
+    error("load_state_dict: key applies to PyTorch checkpoints, and " .. path ..
+          " is not one", 0)
+  end
+  local sd = sbio.load_safetensors(path)
+  local prefix = file_opts.strip_prefix
+  if prefix == nil then return sd end
+  local out = {}
+  for k, v in pairs(sd) do
+    if k:sub(1, #prefix) == prefix then k = k:sub(#prefix + 1) end
+    out[k] = v
+  end
+  return out
+end
+
+--- Copies tensors from `source` ({name = tensor}, or the path of a safetensors file or a
+-- PyTorch checkpoint) into the parameters and buffers with the same names. strict (default
+-- true): every missing key, unexpected key and shape mismatch is reported in ONE error, and
+-- nothing is loaded. Non-strict: missing and unexpected keys are returned, shape mismatches
+-- still fail. BatchNorm's "num_batches_tracked" entries are accepted and ignored. With a
+-- path, `key` and `strip_prefix` are passed to sb.io.load_pytorch.
 -- Returns {missing_keys = {...}, unexpected_keys = {...}}.
 function Module:load_state_dict(source, opts)
   if opts == nil then opts = {} end
@@ -350,7 +397,9 @@ function Module:load_state_dict(source, opts)
     error("load_state_dict: options must be a table, got " .. type(opts), 2)
   end
   for k in pairs(opts) do
-    if k ~= "strict" then error("load_state_dict: unknown option '" .. tostring(k) .. "' (known: strict)", 2) end
+    if k ~= "strict" and k ~= "key" and k ~= "strip_prefix" then
+      error("load_state_dict: unknown option '" .. tostring(k) .. "' (known: key, strict, strip_prefix)", 2)
+    end
   end
   local strict = opts.strict
   if strict == nil then strict = true end
@@ -360,10 +409,14 @@ function Module:load_state_dict(source, opts)
   local what = ""
   if type(source) == "string" then
     what = " from " .. source
-    source = require("sbengine.io").load_safetensors(source)
+    local ok, loaded = pcall(load_file, source, {key = opts.key, strip_prefix = opts.strip_prefix})
+    if not ok then error(loaded, 2) end
+    source = loaded
   elseif type(source) ~= "table" then
-    error("load_state_dict: expected a table {name = tensor} or a safetensors path, got " ..
-          type(source), 2)
+    error("load_state_dict: expected a table {name = tensor} or the path of a safetensors file " ..
+          "or PyTorch checkpoint, got " .. type(source), 2)
+  elseif opts.key ~= nil or opts.strip_prefix ~= nil then
+    error("load_state_dict: key and strip_prefix apply to a file path, not to a table", 2)
   end
   local targets = {}
   local order = {}
@@ -411,13 +464,26 @@ function Module:load_state_dict(source, opts)
   end
   local problems = {}
   for _, key in ipairs(strict and missing or {}) do problems[#problems + 1] = "missing key: " .. key end
-  for _, key in ipairs(strict and unexpected or {}) do problems[#problems + 1] = "unexpected key: " .. key end
+  for i, key in ipairs(strict and unexpected or {}) do
+    -- The nearest names say what was meant ("fc.weigth" -> fc.weight); the search is
+    -- quadratic, so only the first few unexpected keys get one.
+    local near = i <= 10 and #order > 0 and (" (nearest: " .. nearest_names(key, order) .. ")") or ""
+    problems[#problems + 1] = "unexpected key: " .. key .. near
+  end
   for _, msg in ipairs(mismatched) do problems[#problems + 1] = msg end
   if #problems > 0 then
     -- Say what to do: the usual cause is weights saved from another architecture.
     local hint = "\nThese weights were saved from a model with other layers or shapes: build the "
       .. "same architecture (its state_dict keys and shapes must match)"
       .. (strict and ", or pass {strict = false} to load only the keys both have" or "")
+    local prefixed = #unexpected > 0
+    for _, key in ipairs(unexpected) do
+      if key:sub(1, 7) ~= "module." then prefixed = false break end
+    end
+    if prefixed then
+      hint = "\nEvery unexpected key starts with 'module.' (a model saved inside DataParallel): " ..
+        "pass {strip_prefix = 'module.'}"
+    end
     error(string.format("load_state_dict: %d problem%s loading %s%s (nothing was loaded):\n  %s%s",
       #problems, #problems == 1 and "" or "s", self:class_name(), what,
       table.concat(problems, "\n  "), hint), 2)

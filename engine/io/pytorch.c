@@ -462,6 +462,19 @@ static void swap_bytes(unsigned char *p, uint64_t numel, size_t esize)
         }
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* madvise() over the whole pages of [p, p + n). */
+static void populate(const void *p, size_t n, int advice)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t from = (uintptr_t)p / page * page, to = ((uintptr_t)p + n + page - 1) / page * page;
+    if (n >= 16 * page) madvise((void *)from, to - from, advice);
+}
+
 /* Gives a located record its target storage: the file image itself when the bytes can be
  * viewed in place, else a converted copy. */
 static sb_status place_storage(storage_rec *r, sb_storage *image, bool big_endian)
@@ -480,6 +493,11 @@ static sb_status place_storage(storage_rec *r, sb_storage *image, bool big_endia
     SB_TRY(sb_tensor_empty(1, &n, dt->loaded, SB_CPU, &t));
     unsigned char *dst = sb_tensor_data(t);
     const unsigned char *src = r->bytes;
+    /* Fault both ranges in with one call each rather than one fault per page: under a
+     * hypervisor a page fault costs microseconds, and a 100 MB checkpoint has 50,000 of
+     * them (a hint only: older kernels refuse it and the copy faults as usual). */
+    populate(dst, (size_t)n * sb_dtype_size(dt->loaded), MADV_POPULATE_WRITE);
+    populate(src, (size_t)(r->numel * dt->size), MADV_POPULATE_READ);
     switch (dt->convert) {
     case CONV_NONE:
         if (n) memcpy(dst, src, (size_t)n * dt->size);
@@ -505,6 +523,17 @@ static sb_status place_storage(storage_rec *r, sb_storage *image, bool big_endia
     sb_storage_retain(r->target);
     r->base = 0;
     sb_tensor_free(t);
+    /* The copy replaces the record's bytes in the mapped file: give back the pages that lie
+     * wholly inside the record (no other record shares them), so that a copied checkpoint
+     * costs its size once in memory rather than twice. The mapping is private and read
+     * again from the file if anything touches those pages. */
+    if (image && r->in_image) {
+        uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t from = (uintptr_t)r->bytes, to = from + (uintptr_t)(r->numel * dt->size);
+        from = (from + page - 1) / page * page;
+        to = to / page * page;
+        if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
+    }
     return SB_OK;
 }
 

@@ -2,15 +2,13 @@
  * the zip and legacy layouts, and the choice of the state dict inside a checkpoint. */
 #include "io/pytorch.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/mapped_file.h"
 #include "io/unpickler.h"
 #include "io/zip.h"
 
@@ -943,40 +941,12 @@ sb_status sb_pytorch_parse(const void *data, size_t size, sb_storage *storage, c
     return st;
 }
 
-static void unmap_release(void *ctx, void *data, size_t nbytes)
-{
-    (void)ctx;
-    munmap(data, nbytes);
-}
-
 sb_status sb_pytorch_load(const char *path, const sb_pytorch_options *opts,
                           sb_pytorch_state_dict **out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sb_fail(SB_EIO, "cannot open %s: %s", path, strerror(errno));
-    struct stat sbuf;
-    if (fstat(fd, &sbuf) != 0 || !S_ISREG(sbuf.st_mode)) {
-        close(fd);
-        return sb_fail(SB_EIO, "%s is not a regular file", path);
-    }
-    size_t size = (size_t)sbuf.st_size;
-    if (size == 0) {
-        close(fd);
-        return sb_fail(SB_EFORMAT, "%s: empty file, not a PyTorch checkpoint", path);
-    }
-    /* Private and writable, as for safetensors: tensors may be modified in place without
-     * touching the file. */
-    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED) return sb_fail(SB_EIO, "cannot map %s: %s", path, strerror(map_errno));
     sb_storage *storage;
-    sb_status st = sb_storage_wrap(map, size, SB_CPU, unmap_release, NULL, &storage);
-    if (st != SB_OK) {
-        munmap(map, size);
-        return st;
-    }
-    st = sb_pytorch_parse(map, size, storage, path, opts, out);
+    SB_TRY(sb_map_file(path, 1, "empty file, not a PyTorch checkpoint", &storage));
+    sb_status st = sb_pytorch_parse(storage->data, storage->nbytes, storage, path, opts, out);
     sb_storage_release(storage); /* the tensors hold their own references */
     return st;
 }

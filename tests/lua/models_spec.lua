@@ -80,12 +80,14 @@ local function script_hash(path)
   return ("%08x"):format(h)
 end
 
--- {name, format}: every ResNet/VGG family member of the issue, the three file formats.
+-- {name, format}: the architectures of the issue that sb.models has, the three file formats.
 local parity = {
   {"resnet18", "zip"}, {"resnet34", "legacy"}, {"resnet50", "safetensors"},
   {"resnet101", "zip"}, {"resnet152", "legacy"}, {"resnext50_32x4d", "zip"},
   {"wide_resnet50_2", "legacy"}, {"vgg16", "zip"}, {"vgg16_bn", "safetensors"},
-  {"alexnet", "legacy"},
+  {"alexnet", "legacy"}, {"mobilenet_v2", "legacy"}, {"mobilenet_v3_large", "zip"},
+  {"mobilenet_v3_small", "safetensors"}, {"efficientnet_b0", "zip"}, {"efficientnet_b5", "legacy"},
+  {"densenet121", "safetensors"}, {"squeezenet1_0", "zip"}, {"squeezenet1_1", "legacy"},
 }
 
 describe("sb.models parity with torchvision", function()

@@ -15,6 +15,10 @@ local families = {
   (require "sbengine.models.resnet"),
   (require "sbengine.models.vgg"),
   (require "sbengine.models.alexnet"),
+  (require "sbengine.models.mobilenet"),
+  (require "sbengine.models.efficientnet"),
+  (require "sbengine.models.densenet"),
+  (require "sbengine.models.squeezenet"),
 }
 
 local common_options = {weights = true, weights_key = true, strip_prefix = true, progress = true}

@@ -12,19 +12,6 @@
 
 #define CIFAR_PIXELS 3072
 
-typedef struct cifar_memory {
-    uint8_t *images;
-    int64_t *labels;
-} cifar_memory;
-
-static void cifar_free(void *ctx)
-{
-    cifar_memory *m = ctx;
-    free(m->images);
-    free(m->labels);
-    free(m);
-}
-
 static void locate(const char *root, const char *subdir, const char *name, char *path, size_t size)
 {
     snprintf(path, size, "%s/%s/%s", root, subdir, name);
@@ -82,14 +69,14 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
                         paths[f], lens[f], record, classes, classes);
         total += lens[f] / record;
     }
-    cifar_memory *mem = NULL;
+    sb_data_blocks *mem = NULL;
     if (s == SB_OK) {
         mem = calloc(1, sizeof *mem);
         if (mem) {
-            mem->images = malloc(total * CIFAR_PIXELS);
+            mem->inputs = malloc(total * CIFAR_PIXELS);
             mem->labels = malloc(total * sizeof(int64_t));
         }
-        if (!mem || !mem->images || !mem->labels)
+        if (!mem || !mem->inputs || !mem->labels)
             s = sb_fail(SB_ENOMEM, "CIFAR%d: cannot allocate %zu images", classes, total);
     }
     size_t n = 0;
@@ -110,7 +97,7 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
             }
             mem->labels[n] = label;
             const uint8_t *planes = rec + label_bytes;
-            uint8_t *hwc = mem->images + n * CIFAR_PIXELS;
+            uint8_t *hwc = (uint8_t *)mem->inputs + n * CIFAR_PIXELS;
             for (int p = 0; p < 1024; p++) {
                 hwc[3 * p] = planes[p];
                 hwc[3 * p + 1] = planes[1024 + p];
@@ -121,14 +108,14 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
     for (int f = 0; f < nfiles; f++)
         free(files[f]);
     if (s != SB_OK) {
-        if (mem) cifar_free(mem);
+        sb_data_blocks_free(mem);
         return s;
     }
     sb_sample_spec ispec = {SB_UINT8, 3, {32, 32, 3}};
     sb_sample_spec tspec = {SB_INT64, 0, {0}};
     s = sb_array_dataset_new(classes == 10 ? "CIFAR10" : "CIFAR100", (int64_t)total, &ispec,
-                             mem->images, &tspec, mem->labels, cifar_free, mem, out);
-    if (s != SB_OK) cifar_free(mem);
+                             mem->inputs, &tspec, mem->labels, sb_data_blocks_free, mem, out);
+    if (s != SB_OK) sb_data_blocks_free(mem);
     return s;
 }
 

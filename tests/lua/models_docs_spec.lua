@@ -1,13 +1,12 @@
--- Runs every ```lua block of docs/models.md (tests/lua/docs_helper.lua), and checks that every
--- sb.models constructor is named on the page.
-local docs = require "docs_helper"
+-- Every sb.models constructor is named on docs/models.md (whose ```lua blocks run in
+-- tests/cli/api_docs.sh).
 local sb = require "sbengine"
-
-docs.run_examples("docs/models.md", { min = 3 })
 
 describe("docs/models.md coverage", function()
   it("names every constructor", function()
-    local page = docs.read("docs/models.md")
+    local f = assert(io.open((os.getenv("SBENGINE_SOURCE_DIR") or ".") .. "/docs/models.md"))
+    local page = f:read("a")
+    f:close()
     local missing = {}
     for _, name in ipairs(sb.models.list()) do
       if not page:find("`" .. name .. "`", 1, true) then missing[#missing + 1] = name end

@@ -4,7 +4,7 @@
 -- and .safetensors files written at test time by tools/fixtures/models_torchvision.py (cached
 -- in $SBENGINE_MODEL_CACHE, default ~/.cache/sbengine/torchvision-fixtures).
 local sb = require "sbengine"
-local init = require "sbengine.nn.weight_init"
+local init = require "sbengine.nn._weight_init"
 
 local source = os.getenv("SBENGINE_SOURCE_DIR") or "."
 local keys = dofile((os.getenv("SBENGINE_FIXTURES") or "tests/fixtures") .. "/models/keys.lua")

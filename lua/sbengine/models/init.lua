@@ -5,7 +5,7 @@
 --
 -- Every constructor returns the model in eval mode; `weights` (a PyTorch checkpoint or a
 -- safetensors file) is loaded strictly with Module:load_state_dict.
-local init = require "sbengine.nn.weight_init"
+local init = require "sbengine.nn._weight_init"
 
 local M = {}
 

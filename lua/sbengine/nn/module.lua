@@ -332,27 +332,10 @@ local function is_ignored_key(key)
   return key == "num_batches_tracked" or key:sub(-20) == ".num_batches_tracked"
 end
 
--- Levenshtein distance between two strings (for "did you mean" lists).
-local function edit_distance(a, b)
-  local la, lb = #a, #b
-  local prev, cur = {}, {}
-  for j = 0, lb do prev[j] = j end
-  for i = 1, la do
-    cur[0] = i
-    local ca = a:byte(i)
-    for j = 1, lb do
-      local cost = ca == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev, cur = cur, prev
-  end
-  return prev[lb]
-end
-
 -- The (up to 3) names of `candidates` nearest to `key`, as "a, b, c".
 local function nearest_names(key, candidates)
   local scored = {}
-  for _, c in ipairs(candidates) do scored[#scored + 1] = {c, edit_distance(key, c)} end
+  for _, c in ipairs(candidates) do scored[#scored + 1] = {c, util.distance(key, c)} end
   table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
   local out = {}
   for i = 1, math.min(3, #scored) do out[i] = scored[i][1] end

@@ -17,6 +17,7 @@
 #include "gpu/cuda.h"
 #include "nn/cpu/onednn.h"
 #include "runtime.h"
+#include "server_cli.h"
 
 enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
 
@@ -43,6 +44,8 @@ static const char usage_text[] =
     "       sbengine check [--params] [OPTIONS] SCRIPT.lua [ARGS...]\n"
     "       sbengine submit [OPTIONS] FILE\n"
     "       sbengine devices\n"
+    "       sbengine serve [--db PATH|postgresql://...] [--listen HOST:PORT] [--public-url URL]\n"
+    "       sbengine report STORE.json -o REPORT.html\n"
     "       sbengine -e CODE | -i | --version | --help\n";
 
 static const char help_text[] =
@@ -56,6 +59,8 @@ static const char help_text[] =
     "                      with --params build the result from the parameters only\n"
     "  submit FILE         send the results stored in FILE to the results server\n"
     "  devices             list the devices this engine can use\n"
+    "  serve               run the results server and leaderboards (sbengine serve --help)\n"
+    "  report STORE -o F   the leaderboards of a store file as one HTML file\n"
     "\n"
     "Options:\n"
     "  -e CODE             run CODE (may repeat; runs before SCRIPT)\n"
@@ -476,6 +481,8 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "report") == 0))
+        return sb_server_cli(argv[1], argc - 1, argv + 1);
     cli_options o = {0};
     int early = parse_options(argc, argv, &o);
     if (early >= 0) return early;

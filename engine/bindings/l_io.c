@@ -1,9 +1,11 @@
-/* sbengine.core.io -> sb.io: safetensors reading and writing (engine/io/safetensors.h). */
+/* sbengine.core.io -> sb.io: safetensors reading and writing (engine/io/safetensors.h) and
+ * PyTorch checkpoints (engine/io/pytorch.h); lua/sbengine/io.lua checks the options. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/pytorch.h"
 #include "io/safetensors.h"
 #include "bindings/l_modules.h"
 #include "bindings/l_tensor.h"
@@ -42,6 +44,55 @@ static int l_load_safetensors(lua_State *L)
         lua_setfield(L, -2, st->meta[i].key);
     }
     sb_safetensors_free(st);
+    return 2;
+}
+
+/* load_pytorch(path, keys (array of strings) | nil, strip_prefix | nil, device) ->
+ * {name = tensor}, {name = saved dtype} */
+static int l_load_pytorch(lua_State *L)
+{
+    const char *op = "load_pytorch";
+    const char *path = luaL_checkstring(L, 1);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+    const char *strip = luaL_optstring(L, 3, NULL);
+    const char *device_name = luaL_optstring(L, 4, "cpu");
+    lua_settop(L, 4);
+    sb_device device;
+    sbL_check(L, sb_device_parse(device_name, &device), op);
+    size_t nkey = lua_isnil(L, 2) ? 0 : lua_rawlen(L, 2);
+    const char **keys = lua_newuserdatauv(L, (nkey ? nkey : 1) * sizeof *keys, 0); /* [.., keys] */
+    for (size_t i = 0; i < nkey; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "%s: key must be a string or an array of strings", op);
+        keys[i] = lua_tostring(L, -1); /* kept alive by the table */
+        lua_pop(L, 1);
+    }
+    sb_pytorch_options opts = {keys, nkey, strip};
+    sb_pytorch_state_dict *sd = NULL;
+    sbL_check(L, sb_pytorch_load(path, &opts, &sd), op);
+    if (device.kind != SB_DEVICE_CPU) {
+        for (size_t i = 0; i < sd->count; i++) {
+            sb_tensor *moved;
+            sb_status s = sb_tensor_to_device(sd->entries[i].tensor, device, &moved);
+            if (s != SB_OK) {
+                sb_pytorch_free(sd);
+                sbL_check(L, s, op);
+            }
+            sb_tensor_free(sd->entries[i].tensor);
+            sd->entries[i].tensor = moved;
+        }
+    }
+    lua_createtable(L, 0, (int)sd->count); /* [.., keys, tensors] */
+    lua_createtable(L, 0, (int)sd->count); /* [.., keys, tensors, dtypes] */
+    for (size_t i = 0; i < sd->count; i++) {
+        sbL_push_tensor(L, sd->entries[i].tensor); /* [.., tensors, dtypes, t] */
+        sd->entries[i].tensor = NULL;              /* owned by Lua now */
+        lua_setfield(L, -3, sd->entries[i].name);
+        lua_pushstring(L, sd->entries[i].saved_dtype);
+        lua_setfield(L, -2, sd->entries[i].name);
+    }
+    sb_pytorch_free(sd);
     return 2;
 }
 
@@ -124,6 +175,7 @@ int sbL_open_io(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"load_safetensors", l_load_safetensors},
         {"save_safetensors", l_save_safetensors},
+        {"load_pytorch", l_load_pytorch},
         {NULL, NULL},
     };
     lua_newtable(L);

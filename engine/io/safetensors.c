@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/mapped_file.h"
+#include "io/pytorch.h"
+
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors.c reads little-endian data in place: port the byte swaps first"
 #endif
@@ -162,6 +165,12 @@ sb_status sb_safetensors_parse(const void *data, size_t size, sb_storage *storag
                                sb_safetensors **out)
 {
     const unsigned char *bytes = data;
+    const char *format = sb_pytorch_sniff(data, size);
+    if (format && (strcmp(format, "zip") == 0 || strcmp(format, "legacy") == 0))
+        return sb_fail(SB_EFORMAT,
+                       "%s: this is a PyTorch checkpoint (torch.save, %s format), not a "
+                       "safetensors file: load it with sb.io.load_pytorch",
+                       what, format);
     if (size < 8)
         return sb_fail(SB_EFORMAT,
                        "%s: not a safetensors file: %zu bytes, shorter than the 8-byte header "
@@ -219,47 +228,12 @@ sb_status sb_safetensors_parse(const void *data, size_t size, sb_storage *storag
     return SB_OK;
 }
 
-static void unmap_release(void *ctx, void *data, size_t nbytes)
-{
-    (void)ctx;
-    munmap(data, nbytes);
-}
-
 sb_status sb_safetensors_load(const char *path, sb_safetensors **out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return sb_fail(SB_EIO, "cannot open %s: %s", path, strerror(errno));
-    struct stat sbuf;
-    if (fstat(fd, &sbuf) != 0) {
-        int e = errno;
-        close(fd);
-        return sb_fail(SB_EIO, "cannot stat %s: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sbuf.st_mode)) {
-        close(fd);
-        return sb_fail(SB_EIO, "%s is not a regular file", path);
-    }
-    size_t size = (size_t)sbuf.st_size;
-    if (size < 8) {
-        close(fd);
-        return sb_fail(SB_EFORMAT,
-                       "%s: not a safetensors file: %zu bytes, shorter than the 8-byte header "
-                       "length",
-                       path, size);
-    }
-    /* Private and writable: a loaded tensor can be modified in place without touching the
-     * file (copy-on-write pages). */
-    void *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    int map_errno = errno;
-    close(fd);
-    if (map == MAP_FAILED) return sb_fail(SB_EIO, "cannot map %s: %s", path, strerror(map_errno));
     sb_storage *storage;
-    sb_status st = sb_storage_wrap(map, size, SB_CPU, unmap_release, NULL, &storage);
-    if (st != SB_OK) {
-        munmap(map, size);
-        return st;
-    }
-    st = sb_safetensors_parse(map, size, storage, path, out);
+    SB_TRY(sb_map_file(path, 8, "not a safetensors file: shorter than the 8-byte header length",
+                       &storage));
+    sb_status st = sb_safetensors_parse(storage->data, storage->nbytes, storage, path, out);
     sb_storage_release(storage); /* the tensors hold their own references */
     return st;
 }

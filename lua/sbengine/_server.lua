@@ -114,13 +114,26 @@ local function token()
   return nil
 end
 
+-- The text of one error: a string, or sotabench's {"error": "..."} (any other table as JSON).
+local function one_error(e)
+  if type(e) == "table" then
+    if type(e.error) == "string" then return e.error end
+    local ok, text = pcall(cjson.encode, e)
+    return ok and text or tostring(e)
+  end
+  return tostring(e)
+end
+
+-- The lines of a reply's errors, or nil when it has none. Both shapes are read: sbengine's
+-- {"errors": [...] | {field: [...]}} and sotabench's {"response": {"errors": [{"error": ...}]}}.
 local function error_text(decoded)
   if type(decoded) ~= "table" then return nil end
   local errors = decoded.errors
+  if errors == nil and type(decoded.response) == "table" then errors = decoded.response.errors end
   if type(errors) == "string" then return errors end
   if type(errors) ~= "table" then return nil end
   local lines = {}
-  for _, e in ipairs(errors) do lines[#lines + 1] = tostring(e) end
+  for _, e in ipairs(errors) do lines[#lines + 1] = one_error(e) end
   for k, e in pairs(errors) do
     if type(k) == "string" then
       lines[#lines + 1] = k .. ": " .. (type(e) == "table" and table.concat(e, "; ") or tostring(e))
@@ -221,17 +234,20 @@ function server.submit(r)
 end
 
 --- POST check/results/: validates a result without storing it. true or nil, message.
+-- The body is sotabench's {"results": [result]}; a reply is a rejection when it has a
+-- non-empty `response.errors` (sotabench) or `valid: false` / `errors` (sbengine's shape).
 function server.check_result(r)
-  local reply, err = server.request("POST", "check/results/", result_json(r))
+  local reply, err = server.request("POST", "check/results/", '{"results": [' .. result_json(r) .. "]}")
   if not reply then return nil, err end
-  if reply.valid == false then
-    return nil, error_text(reply) or "the server rejected the result"
-  end
+  local errors = error_text(reply)
+  if errors then return nil, errors end
+  if reply.valid == false then return nil, "the server rejected the result" end
   return true
 end
 
 --- GET check/get_results_by_hash/?run_hash=H: the stored results for a run hash, or
--- false when the server has none; nil, message on failure.
+-- false when the server has none; nil, message on failure. The reply is sotabench's bare
+-- {metric: value} dict, or sbengine's {"results": {metric: value}}.
 function server.get_results_by_hash(run_hash)
   if type(run_hash) ~= "string" or not run_hash:match("^%x+$") then
     return nil, "run_hash must be hexadecimal digits"
@@ -239,7 +255,8 @@ function server.get_results_by_hash(run_hash)
   local reply, err = server.request("GET", "check/get_results_by_hash/?run_hash=" .. run_hash)
   if not reply then return nil, err end
   if next(reply) == nil then return false end
-  return reply.results or reply
+  if type(reply.results) == "table" then return reply.results end
+  return reply
 end
 
 --- POST check/run-hashes/ {"hashes": [...]}: {hash = true|false}, or nil, message.

@@ -39,6 +39,8 @@ local function distance(a, b)
   return prev[#b]
 end
 
+util.distance = distance -- Levenshtein distance, for lists of nearest names
+
 --- The key of `candidates` closest to `name` when it is close enough to be a typo of it
 -- (for "did you mean"), else nil.
 function util.closest(name, candidates)

@@ -21,7 +21,8 @@ require("sbengine.tensor").install(sb) -- sb.tensor, sb.zeros, ... (docs/tensor.
 local lazy_modules = {
   metrics = "sbengine.metrics",
   nn = "sbengine.nn", -- modules and sb.nn.functional (docs/nn.md)
-  io = "sbengine.io", -- safetensors (docs/nn.md)
+  io = "sbengine.io", -- safetensors, PyTorch checkpoints (docs/nn.md)
+  models = "sbengine.models", -- torchvision's architectures (docs/models.md)
   data = "sbengine.data",
   transforms = "sbengine.transforms",
   progress = "sbengine.progress",

@@ -204,6 +204,14 @@ M.Tanh = activation("Tanh", function(x) return F.tanh(x) end)
 M.GELU = activation("GELU", function(x, o) return F.gelu(x, {approximate = o.approximate or "none"}) end,
   function(self) return "approximate='" .. (self._opts.approximate or "none") .. "'" end)
 
+-- Written over tensor ops (so they run on every backend that has those ops), with
+-- PyTorch's formulas: relu6(x) = min(max(x, 0), 6); silu(x) = x * sigmoid(x);
+-- hardsigmoid(x) = relu6(x + 3) / 6; hardswish(x) = x * relu6(x + 3) / 6.
+M.ReLU6 = activation("ReLU6", function(x) return x:clamp(0, 6) end)
+M.SiLU = activation("SiLU", function(x) return x * F.sigmoid(x) end)
+M.Hardsigmoid = activation("Hardsigmoid", function(x) return (x + 3):clamp(0, 6) / 6 end)
+M.Hardswish = activation("Hardswish", function(x) return x * (x + 3):clamp(0, 6) / 6 end)
+
 local function softmax_class(name, fn)
   local S = Module:extend(name)
   --- Softmax(dim) / LogSoftmax(dim): dim is 1-based (negative counts from the end).

@@ -5,7 +5,23 @@ local T = require("sbengine.core").tensor
 
 local init = {}
 
+-- While a builder that loads weights right after (sb.models with `weights`) runs, random
+-- draws are skipped: every parameter is overwritten by the strict load, and drawing
+-- 25 million numbers for ResNet-50 costs more than loading its checkpoint.
+local skip_random = false
+
+--- Runs fn(...) with random initialisation replaced by uninitialised tensors; returns
+-- what fn returns (and re-raises its error).
+function init.without_random(fn, ...)
+  skip_random = true
+  local res = table.pack(pcall(fn, ...))
+  skip_random = false
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
 function init.uniform(shape, a, b)
+  if skip_random then return T.empty(shape) end
   return T.rand(shape) * (b - a) + a
 end
 

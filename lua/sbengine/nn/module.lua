@@ -332,11 +332,41 @@ local function is_ignored_key(key)
   return key == "num_batches_tracked" or key:sub(-20) == ".num_batches_tracked"
 end
 
---- Copies tensors from `source` ({name = tensor}, or a safetensors path) into the
--- parameters and buffers with the same names. strict (default true): every missing key,
--- unexpected key and shape mismatch is reported in ONE error, and nothing is loaded.
--- Non-strict: missing and unexpected keys are returned, shape mismatches still fail.
--- BatchNorm's "num_batches_tracked" entries are accepted and ignored.
+-- The (up to 3) names of `candidates` nearest to `key`, as "a, b, c".
+local function nearest_names(key, candidates)
+  local scored = {}
+  for _, c in ipairs(candidates) do scored[#scored + 1] = {c, util.distance(key, c)} end
+  table.sort(scored, function(x, y) return x[2] < y[2] or (x[2] == y[2] and x[1] < y[1]) end)
+  local out = {}
+  for i = 1, math.min(3, #scored) do out[i] = scored[i][1] end
+  return table.concat(out, ", ")
+end
+
+-- Reads a weights file: safetensors or a PyTorch checkpoint (by its first bytes).
+local function load_file(path, file_opts)
+  local sbio = require("sbengine.io")
+  if sbio.weights_format(path) == "pytorch" then return sbio.load_pytorch(path, file_opts) end
+  if file_opts.key ~= nil then
+    error("load_state_dict: key applies to PyTorch checkpoints, and " .. path ..
+          " is not one", 0)
+  end
+  local sd = sbio.load_safetensors(path)
+  local prefix = file_opts.strip_prefix
+  if prefix == nil then return sd end
+  local out = {}
+  for k, v in pairs(sd) do
+    if k:sub(1, #prefix) == prefix then k = k:sub(#prefix + 1) end
+    out[k] = v
+  end
+  return out
+end
+
+--- Copies tensors from `source` ({name = tensor}, or the path of a safetensors file or a
+-- PyTorch checkpoint) into the parameters and buffers with the same names. strict (default
+-- true): every missing key, unexpected key and shape mismatch is reported in ONE error, and
+-- nothing is loaded. Non-strict: missing and unexpected keys are returned, shape mismatches
+-- still fail. BatchNorm's "num_batches_tracked" entries are accepted and ignored. With a
+-- path, `key` and `strip_prefix` are passed to sb.io.load_pytorch.
 -- Returns {missing_keys = {...}, unexpected_keys = {...}}.
 function Module:load_state_dict(source, opts)
   if opts == nil then opts = {} end
@@ -344,20 +374,26 @@ function Module:load_state_dict(source, opts)
     error("load_state_dict: options must be a table, got " .. type(opts), 2)
   end
   for k in pairs(opts) do
-    if k ~= "strict" then error("load_state_dict: unknown option '" .. tostring(k) .. "' (known: strict)", 2) end
+    if k ~= "strict" and k ~= "key" and k ~= "strip_prefix" then
+      error("load_state_dict: unknown option '" .. tostring(k) .. "' (known: key, strict, strip_prefix)", 2)
+    end
   end
   local strict = opts.strict
   if strict == nil then strict = true end
   if type(strict) ~= "boolean" then
     error("load_state_dict: strict must be a boolean, got " .. type(strict), 2)
   end
-  local what = ""
+  local what, from_file = "", false
   if type(source) == "string" then
-    what = " from " .. source
-    source = require("sbengine.io").load_safetensors(source)
+    what, from_file = " from " .. source, true
+    local ok, loaded = pcall(load_file, source, {key = opts.key, strip_prefix = opts.strip_prefix})
+    if not ok then error(loaded, 2) end
+    source = loaded
   elseif type(source) ~= "table" then
-    error("load_state_dict: expected a table {name = tensor} or a safetensors path, got " ..
-          type(source), 2)
+    error("load_state_dict: expected a table {name = tensor} or the path of a safetensors file " ..
+          "or PyTorch checkpoint, got " .. type(source), 2)
+  elseif opts.key ~= nil or opts.strip_prefix ~= nil then
+    error("load_state_dict: key and strip_prefix apply to a file path, not to a table", 2)
   end
   local targets = {}
   local order = {}
@@ -405,13 +441,26 @@ function Module:load_state_dict(source, opts)
   end
   local problems = {}
   for _, key in ipairs(strict and missing or {}) do problems[#problems + 1] = "missing key: " .. key end
-  for _, key in ipairs(strict and unexpected or {}) do problems[#problems + 1] = "unexpected key: " .. key end
+  for i, key in ipairs(strict and unexpected or {}) do
+    -- The nearest names say what was meant ("fc.weigth" -> fc.weight); the search is
+    -- quadratic, so only the first few unexpected keys get one.
+    local near = i <= 10 and #order > 0 and (" (nearest: " .. nearest_names(key, order) .. ")") or ""
+    problems[#problems + 1] = "unexpected key: " .. key .. near
+  end
   for _, msg in ipairs(mismatched) do problems[#problems + 1] = msg end
   if #problems > 0 then
     -- Say what to do: the usual cause is weights saved from another architecture.
     local hint = "\nThese weights were saved from a model with other layers or shapes: build the "
       .. "same architecture (its state_dict keys and shapes must match)"
       .. (strict and ", or pass {strict = false} to load only the keys both have" or "")
+    local prefixed = #unexpected > 0
+    for _, key in ipairs(unexpected) do
+      if key:sub(1, 7) ~= "module." then prefixed = false break end
+    end
+    if prefixed then
+      hint = "\nEvery unexpected key starts with 'module.' (a model saved inside DataParallel): " ..
+        "pass {strip_prefix = 'module.'}"
+    end
     error(string.format("load_state_dict: %d problem%s loading %s%s (nothing was loaded):\n  %s%s",
       #problems, #problems == 1 and "" or "s", self:class_name(), what,
       table.concat(problems, "\n  "), hint), 2)
@@ -420,7 +469,16 @@ function Module:load_state_dict(source, opts)
     local src = source[key]
     if src ~= nil then
       local t = targets[key]
-      t.registry.values[t.name]:copy(src)
+      local dst = t.registry.values[t.name]
+      -- Tensors read from a file belong to nobody else: a contiguous one of the right dtype
+      -- and device becomes the parameter itself (a view of the mapped file, copy-on-write)
+      -- instead of being copied, so a checkpoint costs its size once, not twice.
+      if from_file and src:is_contiguous() and src:dtype() == dst:dtype() and
+         src:device() == dst:device() then
+        t.registry.values[t.name] = src
+      else
+        dst:copy(src)
+      end
     end
   end
   return {missing_keys = missing, unexpected_keys = unexpected}

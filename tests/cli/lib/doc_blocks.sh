@@ -7,8 +7,8 @@
 # script and runs here too;
 # `<!-- expect: TEXT -->` after it says what its stdout must contain. A lua block with a
 # `-- needs a GPU` line runs only where a GPU is visible. The folder holds the 512-image
-# MNIST fixture at ./.data/vision/mnist and links `benchmarks` and `examples` to the source
-# tree's folders. This is the one runner of the docs' examples; the busted specs only check
+# MNIST fixture at ./.data/vision/mnist and links `benchmarks`, `examples` and `tests/fixtures`
+# to the source tree's folders. This is the one runner of the docs' examples; the busted specs only check
 # that every public function has one (tests/lua/docs_helper.lua).
 # Usage: run_doc_blocks DOC.md MIN_BLOCKS [LANGS]   (LANGS: e.g. "lua" to leave out the sh
 # blocks of a page whose shell blocks are build instructions, not examples; default lua,sh)
@@ -20,6 +20,7 @@ run_doc_blocks() {
     [ -e "$work/.data/vision/mnist" ] || cp -r "$SBENGINE_FIXTURES/bench/mnist512" "$work/.data/vision/mnist"
     [ -e "$work/benchmarks" ] || ln -s "$SBENGINE_SOURCE_DIR/benchmarks" "$work/benchmarks"
     [ -e "$work/examples" ] || ln -s "$SBENGINE_SOURCE_DIR/examples" "$work/examples"
+    [ -e "$work/tests/fixtures" ] || { mkdir -p "$work/tests" && ln -s "$SBENGINE_FIXTURES" "$work/tests/fixtures"; }
     local gpu=no
     "$SBENGINE" -e 'os.exit(sb.cuda.available() and 0 or 1)' 2>/dev/null && gpu=yes
     export HOME="$SB_TMP/home"

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/cpu_features.h"
+#include "core/dynlib.h"
 
 #define OPENBLAS_SONAME "libopenblas.so.0"
 #ifndef SBENGINE_OPENBLAS_LIBDIR
@@ -59,23 +60,16 @@ static void *open_library(char *tried, size_t tried_size)
 
 static bool resolve(void *lib)
 {
-#define SB_RESOLVE(field, symbol)                                                                  \
-    do {                                                                                           \
-        *(void **)&real.field = dlsym(lib, symbol);                                                \
-        if (!real.field) {                                                                         \
-            snprintf(load_error, sizeof load_error,                                                \
-                     "%s lacks %s; install libopenblas0 (tools/setup)", OPENBLAS_SONAME, symbol);  \
-            return false;                                                                          \
-        }                                                                                          \
-    } while (0)
-    SB_RESOLVE(sgemm, "cblas_sgemm");
-    SB_RESOLVE(dgemm, "cblas_dgemm");
-    SB_RESOLVE(set_num_threads, "openblas_set_num_threads");
-    SB_RESOLVE(get_num_threads, "openblas_get_num_threads");
-    SB_RESOLVE(get_config, "openblas_get_config");
-    SB_RESOLVE(get_corename, "openblas_get_corename");
-#undef SB_RESOLVE
-    return true;
+    const sb_dynlib_symbol symbols[] = {
+        SB_DYNLIB_SYMBOL(real.sgemm, "cblas_sgemm"),
+        SB_DYNLIB_SYMBOL(real.dgemm, "cblas_dgemm"),
+        SB_DYNLIB_SYMBOL(real.set_num_threads, "openblas_set_num_threads"),
+        SB_DYNLIB_SYMBOL(real.get_num_threads, "openblas_get_num_threads"),
+        SB_DYNLIB_SYMBOL(real.get_config, "openblas_get_config"),
+        SB_DYNLIB_SYMBOL(real.get_corename, "openblas_get_corename"),
+    };
+    return sb_dynlib_resolve(lib, OPENBLAS_SONAME, symbols, sizeof symbols / sizeof *symbols,
+                             "libopenblas0", load_error, sizeof load_error);
 }
 
 /* Called with load_lock held. */

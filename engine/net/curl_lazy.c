@@ -1,6 +1,7 @@
 #include "net/curl_lazy.h"
 
-#include <dlfcn.h>
+#include "core/dynlib.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,31 +25,22 @@ static char load_error[512];
 
 static void load_libcurl(void)
 {
-    void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(load_error, sizeof load_error,
-                 "libcurl could not be loaded (%s); install libcurl4 (tools/setup)", dlerror());
+    void *lib = sb_dynlib_open("libcurl.so.4", "libcurl4", load_error, sizeof load_error);
+    const sb_dynlib_symbol symbols[] = {
+        SB_DYNLIB_SYMBOL(real.global_init, "curl_global_init"),
+        SB_DYNLIB_SYMBOL(real.easy_init, "curl_easy_init"),
+        SB_DYNLIB_SYMBOL(real.easy_setopt, "curl_easy_setopt"),
+        SB_DYNLIB_SYMBOL(real.easy_perform, "curl_easy_perform"),
+        SB_DYNLIB_SYMBOL(real.easy_getinfo, "curl_easy_getinfo"),
+        SB_DYNLIB_SYMBOL(real.easy_cleanup, "curl_easy_cleanup"),
+        SB_DYNLIB_SYMBOL(real.easy_strerror, "curl_easy_strerror"),
+        SB_DYNLIB_SYMBOL(real.slist_append, "curl_slist_append"),
+        SB_DYNLIB_SYMBOL(real.slist_free_all, "curl_slist_free_all"),
+    };
+    if (!lib || !sb_dynlib_resolve(lib, "libcurl.so.4", symbols, sizeof symbols / sizeof *symbols,
+                                   "libcurl4", load_error, sizeof load_error)) {
         return;
     }
-#define SB_RESOLVE(field, symbol)                                                                  \
-    do {                                                                                           \
-        *(void **)&real.field = dlsym(lib, symbol);                                                \
-        if (!real.field) {                                                                         \
-            snprintf(load_error, sizeof load_error,                                                \
-                     "libcurl.so.4 lacks %s; install libcurl4 (tools/setup)", symbol);             \
-            return;                                                                                \
-        }                                                                                          \
-    } while (0)
-    SB_RESOLVE(global_init, "curl_global_init");
-    SB_RESOLVE(easy_init, "curl_easy_init");
-    SB_RESOLVE(easy_setopt, "curl_easy_setopt");
-    SB_RESOLVE(easy_perform, "curl_easy_perform");
-    SB_RESOLVE(easy_getinfo, "curl_easy_getinfo");
-    SB_RESOLVE(easy_cleanup, "curl_easy_cleanup");
-    SB_RESOLVE(easy_strerror, "curl_easy_strerror");
-    SB_RESOLVE(slist_append, "curl_slist_append");
-    SB_RESOLVE(slist_free_all, "curl_slist_free_all");
-#undef SB_RESOLVE
     /* The library stays loaded for the life of the process (curl keeps global state). */
     init_code = real.global_init(CURL_GLOBAL_DEFAULT);
 }

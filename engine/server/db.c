@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #ifdef SB_HAVE_LIBPQ
-#include <dlfcn.h>
+#include "core/dynlib.h"
+
 #include <libpq-fe.h>
 #include <pthread.h>
 #endif
@@ -244,22 +245,25 @@ static char pq_error[512];
 
 static void load_libpq(void)
 {
-    void *lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(pq_error, sizeof pq_error,
-                 "libpq could not be loaded (%s); install libpq5 (tools/setup)", dlerror());
-        return;
-    }
-    static const char *const names[] = {
-        "PQconnectdb",    "PQstatus",       "PQerrorMessage", "PQexec",    "PQprepare",
-        "PQexecPrepared", "PQresultStatus", "PQntuples",      "PQnfields", "PQgetisnull",
-        "PQgetvalue",     "PQclear",        "PQfinish"};
-    void **slots = (void **)&pq;
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        if (!(slots[i] = dlsym(lib, names[i]))) {
-            snprintf(pq_error, sizeof pq_error, "libpq.so.5 lacks %s", names[i]);
-            return;
-        }
+    void *lib = sb_dynlib_open("libpq.so.5", "libpq5", pq_error, sizeof pq_error);
+    const sb_dynlib_symbol symbols[] = {
+        SB_DYNLIB_SYMBOL(pq.connectdb, "PQconnectdb"),
+        SB_DYNLIB_SYMBOL(pq.status, "PQstatus"),
+        SB_DYNLIB_SYMBOL(pq.errorMessage, "PQerrorMessage"),
+        SB_DYNLIB_SYMBOL(pq.exec, "PQexec"),
+        SB_DYNLIB_SYMBOL(pq.prepare, "PQprepare"),
+        SB_DYNLIB_SYMBOL(pq.execPrepared, "PQexecPrepared"),
+        SB_DYNLIB_SYMBOL(pq.resultStatus, "PQresultStatus"),
+        SB_DYNLIB_SYMBOL(pq.ntuples, "PQntuples"),
+        SB_DYNLIB_SYMBOL(pq.nfields, "PQnfields"),
+        SB_DYNLIB_SYMBOL(pq.getisnull, "PQgetisnull"),
+        SB_DYNLIB_SYMBOL(pq.getvalue, "PQgetvalue"),
+        SB_DYNLIB_SYMBOL(pq.clear, "PQclear"),
+        SB_DYNLIB_SYMBOL(pq.finish, "PQfinish"),
+    };
+    if (lib) {
+        sb_dynlib_resolve(lib, "libpq.so.5", symbols, sizeof symbols / sizeof *symbols, "libpq5",
+                          pq_error, sizeof pq_error);
     }
 }
 

@@ -13,7 +13,6 @@ local clock = sb.bench.clock
 local dir = assert(arg[1], "usage: convnets.lua DIR REPEATS CASE...")
 local repeats = tonumber(arg[2])
 local here = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
-local zoo = dofile(here .. "convnets_models.lua")
 
 local function median(t)
   table.sort(t)
@@ -40,9 +39,7 @@ local function model_for(name)
   if name == "lenet5" then
     m = dofile(here .. "../../examples/models/lenet5.lua")
   else
-    m = zoo[name]()
-    m:load_state_dict(dir .. "/" .. name .. ".safetensors")
-    m:eval()
+    m = sb.models[name]{weights = dir .. "/" .. name .. ".safetensors"} -- eval mode
   end
   models[name] = m
   return m

@@ -1,6 +1,8 @@
 #ifdef SBENGINE_HAVE_ONEDNN
 #include "nn/cpu/onednn_api.h"
 
+#include "core/dynlib.h"
+
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,22 +14,14 @@ static char load_error[512];
 
 static void load_libdnnl(void)
 {
-    void *lib = dlopen("libdnnl.so.2", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(load_error, sizeof load_error,
-                 "libdnnl.so.2 could not be loaded (%s); install libdnnl2 (tools/setup)",
-                 dlerror());
+    void *lib = sb_dynlib_open("libdnnl.so.2", "libdnnl2", load_error, sizeof load_error);
+#define SB_DNNL_SYMBOL(name) SB_DYNLIB_SYMBOL(api.name, #name),
+    const sb_dynlib_symbol symbols[] = {SB_DNNL_FUNCTIONS(SB_DNNL_SYMBOL)};
+#undef SB_DNNL_SYMBOL
+    if (!lib || !sb_dynlib_resolve(lib, "libdnnl.so.2", symbols, sizeof symbols / sizeof *symbols,
+                                   "libdnnl2", load_error, sizeof load_error)) {
         return;
     }
-#define SB_DNNL_RESOLVE(name)                                                                      \
-    *(void **)&api.name = dlsym(lib, #name);                                                       \
-    if (!api.name) {                                                                               \
-        snprintf(load_error, sizeof load_error, "libdnnl.so.2 lacks %s (oneDNN 2.x needed)",       \
-                 #name);                                                                           \
-        return;                                                                                    \
-    }
-    SB_DNNL_FUNCTIONS(SB_DNNL_RESOLVE)
-#undef SB_DNNL_RESOLVE
     /* libgomp, loaded as libdnnl's dependency; absent in a threadpool/TBB build of oneDNN,
      * which then keeps its own thread count. */
     *(void **)&api.omp_set_num_threads = dlsym(lib, "omp_set_num_threads");

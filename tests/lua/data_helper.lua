@@ -18,18 +18,9 @@ function M.rmtree(dir)
   os.execute("rm -rf '" .. dir .. "'")
 end
 
-function M.write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
-
-function M.read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+-- Whole-file reads and writes: the specs' one copy (tmpfiles.lua).
+local files = require "tmpfiles"
+M.write, M.read = files.write, files.read
 
 function M.exists(path)
   local f = io.open(path, "rb")

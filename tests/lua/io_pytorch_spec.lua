@@ -12,18 +12,8 @@ local function tmpname(ext)
   return p .. ext
 end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local files = require "tmpfiles"
+local read, write = files.read, files.write
 
 local function load_error(path, opts)
   local ok, err = pcall(sb.io.load_pytorch, path, opts)

@@ -8,11 +8,7 @@ local function tmpname()
   return p .. ".safetensors"
 end
 
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local write = require("tmpfiles").write
 
 -- A file from a header string and raw data bytes.
 local function file(header, data)

@@ -350,8 +350,10 @@ static int transform_apply(lua_State *L)
         sb_tensor_free(src);
         sbL_check(L, s, "transform");
     }
-    sb_transform_apply(tf, &in, sb_tensor_data(src), sb_tensor_data(dst));
+    s = sb_transform_apply(tf, &in, sb_tensor_data(src), sb_tensor_data(dst));
     sb_tensor_free(src);
+    if (s != SB_OK) sb_tensor_free(dst);
+    sbL_check(L, s, "transform");
     sbL_push_tensor(L, dst);
     return 1;
 }

@@ -16,7 +16,8 @@
     X(nn)                                                                                          \
     X(io)                                                                                          \
     X(metric)                                                                                      \
-    X(data)
+    X(data)                                                                                        \
+    X(image)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

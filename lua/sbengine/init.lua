@@ -24,6 +24,7 @@ local lazy_modules = {
   io = "sbengine.io", -- safetensors (docs/nn.md)
   data = "sbengine.data",
   transforms = "sbengine.transforms",
+  image = "sbengine.image", -- decoding, save_png (docs/data.md)
   progress = "sbengine.progress",
   utils = "sbengine.utils",
   bench = "sbengine.bench",

@@ -14,6 +14,7 @@
 #include "data/transform.h"
 #include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
+#include "bindings/l_vision.h"
 #include "net/download.h"
 
 #define DATASET_MT "sbengine.Dataset"
@@ -324,7 +325,7 @@ static int data_transform(lua_State *L)
             free(std);
             sbL_check(L, s, "Normalize");
             lua_pop(L, 2);
-        } else {
+        } else if (!kind || !sbL_add_image_step(L, -2, *box, kind)) {
             return luaL_error(L, "transform: unknown step '%s'", kind ? kind : "?");
         }
         lua_pop(L, 2); /* [steps, box] */

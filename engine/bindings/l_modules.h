@@ -17,7 +17,8 @@
     X(io)                                                                                          \
     X(metric)                                                                                      \
     X(data)                                                                                        \
-    X(image)
+    X(image)                                                                                       \
+    X(vision)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

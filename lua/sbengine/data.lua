@@ -54,7 +54,7 @@ function Dataset:get(i)
   if math.type(i) ~= "integer" then
     error(("%s:get: index must be an integer, got %s"):format(self.name, tostring(i)), 2)
   end
-  local x, y = self._c:get(i)
+  local x, y = (self._get or self._c.get)(self._c, i)
   if self.transform then x = self.transform(x) end
   if self.target_transform and y ~= nil then y = self.target_transform(y) end
   return x, y
@@ -132,6 +132,33 @@ function data.CIFAR10(opts) return (cifar(10, opts)) end
 --- CIFAR100{root = "./.data/vision/cifar100", train = true, download = false, coarse = false,
 -- transform, target_transform}: fine labels 0..99, or the 20 superclasses with coarse = true.
 function data.CIFAR100(opts) return (cifar(100, opts, { coarse = true })) end
+
+local folder_options = { root = true, transform = true, target_transform = true, extensions = true }
+
+--- ImageFolder{root, transform, target_transform, extensions}: torchvision's ImageFolder.
+-- Classes are the sorted sub-folders of root (ds.classes, ds.class_to_idx, ids from 0);
+-- images (JPEG, PNG) are decoded as PIL's convert("RGB") when read: uint8 [H, W, 3].
+function data.ImageFolder(opts)
+  opts = check_options("ImageFolder", opts, folder_options, 2)
+  if type(opts.root) ~= "string" then error("ImageFolder: root must be a string (the folder of class folders)", 2) end
+  local exts = opts.extensions
+  if type(exts) == "string" then exts = { exts } end
+  local ok, c, classes = pcall(core.vision.image_folder, "ImageFolder", opts.root, exts)
+  if not ok then error(c, 2) end
+  local ds = wrap("ImageFolder", c, opts, "ImageFolder")
+  ds._get = core.vision.get
+  ds.root = opts.root
+  ds.classes = classes
+  ds.class_to_idx = {}
+  for i, name in ipairs(classes) do ds.class_to_idx[name] = i - 1 end
+  return ds
+end
+
+--- ds:path(i) -> the image file of sample i and its class id (ImageFolder).
+function Dataset:path(i)
+  if not self._get then error(self.name .. ":path: only image folders have files", 2) end
+  return core.vision.path(self._c, i)
+end
 
 --- TensorDataset(input[, target]): sample i is input[i] (and target[i]).
 function data.TensorDataset(input, target, opts)

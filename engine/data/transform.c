@@ -1,5 +1,7 @@
 #include "data/transform.h"
 
+#include "image/scratch.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,13 +442,12 @@ static sb_status run_image_step(const sb_transform_step *st, const img_shape *a,
         for (int k = 0; k < 5; k++)
             sb_image_crop(src, h, w, c, tops[k], lefts[k], dst + k * out_bytes, oh, ow);
         if (st->kind == SB_TRANSFORM_TEN_CROP) {
-            uint8_t *flipped = malloc(in_bytes);
+            uint8_t *flipped = sb_scratch(2, in_bytes);
             if (!flipped) return sb_fail(SB_ENOMEM, "TenCrop: out of memory");
             sb_image_flip(src, h, w, c, st->vflip, flipped);
             for (int k = 0; k < 5; k++)
                 sb_image_crop(flipped, h, w, c, tops[k], lefts[k], dst + (5 + k) * out_bytes, oh,
                               ow);
-            free(flipped);
         }
         return SB_OK;
     }
@@ -481,7 +482,7 @@ sb_status sb_transform_apply(const sb_transform *tf, const sb_sample_spec *in, c
 {
     sb_sample_spec cur = *in;
     const void *data = src; /* where the sample is now */
-    uint8_t *owned = NULL;  /* a temporary holding it, if any */
+    int slot = 0;           /* image steps alternate between this thread's scratch 0 and 1 */
     bool in_dst = false;
     int last_image = -1;
     for (int i = 0; i < tf->nsteps; i++)
@@ -492,32 +493,44 @@ sb_status sb_transform_apply(const sb_transform *tf, const sb_sample_spec *in, c
             img_shape a, b;
             sb_status s = image_shape_of(step_names[st->kind], &cur, &a);
             if (s == SB_OK) s = image_step_shape(st, &a, &b);
-            if (s != SB_OK) {
-                free(owned);
-                return s;
+            if (s != SB_OK) return s;
+            const sb_transform_step *crop = i + 1 < tf->nsteps ? &tf->steps[i + 1] : NULL;
+            int top = 0, left = 0;
+            bool fuse = false; /* Resize then CenterCrop inside it: resize only the window */
+            if (st->kind == SB_TRANSFORM_RESIZE && crop && crop->kind == SB_TRANSFORM_CENTER_CROP &&
+                crop->size_h <= b.h && crop->size_w <= b.w) {
+                sb_center_crop_origin((int)b.h, (int)b.w, crop->size_h, crop->size_w, &top, &left);
+                fuse = true;
+            }
+            int rh = (int)b.h, rw = (int)b.w;
+            if (fuse) {
+                b.h = crop->size_h;
+                b.w = crop->size_w;
+                i++;
             }
             sb_sample_spec next = image_spec(&b);
             bool last = i == last_image && i == tf->nsteps - 1;
-            uint8_t *out = last ? dst : malloc(sb_sample_spec_nbytes(&next) + 1);
-            if (!out) {
-                free(owned);
-                return sb_fail(SB_ENOMEM, "%s: out of memory", step_names[st->kind]);
+            uint8_t *out = last ? dst : sb_scratch(slot, sb_sample_spec_nbytes(&next));
+            if (!out) return sb_fail(SB_ENOMEM, "%s: out of memory", step_names[st->kind]);
+            if (fuse) {
+                uint8_t *dst8 = out;
+                const uint8_t *src8 = data;
+                size_t in_bytes = (size_t)a.h * a.w * a.c, out_bytes = (size_t)b.h * b.w * b.c;
+                for (int64_t k = 0; k < a.n && s == SB_OK; k++)
+                    s = sb_image_resize_window(src8 + k * in_bytes, (int)a.h, (int)a.w, (int)a.c,
+                                               rh, rw, st->interp, top, left, (int)b.h, (int)b.w,
+                                               dst8 + k * out_bytes);
+            } else {
+                s = run_image_step(st, &a, data, &b, out);
             }
-            s = run_image_step(st, &a, data, &b, out);
-            free(owned);
-            owned = last ? NULL : out;
-            if (s != SB_OK) {
-                free(owned);
-                return s;
-            }
+            if (s != SB_OK) return s;
+            slot = 1 - slot;
             data = out;
             cur = next;
             in_dst = last;
         } else if (st->kind == SB_TRANSFORM_TO_TENSOR) {
             /* output_spec guarantees a uint8 input: only image steps come before. */
             to_tensor_lut(&cur, data, dst, st);
-            free(owned);
-            owned = NULL;
             sb_transform_output_spec(&(sb_transform){1, (sb_transform_step *)st}, &cur, &cur);
             data = dst;
             in_dst = true;
@@ -530,6 +543,5 @@ sb_status sb_transform_apply(const sb_transform *tf, const sb_sample_spec *in, c
         }
     }
     if (!in_dst) memcpy(dst, data, sb_sample_spec_nbytes(&cur));
-    free(owned);
     return SB_OK;
 }

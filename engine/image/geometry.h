@@ -33,6 +33,11 @@ sb_status sb_resize_output_size(int h, int w, int size_h, int size_w, int max_si
 sb_status sb_image_resize(const uint8_t *src, int h, int w, int c, uint8_t *dst, int oh, int ow,
                           sb_interp interp);
 
+/* The wh x ww window at (top, left) of that resize (inside the oh x ow output), computing only
+ * what the window needs: the same bytes as resizing then cropping. */
+sb_status sb_image_resize_window(const uint8_t *src, int h, int w, int c, int oh, int ow,
+                                 sb_interp interp, int top, int left, int wh, int ww, uint8_t *dst);
+
 /* Copies the oh x ow window whose top-left corner is (top, left) in src; pixels outside the
  * image are 0 (as PIL's crop). */
 void sb_image_crop(const uint8_t *src, int h, int w, int c, int top, int left, uint8_t *dst, int oh,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "image/geometry.h"
+#include "image/scratch.h"
 
 #define PRECISION_BITS (32 - 8 - 2)
 
@@ -98,10 +99,13 @@ static inline uint8_t clip8(int32_t v)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Rows [row0, row0 + rows) of src (width w) resampled horizontally into dst (width ow). */
-static void horizontal(const uint8_t *src, int w, int c, int row0, int rows, uint8_t *dst, int ow,
-                       int ksize, const int *bounds, const int32_t *kk)
+/* Rows [row0, row0 + rows) of src (width w) resampled horizontally into dst: output columns
+ * [x0, x0 + ow) of the resized width. */
+static void horizontal(const uint8_t *src, int w, int c, int row0, int rows, uint8_t *dst, int x0,
+                       int ow, int ksize, const int *bounds, const int32_t *kk)
 {
+    bounds += 2 * x0;
+    kk += (size_t)x0 * ksize;
     for (int y = 0; y < rows; y++) {
         const uint8_t *in = src + (size_t)(row0 + y) * w * c;
         uint8_t *out = dst + (size_t)y * ow * c;
@@ -136,7 +140,7 @@ static void vertical(const uint8_t *src, int w, int c, uint8_t *dst, int oh, int
                      const int *bounds, const int32_t *kk)
 {
     size_t stride = (size_t)w * c;
-    int32_t *acc = malloc(sizeof(int32_t) * stride);
+    int32_t *acc = sb_scratch(4, sizeof(int32_t) * stride);
     for (int yy = 0; yy < oh; yy++) {
         int ymin = bounds[yy * 2], ymax = bounds[yy * 2 + 1];
         const int32_t *k = &kk[(size_t)yy * ksize];
@@ -162,7 +166,6 @@ static void vertical(const uint8_t *src, int w, int c, uint8_t *dst, int oh, int
             }
         }
     }
-    free(acc);
 }
 
 /* Geometry.c's ImagingScaleAffine: positions accumulated in double, truncated. */
@@ -202,11 +205,27 @@ static sb_status resize_nearest(const uint8_t *src, int h, int w, int c, uint8_t
 sb_status sb_image_resize(const uint8_t *src, int h, int w, int c, uint8_t *dst, int oh, int ow,
                           sb_interp interp)
 {
+    return sb_image_resize_window(src, h, w, c, oh, ow, interp, 0, 0, oh, ow, dst);
+}
+
+sb_status sb_image_resize_window(const uint8_t *src, int h, int w, int c, int oh, int ow,
+                                 sb_interp interp, int top, int left, int wh, int ww, uint8_t *dst)
+{
     if (oh == h && ow == w) {
-        memcpy(dst, src, (size_t)h * w * c);
+        sb_image_crop(src, h, w, c, top, left, dst, wh, ww);
         return SB_OK;
     }
-    if (interp == SB_INTERP_NEAREST) return resize_nearest(src, h, w, c, dst, oh, ow);
+    if (interp == SB_INTERP_NEAREST || top != 0 || left != 0 || wh != oh || ww != ow) {
+        if (interp == SB_INTERP_NEAREST) {
+            if (top == 0 && left == 0 && wh == oh && ww == ow)
+                return resize_nearest(src, h, w, c, dst, oh, ow);
+            uint8_t *full = sb_scratch(5, (size_t)oh * ow * c);
+            if (!full) return sb_fail(SB_ENOMEM, "Resize: out of memory");
+            SB_TRY(resize_nearest(src, h, w, c, full, oh, ow));
+            sb_image_crop(full, oh, ow, c, top, left, dst, wh, ww);
+            return SB_OK;
+        }
+    }
     static const filter filters[] = {
         [SB_INTERP_BILINEAR] = {bilinear_filter, 1.0},
         [SB_INTERP_BICUBIC] = {bicubic_filter, 2.0},
@@ -222,24 +241,34 @@ sb_status sb_image_resize(const uint8_t *src, int h, int w, int c, uint8_t *dst,
         free(kh);
         return sb_fail(SB_ENOMEM, "Resize: out of memory");
     }
+    /* Each output pixel depends only on its own weights and the horizontally resampled rows
+     * it reads, so computing just the window [top, top + wh) x [left, left + ww) of the
+     * resized image gives the same bytes as resizing everything and cropping. */
     bool need_h = ow != w, need_v = oh != h;
+    int *bvw = bv + 2 * top;
+    int32_t *kvw = kv + (size_t)top * ksize_v;
     sb_status s = SB_OK;
     if (need_h && !need_v) {
-        horizontal(src, w, c, 0, h, dst, ow, ksize_h, bh, kh);
+        horizontal(src, w, c, top, wh, dst, left, ww, ksize_h, bh, kh);
     } else if (!need_h) {
-        vertical(src, w, c, dst, oh, ksize_v, bv, kv);
+        uint8_t *cols = sb_scratch(3, (size_t)h * ww * c);
+        if (!cols) {
+            s = sb_fail(SB_ENOMEM, "Resize: out of memory");
+        } else {
+            sb_image_crop(src, h, w, c, 0, left, cols, h, ww);
+            vertical(cols, ww, c, dst, wh, ksize_v, bvw, kvw);
+        }
     } else {
         /* Only the input rows the vertical pass reads go through the horizontal pass. */
-        int first = bv[0], last = bv[oh * 2 - 2] + bv[oh * 2 - 1];
-        for (int i = 0; i < oh; i++)
-            bv[i * 2] -= first;
-        uint8_t *tmp = malloc((size_t)(last - first) * ow * c);
+        int first = bvw[0], last = bvw[wh * 2 - 2] + bvw[wh * 2 - 1];
+        for (int i = 0; i < wh; i++)
+            bvw[i * 2] -= first;
+        uint8_t *tmp = sb_scratch(3, (size_t)(last - first) * ww * c);
         if (!tmp) {
             s = sb_fail(SB_ENOMEM, "Resize: out of memory");
         } else {
-            horizontal(src, w, c, first, last - first, tmp, ow, ksize_h, bh, kh);
-            vertical(tmp, ow, c, dst, oh, ksize_v, bv, kv);
-            free(tmp);
+            horizontal(src, w, c, first, last - first, tmp, left, ww, ksize_h, bh, kh);
+            vertical(tmp, ww, c, dst, wh, ksize_v, bvw, kvw);
         }
     }
     free(bh);

@@ -10,6 +10,7 @@
 #include "bindings/l_util.h"
 #include "bindings/l_vision.h"
 #include "data/image_folder.h"
+#include "data/imagenet.h"
 
 #define DATASET_MT "sbengine.Dataset" /* defined by l_data.c */
 
@@ -170,9 +171,20 @@ static int vision_path(lua_State *L)
     return 2;
 }
 
+/* imagenet_prepare(root, split, devkit_md5|nil, val_md5|nil) */
+static int vision_imagenet_prepare(lua_State *L)
+{
+    const char *root = luaL_checkstring(L, 1), *split = luaL_checkstring(L, 2);
+    sbL_check(
+        L, sb_imagenet_prepare(root, split, luaL_optstring(L, 3, NULL), luaL_optstring(L, 4, NULL)),
+        NULL);
+    return 0;
+}
+
 int sbL_open_vision(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
+        {"imagenet_prepare", vision_imagenet_prepare},
         {"image_folder", vision_image_folder},
         {"get", vision_get},
         {"path", vision_path},

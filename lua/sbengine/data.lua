@@ -154,6 +154,51 @@ function data.ImageFolder(opts)
   return ds
 end
 
+local imagenet_options = { root = true, split = true, transform = true, target_transform = true,
+                           devkit_md5 = true, val_md5 = true }
+
+--- ImageNet{root = "./.data/vision/imagenet", split = "val", transform, target_transform}:
+-- torchvision's ImageNet. ROOT/<split>/<wnid>/*.JPEG, made once from the official archives
+-- (ILSVRC2012_devkit_t12.tar.gz, ILSVRC2012_img_val.tar, md5-checked) when missing.
+-- ds.classes[i] = the names of class i - 1 (a list), ds.wnids, ds.wnid_to_idx, ds.class_to_idx.
+function data.ImageNet(opts)
+  opts = check_options("ImageNet", opts, imagenet_options, 2)
+  local root = opts.root or "./.data/vision/imagenet"
+  local split = opts.split or "val"
+  if type(root) ~= "string" then error("ImageNet: root must be a string", 2) end
+  if split ~= "val" and split ~= "train" then
+    error(("ImageNet: split must be \"val\" or \"train\", got %s"):format(tostring(split)), 2)
+  end
+  local ok, err = pcall(core.vision.imagenet_prepare, root, split, opts.devkit_md5, opts.val_md5)
+  if not ok then error(err, 2) end
+  local c, wnids
+  ok, c, wnids = pcall(core.vision.image_folder, "ImageNet", root .. "/" .. split, nil)
+  if not ok then error(c, 2) end
+  local ds = wrap("ImageNet", c, opts, "ImageNet")
+  ds._get = core.vision.get
+  ds.root, ds.split, ds.wnids, ds.wnid_to_idx = root, split, wnids, {}
+  local names = {}
+  local f = io.open(root .. "/sbengine_meta.tsv", "r")
+  if f then
+    for line in f:lines() do
+      local wnid, words = line:match("^([^\t]+)\t(.*)$")
+      if wnid then
+        local list = {}
+        for name in (words .. ", "):gmatch("(.-), ") do list[#list + 1] = name end
+        names[wnid] = list
+      end
+    end
+    f:close()
+  end
+  ds.classes, ds.class_to_idx = {}, {}
+  for i, wnid in ipairs(wnids) do
+    ds.wnid_to_idx[wnid] = i - 1
+    ds.classes[i] = names[wnid] or { wnid }
+    for _, name in ipairs(ds.classes[i]) do ds.class_to_idx[name] = i - 1 end
+  end
+  return ds
+end
+
 --- ds:path(i) -> the image file of sample i and its class id (ImageFolder).
 function Dataset:path(i)
   if not self._get then error(self.name .. ":path: only image folders have files", 2) end

@@ -11,6 +11,7 @@
 #include "bindings/l_vision.h"
 #include "data/image_folder.h"
 #include "data/imagenet.h"
+#include "data/vision_sets.h"
 
 #define DATASET_MT "sbengine.Dataset" /* defined by l_data.c */
 
@@ -181,9 +182,41 @@ static int vision_imagenet_prepare(lua_State *L)
     return 0;
 }
 
+/* stl10(root, split) / svhn(root, split) -> dataset */
+static int vision_stl10(lua_State *L)
+{
+    sb_dataset *ds;
+    sbL_check(L, sb_stl10_open(luaL_checkstring(L, 1), luaL_checkstring(L, 2), &ds), NULL);
+    push_dataset(L, ds);
+    return 1;
+}
+
+static int vision_svhn(lua_State *L)
+{
+    sb_dataset *ds;
+    sbL_check(L, sb_svhn_open(luaL_checkstring(L, 1), luaL_checkstring(L, 2), &ds), NULL);
+    push_dataset(L, ds);
+    return 1;
+}
+
+/* tar_extract(archive, dest_dir, prefix) -> number of files written */
+static int vision_tar_extract(lua_State *L)
+{
+    int count = 0;
+    sbL_check(L,
+              sb_tar_extract(luaL_checkstring(L, 1), luaL_checkstring(L, 2), luaL_checkstring(L, 3),
+                             &count),
+              NULL);
+    lua_pushinteger(L, count);
+    return 1;
+}
+
 int sbL_open_vision(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
+        {"stl10", vision_stl10},
+        {"svhn", vision_svhn},
+        {"tar_extract", vision_tar_extract},
         {"imagenet_prepare", vision_imagenet_prepare},
         {"image_folder", vision_image_folder},
         {"get", vision_get},

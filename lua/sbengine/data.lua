@@ -199,6 +199,75 @@ function data.ImageNet(opts)
   return ds
 end
 
+-- Fetches `file` from `url` into root (md5-checked, with a progress bar); a
+-- failure says where to get it by hand.
+local function fetch(name, root, url, file, md5)
+  os.execute("mkdir -p '" .. root:gsub("'", "'\\''") .. "'")
+  local callback, close_all = download_bar_callback()
+  local ok, err = pcall(core.data.download, url, root .. "/" .. file, {
+    md5 = md5, progress = function(_, done, total) callback(file, done, total) end })
+  close_all()
+  if not ok then
+    error(("%s: could not download %s (%s); download it from %s into '%s'"):format(name, file, err, url, root), 0)
+  end
+end
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local stl_options = { root = true, split = true, download = true, transform = true, target_transform = true }
+
+--- STL10{root = "./.data/vision/stl10", split = "test", download = false, transform,
+-- target_transform}: 96x96x3 uint8 images (HWC), labels 0..9, from stl10_binary/ (read per
+-- sample, not held in memory). download = true fetches stl10_binary.tar.gz (2.6 GB, md5-checked).
+function data.STL10(opts)
+  opts = check_options("STL10", opts, stl_options, 2)
+  local root, split = opts.root or "./.data/vision/stl10", opts.split or "test"
+  if type(root) ~= "string" then error("STL10: root must be a string", 2) end
+  if opts.download and not file_exists(root .. "/stl10_binary/" .. split .. "_X.bin") then
+    local ok, err = pcall(function()
+      local archive = root .. "/stl10_binary.tar.gz"
+      if not file_exists(archive) then
+        fetch("STL10", root, "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
+          "stl10_binary.tar.gz", "91f7769df0f17e558f3565bffb0c7dfb")
+      end
+      core.vision.tar_extract(archive, root, "stl10_binary/")
+    end)
+    if not ok then error(err, 2) end
+  end
+  local ok, c = pcall(core.vision.stl10, root, split)
+  if not ok then error(c, 2) end
+  local ds = wrap("STL10", c, opts, "STL10")
+  ds.classes = { "airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck" }
+  return ds
+end
+
+local svhn_md5 = { train = "e26dedcc434d2e4c54c9b2d4a06d8373", test = "eb5a983be6a315427106f1b164d9cef3",
+                   extra = "a93ce644f1a588dc4d68dda5feec44a7" }
+
+--- SVHN{root = "./.data/vision/svhn", split = "test", download = false, transform,
+-- target_transform}: 32x32x3 uint8 images (HWC), labels 0..9 (the file's 10 is digit 0, as
+-- torchvision gives it), from <split>_32x32.mat; download = true fetches it (md5-checked).
+function data.SVHN(opts)
+  opts = check_options("SVHN", opts, stl_options, 2)
+  local root, split = opts.root or "./.data/vision/svhn", opts.split or "test"
+  if type(root) ~= "string" then error("SVHN: root must be a string", 2) end
+  if not svhn_md5[split] then
+    error(("SVHN: split must be \"train\", \"test\" or \"extra\", got %s"):format(tostring(split)), 2)
+  end
+  local file = split .. "_32x32.mat"
+  if opts.download and not file_exists(root .. "/" .. file) then
+    local ok, err = pcall(fetch, "SVHN", root, "http://ufldl.stanford.edu/housenumbers/" .. file, file, svhn_md5[split])
+    if not ok then error(err, 2) end
+  end
+  local ok, c = pcall(core.vision.svhn, root, split)
+  if not ok then error(c, 2) end
+  return wrap("SVHN", c, opts, "SVHN")
+end
+
 --- ds:path(i) -> the image file of sample i and its class id (ImageFolder).
 function Dataset:path(i)
   if not self._get then error(self.name .. ":path: only image folders have files", 2) end

@@ -1,7 +1,8 @@
 --- sb.data: datasets and the DataLoader (DESIGN.md §3, docs/data.md).
 --
--- C datasets (MNIST, CIFAR10, CIFAR100, TensorDataset) with C transforms (or none) are
--- batched by worker threads in C. Anything else that has `#ds` and `ds:get(i)` works too:
+-- C datasets (MNIST, CIFAR10, CIFAR100, STL10, SVHN, TensorDataset, and the image datasets
+-- ImageFolder and ImageNet, decoded per sample) with C transforms (or none) are batched by
+-- worker threads in C. Anything else that has `#ds` and `ds:get(i)` works too:
 -- it is loaded on the Lua thread, as are C datasets whose transform contains Lua code.
 local core = require "sbengine.core"
 local transforms = require "sbengine.transforms"

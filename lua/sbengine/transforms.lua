@@ -258,7 +258,11 @@ end
 function Transform:__tostring()
   if self.kind == "Normalize" then
     return ("Normalize(mean=%s, std=%s)"):format(fmt_list(self.mean), fmt_list(self.std))
-  elseif self.kind == "Resize" or self.kind == "CenterCrop" or self.kind == "FiveCrop" or self.kind == "TenCrop" then
+  elseif self.kind == "Resize" then
+    local size = self.w == -1 and tostring(self.h) or ("(%d, %d)"):format(self.h, self.w)
+    return ("Resize(size=%s, interpolation=%s%s)"):format(size, self.interpolation,
+      self.max_size > 0 and (", max_size=%d"):format(self.max_size) or "")
+  elseif self.kind == "CenterCrop" or self.kind == "FiveCrop" or self.kind == "TenCrop" then
     return ("%s(size=(%d, %d))"):format(self.kind, self.h, self.w)
   elseif self.kind == "Compose" then
     local parts = {}

@@ -121,7 +121,9 @@ sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int e
 /* --- CIFAR ------------------------------------------------------------------------------ */
 /* CIFAR-10: ROOT/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin (or directly in ROOT).
  * CIFAR-100: ROOT/cifar-100-binary/{train,test}.bin; targets are the fine labels (0..99)
- * unless `coarse` (0..19). Images come out HWC uint8 [N,32,32,3], as torchvision's `.data`. */
+ * unless `coarse` (0..19). When the binary files are absent, torchvision's python version
+ * (ROOT/cifar-10-batches-py/, ROOT/cifar-100-python/) is read instead. Images come out HWC uint8
+ * [N,32,32,3], as torchvision's `.data`. */
 sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, sb_dataset **out);
 
 /* The archive's download location: SBENGINE_CIFAR_MIRRORS (base URLs, as for MNIST) or the

@@ -28,6 +28,16 @@ static void cifar_free(void *ctx)
     free(m);
 }
 
+/* Three 32x32 planes (R, G, B) -> one 32x32x3 HWC image. */
+static void planes_to_hwc(const uint8_t *planes, uint8_t *hwc)
+{
+    for (int p = 0; p < 1024; p++) {
+        hwc[3 * p] = planes[p];
+        hwc[3 * p + 1] = planes[1024 + p];
+        hwc[3 * p + 2] = planes[2048 + p];
+    }
+}
+
 static void locate(const char *root, const char *subdir, const char *name, char *path, size_t size)
 {
     snprintf(path, size, "%s/%s/%s", root, subdir, name);
@@ -78,13 +88,7 @@ static sb_status read_pickle_batch(const char *path, int classes, bool coarse, c
             break;
         }
         mem->labels[*n + r] = l->i;
-        const uint8_t *planes = data->s + r * CIFAR_PIXELS;
-        uint8_t *hwc = mem->images + (*n + r) * CIFAR_PIXELS;
-        for (int p = 0; p < 1024; p++) {
-            hwc[3 * p] = planes[p];
-            hwc[3 * p + 1] = planes[1024 + p];
-            hwc[3 * p + 2] = planes[2048 + p];
-        }
+        planes_to_hwc(data->s + r * CIFAR_PIXELS, mem->images + (*n + r) * CIFAR_PIXELS);
     }
     if (s == SB_OK) *n += count;
     sb_pickle_free(&doc);
@@ -211,13 +215,7 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
                 break;
             }
             mem->labels[n] = label;
-            const uint8_t *planes = rec + label_bytes;
-            uint8_t *hwc = mem->images + n * CIFAR_PIXELS;
-            for (int p = 0; p < 1024; p++) {
-                hwc[3 * p] = planes[p];
-                hwc[3 * p + 1] = planes[1024 + p];
-                hwc[3 * p + 2] = planes[2048 + p];
-            }
+            planes_to_hwc(rec + label_bytes, mem->images + n * CIFAR_PIXELS);
         }
     }
     for (int f = 0; f < nfiles; f++)

@@ -7,14 +7,19 @@
 
 static const char *const interp_names[] = {"nearest", "bilinear", "bicubic", "lanczos"};
 
+/* The index of `name` in names[0..n-1], or -1. */
+static int name_index(const char *const *names, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return -1;
+}
+
 bool sb_interp_from_name(const char *name, sb_interp *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, interp_names[i]) == 0) {
-            *out = (sb_interp)i;
-            return true;
-        }
-    return false;
+    int i = name_index(interp_names, 4, name);
+    if (i >= 0) *out = (sb_interp)i;
+    return i >= 0;
 }
 
 const char *sb_interp_name(sb_interp interp)
@@ -101,12 +106,9 @@ static const char *const pad_names[] = {"constant", "edge", "reflect", "symmetri
 
 bool sb_pad_mode_from_name(const char *name, sb_pad_mode *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (strcmp(name, pad_names[i]) == 0) {
-            *out = (sb_pad_mode)i;
-            return true;
-        }
-    return false;
+    int i = name_index(pad_names, 4, name);
+    if (i >= 0) *out = (sb_pad_mode)i;
+    return i >= 0;
 }
 
 sb_status sb_pad_output_size(int h, int w, const int pad[4], int *out_h, int *out_w)

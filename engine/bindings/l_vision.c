@@ -105,6 +105,7 @@ static int vision_image_folder(lua_State *L)
         luaL_checktype(L, 3, LUA_TTABLE);
         int n = (int)lua_rawlen(L, 3);
         if (n < 1) return luaL_error(L, "%s: extensions must not be empty", name);
+        luaL_checkstack(L, n, "too many extensions");
         for (int i = 1; i <= n; i++)
             if (lua_rawgeti(L, 3, i) != LUA_TSTRING)
                 return luaL_error(L, "%s: extensions[%d] must be a string", name, i);

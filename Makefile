@@ -1,6 +1,6 @@
 # A thin wrapper around CMake for the README's two commands:
 #   make demo   build, fetch MNIST, run the example benchmark
-#   make test   check formatting, build and run the whole test suite, then again under ASan+UBSan
+#   make test   check formatting and layers, build and run the whole test suite, then again under ASan+UBSan
 # Other targets: build, install (PREFIX=...), test-fast (no sanitizer build), lint, perf, clean.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -35,11 +35,13 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -LE gpu $(CTEST_ARGS)
 
-# Formatting is part of the suite: any file clang-format would change fails it (.clang-format).
+# Formatting and the layers are part of the suite: any file clang-format would change fails
+# it (.clang-format), and so does an include against the layers (tools/check-layers).
 ENGINE_SOURCES = $(shell git ls-files 'engine/*.c' 'engine/*.h' 'engine/*.cu' 'engine/*.cuh' 2>/dev/null || \
                    find engine -name '*.[ch]' -o -name '*.cu' -o -name '*.cuh')
 lint:
 	@clang-format --dry-run -Werror $(ENGINE_SOURCES) && echo "lint: clang-format finds nothing to change in engine/"
+	@tools/check-layers .
 
 test: lint test-fast test-asan
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
-#include "core/cuda.h"
+#include "gpu/cuda.h"
 #include "runtime.h"
 
 enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
@@ -92,7 +92,7 @@ static void print_version(void)
     printf("BLAS: %s\n", sb_blas_info());
     if (!sb_built_with_cuda()) {
         printf("CUDA: not built with CUDA\n");
-    } else if (!sb_cuda_plugin_get()) {
+    } else if (!sb_cuda_plugin_loaded()) {
         printf("CUDA: plugin not loaded: %s\n", sb_cuda_plugin_error());
     } else {
         int rt = sb_cuda_runtime_version(), drv = sb_cuda_driver_version();

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/buildinfo.h"
-#include "core/cuda.h"
+#include "gpu/cuda.h"
 #include "bindings/l_util.h"
 
 /* An optional device argument: nil (all devices, or `dflt`), an ordinal N or "cuda:N". */

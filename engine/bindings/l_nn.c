@@ -207,25 +207,26 @@ static sb_pool2d_options pool_options(lua_State *L, const char *op, bool is_max)
     return o;
 }
 
+static int pool2d(lua_State *L, bool is_max)
+{
+    const sb_tensor *x = sbL_check_tensor(L, 1);
+    sb_pool2d_options o = pool_options(L, is_max ? "max_pool2d" : "avg_pool2d", is_max);
+    sb_tensor *y = NULL;
+    sb_status st = is_max ? sb_nn_max_pool2d(x, &o, &y) : sb_nn_avg_pool2d(x, &o, &y);
+    return push_result(L, st, y);
+}
+
 /* max_pool2d(x, kernel_size [, {stride=, padding=, dilation=, ceil_mode=}]) */
 static int l_max_pool2d(lua_State *L)
 {
-    const sb_tensor *x = sbL_check_tensor(L, 1);
-    sb_pool2d_options o = pool_options(L, "max_pool2d", true);
-    sb_tensor *y = NULL;
-    sb_status st = sb_nn_max_pool2d(x, &o, &y);
-    return push_result(L, st, y);
+    return pool2d(L, true);
 }
 
 /* avg_pool2d(x, kernel_size [, {stride=, padding=, ceil_mode=, count_include_pad=,
  * divisor_override=}]) */
 static int l_avg_pool2d(lua_State *L)
 {
-    const sb_tensor *x = sbL_check_tensor(L, 1);
-    sb_pool2d_options o = pool_options(L, "avg_pool2d", false);
-    sb_tensor *y = NULL;
-    sb_status st = sb_nn_avg_pool2d(x, &o, &y);
-    return push_result(L, st, y);
+    return pool2d(L, false);
 }
 
 /* adaptive_avg_pool2d(x, output_size): a number, or {h, w} where false keeps that size. */
@@ -298,18 +299,15 @@ static int activation(lua_State *L, sb_nn_activation act)
     return push_result(L, st, y);
 }
 
-static int l_relu(lua_State *L)
-{
-    return activation(L, SB_ACT_RELU);
-}
-static int l_sigmoid(lua_State *L)
-{
-    return activation(L, SB_ACT_SIGMOID);
-}
-static int l_tanh(lua_State *L)
-{
-    return activation(L, SB_ACT_TANH);
-}
+/* name(x) for the PLAIN rows of nn/op_table.h */
+#define SB_ACT_FUNCTION(E, kernel, name, binding) SB_ACT_FUNCTION_##binding(E, kernel)
+#define SB_ACT_FUNCTION_PLAIN(E, kernel)                                                           \
+    static int l_##kernel(lua_State *L)                                                            \
+    {                                                                                              \
+        return activation(L, SB_ACT_##E);                                                          \
+    }
+#define SB_ACT_FUNCTION_OWN(E, kernel)
+SB_NN_ACTIVATIONS(SB_ACT_FUNCTION)
 
 /* gelu(x [, {approximate = "none" | "tanh"}]) */
 static int l_gelu(lua_State *L)
@@ -379,6 +377,10 @@ static int l_flatten(lua_State *L)
     return push_result(L, st, y);
 }
 
+#define SB_ACT_REG(E, kernel, name, binding) SB_ACT_REG_##binding(kernel, name)
+#define SB_ACT_REG_PLAIN(kernel, name) {name, l_##kernel},
+#define SB_ACT_REG_OWN(kernel, name)
+
 int sbL_open_nn(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -388,10 +390,10 @@ int sbL_open_nn(lua_State *L)
         {"avg_pool2d", l_avg_pool2d},
         {"adaptive_avg_pool2d", l_adaptive_avg_pool2d},
         {"batch_norm", l_batch_norm},
-        {"relu", l_relu},
         {"gelu", l_gelu},
-        {"sigmoid", l_sigmoid},
-        {"tanh", l_tanh},
+        // clang-format off
+        SB_NN_ACTIVATIONS(SB_ACT_REG)
+        // clang-format on
         {"softmax", l_softmax},
         {"log_softmax", l_log_softmax},
         {"flatten", l_flatten},

@@ -8,6 +8,7 @@
 #include <lua.h>
 
 #include "bindings/l_modules.h"
+#include "gpu/cuda.h"
 
 #if defined(__GNUC__)
 #define SB_EXPORT __attribute__((visibility("default")))
@@ -17,6 +18,9 @@
 
 SB_EXPORT int luaopen_sbengine_core(lua_State *L)
 {
+    /* The GPU host layer sits above the tensor core, which cannot call it: plug its loader in
+     * here, before any tensor exists. Nothing CUDA loads until a tensor asks for it. */
+    sb_cuda_register_loader();
     lua_newtable(L); /* [core] */
 #define SB_OPEN_SUBMODULE(name)                                                                    \
     sbL_open_##name(L); /* [core, sub] */                                                          \

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
-#include "core/cuda.h"
+#include "gpu/cuda.h"
 #include "bindings/l_util.h"
 
 static int sys_version(lua_State *L)
@@ -35,7 +35,7 @@ static int sys_build_info(lua_State *L)
     lua_pushboolean(L, sb_built_with_cuda());
     lua_setfield(L, -2, "cuda_built");
     if (!with_cuda) return 1;
-    if (sb_built_with_cuda() && sb_cuda_plugin_get()) {
+    if (sb_built_with_cuda() && sb_cuda_plugin_loaded()) {
         lua_pushinteger(L, sb_cuda_runtime_version());
         lua_setfield(L, -2, "cuda_runtime");
         lua_pushinteger(L, sb_cuda_driver_version());

@@ -9,7 +9,7 @@
  * was asked and what is free.
  *
  * The bookkeeping is plain C over three hooks (raw allocation, raw release, free-memory
- * query), so it runs and is tested without a GPU; engine/core/cuda_memory.c plugs in the
+ * query), so it runs and is tested without a GPU; engine/gpu/cuda_memory.c plugs in the
  * CUDA plugin's cudaMalloc/cudaFree (device memory) and cudaHostAlloc/cudaFreeHost with
  * events (pinned host memory, whose blocks are reused only once the copies queued from
  * them have completed). Thread-safe. */

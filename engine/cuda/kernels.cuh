@@ -16,23 +16,18 @@
 
 // num<T>: how a stored element is computed with. `acc` is the arithmetic type (float for
 // the 16-bit floats: fp32 accumulation), load/store convert.
-template <typename T> struct num {
+// The types computed as they are stored (everything but the 16-bit floats).
+template <typename T, bool FLOATING> struct num_as_stored {
     using acc = T;
     static __device__ __forceinline__ acc load(T v) { return v; }
     static __device__ __forceinline__ T store(acc v) { return v; }
-    static constexpr bool floating = false;
+    static constexpr bool floating = FLOATING;
 };
-template <> struct num<float> {
-    using acc = float;
-    static __device__ __forceinline__ acc load(float v) { return v; }
-    static __device__ __forceinline__ float store(acc v) { return v; }
-    static constexpr bool floating = true;
+template <typename T> struct num : num_as_stored<T, false> {
 };
-template <> struct num<double> {
-    using acc = double;
-    static __device__ __forceinline__ acc load(double v) { return v; }
-    static __device__ __forceinline__ double store(acc v) { return v; }
-    static constexpr bool floating = true;
+template <> struct num<float> : num_as_stored<float, true> {
+};
+template <> struct num<double> : num_as_stored<double, true> {
 };
 template <> struct num<__half> {
     using acc = float;

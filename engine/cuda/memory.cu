@@ -1,5 +1,6 @@
-// Raw device and pinned memory, events and the engine streams. No caching here: the core's
-// caching allocators (engine/core/caching_allocator.c) call these for whole segments.
+// Raw device and pinned memory, events and the engine streams. No caching here: the host's
+// caching allocators (engine/gpu/cuda_memory.c over engine/core/caching_allocator.c) call
+// these for whole segments.
 #include <atomic>
 #include <mutex>
 #include <new>

@@ -56,6 +56,24 @@ static sb_status cuda_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor
 
 // --- conv2d --------------------------------------------------------------------------------
 
+// A window op's input and output planes (x, out [N, C, H, W]) and its strides, padding and
+// dilations (h, w) into a geometry's fields.
+template <typename G>
+static void set_window(G &g, const sb_tensor *x, const sb_tensor *out, const int64_t *stride,
+                       const int64_t *pad, const int64_t *dilation)
+{
+    g.H = x->sizes[2];
+    g.W = x->sizes[3];
+    g.OH = out->sizes[2];
+    g.OW = out->sizes[3];
+    g.sh = stride[0];
+    g.sw = stride[1];
+    g.ph = pad[0];
+    g.pw = pad[1];
+    g.dh = dilation[0];
+    g.dw = dilation[1];
+}
+
 struct conv_geometry {
     int64_t C, H, W, KH, KW, OH, OW;
     int64_t sh, sw, ph, pw, dh, dw;
@@ -90,18 +108,9 @@ static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor
     int64_t N = x->sizes[0], O = weight->sizes[0];
     conv_geometry g;
     g.C = x->sizes[1];
-    g.H = x->sizes[2];
-    g.W = x->sizes[3];
     g.KH = weight->sizes[2];
     g.KW = weight->sizes[3];
-    g.OH = out->sizes[2];
-    g.OW = out->sizes[3];
-    g.sh = p->stride[0];
-    g.sw = p->stride[1];
-    g.ph = p->pad[0];
-    g.pw = p->pad[1];
-    g.dh = p->dilation[0];
-    g.dw = p->dilation[1];
+    set_window(g, x, out, p->stride, p->pad, p->dilation);
     int64_t G = p->groups, P = g.OH * g.OW;
     int64_t Og = O / G, Kg = (g.C / G) * g.KH * g.KW, CKK = g.C * g.KH * g.KW;
     if (N == 0 || O == 0 || P == 0) return SB_OK;
@@ -163,18 +172,9 @@ static pool_geometry pool_geometry_of(const sb_tensor *out, const sb_tensor *x,
 {
     pool_geometry g;
     g.NC = x->sizes[0] * x->sizes[1];
-    g.H = x->sizes[2];
-    g.W = x->sizes[3];
-    g.OH = out->sizes[2];
-    g.OW = out->sizes[3];
     g.kh = p->kernel[0];
     g.kw = p->kernel[1];
-    g.sh = p->stride[0];
-    g.sw = p->stride[1];
-    g.ph = p->pad[0];
-    g.pw = p->pad[1];
-    g.dh = p->dilation[0];
-    g.dw = p->dilation[1];
+    set_window(g, x, out, p->stride, p->pad, p->dilation);
     g.count_include_pad = p->count_include_pad;
     g.divisor_override = p->divisor_override;
     return g;
@@ -332,21 +332,37 @@ static sb_status cuda_batch_norm(sb_tensor *out, const sb_tensor *x, const sb_te
     return SB_CUDA_LAUNCH_CHECK();
 }
 
+// One device function per activation, act_<kernel> for each row of nn/op_table.h.
+template <typename A> __device__ __forceinline__ A act_relu(A v)
+{
+    return v <= A(0) ? A(0) : v; // NaN stays NaN
+}
+template <typename A> __device__ __forceinline__ A act_gelu(A v)
+{
+    return A(0.5) * v * (A(1) + erf(v * A(0.70710678118654752440)));
+}
+template <typename A> __device__ __forceinline__ A act_gelu_tanh(A v)
+{
+    const A k = A(0.79788456080286535588); // sqrt(2 / pi)
+    return A(0.5) * v * (A(1) + tanh(k * (v + A(0.044715) * v * v * v)));
+}
+template <typename A> __device__ __forceinline__ A act_sigmoid(A v)
+{
+    return A(1) / (A(1) + exp(-v));
+}
+template <typename A> __device__ __forceinline__ A act_tanh(A v)
+{
+    return tanh(v);
+}
+
 template <typename A> __device__ __forceinline__ A activate(sb_nn_activation act, A v)
 {
     switch (act) {
-    case SB_ACT_RELU:
-        return v <= A(0) ? A(0) : v; // NaN stays NaN
-    case SB_ACT_GELU:
-        return A(0.5) * v * (A(1) + erf(v * A(0.70710678118654752440)));
-    case SB_ACT_GELU_TANH: {
-        const A k = A(0.79788456080286535588); // sqrt(2 / pi)
-        return A(0.5) * v * (A(1) + tanh(k * (v + A(0.044715) * v * v * v)));
-    }
-    case SB_ACT_SIGMOID:
-        return A(1) / (A(1) + exp(-v));
-    case SB_ACT_TANH:
-        return tanh(v);
+#define SB_CUDA_ACT_CASE(E, kernel, name, binding)                                                 \
+    case SB_ACT_##E:                                                                               \
+        return act_##kernel(v);
+        SB_NN_ACTIVATIONS(SB_CUDA_ACT_CASE)
+#undef SB_CUDA_ACT_CASE
     default:
         return v;
     }
@@ -417,13 +433,8 @@ static sb_nn_backend cuda_nn_backend;
 const sb_nn_backend *sb_cuda_nn_backend(void)
 {
     cuda_nn_backend.name = "cuda";
-    cuda_nn_backend.linear = cuda_linear;
-    cuda_nn_backend.conv2d = cuda_conv2d;
-    cuda_nn_backend.max_pool2d = cuda_max_pool2d;
-    cuda_nn_backend.avg_pool2d = cuda_avg_pool2d;
-    cuda_nn_backend.adaptive_avg_pool2d = cuda_adaptive_avg_pool2d;
-    cuda_nn_backend.batch_norm = cuda_batch_norm;
-    cuda_nn_backend.activation = cuda_activation;
-    cuda_nn_backend.softmax = cuda_softmax;
+#define SB_CUDA_NN_SLOT(slot) cuda_nn_backend.slot = cuda_##slot;
+    SB_NN_KERNELS(SB_CUDA_NN_SLOT)
+#undef SB_CUDA_NN_SLOT
     return &cuda_nn_backend;
 }

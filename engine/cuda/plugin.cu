@@ -6,8 +6,14 @@
 
 #include "cuda/common.h"
 #include "cuda/internal.h"
+#include "nn/backend.h"
+#include "tensor/backend.h"
 
 const sb_cuda_host *sb_cuda_host_services;
+
+// Read by the engine before it calls anything here (engine/gpu/cuda_plugin.c): a plugin built
+// from other headers than the engine is refused, naming the table that differs.
+SB_CUDA_EXPORT const sb_cuda_tables_abi sb_cuda_plugin_tables = SB_CUDA_TABLES_ABI_INIT;
 
 sb_status sb_cuda_check_status(cudaError_t err, const char *call, const char *file, int line)
 {

@@ -1,6 +1,6 @@
 #include "data/loader.h"
 
-#include "core/cuda.h"
+#include "gpu/cuda.h"
 
 #include <pthread.h>
 #include <stdio.h>

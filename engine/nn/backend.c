@@ -1,4 +1,5 @@
-/* The nn backend registry: the CPU table is built in, the CUDA plugin registers its own. */
+/* The nn backend registry: the CPU table is built in, the GPU host layer registers the CUDA
+ * plugin's. */
 #include <stdio.h>
 
 #include "nn/backend.h"

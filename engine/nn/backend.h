@@ -2,9 +2,9 @@
  *
  * Each nn op has ONE front-end in engine/nn/functional.c (argument and shape checks with
  * PyTorch's semantics, output allocation, dispatch) and one kernel per backend here. The
- * CPU table (engine/nn/cpu/) is built in; the CUDA plugin registers its table with
- * sb_nn_backend_register(SB_DEVICE_CUDA, &table) when it loads (the tensor backend's
- * loader runs first, see sb_nn_backend_for).
+ * CPU table (engine/nn/cpu/) is built in; the GPU host layer (engine/gpu/) registers the
+ * CUDA plugin's table with sb_nn_backend_register(SB_DEVICE_CUDA, &table) when the tensor
+ * backend's loader runs (see sb_nn_backend_for).
  *
  * Conventions for every kernel below (the front-end guarantees them):
  *  - every tensor argument is on the backend's device, CONTIGUOUS, and of one floating
@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nn/op_table.h"
 #include "tensor/tensor.h"
 
 /* Convolution geometry, already resolved by the front-end: `pad` is the padding before
@@ -46,14 +47,27 @@ typedef struct sb_pool2d_params {
     int64_t divisor_override; /* average pooling: > 0 replaces the divisor */
 } sb_pool2d_params;
 
-typedef enum sb_nn_activation {
-    SB_ACT_RELU = 0,
-    SB_ACT_GELU,      /* 0.5 x (1 + erf(x / sqrt 2)), PyTorch's default */
-    SB_ACT_GELU_TANH, /* PyTorch's approximate="tanh" */
-    SB_ACT_SIGMOID,
-    SB_ACT_TANH,
-    SB_ACT_COUNT
-} sb_nn_activation;
+/* The activations come from nn/op_table.h: a new one is a row there. */
+typedef enum sb_nn_activation { SB_NN_ACTIVATIONS(SB_X_ACT_ENUM) SB_ACT_COUNT } sb_nn_activation;
+
+/* "relu", "gelu", ...: the Lua function's name, as in messages. */
+static inline const char *sb_nn_activation_name(sb_nn_activation act)
+{
+    static const char *const names[] = {SB_NN_ACTIVATIONS(SB_X_ACT_NAME)};
+    return (unsigned)act < SB_ACT_COUNT ? names[act] : "activation";
+}
+
+/* The kernel slots of sb_nn_backend below, for code that fills a whole table (each
+ * backend names its kernels <prefix>_<slot>). */
+#define SB_NN_KERNELS(X)                                                                           \
+    X(linear)                                                                                      \
+    X(conv2d)                                                                                      \
+    X(max_pool2d)                                                                                  \
+    X(avg_pool2d)                                                                                  \
+    X(adaptive_avg_pool2d)                                                                         \
+    X(batch_norm)                                                                                  \
+    X(activation)                                                                                  \
+    X(softmax)
 
 typedef struct sb_nn_backend {
     const char *name; /* "cpu", "cuda" */
@@ -95,7 +109,7 @@ typedef struct sb_nn_backend {
 sb_status sb_nn_backend_for(sb_device device, const sb_nn_backend **out);
 const sb_nn_backend *sb_nn_cpu_backend(void);
 
-/* Installs the table for a device kind (the CUDA plugin calls this); NULL unregisters.
+/* Installs the table for a device kind (the GPU host layer calls this); NULL unregisters.
  * The CPU table is fixed. The table must outlive every use. */
 void sb_nn_backend_register(sb_device_kind kind, const sb_nn_backend *backend);
 

@@ -4,17 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-typedef struct shape_text {
-    char s[128];
-} shape_text;
-
-static shape_text shape_of(const sb_tensor *t)
-{
-    shape_text b;
-    sb_tensor_format_shape(t, b.s, sizeof b.s);
-    return b;
-}
-
 /* `arg` must live on x's device and have x's dtype. */
 static sb_status check_like(const char *op, const char *arg, const sb_tensor *x, const sb_tensor *t)
 {
@@ -46,7 +35,7 @@ static sb_status check_vector(const char *op, const char *arg, const sb_tensor *
     SB_TRY(check_like(op, arg, x, t));
     if (t->ndim != 1 || t->sizes[0] != n)
         return sb_fail(SB_EINVAL, "%s: %s must have shape [%lld] (%s), got %s", op, arg,
-                       (long long)n, what, shape_of(t).s);
+                       (long long)n, what, sb_tensor_shape_text(t).s);
     return SB_OK;
 }
 
@@ -84,6 +73,15 @@ static sb_status contig_add(contig_set *set, const sb_tensor *t, const sb_tensor
     return SB_OK;
 }
 
+/* contig_add for n tensors: out[i] is the contiguous in[i] (NULL stays NULL). */
+static sb_status contig_all(contig_set *set, int n, const sb_tensor *const *in,
+                            const sb_tensor **out)
+{
+    for (int i = 0; i < n; i++)
+        SB_TRY(contig_add(set, in[i], &out[i]));
+    return SB_OK;
+}
+
 static void contig_free(contig_set *set)
 {
     for (int i = 0; i < set->n; i++)
@@ -118,7 +116,7 @@ sb_status sb_nn_linear(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     SB_TRY(check_like(op, "weight", x, weight));
     if (weight->ndim != 2)
         return sb_fail(SB_EINVAL, "%s: weight must be 2-D (out_features, in_features), got %d-D %s",
-                       op, weight->ndim, shape_of(weight).s);
+                       op, weight->ndim, sb_tensor_shape_text(weight).s);
     if (x->ndim < 1)
         return sb_fail(SB_EINVAL, "%s: input must have at least 1 dimension, got a 0-D tensor", op);
     const int64_t in = weight->sizes[1], o = weight->sizes[0];
@@ -126,7 +124,8 @@ sb_status sb_nn_linear(const sb_tensor *x, const sb_tensor *weight, const sb_ten
         return sb_fail(SB_EINVAL,
                        "%s: input's last dimension must be in_features = %lld (weight %s), "
                        "got input %s",
-                       op, (long long)in, shape_of(weight).s, shape_of(x).s);
+                       op, (long long)in, sb_tensor_shape_text(weight).s,
+                       sb_tensor_shape_text(x).s);
     if (bias) SB_TRY(check_vector(op, "bias", x, bias, o, "out_features"));
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
@@ -141,10 +140,9 @@ sb_status sb_nn_linear(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     sb_tensor *y;
     SB_TRY(sb_tensor_empty(x->ndim, sizes, x->dtype, sb_tensor_device(x), &y));
     contig_set set = {0};
-    const sb_tensor *xc, *wc, *bc;
-    sb_status st = contig_add(&set, x, &xc);
-    if (st == SB_OK) st = contig_add(&set, weight, &wc);
-    if (st == SB_OK) st = contig_add(&set, bias, &bc);
+    const sb_tensor *cs[3] = {NULL};
+    sb_status st = contig_all(&set, 3, (const sb_tensor *[3]){x, weight, bias}, cs);
+    const sb_tensor *xc = cs[0], *wc = cs[1], *bc = cs[2];
     if (st == SB_OK) {
         const int64_t xs[2] = {rows, in}, ys[2] = {rows, o};
         sb_tensor x2 = reshaped(xc, 2, xs), y2 = reshaped(y, 2, ys);
@@ -175,7 +173,7 @@ static sb_status image_input(const char *op, const sb_tensor *x, image_shape *s)
     if (x->ndim != 4 && x->ndim != 3)
         return sb_fail(SB_EINVAL,
                        "%s: input must be 4-D (N,C,H,W) or unbatched 3-D (C,H,W), got %d-D %s", op,
-                       x->ndim, shape_of(x).s);
+                       x->ndim, sb_tensor_shape_text(x).s);
     SB_TRY(check_floating(op, x));
     s->batched = x->ndim == 4;
     const int64_t *chw = x->sizes + (s->batched ? 1 : 0);
@@ -184,6 +182,31 @@ static sb_status image_input(const char *op, const sb_tensor *x, image_shape *s)
     s->h = chw[1];
     s->w = chw[2];
     return SB_OK;
+}
+
+/* The kernel call of an image op: y4 [N, C, OH, OW] from x4 [N, C, H, W], both contiguous. */
+typedef sb_status (*image_kernel)(const sb_nn_backend *be, sb_tensor *y4, const sb_tensor *x4,
+                                  const void *arg);
+
+/* Allocates y [n, c, oh, ow] (3-D when x is unbatched) on x's device, makes x contiguous and
+ * runs `kernel` on both seen as 4-D. */
+static sb_status run_image_op(const sb_nn_backend *be, const sb_tensor *x, const image_shape *in,
+                              int64_t oh, int64_t ow, image_kernel kernel, const void *arg,
+                              sb_tensor **out)
+{
+    const int64_t ysizes[4] = {in->n, in->c, oh, ow};
+    sb_tensor *y;
+    SB_TRY(sb_tensor_empty(x->ndim, in->batched ? ysizes : ysizes + 1, x->dtype,
+                           sb_tensor_device(x), &y));
+    contig_set set = {0};
+    const sb_tensor *xc;
+    sb_status st = contig_add(&set, x, &xc);
+    if (st == SB_OK && sb_tensor_numel(y) > 0) {
+        const int64_t xs[4] = {in->n, in->c, in->h, in->w};
+        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
+        st = kernel(be, &y4, &x4, arg);
+    }
+    return finish(st, &set, y, out);
 }
 
 sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_tensor *bias,
@@ -197,7 +220,7 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
         return sb_fail(SB_EINVAL,
                        "%s: weight must be 4-D (out_channels, in_channels/groups, kH, kW), "
                        "got %d-D %s",
-                       op, weight->ndim, shape_of(weight).s);
+                       op, weight->ndim, sb_tensor_shape_text(weight).s);
     const int64_t groups = opt->groups;
     for (int i = 0; i < 2; i++) {
         if (opt->stride[i] < 1)
@@ -217,13 +240,13 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     const int64_t o = weight->sizes[0], kh = weight->sizes[2], kw = weight->sizes[3];
     if (o % groups != 0)
         return sb_fail(SB_EINVAL, "%s: out_channels (weight %s) must be divisible by groups = %lld",
-                       op, shape_of(weight).s, (long long)groups);
+                       op, sb_tensor_shape_text(weight).s, (long long)groups);
     if (weight->sizes[1] * groups != c)
         return sb_fail(SB_EINVAL,
                        "%s: input has %lld channels but weight %s with groups = %lld expects "
                        "%lld (input %s)",
-                       op, (long long)c, shape_of(weight).s, (long long)groups,
-                       (long long)(weight->sizes[1] * groups), shape_of(x).s);
+                       op, (long long)c, sb_tensor_shape_text(weight).s, (long long)groups,
+                       (long long)(weight->sizes[1] * groups), sb_tensor_shape_text(x).s);
     if (bias) SB_TRY(check_vector(op, "bias", x, bias, o, "out_channels"));
 
     sb_conv2d_params p = {.groups = groups};
@@ -258,8 +281,8 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
                            "plus padding %lld (input %s, weight %s)",
                            op, i == 0 ? "height" : "width", (long long)k_sz[i],
                            (long long)opt->dilation[i], i == 0 ? "height" : "width",
-                           (long long)in_sz[i], (long long)pad_total, shape_of(x).s,
-                           shape_of(weight).s);
+                           (long long)in_sz[i], (long long)pad_total, sb_tensor_shape_text(x).s,
+                           sb_tensor_shape_text(weight).s);
         out_sz[i] = (in_sz[i] + pad_total - span) / opt->stride[i] + 1;
     }
     oh = out_sz[0];
@@ -268,7 +291,7 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
         return sb_fail(SB_EINVAL,
                        "%s: the fused 2x2 max pooling needs a convolution output of at least "
                        "2x2, got %lldx%lld (input %s)",
-                       op, (long long)oh, (long long)ow, shape_of(x).s);
+                       op, (long long)oh, (long long)ow, sb_tensor_shape_text(x).s);
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
     p.relu = opt->relu && be->conv2d_relu;
@@ -282,10 +305,9 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     SB_TRY(sb_tensor_empty(batched ? 4 : 3, batched ? ysizes : ysizes + 1, x->dtype,
                            sb_tensor_device(x), &y));
     contig_set set = {0};
-    const sb_tensor *xc, *wc, *bc;
-    sb_status st = contig_add(&set, x, &xc);
-    if (st == SB_OK) st = contig_add(&set, weight, &wc);
-    if (st == SB_OK) st = contig_add(&set, bias, &bc);
+    const sb_tensor *cs[3] = {NULL};
+    sb_status st = contig_all(&set, 3, (const sb_tensor *[3]){x, weight, bias}, cs);
+    const sb_tensor *xc = cs[0], *wc = cs[1], *bc = cs[2];
     if (st == SB_OK) {
         const int64_t xs[4] = {n, c, h, w};
         sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
@@ -338,16 +360,34 @@ static int64_t pool_out_size(int64_t in, int64_t k, int64_t pad, int64_t stride,
     return size;
 }
 
+static sb_status max_pool_kernel(const sb_nn_backend *be, sb_tensor *y4, const sb_tensor *x4,
+                                 const void *p)
+{
+    return be->max_pool2d(y4, x4, p);
+}
+
+static sb_status avg_pool_kernel(const sb_nn_backend *be, sb_tensor *y4, const sb_tensor *x4,
+                                 const void *p)
+{
+    return be->avg_pool2d(y4, x4, p);
+}
+
+static sb_status adaptive_avg_pool_kernel(const sb_nn_backend *be, sb_tensor *y4,
+                                          const sb_tensor *x4, const void *unused)
+{
+    (void)unused;
+    return be->adaptive_avg_pool2d(y4, x4);
+}
+
 static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
                         const sb_pool2d_options *opt, sb_tensor **out)
 {
     image_shape in;
     SB_TRY(image_input(op, x, &in));
-    const bool batched = in.batched;
-    const int64_t n = in.n, c = in.c, h = in.h, w = in.w;
+    const int64_t c = in.c, h = in.h, w = in.w;
     if (c == 0 || h == 0 || w == 0)
         return sb_fail(SB_EINVAL, "%s: input's channel and spatial sizes must be non-zero, got %s",
-                       op, shape_of(x).s);
+                       op, sb_tensor_shape_text(x).s);
     sb_pool2d_params p = {.count_include_pad = opt->count_include_pad,
                           .divisor_override = opt->divisor_override};
     const int64_t in_sz[2] = {h, w};
@@ -379,7 +419,7 @@ static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
         return sb_fail(SB_EINVAL,
                        "%s: output size is too small: input %s gives %lldx%lld with kernel "
                        "%lldx%lld, stride %lldx%lld, padding %lldx%lld",
-                       op, shape_of(x).s, (long long)out_sz[0], (long long)out_sz[1],
+                       op, sb_tensor_shape_text(x).s, (long long)out_sz[0], (long long)out_sz[1],
                        (long long)p.kernel[0], (long long)p.kernel[1], (long long)p.stride[0],
                        (long long)p.stride[1], (long long)p.pad[0], (long long)p.pad[1]);
     if (!is_max && opt->divisor_override < 0)
@@ -387,19 +427,8 @@ static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
                        (long long)opt->divisor_override);
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
-    const int64_t ysizes[4] = {n, c, out_sz[0], out_sz[1]};
-    sb_tensor *y;
-    SB_TRY(
-        sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x), &y));
-    contig_set set = {0};
-    const sb_tensor *xc;
-    sb_status st = contig_add(&set, x, &xc);
-    if (st == SB_OK) {
-        const int64_t xs[4] = {n, c, h, w};
-        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
-        st = is_max ? be->max_pool2d(&y4, &x4, &p) : be->avg_pool2d(&y4, &x4, &p);
-    }
-    return finish(st, &set, y, out);
+    return run_image_op(be, x, &in, out_sz[0], out_sz[1],
+                        is_max ? max_pool_kernel : avg_pool_kernel, &p, out);
 }
 
 sb_status sb_nn_max_pool2d(const sb_tensor *x, const sb_pool2d_options *opt, sb_tensor **out)
@@ -417,28 +446,15 @@ sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, 
     const char *op = "adaptive_avg_pool2d";
     image_shape in;
     SB_TRY(image_input(op, x, &in));
-    const bool batched = in.batched;
-    const int64_t n = in.n, c = in.c, h = in.h, w = in.w;
+    const int64_t h = in.h, w = in.w;
     if (h == 0 || w == 0)
         return sb_fail(SB_EINVAL, "%s: input's spatial sizes must be non-zero, got %s", op,
-                       shape_of(x).s);
+                       sb_tensor_shape_text(x).s);
     if (oh <= 0) oh = h;
     if (ow <= 0) ow = w;
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
-    const int64_t ysizes[4] = {n, c, oh, ow};
-    sb_tensor *y;
-    SB_TRY(
-        sb_tensor_empty(x->ndim, batched ? ysizes : ysizes + 1, x->dtype, sb_tensor_device(x), &y));
-    contig_set set = {0};
-    const sb_tensor *xc;
-    sb_status st = contig_add(&set, x, &xc);
-    if (st == SB_OK && sb_tensor_numel(y) > 0) {
-        const int64_t xs[4] = {n, c, h, w};
-        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
-        st = be->adaptive_avg_pool2d(&y4, &x4);
-    }
-    return finish(st, &set, y, out);
+    return run_image_op(be, x, &in, oh, ow, adaptive_avg_pool_kernel, NULL, out);
 }
 
 /* ---- batch norm ------------------------------------------------------------------------ */
@@ -450,7 +466,7 @@ sb_status sb_nn_batch_norm(const sb_tensor *x, const sb_tensor *running_mean,
     const char *op = "batch_norm";
     if (x->ndim < 2)
         return sb_fail(SB_EINVAL, "%s: input must be at least 2-D (N, C, ...), got %d-D %s", op,
-                       x->ndim, shape_of(x).s);
+                       x->ndim, sb_tensor_shape_text(x).s);
     SB_TRY(check_floating(op, x));
     if (!running_mean || !running_var)
         return sb_fail(SB_EINVAL, "%s: running_mean and running_var are required (inference mode)",
@@ -469,12 +485,10 @@ sb_status sb_nn_batch_norm(const sb_tensor *x, const sb_tensor *running_mean,
     for (int d = 2; d < x->ndim; d++)
         l *= x->sizes[d];
     contig_set set = {0};
-    const sb_tensor *xc, *mc, *vc, *wc, *bc;
-    sb_status st = contig_add(&set, x, &xc);
-    if (st == SB_OK) st = contig_add(&set, running_mean, &mc);
-    if (st == SB_OK) st = contig_add(&set, running_var, &vc);
-    if (st == SB_OK) st = contig_add(&set, weight, &wc);
-    if (st == SB_OK) st = contig_add(&set, bias, &bc);
+    const sb_tensor *cs[5] = {NULL};
+    sb_status st =
+        contig_all(&set, 5, (const sb_tensor *[5]){x, running_mean, running_var, weight, bias}, cs);
+    const sb_tensor *xc = cs[0], *mc = cs[1], *vc = cs[2], *wc = cs[3], *bc = cs[4];
     if (st == SB_OK && sb_tensor_numel(y) > 0) {
         const int64_t s3[3] = {x->sizes[0], c, l};
         sb_tensor x3 = reshaped(xc, 3, s3), y3 = reshaped(y, 3, s3);
@@ -485,28 +499,11 @@ sb_status sb_nn_batch_norm(const sb_tensor *x, const sb_tensor *running_mean,
 
 /* ---- pointwise ------------------------------------------------------------------------- */
 
-static const char *activation_name(sb_nn_activation act)
-{
-    switch (act) {
-    case SB_ACT_RELU:
-        return "relu";
-    case SB_ACT_GELU:
-    case SB_ACT_GELU_TANH:
-        return "gelu";
-    case SB_ACT_SIGMOID:
-        return "sigmoid";
-    case SB_ACT_TANH:
-        return "tanh";
-    default:
-        return "activation";
-    }
-}
-
 sb_status sb_nn_activate(sb_nn_activation act, const sb_tensor *x, sb_tensor **out)
 {
     if ((unsigned)act >= SB_ACT_COUNT)
         return sb_fail(SB_EINVAL, "activation: unknown activation %d", (int)act);
-    const char *op = activation_name(act);
+    const char *op = sb_nn_activation_name(act);
     SB_TRY(check_floating(op, x));
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));

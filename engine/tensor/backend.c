@@ -1,16 +1,17 @@
-/* The backend registry: the CPU table is built in, others register themselves. */
+/* The backend registry: the CPU table is built in; the CUDA table comes from the loader that
+ * the GPU host layer installs (engine/gpu/, which sits above this file: nothing here calls it
+ * by name). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/cuda.h"
 #include "tensor/backend.h"
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static const sb_backend *registered[2];
 static sb_backend_loader loaders[2];
 static bool loader_ran[2];
-static char unavailable_reason[2][512];
+static char unavailable_reason[2][1024]; /* as long as an error message (core/error.c) */
 
 void sb_backend_register(sb_device_kind kind, const sb_backend *backend)
 {
@@ -44,32 +45,27 @@ sb_status sb_backend_for(sb_device device, const sb_backend **out)
         return SB_OK;
     }
     pthread_mutex_lock(&registry_lock);
-    /* Without an installed loader, CUDA comes from the plugin (core/cuda.h). */
-    sb_backend_loader loader = loaders[device.kind] ? loaders[device.kind] : sb_cuda_load_backends;
+    sb_backend_loader loader = loaders[device.kind];
     if (!registered[device.kind] && !loader_ran[device.kind]) {
         loader_ran[device.kind] = true;
         sb_error_clear();
-        if (loader() != SB_OK || !registered[device.kind]) {
+        /* The loader's message is the whole answer ("CUDA is not available: <why>"). */
+        if (!loader)
+            snprintf(unavailable_reason[device.kind], sizeof unavailable_reason[device.kind],
+                     "CUDA is not available: no CUDA loader is installed (engine/gpu/)");
+        else if (loader() != SB_OK || !registered[device.kind]) {
             const char *why = sb_error_message();
             snprintf(unavailable_reason[device.kind], sizeof unavailable_reason[device.kind], "%s",
-                     why[0] ? why : "the CUDA plugin did not register a backend");
+                     why[0] ? why : "CUDA is not available: the CUDA loader registered no backend");
         }
     }
     b = registered[device.kind];
-    const char *why = unavailable_reason[device.kind][0] ? unavailable_reason[device.kind]
-                      : loaders[device.kind] ? "the CUDA plugin did not register a backend"
-                                             : "the CUDA plugin registered no tensor backend";
-    char reason[512];
-    snprintf(reason, sizeof reason, "%s", why);
+    char reason[sizeof unavailable_reason[0]];
+    snprintf(reason, sizeof reason, "%s", unavailable_reason[device.kind]);
     pthread_mutex_unlock(&registry_lock);
     if (b) {
         *out = b;
         return SB_OK;
     }
-    /* No tensor kernels: say why CUDA itself is missing when it is (no driver, no
-     * plugin), which is the usual reason on a CPU-only machine. */
-    if (sb_cuda_require(device.index) != SB_OK) return SB_EDEVICE;
-    char name[32];
-    sb_device_format(device, name, sizeof name);
-    return sb_fail(SB_EDEVICE, "CUDA is not available for tensors on %s: %s", name, reason);
+    return sb_fail(SB_EDEVICE, "%s", reason);
 }

@@ -4,13 +4,15 @@
  * promotes dtypes, broadcasts (with sb_tensor_expand: stride-0 dims), allocates the
  * output on the operands' device and then calls the kernel of that device's backend.
  * Kernels therefore receive tensors that are already checked and allocated; they only
- * compute. Adding a device = filling this table; adding an op = one front-end + one
- * entry here + one kernel per backend.
+ * compute. Adding a device = filling this table; adding an op to a family below (unary,
+ * binary, comparison, reduction) = one row in tensor/op_tables.h + its kernel in each
+ * backend (docs/architecture.md has the checklist); a new family = a new slot here.
  *
- * The CPU table (cpu_backend.c) is always there. The CUDA table is supplied by the CUDA
- * plugin, which registers itself with sb_backend_register(SB_DEVICE_CUDA, &table), either
- * eagerly or from a loader installed with sb_backend_set_loader() that runs on the first
- * CUDA request (so a CPU-only run never dlopens CUDA). Until a table is registered, every
+ * The CPU table (tensor/cpu/backend.c) is always there. The CUDA table is the CUDA plugin's:
+ * the GPU host layer (engine/gpu/, above this one) installs a loader with
+ * sb_backend_set_loader() that runs on the first CUDA request (so a CPU-only run never dlopens
+ * CUDA) and registers the table with sb_backend_register(SB_DEVICE_CUDA, &table). Until a
+ * table is registered, every
  * CUDA request fails with SB_EDEVICE "CUDA is not available: <why>".
  *
  * The nn ops (engine/nn/) keep a separate table of their own following the same pattern.
@@ -26,44 +28,76 @@
 #ifndef SB_TENSOR_BACKEND_H
 #define SB_TENSOR_BACKEND_H
 
+#include "tensor/op_tables.h"
 #include "tensor/tensor.h"
 
-typedef enum sb_unary_op {
-    SB_UNARY_NEG = 0, /* any dtype (uint8 wraps, as PyTorch) */
-    SB_UNARY_ABS,     /* any dtype */
-    SB_UNARY_EXP,     /* floating only (the front-end converts ints to float32 first) */
-    SB_UNARY_LOG,     /* floating only */
-    SB_UNARY_SQRT,    /* floating only */
-    SB_UNARY_OP_COUNT
-} sb_unary_op;
+/* The op enums come from the op tables (tensor/op_tables.h): a new op is a row there. */
+typedef enum sb_unary_op { SB_UNARY_OPS(SB_X_UNARY_ENUM) SB_UNARY_OP_COUNT } sb_unary_op;
+typedef enum sb_binary_op { SB_BINARY_OPS(SB_X_BINARY_ENUM) SB_BINARY_OP_COUNT } sb_binary_op;
+typedef enum sb_compare_op { SB_COMPARE_OPS(SB_X_COMPARE_ENUM) SB_COMPARE_OP_COUNT } sb_compare_op;
+typedef enum sb_reduce_op { SB_REDUCE_OPS(SB_X_REDUCE_ENUM) SB_REDUCE_OP_COUNT } sb_reduce_op;
 
-typedef enum sb_binary_op {
-    SB_BINARY_ADD = 0,
-    SB_BINARY_SUB,
-    SB_BINARY_MUL,
-    SB_BINARY_DIV,     /* floating only (true division; the front-end promotes ints) */
-    SB_BINARY_MAXIMUM, /* elementwise max; NaN propagates (clamp's lower bound) */
-    SB_BINARY_MINIMUM, /* elementwise min; NaN propagates (clamp's upper bound) */
-    SB_BINARY_OP_COUNT
-} sb_binary_op;
+/* A lookup function over an op table's rows: fn(op) is the row's value, `fallback` for an
+ * op out of range. */
+#define SB_OP_TABLE_LOOKUP(T, fn, op_type, count, fallback, ...)                                   \
+    static inline T fn(op_type op)                                                                 \
+    {                                                                                              \
+        static T const values[] = {__VA_ARGS__};                                                   \
+        return (unsigned)op < count ? values[op] : fallback;                                       \
+    }
 
-typedef enum sb_compare_op {
-    SB_COMPARE_EQ = 0,
-    SB_COMPARE_NE,
-    SB_COMPARE_GT,
-    SB_COMPARE_LT,
-    SB_COMPARE_GE,
-    SB_COMPARE_LE,
-    SB_COMPARE_OP_COUNT
-} sb_compare_op;
+/* An op's name ("exp", "add", ...), as in the Lua method and the messages. */
+SB_OP_TABLE_LOOKUP(const char *, sb_unary_op_name, sb_unary_op, SB_UNARY_OP_COUNT, "unary op",
+                   SB_UNARY_OPS(SB_X_UNARY_NAME))
+SB_OP_TABLE_LOOKUP(const char *, sb_binary_op_name, sb_binary_op, SB_BINARY_OP_COUNT, "binary op",
+                   SB_BINARY_OPS(SB_X_BINARY_NAME))
+SB_OP_TABLE_LOOKUP(const char *, sb_compare_op_name, sb_compare_op, SB_COMPARE_OP_COUNT,
+                   "comparison", SB_COMPARE_OPS(SB_X_COMPARE_NAME))
+SB_OP_TABLE_LOOKUP(const char *, sb_reduce_op_name, sb_reduce_op, SB_REDUCE_OP_COUNT, "reduction",
+                   SB_REDUCE_OPS(SB_X_REDUCE_NAME))
+/* The dtype rule: true for the FLOATING ops (computed in floating dtypes only). */
+SB_OP_TABLE_LOOKUP(bool, sb_unary_op_floating, sb_unary_op, SB_UNARY_OP_COUNT, false,
+                   SB_UNARY_OPS(SB_X_UNARY_FLOATING))
+SB_OP_TABLE_LOOKUP(bool, sb_binary_op_floating, sb_binary_op, SB_BINARY_OP_COUNT, false,
+                   SB_BINARY_OPS(SB_X_BINARY_FLOATING))
+SB_OP_TABLE_LOOKUP(bool, sb_reduce_op_floating, sb_reduce_op, SB_REDUCE_OP_COUNT, false,
+                   SB_REDUCE_OPS(SB_X_REDUCE_FLOATING))
+/* BEST reductions (max, min) have positions; TOTAL ones (sum, mean) do not. */
+SB_OP_TABLE_LOOKUP(bool, sb_reduce_op_best, sb_reduce_op, SB_REDUCE_OP_COUNT, false,
+                   SB_REDUCE_OPS(SB_X_REDUCE_BEST))
+/* "maximum", "sum": the result's name in messages. */
+SB_OP_TABLE_LOOKUP(const char *, sb_reduce_op_noun, sb_reduce_op, SB_REDUCE_OP_COUNT, "result",
+                   SB_REDUCE_OPS(SB_X_REDUCE_NOUN))
 
-typedef enum sb_reduce_op {
-    SB_REDUCE_SUM = 0, /* values dtype: int64 for integer inputs, else the input dtype */
-    SB_REDUCE_MEAN,    /* floating inputs only */
-    SB_REDUCE_MAX,     /* NaN wins (propagates); ties keep the lowest position */
-    SB_REDUCE_MIN,     /* NaN wins (propagates); ties keep the lowest position */
-    SB_REDUCE_OP_COUNT
-} sb_reduce_op;
+/* For kernels along one dim (topk): a's sizes without `dim`, and the strides of the `nt`
+ * tensors `t` (each of a's rank) without `dim`. Returns the number of dims left. */
+static inline int sb_drop_dim(const sb_tensor *a, int dim, int nt, const sb_tensor *const *t,
+                              int64_t *sizes, int64_t (*strides)[SB_MAX_DIMS])
+{
+    int nd = 0;
+    for (int d = 0; d < a->ndim; d++) {
+        if (d == dim) continue;
+        sizes[nd] = a->sizes[d];
+        for (int k = 0; k < nt; k++)
+            strides[k][nd] = t[k]->strides[d];
+        nd++;
+    }
+    return nd;
+}
+
+/* The kernel slots of sb_backend below, for code that fills or checks a whole table
+ * (each backend names its kernels <prefix>_<slot>). */
+#define SB_BACKEND_KERNELS(X)                                                                      \
+    X(copy)                                                                                        \
+    X(fill)                                                                                        \
+    X(unary)                                                                                       \
+    X(binary)                                                                                      \
+    X(binary_scalar)                                                                               \
+    X(compare)                                                                                     \
+    X(compare_scalar)                                                                              \
+    X(reduce)                                                                                      \
+    X(topk)                                                                                        \
+    X(bmm)
 
 typedef struct sb_backend {
     const char *name; /* "cpu", "cuda" */
@@ -113,13 +147,13 @@ typedef struct sb_backend {
 sb_status sb_backend_for(sb_device device, const sb_backend **out);
 const sb_backend *sb_cpu_backend(void);
 
-/* Installs the table for a device kind (the CUDA plugin calls this). NULL unregisters.
+/* Installs the table for a device kind (the GPU host layer calls this). NULL unregisters.
  * The table must outlive every tensor of that kind. */
 void sb_backend_register(sb_device_kind kind, const sb_backend *backend);
 
 /* A function that tries to make a backend available (dlopen the CUDA plugin and call
- * sb_backend_register); on failure it returns non-OK after sb_fail() with the reason,
- * which is remembered and repeated by every later sb_backend_for() on that kind.
+ * sb_backend_register); on failure it returns non-OK after sb_fail() with the whole message
+ * ("CUDA is not available: <why>"), which every later sb_backend_for() on that kind repeats.
  * Runs at most once per installation. */
 typedef sb_status (*sb_backend_loader)(void);
 void sb_backend_set_loader(sb_device_kind kind, sb_backend_loader loader);

@@ -8,6 +8,21 @@
 
 #include "tensor/tensor.h"
 
+/* A float's bits and back (memcpy: no aliasing questions). */
+static inline float sb_float_from_bits(uint32_t bits)
+{
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static inline uint32_t sb_float_bits(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, sizeof x);
+    return x;
+}
+
 /* IEEE binary16 <-> float, round to nearest even (storage format of float16 weights). */
 static inline float sb_half_to_float(uint16_t h)
 {
@@ -32,15 +47,12 @@ static inline float sb_half_to_float(uint16_t h)
     } else {
         bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
     }
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
+    return sb_float_from_bits(bits);
 }
 
 static inline uint16_t sb_float_to_half(float f)
 {
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
+    uint32_t x = sb_float_bits(f);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t absx = x & 0x7fffffffu;
     if (absx > 0x7f800000u) return (uint16_t)(sign | 0x7e00);  /* NaN */
@@ -67,16 +79,12 @@ static inline uint16_t sb_float_to_half(float f)
 
 static inline float sb_bfloat16_to_float(uint16_t h)
 {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, sizeof f);
-    return f;
+    return sb_float_from_bits((uint32_t)h << 16);
 }
 
 static inline uint16_t sb_float_to_bfloat16(float f)
 {
-    uint32_t x;
-    memcpy(&x, &f, sizeof x);
+    uint32_t x = sb_float_bits(f);
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40); /* quiet NaN */
     uint32_t rounding = 0x7fff + ((x >> 16) & 1);
     return (uint16_t)((x + rounding) >> 16);

@@ -88,8 +88,7 @@ sb_status sb_tensor_unary(sb_unary_op op, const sb_tensor *a, sb_tensor **out)
     const sb_backend *backend = NULL;
     SB_TRY(backend_of(a, &backend));
     sb_dtype dtype = a->dtype;
-    if (op != SB_UNARY_NEG && op != SB_UNARY_ABS && !sb_dtype_is_floating(dtype))
-        dtype = SB_FLOAT32;
+    if (sb_unary_op_floating(op) && !sb_dtype_is_floating(dtype)) dtype = SB_FLOAT32;
     sb_tensor *in = NULL, *res = NULL;
     SB_TRY(as_dtype(a, dtype, &in));
     sb_status st = sb_tensor_empty(a->ndim, a->sizes, dtype, sb_tensor_device(a), &res);
@@ -105,7 +104,7 @@ sb_status sb_tensor_unary(sb_unary_op op, const sb_tensor *a, sb_tensor **out)
 
 static sb_dtype binary_dtype(sb_binary_op op, sb_dtype promoted)
 {
-    if (op == SB_BINARY_DIV && !sb_dtype_is_floating(promoted)) return SB_FLOAT32;
+    if (sb_binary_op_floating(op) && !sb_dtype_is_floating(promoted)) return SB_FLOAT32;
     return promoted;
 }
 
@@ -205,10 +204,8 @@ sb_status sb_tensor_binary_(sb_binary_op op, sb_tensor *self, const sb_tensor *b
         cb = copy;
     }
     if (st == SB_OK && sb_tensor_expand(cb, self->ndim, self->sizes, &eb) != SB_OK) {
-        char s[256], o[256];
-        sb_tensor_format_shape(self, s, sizeof s);
-        sb_tensor_format_shape(b, o, sizeof o);
-        st = sb_fail(SB_EINVAL, "cannot broadcast the operand %s to the updated tensor %s", o, s);
+        st = sb_fail(SB_EINVAL, "cannot broadcast the operand %s to the updated tensor %s",
+                     sb_tensor_shape_text(b).s, sb_tensor_shape_text(self).s);
     }
     if (st == SB_OK && sb_tensor_numel(self) > 0) st = backend->binary(op, self, self, eb);
     free_all(cb, eb, NULL);
@@ -300,10 +297,8 @@ sb_status sb_tensor_clamp(const sb_tensor *a, double lo, double hi, sb_tensor **
 static sb_status check_reduce_dim(const sb_tensor *a, int dim)
 {
     if (dim >= -1 && dim < a->ndim && !(a->ndim == 0 && dim >= 0)) return SB_OK;
-    char shape[256];
-    sb_tensor_format_shape(a, shape, sizeof shape);
     return sb_fail(SB_ERANGE, "dim %d out of range for a %d-D tensor %s (0-based)", dim, a->ndim,
-                   shape);
+                   sb_tensor_shape_text(a).s);
 }
 
 sb_status sb_tensor_reduce(sb_reduce_op op, const sb_tensor *a, int dim, bool keepdim,
@@ -313,21 +308,19 @@ sb_status sb_tensor_reduce(sb_reduce_op op, const sb_tensor *a, int dim, bool ke
     SB_TRY(backend_of(a, &backend));
     SB_TRY(check_reduce_dim(a, dim));
     bool floating = sb_dtype_is_floating(a->dtype);
-    if (op == SB_REDUCE_MEAN && !floating)
+    if (sb_reduce_op_floating(op) && !floating)
         return sb_fail(SB_EINVAL,
-                       "mean needs a floating-point tensor, got %s (convert with "
+                       "%s needs a floating-point tensor, got %s (convert with "
                        ":float() first)",
-                       sb_dtype_name(a->dtype));
-    bool best = op == SB_REDUCE_MAX || op == SB_REDUCE_MIN;
+                       sb_reduce_op_name(op), sb_dtype_name(a->dtype));
+    bool best = sb_reduce_op_best(op);
     int64_t reduced = dim < 0 ? sb_tensor_numel(a) : a->sizes[dim];
     if (best && reduced == 0) {
-        char shape[256];
-        sb_tensor_format_shape(a, shape, sizeof shape);
         return sb_fail(SB_EINVAL, "an empty %s %s has no %s",
-                       dim < 0 ? "tensor" : "dim of a tensor", shape,
-                       op == SB_REDUCE_MAX ? "maximum" : "minimum");
+                       dim < 0 ? "tensor" : "dim of a tensor", sb_tensor_shape_text(a).s,
+                       sb_reduce_op_noun(op));
     }
-    sb_dtype vdtype = op == SB_REDUCE_SUM && !floating ? SB_INT64 : a->dtype;
+    sb_dtype vdtype = !best && !floating ? SB_INT64 : a->dtype; /* an integer sum */
     int ndim = 0;
     int64_t sizes[SB_MAX_DIMS];
     if (dim >= 0)
@@ -396,15 +389,14 @@ sb_status sb_tensor_topk(const sb_tensor *a, int64_t k, int dim, sb_tensor **val
 {
     const sb_backend *backend = NULL;
     SB_TRY(backend_of(a, &backend));
-    char shape[256];
-    sb_tensor_format_shape(a, shape, sizeof shape);
+    const sb_shape_text shape = sb_tensor_shape_text(a);
     if (a->ndim == 0) return sb_fail(SB_EINVAL, "needs at least 1 dim, got a 0-D tensor");
     if (dim < 0 || dim >= a->ndim)
         return sb_fail(SB_ERANGE, "dim %d out of range for a %d-D tensor %s (0-based)", dim,
-                       a->ndim, shape);
+                       a->ndim, shape.s);
     if (k < 0 || k > a->sizes[dim])
         return sb_fail(SB_ERANGE, "k = %lld is out of range for dim %d of size %lld in %s",
-                       (long long)k, dim, (long long)a->sizes[dim], shape);
+                       (long long)k, dim, (long long)a->sizes[dim], shape.s);
     int64_t sizes[SB_MAX_DIMS];
     memcpy(sizes, a->sizes, sizeof sizes);
     sizes[dim] = k;
@@ -447,24 +439,19 @@ static sb_status bmm_kernel(const sb_tensor *a, const sb_tensor *b, sb_tensor **
 
 static sb_status mismatch(const sb_tensor *a, const sb_tensor *b, int64_t ka, int64_t kb)
 {
-    char sa[256], sb[256];
-    sb_tensor_format_shape(a, sa, sizeof sa);
-    sb_tensor_format_shape(b, sb, sizeof sb);
     return sb_fail(SB_EINVAL,
                    "shapes %s and %s cannot be multiplied (%lld columns in the first, %lld rows "
                    "in the second)",
-                   sa, sb, (long long)ka, (long long)kb);
+                   sb_tensor_shape_text(a).s, sb_tensor_shape_text(b).s, (long long)ka,
+                   (long long)kb);
 }
 
 sb_status sb_tensor_mm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out)
 {
     SB_TRY(same_device(a, b));
     if (a->ndim != 2 || b->ndim != 2) {
-        char sa[256], sb[256];
-        sb_tensor_format_shape(a, sa, sizeof sa);
-        sb_tensor_format_shape(b, sb, sizeof sb);
-        return sb_fail(SB_EINVAL, "expected two 2-D tensors, got %d-D %s and %d-D %s", a->ndim, sa,
-                       b->ndim, sb);
+        return sb_fail(SB_EINVAL, "expected two 2-D tensors, got %d-D %s and %d-D %s", a->ndim,
+                       sb_tensor_shape_text(a).s, b->ndim, sb_tensor_shape_text(b).s);
     }
     if (a->sizes[1] != b->sizes[0]) return mismatch(a, b, a->sizes[1], b->sizes[0]);
     sb_tensor *a3 = NULL, *b3 = NULL, *r3 = NULL;
@@ -480,14 +467,12 @@ sb_status sb_tensor_mm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out)
 sb_status sb_tensor_bmm(const sb_tensor *a, const sb_tensor *b, sb_tensor **out)
 {
     SB_TRY(same_device(a, b));
-    char sa[256], sb[256];
-    sb_tensor_format_shape(a, sa, sizeof sa);
-    sb_tensor_format_shape(b, sb, sizeof sb);
+    const sb_shape_text sa = sb_tensor_shape_text(a), sb = sb_tensor_shape_text(b);
     if (a->ndim != 3 || b->ndim != 3)
-        return sb_fail(SB_EINVAL, "expected two 3-D tensors, got %d-D %s and %d-D %s", a->ndim, sa,
-                       b->ndim, sb);
+        return sb_fail(SB_EINVAL, "expected two 3-D tensors, got %d-D %s and %d-D %s", a->ndim,
+                       sa.s, b->ndim, sb.s);
     if (a->sizes[0] != b->sizes[0])
-        return sb_fail(SB_EINVAL, "batch sizes differ: %s and %s", sa, sb);
+        return sb_fail(SB_EINVAL, "batch sizes differ: %s and %s", sa.s, sb.s);
     if (a->sizes[2] != b->sizes[1]) return mismatch(a, b, a->sizes[2], b->sizes[1]);
     return bmm_kernel(a, b, out);
 }
@@ -496,10 +481,8 @@ sb_status sb_tensor_matmul(const sb_tensor *a, const sb_tensor *b, sb_tensor **o
 {
     SB_TRY(same_device(a, b));
     if (a->ndim == 0 || b->ndim == 0) {
-        char sa[256], sb[256];
-        sb_tensor_format_shape(a, sa, sizeof sa);
-        sb_tensor_format_shape(b, sb, sizeof sb);
-        return sb_fail(SB_EINVAL, "both arguments need at least 1 dim, got %s and %s", sa, sb);
+        return sb_fail(SB_EINVAL, "both arguments need at least 1 dim, got %s and %s",
+                       sb_tensor_shape_text(a).s, sb_tensor_shape_text(b).s);
     }
     /* 1-D operands become a row (a) or a column (b), dropped again from the result. */
     int64_t M = a->ndim == 1 ? 1 : a->sizes[a->ndim - 2];
@@ -584,13 +567,10 @@ sb_status sb_tensor_cat(int n, const sb_tensor *const *tensors, int dim, sb_tens
         for (int d = 0; fits && d < t->ndim; d++)
             fits = d == dim || t->sizes[d] == first->sizes[d];
         if (!fits) {
-            char a[256], b[256];
-            sb_tensor_format_shape(first, a, sizeof a);
-            sb_tensor_format_shape(t, b, sizeof b);
             return sb_fail(SB_EINVAL,
                            "tensor %d has shape %s, which does not match the first one's %s "
                            "outside the concatenated dim",
-                           i, b, a);
+                           i, sb_tensor_shape_text(t).s, sb_tensor_shape_text(first).s);
         }
         SB_TRY(same_device(first, t));
         dtype = sb_dtype_promote(dtype, t->dtype);
@@ -623,13 +603,11 @@ sb_status sb_tensor_stack(int n, const sb_tensor *const *tensors, int dim, sb_te
                        tensors[0]->ndim);
     for (int i = 1; i < n; i++) {
         if (!sb_tensor_same_shape(tensors[i], tensors[0])) {
-            char a[256], b[256];
-            sb_tensor_format_shape(tensors[0], a, sizeof a);
-            sb_tensor_format_shape(tensors[i], b, sizeof b);
             return sb_fail(SB_EINVAL,
                            "tensor %d has shape %s, the first one %s: stack needs "
                            "equal shapes",
-                           i, b, a);
+                           i, sb_tensor_shape_text(tensors[i]).s,
+                           sb_tensor_shape_text(tensors[0]).s);
         }
     }
     sb_tensor **views = calloc((size_t)n, sizeof *views);

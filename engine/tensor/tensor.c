@@ -31,6 +31,13 @@ void sb_tensor_format_shape(const sb_tensor *t, char *buf, size_t bufsize)
     format_sizes(t->ndim, t->sizes, buf, bufsize);
 }
 
+sb_shape_text sb_tensor_shape_text(const sb_tensor *t)
+{
+    sb_shape_text text;
+    format_sizes(t->ndim, t->sizes, text.s, sizeof text.s);
+    return text;
+}
+
 sb_status sb_shape_check(int ndim, const int64_t *sizes, sb_dtype dtype, int64_t *numel_out)
 {
     if (ndim < 0 || ndim > SB_MAX_DIMS)

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/allocator.h" /* sb_allocator, sb_device */
 #include "core/error.h"
 
 #define SB_MAX_DIMS 8
@@ -39,29 +40,11 @@ sb_status sb_dtype_from_name(const char *name, sb_dtype *out);
 /* Type promotion of two operands, as PyTorch: float beats int, wider beats narrower. */
 sb_dtype sb_dtype_promote(sb_dtype a, sb_dtype b);
 
-typedef enum sb_device_kind { SB_DEVICE_CPU = 0, SB_DEVICE_CUDA = 1 } sb_device_kind;
-
-typedef struct sb_device {
-    sb_device_kind kind;
-    int index; /* CUDA ordinal; 0 for CPU */
-} sb_device;
-
-#define SB_CPU ((sb_device){SB_DEVICE_CPU, 0})
-
 /* "cpu", "cuda", "cuda:N". Does not check that the device exists. */
 sb_status sb_device_parse(const char *text, sb_device *out);
 /* Writes "cpu" or "cuda:N". */
 void sb_device_format(sb_device device, char *buf, size_t bufsize);
 bool sb_device_equal(sb_device a, sb_device b);
-
-/* An allocator: CPU (aligned malloc), CPU pinned (cudaHostAlloc), CUDA (caching). */
-typedef struct sb_allocator {
-    const char *name;
-    /* Returns NULL on failure after recording a message with sb_fail(). */
-    void *(*alloc)(void *ctx, size_t nbytes, sb_device device);
-    void (*free)(void *ctx, void *ptr, size_t nbytes, sb_device device);
-    void *ctx;
-} sb_allocator;
 
 /* 64-byte aligned host memory; counts into the engine's CPU memory statistics. */
 const sb_allocator *sb_cpu_allocator(void);
@@ -137,6 +120,11 @@ sb_device sb_tensor_device(const sb_tensor *t);
 void *sb_tensor_data(const sb_tensor *t);
 /* "[2, 3, 4]" */
 void sb_tensor_format_shape(const sb_tensor *t, char *buf, size_t bufsize);
+/* The same as a value, for messages: sb_fail(..., "%s", sb_tensor_shape_text(t).s). */
+typedef struct sb_shape_text {
+    char s[256];
+} sb_shape_text;
+sb_shape_text sb_tensor_shape_text(const sb_tensor *t);
 bool sb_tensor_same_shape(const sb_tensor *a, const sb_tensor *b);
 /* True when two positions of t share one element (a stride-0 dim of size > 1, as made by
  * expand): such a tensor cannot be written elementwise. */

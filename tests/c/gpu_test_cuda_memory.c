@@ -3,8 +3,7 @@
  * the explanation and the allocator keeps working. Exit 77 (skipped) without a GPU. */
 #include <stdint.h>
 
-#include "core/buildinfo.h"
-#include "core/cuda.h"
+#include "gpu/cuda.h"
 #include "sbtest.h"
 #include "tensor/tensor.h"
 

@@ -45,6 +45,23 @@ if [ "$built" = 1 ]; then
     SBENGINE_CUDA_PLUGIN=$(ldd "$SBENGINE" | awk '/libc\.so/ {print $3}') run_sb --version
     expect_out "does not match this engine (no sb_cuda_plugin_open"
 
+    case_ "a stale plugin is refused before it is called, naming the table that differs"
+    SBENGINE_CUDA_PLUGIN=$SB_FAKE_CUDA_PLUGIN run_sb --version
+    expect_exit 0
+    expect_out "CUDA: plugin not loaded: the CUDA plugin $SB_FAKE_CUDA_PLUGIN does not match this engine (its tensor kernel table (struct sb_backend, engine/tensor/backend.h) is "
+    expect_out "; rebuild or reinstall both)"
+    for table in nn host plugin; do
+        FAKE_CUDA_PLUGIN_STALE=$table SBENGINE_CUDA_PLUGIN=$SB_FAKE_CUDA_PLUGIN run_sb --version
+        expect_exit 0
+        expect_out_re "does not match this engine \(its $table [a-z ]*table \(struct sb_"
+    done
+
+    case_ "a CUDA tensor with a stale plugin (driver library present) raises with the reason"
+    SBENGINE_CUDA_DRIVER_LIBRARY=libc.so.6 SBENGINE_CUDA_PLUGIN=$SB_FAKE_CUDA_PLUGIN \
+        run_sb -e 'sb.zeros(2, {device = "cuda"})'
+    expect_exit 1
+    expect_err "CUDA is not available: the CUDA plugin $SB_FAKE_CUDA_PLUGIN does not match this engine (its tensor kernel table"
+
     case_ "a copied binary without the plugin next to it sees no GPU and says where it looked"
     mkdir -p alone && cp "$SBENGINE" alone/sbengine
     SBENGINE_CUDA_PLUGIN= SBENGINE_LUA_DIR="$SBENGINE_SOURCE_DIR/lua" "$SB_TMP/alone/sbengine" devices \

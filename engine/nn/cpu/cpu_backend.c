@@ -8,18 +8,12 @@ sb_status sb_nn_cpu_require_float32(const char *op, const sb_tensor *t)
                    sb_dtype_name(t->dtype));
 }
 
-static const sb_nn_backend cpu_backend = {
-    .name = "cpu",
-    .conv2d_relu = true,
-    .conv2d_max_pool2 = true,
-    .linear = sb_nn_cpu_linear,
-    .conv2d = sb_nn_cpu_conv2d,
-    .max_pool2d = sb_nn_cpu_max_pool2d,
-    .avg_pool2d = sb_nn_cpu_avg_pool2d,
-    .adaptive_avg_pool2d = sb_nn_cpu_adaptive_avg_pool2d,
-    .batch_norm = sb_nn_cpu_batch_norm,
-    .activation = sb_nn_cpu_activation,
-    .softmax = sb_nn_cpu_softmax,
+static const sb_nn_backend cpu_backend = {.name = "cpu",
+                                          .conv2d_relu = true,
+                                          .conv2d_max_pool2 = true,
+#define SB_NN_CPU_SLOT(slot) .slot = sb_nn_cpu_##slot,
+                                          SB_NN_KERNELS(SB_NN_CPU_SLOT)
+#undef SB_NN_CPU_SLOT
 };
 
 const sb_nn_backend *sb_nn_cpu_backend(void)

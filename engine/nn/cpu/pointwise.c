@@ -7,8 +7,52 @@
 
 #define SB_ELEMENTWISE_GRAIN 32768
 
+/* One loop per activation, act_<kernel> for each row of nn/op_table.h. */
+static void act_relu(const float *x, float *y, int64_t begin, int64_t end)
+{
+    for (int64_t i = begin; i < end; i++) {
+        const float v = x[i];
+        y[i] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as PyTorch */
+    }
+}
+
+static void act_gelu(const float *x, float *y, int64_t begin, int64_t end)
+{
+    for (int64_t i = begin; i < end; i++)
+        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
+}
+
+static void act_gelu_tanh(const float *x, float *y, int64_t begin, int64_t end)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
+    for (int64_t i = begin; i < end; i++) {
+        const float v = x[i];
+        y[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+    }
+}
+
+static void act_sigmoid(const float *x, float *y, int64_t begin, int64_t end)
+{
+    for (int64_t i = begin; i < end; i++)
+        y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+static void act_tanh(const float *x, float *y, int64_t begin, int64_t end)
+{
+    for (int64_t i = begin; i < end; i++)
+        y[i] = tanhf(x[i]);
+}
+
+typedef void (*act_fn)(const float *x, float *y, int64_t begin, int64_t end);
+
+static const act_fn act_kernels[SB_ACT_COUNT] = {
+#define SB_ACT_KERNEL(E, kernel, name, binding) [SB_ACT_##E] = act_##kernel,
+    SB_NN_ACTIVATIONS(SB_ACT_KERNEL)
+#undef SB_ACT_KERNEL
+};
+
 typedef struct act_job {
-    sb_nn_activation act;
+    act_fn fn;
     const float *x;
     float *y;
 } act_job;
@@ -16,47 +60,15 @@ typedef struct act_job {
 static void act_range(void *ctx, int64_t begin, int64_t end)
 {
     const act_job *j = ctx;
-    const float *x = j->x;
-    float *y = j->y;
-    switch (j->act) {
-    case SB_ACT_RELU:
-        for (int64_t i = begin; i < end; i++) {
-            const float v = x[i];
-            y[i] = v < 0.0f ? 0.0f : v; /* NaN stays NaN, as PyTorch */
-        }
-        break;
-    case SB_ACT_GELU:
-        for (int64_t i = begin; i < end; i++)
-            y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * (float)M_SQRT1_2));
-        break;
-    case SB_ACT_GELU_TANH: {
-        const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-        for (int64_t i = begin; i < end; i++) {
-            const float v = x[i];
-            y[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
-        }
-        break;
-    }
-    case SB_ACT_SIGMOID:
-        for (int64_t i = begin; i < end; i++)
-            y[i] = 1.0f / (1.0f + expf(-x[i]));
-        break;
-    case SB_ACT_TANH:
-        for (int64_t i = begin; i < end; i++)
-            y[i] = tanhf(x[i]);
-        break;
-    default:
-        break;
-    }
+    j->fn(j->x, j->y, begin, end);
 }
 
 sb_status sb_nn_cpu_activation(sb_nn_activation act, sb_tensor *out, const sb_tensor *x)
 {
-    static const char *names[SB_ACT_COUNT] = {"relu", "gelu", "gelu", "sigmoid", "tanh"};
     if ((unsigned)act >= SB_ACT_COUNT)
         return sb_fail(SB_EINVAL, "activation: unknown activation %d", (int)act);
-    SB_TRY(sb_nn_cpu_require_float32(names[act], x));
-    act_job j = {act, sb_tensor_data(x), sb_tensor_data(out)};
+    SB_TRY(sb_nn_cpu_require_float32(sb_nn_activation_name(act), x));
+    act_job j = {act_kernels[act], sb_tensor_data(x), sb_tensor_data(out)};
     sb_parallel_for(sb_tensor_numel(x), SB_ELEMENTWISE_GRAIN, act_range, &j);
     return SB_OK;
 }

@@ -121,12 +121,32 @@ static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* Runs `planes` over every (image, channel) plane of out. */
+static sb_status pool(const char *op, sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p,
+                      void (*planes)(void *, int64_t, int64_t))
+{
+    SB_TRY(sb_nn_cpu_require_float32(op, x));
+    pool_job j = make_job(out, x, p);
+    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), planes, &j);
+    return SB_OK;
+}
+
 sb_status sb_nn_cpu_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
 {
-    SB_TRY(sb_nn_cpu_require_float32("max_pool2d", x));
-    pool_job j = make_job(out, x, p);
-    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), max_pool_planes, &j);
-    return SB_OK;
+    return pool("max_pool2d", out, x, p, max_pool_planes);
+}
+
+/* PyTorch's average-pooling window along one axis for output position o: [lo, hi) is the
+ * window clipped to the input (what is summed); the extent returned is the window clipped
+ * to the padded input (what the divisor counts by default). */
+static inline int64_t avg_window(int64_t o, int64_t stride, int64_t k, int64_t pad, int64_t size,
+                                 int64_t *lo, int64_t *hi)
+{
+    const int64_t start = o * stride - pad;
+    const int64_t end = start + k < size + pad ? start + k : size + pad;
+    *lo = start < 0 ? 0 : start;
+    *hi = end > size ? size : end;
+    return end - start;
 }
 
 static void avg_pool_planes(void *ctx, int64_t begin, int64_t end)
@@ -139,19 +159,11 @@ static void avg_pool_planes(void *ctx, int64_t begin, int64_t end)
         const float *x = j->x + plane * j->H * j->W;
         float *y = j->y + plane * j->OH * j->OW;
         for (int64_t oy = 0; oy < j->OH; oy++) {
-            /* PyTorch: the window is clipped to the padded input for the divisor, then to
-             * the input for the sum. */
-            int64_t hstart = oy * sh - ph;
-            int64_t hend = hstart + kh < j->H + ph ? hstart + kh : j->H + ph;
-            const int64_t pool_h = hend - hstart;
-            if (hstart < 0) hstart = 0;
-            if (hend > j->H) hend = j->H;
+            int64_t hstart, hend;
+            const int64_t pool_h = avg_window(oy, sh, kh, ph, j->H, &hstart, &hend);
             for (int64_t ox = 0; ox < j->OW; ox++) {
-                int64_t wstart = ox * sw - pw;
-                int64_t wend = wstart + kw < j->W + pw ? wstart + kw : j->W + pw;
-                const int64_t pool_w = wend - wstart;
-                if (wstart < 0) wstart = 0;
-                if (wend > j->W) wend = j->W;
+                int64_t wstart, wend;
+                const int64_t pool_w = avg_window(ox, sw, kw, pw, j->W, &wstart, &wend);
                 float sum = 0.0f;
                 for (int64_t iy = hstart; iy < hend; iy++)
                     for (int64_t ix = wstart; ix < wend; ix++)
@@ -171,10 +183,7 @@ static void avg_pool_planes(void *ctx, int64_t begin, int64_t end)
 
 sb_status sb_nn_cpu_avg_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
 {
-    SB_TRY(sb_nn_cpu_require_float32("avg_pool2d", x));
-    pool_job j = make_job(out, x, p);
-    sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), avg_pool_planes, &j);
-    return SB_OK;
+    return pool("avg_pool2d", out, x, p, avg_pool_planes);
 }
 
 static void adaptive_avg_planes(void *ctx, int64_t begin, int64_t end)

@@ -1,4 +1,4 @@
-/* Strided iteration for the CPU kernels (internal to engine/tensor/).
+/* Strided iteration for the CPU kernels (internal to engine/tensor/cpu/).
  *
  * Up to 3 operands of one shape (operand 0's) with arbitrary strides, including 0. Size-1
  * dims are dropped and dims that are contiguous for every operand are merged, so a

@@ -1,4 +1,4 @@
-#include "tensor/cpu_iter.h"
+#include "tensor/cpu/iter.h"
 
 #include "tensor/parallel.h"
 

@@ -1,6 +1,8 @@
-/* Loads the CUDA plugin on first need (see cuda.h for why and where from). */
+/* Loads the CUDA plugin on first need (see gpu/cuda.h for why and where from), checks that it
+ * was built from this engine's headers and registers its kernel tables with the tensor and
+ * nn backends. */
 #define _GNU_SOURCE /* dladdr */
-#include "core/cuda.h"
+#include "gpu/cuda_plugin.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
+#include "gpu/cuda.h"
 #include "nn/backend.h"
 #include "tensor/backend.h"
 
@@ -22,10 +25,10 @@
 static pthread_once_t load_once = PTHREAD_ONCE_INIT, probe_once = PTHREAD_ONCE_INIT;
 static const sb_cuda_plugin *plugin;
 static int visible_devices;
-static char plugin_path[PATH_MAX];
 static char load_error[1024]; /* why the plugin could not be loaded */
 static char reason[1024];     /* why no GPU is available */
 
+/* The engine's services for the plugin; device_allocator is set before the plugin opens. */
 static sb_cuda_host host = {
     .abi = SB_CUDA_PLUGIN_ABI,
     .size = sizeof(sb_cuda_host),
@@ -34,11 +37,6 @@ static sb_cuda_host host = {
     .device_free = sb_cuda_scratch_free,
     .tf32_allowed = sb_cuda_tf32_allowed,
 };
-
-static void fill_host(void)
-{
-    host.device_allocator = sb_cuda_device_allocator();
-}
 
 static bool is_file(const char *path)
 {
@@ -132,27 +130,96 @@ static bool locate_plugin(char *path, size_t path_size, char *why, size_t why_si
     return true;
 }
 
+/* --- the handshake --------------------------------------------------------------------- */
+
+static const sb_cuda_tables_abi engine_tables = SB_CUDA_TABLES_ABI_INIT;
+
+static const char *const table_names[SB_CUDA_TABLE_COUNT] = {
+    [SB_CUDA_TABLE_HOST] = "host callbacks table (struct sb_cuda_host, engine/cuda/plugin.h)",
+    [SB_CUDA_TABLE_PLUGIN] = "plugin table (struct sb_cuda_plugin, engine/cuda/plugin.h)",
+    [SB_CUDA_TABLE_TENSOR] = "tensor kernel table (struct sb_backend, engine/tensor/backend.h)",
+    [SB_CUDA_TABLE_NN] = "nn kernel table (struct sb_nn_backend, engine/nn/backend.h)",
+};
+
+const sb_cuda_tables_abi *sb_cuda_engine_tables(void)
+{
+    return &engine_tables;
+}
+
+sb_status sb_cuda_check_tables(const sb_cuda_tables_abi *plugin)
+{
+    if (plugin->magic != SB_CUDA_TABLES_MAGIC)
+        return sb_fail(SB_EDEVICE, "its table descriptor %s is not one this engine reads",
+                       SB_CUDA_PLUGIN_TABLES);
+    if (plugin->count != SB_CUDA_TABLE_COUNT)
+        return sb_fail(SB_EDEVICE, "it exchanges %u tables, this engine %u",
+                       (unsigned)plugin->count, (unsigned)SB_CUDA_TABLE_COUNT);
+    for (int i = 0; i < SB_CUDA_TABLE_COUNT; i++) {
+        const sb_cuda_table_abi *theirs = &plugin->tables[i], *ours = &engine_tables.tables[i];
+        if (theirs->size != ours->size)
+            return sb_fail(SB_EDEVICE, "its %s is %llu bytes, this engine's %llu", table_names[i],
+                           (unsigned long long)theirs->size, (unsigned long long)ours->size);
+        if (theirs->fingerprint != ours->fingerprint)
+            return sb_fail(SB_EDEVICE,
+                           "its %s was compiled from other headers (fingerprint %016llx, this "
+                           "engine's %016llx)",
+                           table_names[i], (unsigned long long)theirs->fingerprint,
+                           (unsigned long long)ours->fingerprint);
+    }
+    return SB_OK;
+}
+
+/* Checks the plugin behind `handle` and opens it; NULL with the reason in `why`. Nothing of
+ * the plugin runs before its tables are known to match (besides its static constructors). */
+static const sb_cuda_plugin *open_plugin(void *handle, char *why, size_t why_size)
+{
+    sb_cuda_plugin_open_fn open = (sb_cuda_plugin_open_fn)dlsym(handle, SB_CUDA_PLUGIN_ENTRY);
+    const sb_cuda_tables_abi *tables = dlsym(handle, SB_CUDA_PLUGIN_TABLES);
+    if (!open) {
+        snprintf(why, why_size, "no %s", SB_CUDA_PLUGIN_ENTRY);
+        return NULL;
+    }
+    if (!tables) {
+        snprintf(why, why_size, "no %s: built before the tables were checked",
+                 SB_CUDA_PLUGIN_TABLES);
+        return NULL;
+    }
+    if (sb_cuda_check_tables(tables) != SB_OK) {
+        snprintf(why, why_size, "%s", sb_error_message());
+        return NULL;
+    }
+    host.device_allocator = sb_cuda_device_allocator();
+    const sb_cuda_plugin *p = open(&host);
+    if (!p || p->abi != SB_CUDA_PLUGIN_ABI || p->size != sizeof(sb_cuda_plugin)) {
+        snprintf(why, why_size, "different plugin ABI");
+        return NULL;
+    }
+    if (!p->tensor_backend || !p->nn_backend) {
+        snprintf(why, why_size, "it has no %s kernels", p->tensor_backend ? "nn" : "tensor");
+        return NULL;
+    }
+    return p;
+}
+
 static void load_plugin(void)
 {
     char path[PATH_MAX];
     if (!locate_plugin(path, sizeof path, load_error, sizeof load_error)) return;
-    fill_host();
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         snprintf(load_error, sizeof load_error, "cannot load the CUDA plugin: %s", dlerror());
         return;
     }
-    sb_cuda_plugin_open_fn open = (sb_cuda_plugin_open_fn)dlsym(handle, SB_CUDA_PLUGIN_ENTRY);
-    const sb_cuda_plugin *p = open ? open(&host) : NULL;
-    if (!p || p->abi != SB_CUDA_PLUGIN_ABI || p->size != sizeof(sb_cuda_plugin)) {
+    char why[768];
+    const sb_cuda_plugin *p = open_plugin(handle, why, sizeof why);
+    if (!p) {
         snprintf(load_error, sizeof load_error,
                  "the CUDA plugin %s does not match this engine (%s; rebuild or reinstall both)",
-                 path, open ? "different plugin ABI" : "no " SB_CUDA_PLUGIN_ENTRY);
+                 path, why);
         dlclose(handle);
         return;
     }
     /* The handle stays open for the life of the process: CUDA cannot be unloaded safely. */
-    snprintf(plugin_path, sizeof plugin_path, "%s", path);
     plugin = p;
 }
 
@@ -191,6 +258,11 @@ const sb_cuda_plugin *sb_cuda_plugin_get(void)
     return plugin;
 }
 
+bool sb_cuda_plugin_loaded(void)
+{
+    return sb_cuda_plugin_get() != NULL;
+}
+
 const char *sb_cuda_plugin_error(void)
 {
     sb_cuda_plugin_get();
@@ -209,12 +281,6 @@ const char *sb_cuda_unavailable_reason(void)
     return reason;
 }
 
-const char *sb_cuda_plugin_path(void)
-{
-    sb_cuda_plugin_get();
-    return plugin_path;
-}
-
 sb_status sb_cuda_require(int device)
 {
     if (!sb_cuda_available()) return sb_fail(SB_EDEVICE, "CUDA is not available: %s", reason);
@@ -224,15 +290,26 @@ sb_status sb_cuda_require(int device)
     return SB_OK;
 }
 
-sb_status sb_cuda_load_backends(void)
+/* The tensor backend registry's loader for SB_DEVICE_CUDA: registers the plugin's tables. */
+static sb_status load_backends(void)
 {
     if (!sb_cuda_available()) return sb_fail(SB_EDEVICE, "CUDA is not available: %s", reason);
-    if (!plugin->tensor_backend)
-        return sb_fail(SB_EDEVICE, "the CUDA plugin %s has no tensor kernels", plugin_path);
     /* nn first: sb_nn_backend_for trusts a registered tensor table to mean both are in. */
-    if (plugin->nn_backend) sb_nn_backend_register(SB_DEVICE_CUDA, plugin->nn_backend);
+    sb_nn_backend_register(SB_DEVICE_CUDA, plugin->nn_backend);
     sb_backend_register(SB_DEVICE_CUDA, plugin->tensor_backend);
     return SB_OK;
+}
+
+static pthread_once_t register_once = PTHREAD_ONCE_INIT;
+
+static void register_loader(void)
+{
+    sb_backend_set_loader(SB_DEVICE_CUDA, load_backends);
+}
+
+void sb_cuda_register_loader(void)
+{
+    pthread_once(&register_once, register_loader);
 }
 
 sb_status sb_cuda_synchronize(int device)
@@ -241,7 +318,7 @@ sb_status sb_cuda_synchronize(int device)
     return plugin->synchronize(device);
 }
 
-/* --- the facts of core/buildinfo.h ------------------------------------------------------- */
+/* --- facts ------------------------------------------------------------------------------ */
 
 int sb_cuda_device_count(void)
 {

@@ -1,56 +1,71 @@
-/* The CUDA plugin as the core sees it: loaded on first need, "no GPU" otherwise.
+/* The GPU host layer: the CUDA plugin as the engine sees it, loaded on first need, "no GPU"
+ * otherwise. It sits above the tensor and nn cores (it registers the plugin's kernel tables
+ * with them) and below the bindings and the DataLoader (pinned memory).
  *
- * Nothing CUDA is loaded at process start. The first call that needs CUDA (the facts
- * below, a tensor moved to "cuda", sb.cuda.*) dlopen()s sbengine_cuda.so, found
+ * Nothing CUDA is loaded at process start. The bindings install this layer's loader in the
+ * tensor backend registry (sb_cuda_register_loader, tensor/backend.h's
+ * sb_backend_set_loader); the first call that needs CUDA (the facts below, a tensor moved to
+ * "cuda", sb.cuda.*) dlopen()s sbengine_cuda.so, found
  *   1. at $SBENGINE_CUDA_PLUGIN (a path) when set,
  *   2. next to the library holding this code: <dir>/sbengine/ (build tree: build/lib;
  *      installed Lua module: <libdir>/lua/5.4/../../sbengine/),
  *   3. next to the executable: <exe dir>/lib/sbengine/ (build tree) or
  *      <exe dir>/../<libdir>/sbengine/ (installed).
- * A missing or unloadable plugin, no driver or no device all mean "no GPU"; the reason
- * is kept for the error message ("CUDA is not available: <reason>"). Asking whether a GPU
- * is there checks first that the plugin file exists and that the NVIDIA driver library
- * (libcuda.so.1) loads, so a machine without a driver never loads the plugin (cuBLAS:
- * ~0.3 s, ~200 MB) just to learn there is no GPU. */
-#ifndef SB_CORE_CUDA_H
-#define SB_CORE_CUDA_H
+ * A missing or unloadable plugin, one built from other headers than this engine (every table
+ * the two exchange is checked before the plugin is called, cuda/plugin.h), no driver or no
+ * device all mean "no GPU"; the reason is kept for the error message ("CUDA is not available:
+ * <reason>"). Asking whether a GPU is there checks first that the plugin file exists and that
+ * the NVIDIA driver library (libcuda.so.1) loads, so a machine without a driver never loads
+ * the plugin (cuBLAS: ~0.3 s, ~200 MB) just to learn there is no GPU. */
+#ifndef SB_GPU_CUDA_H
+#define SB_GPU_CUDA_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/allocator.h"
 #include "core/error.h"
-#include "cuda/plugin.h"
-#include "tensor/tensor.h"
 
-/* The plugin's table, loading it on first call (even without a driver: the versions of
- * `sbengine --version` come from it); NULL when it cannot be loaded (the reason is in
+/* Installs the CUDA loader with the tensor backend registry: the first CUDA tensor request
+ * then loads the plugin and registers its tensor and nn kernel tables. Loads nothing itself;
+ * idempotent. Called when the bindings open (sbengine.core). */
+void sb_cuda_register_loader(void);
+
+/* Loads the plugin on first call (even without a driver: the versions of `sbengine
+ * --version` come from it); false when it cannot be loaded (the reason is in
  * sb_cuda_plugin_error()). A loaded plugin may still see no device. */
-const sb_cuda_plugin *sb_cuda_plugin_get(void);
-/* Why sb_cuda_plugin_get() returned NULL ("" when it did not); loads the plugin. */
+bool sb_cuda_plugin_loaded(void);
+/* Why sb_cuda_plugin_loaded() is false ("" when it is true); loads the plugin. */
 const char *sb_cuda_plugin_error(void);
 
 /* True when the plugin is loaded and at least one device is visible. */
 bool sb_cuda_available(void);
 /* Why sb_cuda_available() is false ("" when it is true). */
 const char *sb_cuda_unavailable_reason(void);
-/* Path of the loaded plugin ("" when none). */
-const char *sb_cuda_plugin_path(void);
 
 /* SB_OK when cuda:`device` exists, else fails with SB_EDEVICE and
  * "CUDA is not available: <reason>" or "cuda:3 does not exist (2 CUDA devices visible)". */
 sb_status sb_cuda_require(int device);
 
-/* Registers the plugin's kernel tables for SB_DEVICE_CUDA (tensor/backend.h and, when
- * present, nn/backend.h); the tensor backend registry calls it on the first CUDA request.
- * Fails with the reason when CUDA is not available. */
-sb_status sb_cuda_load_backends(void);
-
 /* Waits for the engine's work on `device` (-1: all devices). No-op without CUDA. */
 sb_status sb_cuda_synchronize(int device);
 
-/* --- memory (engine/core/cuda_memory.c) ------------------------------------------------ */
+/* --- facts ------------------------------------------------------------------------------ */
 
-/* CUDA device memory from the caching allocator (caching_allocator.h), on the engine
+/* All report "no GPU" (count 0) on a build without CUDA, without the plugin or on a machine
+ * without a usable driver (sb_cuda_unavailable_reason() says why). Versions are 0 when
+ * unknown. The first call loads the CUDA plugin (~80 ms): only ask when needed. Whether the
+ * build has CUDA at all is core/buildinfo.h's sb_built_with_cuda(). */
+int sb_cuda_device_count(void);
+int sb_cuda_runtime_version(void); /* e.g. 13000 */
+int sb_cuda_driver_version(void);  /* 0 when no driver */
+int sb_cublas_version(void);       /* e.g. 130100 */
+/* Name and total memory of device `index`; false when it does not exist. */
+bool sb_cuda_device_info(int index, char *name, size_t name_size, size_t *total_memory);
+
+/* --- memory (engine/gpu/cuda_memory.c) ------------------------------------------------- */
+
+/* CUDA device memory from the caching allocator (core/caching_allocator.h), on the engine
  * stream of the device. Allocating fails with "CUDA is not available: <reason>" when
  * there is no GPU, and with the out-of-memory explanation when the device is full. */
 const sb_allocator *sb_cuda_device_allocator(void);
@@ -82,9 +97,5 @@ void sb_cuda_reset_peak(int device);
  * torch.backends.cuda.matmul.allow_tf32). Off by default. */
 void sb_cuda_set_allow_tf32(bool allow);
 bool sb_cuda_tf32_allowed(void);
-
-/* For the plugin (sb_cuda_host): scratch memory on the engine stream of `device`. */
-sb_status sb_cuda_scratch_alloc(int device, size_t nbytes, void **out);
-void sb_cuda_scratch_free(int device, void *ptr);
 
 #endif

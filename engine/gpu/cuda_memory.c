@@ -6,7 +6,8 @@
 #include <stdio.h>
 
 #include "core/caching_allocator.h"
-#include "core/cuda.h"
+#include "gpu/cuda.h"
+#include "gpu/cuda_plugin.h"
 
 static pthread_once_t create_once = PTHREAD_ONCE_INIT;
 static sb_caching_allocator *device_cache, *pinned_cache;

@@ -255,15 +255,23 @@ static void set_boolean(lua_State *L, const char *key, int value)
     lua_setfield(L, -2, key);
 }
 
+/* Pushes require(module)[name] and returns 1, or leaves require's error on the stack and
+ * returns 0. */
+static int push_module_function(lua_State *L, const char *module, const char *name)
+{
+    lua_getglobal(L, "require");
+    lua_pushstring(L, module);
+    if (runtime_pcall(L, 1, 1) != LUA_OK) return 0; /* [error] */
+    lua_getfield(L, -1, name);                      /* [module, fn] */
+    lua_remove(L, -2);                              /* [fn] */
+    return 1;
+}
+
 /* require("sbengine.session").configure{...}: the one place CLI options enter Lua. */
 static int configure_session(lua_State *L, const cli_options *o)
 {
-    lua_getglobal(L, "require");
-    lua_pushstring(L, "sbengine.session");
-    if (runtime_pcall(L, 1, 1) != LUA_OK) return 0;
-    lua_getfield(L, -1, "configure"); /* [session, configure] */
-    lua_remove(L, -2);                /* [configure] */
-    lua_newtable(L);                  /* [configure, cfg] */
+    if (!push_module_function(L, "sbengine.session", "configure")) return 0; /* [configure] */
+    lua_newtable(L);                                                         /* [configure, cfg] */
     set_string(L, "command", o->command);
     set_string(L, "out", o->out);
     set_string(L, "device", o->device);
@@ -293,14 +301,10 @@ static int configure_session(lua_State *L, const cli_options *o)
  * returns the exit code they ask for (3 when a submission failed), or nil. */
 static int finish_session(lua_State *L, int ok)
 {
-    lua_getglobal(L, "require");
-    lua_pushstring(L, "sbengine.session");
-    if (runtime_pcall(L, 1, 1) != LUA_OK) {
+    if (!push_module_function(L, "sbengine.session", "finish")) {
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }
-    lua_getfield(L, -1, "finish");
-    lua_remove(L, -2);
     lua_pushboolean(L, ok);
     /* No traceback: finish re-raises a hook's error from session.lua, so a traceback would
      * only show the engine's own frames under a message that already says what failed
@@ -425,14 +429,10 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
     create_arg_table(L, argc, argv, o->script_index);
     if (strcmp(o->command, "submit") == 0) {
         /* sbengine submit FILE: the results client does the work. */
-        lua_getglobal(L, "require");
-        lua_pushstring(L, "sbengine.cli");
-        if (runtime_pcall(L, 1, 1) != LUA_OK) {
+        if (!push_module_function(L, "sbengine._cli", "submit")) {
             runtime_report(L);
             return EXIT_SCRIPT_ERROR;
         }
-        lua_getfield(L, -1, "submit");
-        lua_remove(L, -2);
         lua_pushstring(L, argv[o->script_index]);
         if (runtime_pcall(L, 1, 1) != LUA_OK) {
             runtime_report(L);

@@ -6,8 +6,7 @@
  *       the non-zero cells of this batch's C*C counts (1-based, row-major: row = true class)
  *   error_sums(output, target, [op])     -> sum_sq, sum_abs, count
  *   nll_sum(output, target, log_probs, [ignore_index], [op]) -> sum, count
- * `op` names the caller in error messages (the meter's name, "accuracy").  *   list_files(dir,
- * suffix)              -> {names}, or nil, message */
+ * `op` names the caller in error messages (the meter's name, "accuracy"). */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -16,16 +15,34 @@
 #include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
 #include "metrics/metrics.h"
-#include "metrics/scripts.h"
 
 #define MAX_KS 64
 
+/* The arguments every call shares: output and target (1, 2), an optional ignore_index at
+ * `ignore_idx` (0: the call has none) and the caller's name at `op_idx`. */
+typedef struct metric_args {
+    sb_tensor *output, *target;
+    int has_ignore;
+    lua_Integer ignore;
+    const char *op;
+} metric_args;
+
+static metric_args check_args(lua_State *L, int ignore_idx, int op_idx, const char *default_op)
+{
+    metric_args a = {sbL_check_tensor(L, 1), sbL_check_tensor(L, 2), 0, 0, NULL};
+    if (ignore_idx && !lua_isnoneornil(L, ignore_idx)) {
+        a.has_ignore = 1;
+        a.ignore = luaL_checkinteger(L, ignore_idx);
+    }
+    a.op = luaL_optstring(L, op_idx, default_op);
+    return a;
+}
+
 static int metric_topk_correct(lua_State *L)
 {
-    sb_tensor *output = sbL_check_tensor(L, 1);
-    sb_tensor *target = sbL_check_tensor(L, 2);
+    metric_args a = check_args(L, 0, 4, "accuracy");
+    const char *op = a.op;
     luaL_checktype(L, 3, LUA_TTABLE);
-    const char *op = luaL_optstring(L, 4, "accuracy");
     int nk = (int)lua_rawlen(L, 3);
     if (nk < 1 || nk > MAX_KS)
         return luaL_error(L, "%s: topk must list 1 to %d values of k", op, MAX_KS);
@@ -37,7 +54,7 @@ static int metric_topk_correct(lua_State *L)
         if (!isint) return luaL_error(L, "%s: topk[%d] must be a whole number", op, i + 1);
         lua_pop(L, 1);
     }
-    sbL_check(L, sb_metric_topk_correct(output, target, nk, ks, correct, &rows), op);
+    sbL_check(L, sb_metric_topk_correct(a.output, a.target, nk, ks, correct, &rows), op);
     lua_createtable(L, nk, 0);
     for (int i = 0; i < nk; i++) {
         lua_pushinteger(L, (lua_Integer)correct[i]);
@@ -49,12 +66,9 @@ static int metric_topk_correct(lua_State *L)
 
 static int metric_confusion_add(lua_State *L)
 {
-    sb_tensor *output = sbL_check_tensor(L, 1);
-    sb_tensor *target = sbL_check_tensor(L, 2);
+    metric_args a = check_args(L, 4, 5, "confusion");
+    const char *op = a.op;
     lua_Integer classes = luaL_checkinteger(L, 3);
-    int has_ignore = !lua_isnoneornil(L, 4);
-    lua_Integer ignore = has_ignore ? luaL_checkinteger(L, 4) : 0;
-    const char *op = luaL_optstring(L, 5, "confusion");
     if (classes < 1 || classes > 100000)
         return luaL_error(L, "%s: num_classes must be from 1 to 100000, got %d", op, (int)classes);
     /* Lua owns the counts: nothing leaks if a later call raises. */
@@ -62,8 +76,9 @@ static int metric_confusion_add(lua_State *L)
     int64_t *counts = lua_newuserdatauv(L, bytes, 0);
     memset(counts, 0, bytes);
     int64_t n = 0;
-    sbL_check(L, sb_metric_confusion_add(output, target, classes, has_ignore, ignore, counts, &n),
-              op);
+    sbL_check(
+        L, sb_metric_confusion_add(a.output, a.target, classes, a.has_ignore, a.ignore, counts, &n),
+        op);
     /* Only the cells this batch touched (at most one per element): a 1000-class meter
      * must not pay a million-entry table per batch. */
     lua_newtable(L); /* [counts_ud, cells] */
@@ -83,12 +98,10 @@ static int metric_confusion_add(lua_State *L)
 
 static int metric_error_sums(lua_State *L)
 {
-    sb_tensor *output = sbL_check_tensor(L, 1);
-    sb_tensor *target = sbL_check_tensor(L, 2);
-    const char *op = luaL_optstring(L, 3, "error_sums");
+    metric_args a = check_args(L, 0, 3, "error_sums");
     double sq = 0, ab = 0;
     int64_t n = 0;
-    sbL_check(L, sb_metric_error_sums(output, target, &sq, &ab, &n), op);
+    sbL_check(L, sb_metric_error_sums(a.output, a.target, &sq, &ab, &n), a.op);
     lua_pushnumber(L, sq);
     lua_pushnumber(L, ab);
     lua_pushinteger(L, (lua_Integer)n);
@@ -97,66 +110,25 @@ static int metric_error_sums(lua_State *L)
 
 static int metric_nll_sum(lua_State *L)
 {
-    sb_tensor *output = sbL_check_tensor(L, 1);
-    sb_tensor *target = sbL_check_tensor(L, 2);
+    metric_args a = check_args(L, 4, 5, "perplexity");
     int log_probs = lua_toboolean(L, 3);
-    int has_ignore = !lua_isnoneornil(L, 4);
-    lua_Integer ignore = has_ignore ? luaL_checkinteger(L, 4) : 0;
-    const char *op = luaL_optstring(L, 5, "perplexity");
     double sum = 0;
     int64_t n = 0;
-    sbL_check(L, sb_metric_nll_sum(output, target, log_probs, has_ignore, ignore, &sum, &n), op);
+    sbL_check(L, sb_metric_nll_sum(a.output, a.target, log_probs, a.has_ignore, a.ignore, &sum, &n),
+              a.op);
     lua_pushnumber(L, sum);
     lua_pushinteger(L, (lua_Integer)n);
     return 2;
 }
 
-/* Holds the C list of names so that the GC frees it if building the Lua table raises. */
-typedef struct names_guard {
-    char **names;
-    size_t count;
-} names_guard;
-
-static int names_guard_gc(lua_State *L)
-{
-    names_guard *g = lua_touserdata(L, 1);
-    sb_free_names(g->names, g->count);
-    g->names = NULL;
-    g->count = 0;
-    return 0;
-}
-
-static int metric_list_files(lua_State *L)
-{
-    const char *dir = luaL_checkstring(L, 1);
-    const char *suffix = luaL_optstring(L, 2, "");
-    names_guard *g = lua_newuserdatauv(L, sizeof *g, 0); /* [guard] */
-    g->names = NULL;
-    g->count = 0;
-    if (luaL_newmetatable(L, "sbengine.names_guard")) {
-        lua_pushcfunction(L, names_guard_gc);
-        lua_setfield(L, -2, "__gc");
-    }
-    lua_setmetatable(L, -2);
-    if (sb_list_files(dir, suffix, &g->names, &g->count) != SB_OK) {
-        lua_pushnil(L);
-        lua_pushstring(L, sb_error_message());
-        return 2;
-    }
-    lua_createtable(L, (int)g->count, 0); /* [guard, list] */
-    for (size_t i = 0; i < g->count; i++) {
-        lua_pushstring(L, g->names[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    return 1;
-}
-
 int sbL_open_metric(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        {"topk_correct", metric_topk_correct}, {"confusion_add", metric_confusion_add},
-        {"error_sums", metric_error_sums},     {"nll_sum", metric_nll_sum},
-        {"list_files", metric_list_files},     {NULL, NULL},
+        {"topk_correct", metric_topk_correct},
+        {"confusion_add", metric_confusion_add},
+        {"error_sums", metric_error_sums},
+        {"nll_sum", metric_nll_sum},
+        {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;

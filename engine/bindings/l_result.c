@@ -1,12 +1,10 @@
-/* sbengine.core.result: the BenchmarkResult userdata, the run hash, atomic file writes.
+/* sbengine.core.result: the BenchmarkResult userdata and the run hash.
  *
  *   core.result.new(fields, environment, [idempotency_key]) -> result   (validates; no I/O)
  *   core.result.from_dict(dict)        -> result   (a stored object, as decoded by cjson)
  *   core.result.array_json(list, pretty) -> string (a JSON array of results)
  *   core.result.methods                -> the method table (Lua adds check/submit to it)
  *   core.result.run_hash(output, metrics) -> 64 hex digits
- *   core.result.write_file_atomic(path, text), uuid4(), host_info() -> host, os
- *   core.result.lock_file(path) -> lock (lock:close() releases; so do __close and __gc)
  * The public constructor is sb.BenchmarkResult (lua/sbengine/results.lua). */
 #include <lauxlib.h>
 #include <lua.h>
@@ -15,24 +13,20 @@
 #include <string.h>
 
 #include "core/atomic_file.h"
+#include "core/sys.h"
 #include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
-#include "result/json.h"
+#include "core/json.h"
 #include "result/result.h"
 #include "result/run_hash.h"
 
 #define SB_RESULT_MT "sbengine.BenchmarkResult"
 #define MAX_DEPTH 32
 
-typedef struct result_ud {
-    sb_result *r;
-} result_ud;
-
+/* A box (l_util.h) holding an sb_result. */
 static sb_result *check_result(lua_State *L, int idx)
 {
-    result_ud *ud = luaL_checkudata(L, idx, SB_RESULT_MT);
-    if (!ud->r) luaL_error(L, "BenchmarkResult was freed");
-    return ud->r;
+    return sbL_check_box(L, idx, SB_RESULT_MT, "BenchmarkResult");
 }
 
 /* cjson.null is a light userdata NULL. */
@@ -41,9 +35,8 @@ static int is_json_null(lua_State *L, int idx)
     return lua_islightuserdata(L, idx) && lua_touserdata(L, idx) == NULL;
 }
 
-/* The Lua value at idx as JSON, or NULL with an error message (naming `path`) on the stack
- * top... Instead of raising (which would leak the partly built tree), failures return the
- * status and leave the message in sb_error_message(). */
+/* The Lua value at idx as JSON. A failure returns its status with the message (naming
+ * `path`) in sb_error_message() instead of raising, which would leak the partly built tree. */
 static sb_status to_json_value(lua_State *L, int idx, const char *path, int depth, sb_json **out);
 
 static int compare_keys(const void *a, const void *b)
@@ -172,15 +165,6 @@ typedef struct json_field {
     sb_json **slot;
 } json_field;
 
-static void free_json_fields(sb_result_fields *f)
-{
-    sb_json_free(f->results);
-    sb_json_free(f->speed_mem_metrics);
-    sb_json_free(f->paper_results);
-    sb_json_free(f->config);
-    sb_json_free(f->environment);
-}
-
 /* Converts the JSON-valued fields; on failure frees what was built and raises. */
 static void convert_json_fields(lua_State *L, int idx, sb_result_fields *f, int env_idx)
 {
@@ -202,7 +186,7 @@ static void convert_json_fields(lua_State *L, int idx, sb_result_fields *f, int 
         if (!lua_isnil(L, -1)) s = to_json_value(L, -1, fields[i].key, 0, fields[i].slot);
         lua_pop(L, 1);
         if (s != SB_OK) {
-            free_json_fields(f);
+            sb_result_fields_release(f);
             sbL_raise(L, "BenchmarkResult");
         }
     }
@@ -210,9 +194,7 @@ static void convert_json_fields(lua_State *L, int idx, sb_result_fields *f, int 
 
 static void push_result(lua_State *L, sb_result *r)
 {
-    result_ud *ud = lua_newuserdatauv(L, sizeof *ud, 0);
-    ud->r = r;
-    luaL_setmetatable(L, SB_RESULT_MT);
+    *sbL_new_box(L, SB_RESULT_MT) = r;
 }
 
 static const char *const constructor_fields[] = {"model",
@@ -397,9 +379,7 @@ static int result_tostring(lua_State *L)
 
 static int result_gc(lua_State *L)
 {
-    result_ud *ud = luaL_checkudata(L, 1, SB_RESULT_MT);
-    sb_result_free(ud->r);
-    ud->r = NULL;
+    sb_result_free(sbL_take_box(L, 1, SB_RESULT_MT));
     return 0;
 }
 
@@ -438,7 +418,7 @@ static int result_array_json(lua_State *L)
     for (lua_Integer i = 1; i <= n && s == SB_OK; i++) {
         lua_rawgeti(L, 1, i);
         sb_json *copy = NULL;
-        s = sb_json_clone(((result_ud *)lua_touserdata(L, -1))->r->dict, &copy);
+        s = sb_json_clone((*(sb_result **)lua_touserdata(L, -1))->dict, &copy);
         lua_pop(L, 1);
         if (s == SB_OK) s = sb_json_array_push(array, copy);
     }
@@ -557,71 +537,6 @@ static int result_run_hash(lua_State *L)
     return 1;
 }
 
-static int result_write_file_atomic(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    size_t len;
-    const char *text = luaL_checklstring(L, 2, &len);
-    sbL_check(L, sb_write_file_atomic(path, text, len), "write_file_atomic");
-    return 0;
-}
-
-/* lock_file(path) -> lock; lock:close() (also __close/__gc) releases it. */
-typedef struct file_lock {
-    int fd;
-} file_lock;
-
-static int lock_release(lua_State *L)
-{
-    file_lock *lock = luaL_checkudata(L, 1, "sbengine.FileLock");
-    sb_unlock_file(lock->fd);
-    lock->fd = -1;
-    return 0;
-}
-
-static int result_lock_file(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    file_lock *lock = lua_newuserdatauv(L, sizeof *lock, 0);
-    lock->fd = -1;
-    if (luaL_newmetatable(L, "sbengine.FileLock")) {
-        lua_pushcfunction(L, lock_release);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, lock_release);
-        lua_setfield(L, -2, "__close");
-        lua_newtable(L);
-        lua_pushcfunction(L, lock_release);
-        lua_setfield(L, -2, "close");
-        lua_setfield(L, -2, "__index");
-    }
-    lua_setmetatable(L, -2);
-    sbL_check(L, sb_lock_file(path, &lock->fd), "lock_file");
-    return 1;
-}
-
-static int result_uuid4(lua_State *L)
-{
-    char uuid[37];
-    sbL_check(L, sb_uuid4(uuid), "uuid4");
-    lua_pushstring(L, uuid);
-    return 1;
-}
-
-static int result_host_info(lua_State *L)
-{
-    char host[256], os[512];
-    sb_host_info(host, sizeof host, os, sizeof os);
-    lua_pushstring(L, host);
-    lua_pushstring(L, os);
-    return 2;
-}
-
-static int result_is_result(lua_State *L)
-{
-    lua_pushboolean(L, luaL_testudata(L, 1, SB_RESULT_MT) != NULL);
-    return 1;
-}
-
 int sbL_open_result(lua_State *L)
 {
     static const luaL_Reg methods[] = {
@@ -635,25 +550,19 @@ int sbL_open_result(lua_State *L)
         {"from_dict", result_from_dict},
         {"array_json", result_array_json},
         {"run_hash", result_run_hash},
-        {"write_file_atomic", result_write_file_atomic},
-        {"uuid4", result_uuid4},
-        {"lock_file", result_lock_file},
-        {"host_info", result_host_info},
-        {"is_result", result_is_result},
         {NULL, NULL},
     };
+    static const luaL_Reg metamethods[] = {{"__newindex", result_newindex},
+                                           {"__tostring", result_tostring},
+                                           {"__gc", result_gc},
+                                           {NULL, NULL}};
     luaL_newlib(L, funcs);                    /* [mod] */
     luaL_newlib(L, methods);                  /* [mod, methods] */
     if (luaL_newmetatable(L, SB_RESULT_MT)) { /* [mod, methods, mt] */
         lua_pushvalue(L, -2);
         lua_pushcclosure(L, result_index, 1);
         lua_setfield(L, -2, "__index");
-        lua_pushcfunction(L, result_newindex);
-        lua_setfield(L, -2, "__newindex");
-        lua_pushcfunction(L, result_tostring);
-        lua_setfield(L, -2, "__tostring");
-        lua_pushcfunction(L, result_gc);
-        lua_setfield(L, -2, "__gc");
+        luaL_setfuncs(L, metamethods, 0);
         lua_pushliteral(L, "BenchmarkResult");
         lua_setfield(L, -2, "__name");
         lua_pop(L, 1); /* [mod, methods] */

@@ -1,12 +1,16 @@
 /* sbengine.core.sys: build facts and devices (for --version, `sbengine devices`,
- * the `environment` block of stored results). */
+ * the `environment` block of stored results), and the system helpers the Lua library
+ * needs: a UUID, the host, a file lock, an atomic file write, a folder's files. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/buildinfo.h"
+#include "core/dir_list.h"
+#include "core/sys.h"
 #include "gpu/cuda.h"
 #include "bindings/l_util.h"
 
@@ -105,6 +109,96 @@ static int sys_monotonic(lua_State *L)
     return 1;
 }
 
+static int sys_uuid4(lua_State *L)
+{
+    char uuid[37];
+    sbL_check(L, sb_uuid4(uuid), "uuid4");
+    lua_pushstring(L, uuid);
+    return 1;
+}
+
+static int sys_host_info(lua_State *L)
+{
+    char host[256], os[512];
+    sb_host_info(host, sizeof host, os, sizeof os);
+    lua_pushstring(L, host);
+    lua_pushstring(L, os);
+    return 2;
+}
+
+static int sys_write_file_atomic(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    size_t len;
+    const char *text = luaL_checklstring(L, 2, &len);
+    sbL_check(L, sb_write_file_atomic(path, text, len), "write_file_atomic");
+    return 0;
+}
+
+/* lock_file(path) -> lock; lock:close() (also __close/__gc) releases it. */
+typedef struct file_lock {
+    int fd;
+} file_lock;
+
+#define FILE_LOCK_MT "sbengine.FileLock"
+
+static int lock_release(lua_State *L)
+{
+    file_lock *lock = luaL_checkudata(L, 1, FILE_LOCK_MT);
+    sb_unlock_file(lock->fd);
+    lock->fd = -1;
+    return 0;
+}
+
+static int sys_lock_file(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    file_lock *lock = lua_newuserdatauv(L, sizeof *lock, 0);
+    lock->fd = -1;
+    luaL_setmetatable(L, FILE_LOCK_MT);
+    sbL_check(L, sb_lock_file(path, &lock->fd), "lock_file");
+    return 1;
+}
+
+#define NAMES_GUARD_MT "sbengine.names_guard"
+
+/* Holds the C list of names so that the GC frees it if building the Lua table raises. */
+typedef struct names_guard {
+    char **names;
+    size_t count;
+} names_guard;
+
+static int names_guard_gc(lua_State *L)
+{
+    names_guard *g = lua_touserdata(L, 1);
+    sb_free_names(g->names, g->count);
+    g->names = NULL;
+    g->count = 0;
+    return 0;
+}
+
+/* list_files(dir, suffix) -> {names}, or nil, message (a missing folder is expected) */
+static int sys_list_files(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    const char *suffix = luaL_optstring(L, 2, "");
+    names_guard *g = lua_newuserdatauv(L, sizeof *g, 0); /* [guard] */
+    g->names = NULL;
+    g->count = 0;
+    luaL_setmetatable(L, NAMES_GUARD_MT);
+    if (sb_list_files(dir, suffix, &g->names, &g->count) != SB_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, sb_error_message());
+        return 2;
+    }
+    lua_createtable(L, (int)g->count, 0); /* [guard, list] */
+    for (size_t i = 0; i < g->count; i++) {
+        lua_pushstring(L, g->names[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 int sbL_open_sys(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
@@ -114,8 +208,19 @@ int sbL_open_sys(lua_State *L)
         {"cuda_device_count", sys_cuda_device_count},
         {"isatty", sys_isatty},
         {"monotonic", sys_monotonic},
+        {"uuid4", sys_uuid4},
+        {"host_info", sys_host_info},
+        {"write_file_atomic", sys_write_file_atomic},
+        {"lock_file", sys_lock_file},
+        {"list_files", sys_list_files},
         {NULL, NULL},
     };
+    static const luaL_Reg lock_methods[] = {{"close", lock_release}, {NULL, NULL}};
+    static const luaL_Reg lock_metamethods[] = {
+        {"__gc", lock_release}, {"__close", lock_release}, {NULL, NULL}};
+    sbL_new_class(L, FILE_LOCK_MT, lock_methods, lock_metamethods);
+    static const luaL_Reg guard_metamethods[] = {{"__gc", names_guard_gc}, {NULL, NULL}};
+    sbL_new_class(L, NAMES_GUARD_MT, NULL, guard_metamethods);
     luaL_newlib(L, funcs);
     return 1;
 }

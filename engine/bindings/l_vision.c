@@ -1,19 +1,18 @@
 /* sbengine.core.vision: image datasets (ImageFolder) and the image transform steps
  * (sb.data, sb.transforms; docs/data.md). Dataset userdata are the data bindings' own
- * ("sbengine.Dataset", a box holding an sb_dataset *), so DataLoader takes them as any other. */
+ * (l_data.h), so the DataLoader takes them as any other. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bindings/l_data.h"
 #include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
 #include "bindings/l_vision.h"
 #include "data/image_folder.h"
 #include "data/imagenet.h"
 #include "data/vision_sets.h"
-
-#define DATASET_MT "sbengine.Dataset" /* defined by l_data.c */
 
 static int step_int(lua_State *L, int idx, int i)
 {
@@ -83,16 +82,7 @@ int sbL_add_image_step(lua_State *L, int idx, sb_transform *tf, const char *kind
 
 static void push_dataset(lua_State *L, sb_dataset *ds)
 {
-    sb_dataset **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = ds;
-    luaL_setmetatable(L, DATASET_MT);
-}
-
-static sb_dataset *check_dataset(lua_State *L, int idx)
-{
-    sb_dataset **box = luaL_checkudata(L, idx, DATASET_MT);
-    if (!*box) luaL_error(L, "dataset was freed");
-    return *box;
+    *sbL_new_box(L, SB_DATASET_MT) = ds;
 }
 
 /* image_folder(name, root, {extensions}|nil) -> dataset, {class names} */
@@ -134,7 +124,7 @@ static int vision_image_folder(lua_State *L)
  * samples differ in size. */
 static int vision_get(lua_State *L)
 {
-    sb_dataset *ds = check_dataset(L, 1);
+    sb_dataset *ds = sbL_check_dataset(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
     if (i < 1 || i > ds->length)
         return luaL_error(L, "%s:get: index %I out of range 1..%I", ds->name, i,
@@ -161,7 +151,7 @@ static int vision_get(lua_State *L)
 /* path(ds, i) -> the file of sample i (1-based), its class id */
 static int vision_path(lua_State *L)
 {
-    sb_dataset *ds = check_dataset(L, 1);
+    sb_dataset *ds = sbL_check_dataset(L, 1);
     lua_Integer i = luaL_checkinteger(L, 2);
     if (!sb_image_folder_check(ds)) return luaL_error(L, "%s: not an image folder", ds->name);
     if (i < 1 || i > ds->length)

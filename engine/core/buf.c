@@ -5,18 +5,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+static sb_status reserve(sb_buf *b, size_t n)
+{
+    if (b->failed) return SB_ENOMEM; /* the message of the first failure stays */
+    if (b->len + n + 1 <= b->cap) return SB_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (!data) {
+        b->failed = true;
+        return sb_fail(SB_ENOMEM, "out of memory growing a %zu-byte buffer", b->len);
+    }
+    b->data = data;
+    b->cap = cap;
+    return SB_OK;
+}
+
 sb_status sb_buf_append(sb_buf *b, const char *bytes, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (!data) return sb_fail(SB_ENOMEM, "out of memory growing a %zu-byte buffer", b->len);
-        b->data = data;
-        b->cap = cap;
-    }
+    SB_TRY(reserve(b, n));
     memcpy(b->data + b->len, bytes, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return SB_OK;
+}
+
+sb_status sb_buf_repeat(sb_buf *b, char c, size_t n)
+{
+    SB_TRY(reserve(b, n));
+    memset(b->data + b->len, c, n);
     b->len += n;
     b->data[b->len] = '\0';
     return SB_OK;
@@ -37,7 +55,10 @@ sb_status sb_buf_printf(sb_buf *b, const char *fmt, ...)
     if (n < 0) return sb_fail(SB_EINVAL, "bad format '%s'", fmt);
     if ((size_t)n < sizeof small) return sb_buf_append(b, small, (size_t)n);
     char *big = malloc((size_t)n + 1);
-    if (!big) return sb_fail(SB_ENOMEM, "out of memory formatting %d bytes", n);
+    if (!big) {
+        b->failed = true;
+        return sb_fail(SB_ENOMEM, "out of memory formatting %d bytes", n);
+    }
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -51,4 +72,5 @@ void sb_buf_free(sb_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+    b->failed = false;
 }

@@ -148,22 +148,6 @@ static block *hash_remove(sb_caching_allocator *a, const void *ptr)
 
 /* --- allocation ------------------------------------------------------------------------ */
 
-void sb_format_bytes(size_t nbytes, char *buf, size_t bufsize)
-{
-    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
-    if (nbytes < 1024) {
-        snprintf(buf, bufsize, "%zu bytes", nbytes);
-        return;
-    }
-    double v = (double)nbytes / 1024;
-    int u = 0;
-    while (v >= 1024 && u < 3) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(buf, bufsize, "%.2f %s", v, units[u]);
-}
-
 sb_status sb_caching_allocator_new(const sb_cache_hooks *hooks, sb_caching_allocator **out)
 {
     if (!hooks || !hooks->raw_alloc || !hooks->raw_free)
@@ -349,6 +333,16 @@ done:
     return st;
 }
 
+/* Grows `b` over the next block of its segment, which goes (it is in no pool). */
+static void absorb_next(block *b)
+{
+    block *next = b->next;
+    b->size += next->size;
+    b->next = next->next;
+    if (next->next) next->next->prev = b;
+    free(next);
+}
+
 /* Merges `b` with free neighbours of its segment and puts the result in its pool. */
 static void return_to_pool(sb_caching_allocator *a, block *b)
 {
@@ -356,19 +350,13 @@ static void return_to_pool(sb_caching_allocator *a, block *b)
     block *prev = b->prev;
     if (prev && !prev->allocated && !prev->event) {
         pool_remove(p, prev);
-        prev->size += b->size;
-        prev->next = b->next;
-        if (b->next) b->next->prev = prev;
-        free(b);
+        absorb_next(prev);
         b = prev;
     }
     block *next = b->next;
     if (next && !next->allocated && !next->event) {
         pool_remove(p, next);
-        b->size += next->size;
-        b->next = next->next;
-        if (next->next) next->next->prev = b;
-        free(next);
+        absorb_next(b);
     }
     if (pool_insert(p, b) != SB_OK && !b->prev && !b->next) release_segment(a, b);
 }

@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/bytes.h" /* sb_format_bytes, for its messages */
+
 #include "core/error.h"
 
 #define SB_CACHE_MAX_DEVICES 64
@@ -69,8 +71,5 @@ sb_status sb_caching_empty_cache(sb_caching_allocator *a, int device);
 void sb_caching_stats(sb_caching_allocator *a, int device, sb_cache_stats *out);
 /* max_allocated = allocated, for `device` or all when -1. */
 void sb_caching_reset_peak(sb_caching_allocator *a, int device);
-
-/* "1.50 GiB", "512.0 KiB", "42 bytes". */
-void sb_format_bytes(size_t nbytes, char *buf, size_t bufsize);
 
 #endif

@@ -42,27 +42,18 @@ void sb_error_clear(void)
 
 const char *sb_status_name(sb_status code)
 {
-    switch (code) {
-    case SB_OK:
-        return "ok";
-    case SB_EINVAL:
-        return "invalid argument";
-    case SB_ENOMEM:
-        return "out of memory";
-    case SB_ERANGE:
-        return "out of range";
-    case SB_EIO:
-        return "i/o error";
-    case SB_EFORMAT:
-        return "malformed data";
-    case SB_ENET:
-        return "network error";
-    case SB_EDEVICE:
-        return "device error";
-    case SB_EUNSUPPORTED:
-        return "unsupported";
-    case SB_ESTATE:
-        return "invalid state";
-    }
+    static const char *const names[] = {
+        [SB_OK] = "ok",
+        [SB_EINVAL] = "invalid argument",
+        [SB_ENOMEM] = "out of memory",
+        [SB_ERANGE] = "out of range",
+        [SB_EIO] = "i/o error",
+        [SB_EFORMAT] = "malformed data",
+        [SB_ENET] = "network error",
+        [SB_EDEVICE] = "device error",
+        [SB_EUNSUPPORTED] = "unsupported",
+        [SB_ESTATE] = "invalid state",
+    };
+    if ((unsigned)code < sizeof names / sizeof *names && names[code]) return names[code];
     return "unknown error";
 }

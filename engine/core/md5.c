@@ -23,7 +23,7 @@ static uint32_t rotl(uint32_t x, int c)
     return (x << c) | (x >> (32 - c));
 }
 
-static void md5_block(uint32_t state[4], const uint8_t *p)
+static void md5_block(uint32_t *state, const uint8_t *p)
 {
     uint32_t m[16];
     for (int i = 0; i < 16; i++)
@@ -64,44 +64,21 @@ void sb_md5_init(sb_md5 *ctx)
     ctx->state[1] = 0xefcdab89;
     ctx->state[2] = 0x98badcfe;
     ctx->state[3] = 0x10325476;
-    ctx->length = 0;
+    ctx->blocks.length = 0;
 }
 
 void sb_md5_update(sb_md5 *ctx, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    size_t used = (size_t)(ctx->length % 64);
-    ctx->length += len;
-    if (used) {
-        size_t take = 64 - used < len ? 64 - used : len;
-        memcpy(ctx->block + used, p, take);
-        p += take;
-        len -= take;
-        if (used + take < 64) return;
-        md5_block(ctx->state, ctx->block);
-    }
-    for (; len >= 64; p += 64, len -= 64)
-        md5_block(ctx->state, p);
-    if (len) memcpy(ctx->block, p, len);
+    sb_hash_blocks_update(&ctx->blocks, ctx->state, md5_block, data, len);
 }
 
 void sb_md5_final_hex(sb_md5 *ctx, char hex[33])
 {
-    uint64_t bits = ctx->length * 8;
-    static const uint8_t pad[64] = {0x80};
-    size_t used = (size_t)(ctx->length % 64);
-    sb_md5_update(ctx, pad, used < 56 ? 56 - used : 120 - used);
-    uint8_t len_le[8];
-    for (int i = 0; i < 8; i++)
-        len_le[i] = (uint8_t)(bits >> (8 * i));
-    sb_md5_update(ctx, len_le, 8);
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 0; i < 16; i++) {
-        uint8_t byte = (uint8_t)(ctx->state[i / 4] >> (8 * (i % 4)));
-        hex[2 * i] = digits[byte >> 4];
-        hex[2 * i + 1] = digits[byte & 15];
-    }
-    hex[32] = '\0';
+    sb_hash_blocks_finish(&ctx->blocks, ctx->state, md5_block, true);
+    uint8_t digest[16];
+    for (int i = 0; i < 16; i++)
+        digest[i] = (uint8_t)(ctx->state[i / 4] >> (8 * (i % 4)));
+    sb_hex(digest, sizeof digest, hex);
 }
 
 void sb_md5_hex(const void *data, size_t len, char hex[33])

@@ -7,11 +7,11 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/hash_blocks.h"
 
 typedef struct sb_md5 {
     uint32_t state[4];
-    uint64_t length; /* bytes hashed so far */
-    uint8_t block[64];
+    sb_hash_blocks blocks;
 } sb_md5;
 
 void sb_md5_init(sb_md5 *ctx);

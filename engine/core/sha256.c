@@ -17,7 +17,7 @@ static uint32_t rotr(uint32_t x, int n)
     return (x >> n) | (x << (32 - n));
 }
 
-static void compress(sb_sha256 *h, const uint8_t *p)
+static void compress(uint32_t *state, const uint8_t *p)
 {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
@@ -28,8 +28,8 @@ static void compress(sb_sha256 *h, const uint8_t *p)
         uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    uint32_t a = h->state[0], b = h->state[1], c = h->state[2], d = h->state[3];
-    uint32_t e = h->state[4], f = h->state[5], g = h->state[6], k = h->state[7];
+    uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+    uint32_t e = state[4], f = state[5], g = state[6], k = state[7];
     for (int i = 0; i < 64; i++) {
         uint32_t t1 = k + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) +
                       round_constants[i] + w[i];
@@ -43,14 +43,14 @@ static void compress(sb_sha256 *h, const uint8_t *p)
         b = a;
         a = t1 + t2;
     }
-    h->state[0] += a;
-    h->state[1] += b;
-    h->state[2] += c;
-    h->state[3] += d;
-    h->state[4] += e;
-    h->state[5] += f;
-    h->state[6] += g;
-    h->state[7] += k;
+    state[0] += a;
+    state[1] += b;
+    state[2] += c;
+    state[3] += d;
+    state[4] += e;
+    state[5] += f;
+    state[6] += g;
+    state[7] += k;
 }
 
 void sb_sha256_init(sb_sha256 *h)
@@ -58,40 +58,17 @@ void sb_sha256_init(sb_sha256 *h)
     static const uint32_t initial[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(h->state, initial, sizeof initial);
-    h->length = 0;
-    h->used = 0;
+    h->blocks.length = 0;
 }
 
 void sb_sha256_update(sb_sha256 *h, const void *data, size_t n)
 {
-    const uint8_t *p = data;
-    h->length += n;
-    while (n > 0) {
-        size_t take = 64 - h->used;
-        if (take > n) take = n;
-        memcpy(h->block + h->used, p, take);
-        h->used += take;
-        p += take;
-        n -= take;
-        if (h->used == 64) {
-            compress(h, h->block);
-            h->used = 0;
-        }
-    }
+    sb_hash_blocks_update(&h->blocks, h->state, compress, data, n);
 }
 
 void sb_sha256_final(sb_sha256 *h, uint8_t digest[32])
 {
-    uint64_t bits = h->length * 8;
-    uint8_t pad = 0x80;
-    sb_sha256_update(h, &pad, 1);
-    pad = 0;
-    while (h->used != 56)
-        sb_sha256_update(h, &pad, 1);
-    uint8_t len[8];
-    for (int i = 0; i < 8; i++)
-        len[i] = (uint8_t)(bits >> (56 - 8 * i));
-    sb_sha256_update(h, len, 8);
+    sb_hash_blocks_finish(&h->blocks, h->state, compress, false);
     for (int i = 0; i < 8; i++) {
         digest[4 * i] = (uint8_t)(h->state[i] >> 24);
         digest[4 * i + 1] = (uint8_t)(h->state[i] >> 16);
@@ -102,12 +79,7 @@ void sb_sha256_final(sb_sha256 *h, uint8_t digest[32])
 
 void sb_sha256_final_hex(sb_sha256 *h, char hex[65])
 {
-    static const char digits[] = "0123456789abcdef";
     uint8_t digest[32];
     sb_sha256_final(h, digest);
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = digits[digest[i] >> 4];
-        hex[2 * i + 1] = digits[digest[i] & 15];
-    }
-    hex[64] = '\0';
+    sb_hex(digest, sizeof digest, hex);
 }

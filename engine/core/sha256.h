@@ -5,11 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/hash_blocks.h"
+
 typedef struct sb_sha256 {
     uint32_t state[8];
-    uint64_t length; /* bytes hashed so far */
-    uint8_t block[64];
-    size_t used; /* bytes in `block` */
+    sb_hash_blocks blocks;
 } sb_sha256;
 
 void sb_sha256_init(sb_sha256 *h);

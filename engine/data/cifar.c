@@ -15,19 +15,6 @@
 
 #define CIFAR_PIXELS 3072
 
-typedef struct cifar_memory {
-    uint8_t *images;
-    int64_t *labels;
-} cifar_memory;
-
-static void cifar_free(void *ctx)
-{
-    cifar_memory *m = ctx;
-    free(m->images);
-    free(m->labels);
-    free(m);
-}
-
 /* Three 32x32 planes (R, G, B) -> one 32x32x3 HWC image. */
 static void planes_to_hwc(const uint8_t *planes, uint8_t *hwc)
 {
@@ -48,7 +35,7 @@ static void locate(const char *root, const char *subdir, const char *name, char 
 }
 
 /* Appends the images (HWC) and labels of one batch of torchvision's python version. */
-static sb_status read_pickle_batch(const char *path, int classes, bool coarse, cifar_memory *mem,
+static sb_status read_pickle_batch(const char *path, int classes, bool coarse, sb_data_blocks *mem,
                                    size_t *n)
 {
     uint8_t *bytes;
@@ -74,8 +61,8 @@ static sb_status read_pickle_batch(const char *path, int classes, bool coarse, c
     uint8_t *images = NULL;
     int64_t *grown_labels = NULL;
     if (s == SB_OK) {
-        images = realloc(mem->images, (*n + count) * CIFAR_PIXELS + 1);
-        if (images) mem->images = images;
+        images = realloc(mem->inputs, (*n + count) * CIFAR_PIXELS + 1);
+        if (images) mem->inputs = images;
         grown_labels = images ? realloc(mem->labels, (*n + count + 1) * sizeof(int64_t)) : NULL;
         if (grown_labels) mem->labels = grown_labels;
         if (!images || !grown_labels) s = sb_fail(SB_ENOMEM, "CIFAR%d: out of memory", classes);
@@ -88,7 +75,7 @@ static sb_status read_pickle_batch(const char *path, int classes, bool coarse, c
             break;
         }
         mem->labels[*n + r] = l->i;
-        planes_to_hwc(data->s + r * CIFAR_PIXELS, mem->images + (*n + r) * CIFAR_PIXELS);
+        planes_to_hwc(data->s + r * CIFAR_PIXELS, (uint8_t *)mem->inputs + (*n + r) * CIFAR_PIXELS);
     }
     if (s == SB_OK) *n += count;
     sb_pickle_free(&doc);
@@ -108,7 +95,7 @@ static sb_status open_pickles(const char *root, int classes, bool train, bool co
     const char **names =
         classes == 10 ? (train ? c10_train : c10_test) : (train ? c100_train : c100_test);
     int nfiles = classes == 10 && train ? 5 : 1;
-    cifar_memory *mem = calloc(1, sizeof *mem);
+    sb_data_blocks *mem = calloc(1, sizeof *mem);
     if (!mem) return sb_fail(SB_ENOMEM, "CIFAR%d: out of memory", classes);
     size_t n = 0;
     sb_status s = SB_OK;
@@ -120,14 +107,14 @@ static sb_status open_pickles(const char *root, int classes, bool train, bool co
     if (s == SB_OK && n == 0)
         s = sb_fail(SB_EFORMAT, "CIFAR%d: '%s/%s' holds no images", classes, root, dir);
     if (s != SB_OK) {
-        cifar_free(mem);
+        sb_data_blocks_free(mem);
         return s;
     }
     sb_sample_spec ispec = {SB_UINT8, 3, {32, 32, 3}};
     sb_sample_spec tspec = {SB_INT64, 0, {0}};
     s = sb_array_dataset_new(classes == 10 ? "CIFAR10" : "CIFAR100", (int64_t)n, &ispec,
-                             mem->images, &tspec, mem->labels, cifar_free, mem, out);
-    if (s != SB_OK) cifar_free(mem);
+                             mem->inputs, &tspec, mem->labels, sb_data_blocks_free, mem, out);
+    if (s != SB_OK) sb_data_blocks_free(mem);
     return s;
 }
 
@@ -188,14 +175,14 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
                         paths[f], lens[f], record, classes, classes);
         total += lens[f] / record;
     }
-    cifar_memory *mem = NULL;
+    sb_data_blocks *mem = NULL;
     if (s == SB_OK) {
         mem = calloc(1, sizeof *mem);
         if (mem) {
-            mem->images = malloc(total * CIFAR_PIXELS);
+            mem->inputs = malloc(total * CIFAR_PIXELS);
             mem->labels = malloc(total * sizeof(int64_t));
         }
-        if (!mem || !mem->images || !mem->labels)
+        if (!mem || !mem->inputs || !mem->labels)
             s = sb_fail(SB_ENOMEM, "CIFAR%d: cannot allocate %zu images", classes, total);
     }
     size_t n = 0;
@@ -215,20 +202,20 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
                 break;
             }
             mem->labels[n] = label;
-            planes_to_hwc(rec + label_bytes, mem->images + n * CIFAR_PIXELS);
+            planes_to_hwc(rec + label_bytes, (uint8_t *)mem->inputs + n * CIFAR_PIXELS);
         }
     }
     for (int f = 0; f < nfiles; f++)
         free(files[f]);
     if (s != SB_OK) {
-        if (mem) cifar_free(mem);
+        sb_data_blocks_free(mem);
         return s;
     }
     sb_sample_spec ispec = {SB_UINT8, 3, {32, 32, 3}};
     sb_sample_spec tspec = {SB_INT64, 0, {0}};
     s = sb_array_dataset_new(classes == 10 ? "CIFAR10" : "CIFAR100", (int64_t)total, &ispec,
-                             mem->images, &tspec, mem->labels, cifar_free, mem, out);
-    if (s != SB_OK) cifar_free(mem);
+                             mem->inputs, &tspec, mem->labels, sb_data_blocks_free, mem, out);
+    if (s != SB_OK) sb_data_blocks_free(mem);
     return s;
 }
 

@@ -103,6 +103,15 @@ sb_status sb_array_dataset_new(const char *name, int64_t length, const sb_sample
     return SB_OK;
 }
 
+void sb_data_blocks_free(void *blocks)
+{
+    sb_data_blocks *b = blocks;
+    if (!b) return;
+    free(b->inputs);
+    free(b->labels);
+    free(b);
+}
+
 typedef struct tensor_pair {
     sb_tensor *input, *target;
 } tensor_pair;

@@ -76,6 +76,16 @@ sb_status sb_array_dataset_new(const char *name, int64_t length, const sb_sample
                                const void *targets, void (*release)(void *ctx), void *ctx,
                                sb_dataset **out);
 
+/* What a file-backed array dataset (MNIST, CIFAR) owns: the malloc'd block holding the
+ * inputs (it may start before them, at a file's header) and the malloc'd labels. Pass
+ * sb_data_blocks_free as `release` and the blocks as `ctx`. */
+typedef struct sb_data_blocks {
+    void *inputs;
+    int64_t *labels;
+} sb_data_blocks;
+/* Frees both blocks and the struct; NULL is a no-op. */
+void sb_data_blocks_free(void *blocks);
+
 /* TensorDataset: sample i is input[i] (and target[i]). Both are CPU tensors with the same
  * first dimension; non-contiguous ones are copied. `target` may be NULL. */
 sb_status sb_tensor_dataset_new(const sb_tensor *input, const sb_tensor *target, sb_dataset **out);

@@ -1,5 +1,6 @@
 #include "data/loader.h"
 
+#include "core/rng.h"
 #include "gpu/cuda.h"
 
 #include <pthread.h>
@@ -9,44 +10,14 @@
 
 /* --- permutation ----------------------------------------------------------------------- */
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl64(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t xoshiro_next(uint64_t s[4])
-{
-    uint64_t result = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl64(s[3], 45);
-    return result;
-}
-
 void sb_permutation(int64_t n, uint64_t seed, uint64_t pass, int64_t *out)
 {
-    uint64_t sm = seed ^ (pass * 0xd1b54a32d192ed03ULL), s[4];
-    for (int i = 0; i < 4; i++)
-        s[i] = splitmix64(&sm);
+    sb_generator g;
+    sb_generator_seed(&g, seed ^ (pass * 0xd1b54a32d192ed03ULL));
     for (int64_t i = 0; i < n; i++)
         out[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
-        uint64_t bound = (uint64_t)i + 1, threshold = (0 - bound) % bound, r;
-        do
-            r = xoshiro_next(s);
-        while (r < threshold); /* rejection keeps every j equally likely */
-        int64_t j = (int64_t)(r % bound), tmp = out[i];
+        int64_t j = (int64_t)sb_generator_below(&g, (uint64_t)i + 1), tmp = out[i];
         out[i] = out[j];
         out[j] = tmp;
     }
@@ -242,10 +213,6 @@ void sb_loader_free(sb_loader *l)
 int64_t sb_loader_num_batches(const sb_loader *l)
 {
     return l->nbatches;
-}
-const sb_sample_spec *sb_loader_input_spec(const sb_loader *l)
-{
-    return &l->input_spec;
 }
 
 bool sb_loader_pinned(const sb_loader *l, const char **why)

@@ -33,13 +33,11 @@ sb_status sb_loader_new(sb_dataset *ds, const sb_transform *tf, const sb_loader_
                         sb_loader **out);
 void sb_loader_free(sb_loader *loader); /* live iterations keep what they need */
 int64_t sb_loader_num_batches(const sb_loader *loader);
-/* The spec of one transformed input sample. */
-const sb_sample_spec *sb_loader_input_spec(const sb_loader *loader);
 /* Whether batches are in page-locked memory; when not although asked, *why says why. */
 bool sb_loader_pinned(const sb_loader *loader, const char **why);
 
-/* Permutation of 0..n-1 for (seed, pass): Fisher-Yates over xoshiro256** seeded by
- * splitmix64, so it is the same on every machine and for every number of workers. */
+/* Permutation of 0..n-1 for (seed, pass): Fisher-Yates over core/rng.h (xoshiro256** seeded by
+ * splitmix64), so it is the same on every machine and for every number of workers. */
 void sb_permutation(int64_t n, uint64_t seed, uint64_t pass, int64_t *out);
 
 /* Starts a pass (the loader's pass counter picks the shuffle) and its workers. */

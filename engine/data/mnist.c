@@ -73,19 +73,6 @@ bool sb_mnist_locate(const char *root, const char *name, char *path, size_t path
     return false;
 }
 
-typedef struct mnist_memory {
-    uint8_t *image_file;
-    int64_t *labels;
-} mnist_memory;
-
-static void mnist_free(void *ctx)
-{
-    mnist_memory *m = ctx;
-    free(m->image_file);
-    free(m->labels);
-    free(m);
-}
-
 sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out)
 {
     SB_TRY(sb_check_readable_dir(root));
@@ -115,7 +102,7 @@ sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out)
     if (s == SB_OK && idims[0] != ldims[0])
         s = sb_fail(SB_EFORMAT, "MNIST: %lld images in %s but %lld labels in %s",
                     (long long)idims[0], image_path, (long long)ldims[0], label_path);
-    mnist_memory *mem = NULL;
+    sb_data_blocks *mem = NULL;
     if (s == SB_OK) {
         mem = calloc(1, sizeof *mem);
         int64_t *labels64 = malloc(sizeof(int64_t) * (size_t)(ldims[0] ? ldims[0] : 1));
@@ -135,17 +122,16 @@ sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out)
     free(label_file);
     if (s != SB_OK) {
         free(image_file);
-        if (mem) free(mem->labels);
-        free(mem);
+        sb_data_blocks_free(mem);
         return s;
     }
     /* The dataset points into the image file's buffer; keeping it avoids a 47 MB copy. */
-    mem->image_file = image_file;
+    mem->inputs = image_file;
     sb_sample_spec ispec = {SB_UINT8, 2, {28, 28}};
     sb_sample_spec tspec = {SB_INT64, 0, {0}};
-    s = sb_array_dataset_new("MNIST", idims[0], &ispec, pixels, &tspec, mem->labels, mnist_free,
-                             mem, out);
-    if (s != SB_OK) mnist_free(mem);
+    s = sb_array_dataset_new("MNIST", idims[0], &ispec, pixels, &tspec, mem->labels,
+                             sb_data_blocks_free, mem, out);
+    if (s != SB_OK) sb_data_blocks_free(mem);
     return s;
 }
 

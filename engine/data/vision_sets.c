@@ -121,19 +121,6 @@ sb_status sb_stl10_open(const char *root, const char *split, sb_dataset **out)
 
 /* --- SVHN --------------------------------------------------------------------------------- */
 
-typedef struct svhn_mem {
-    uint8_t *images;
-    int64_t *labels;
-} svhn_mem;
-
-static void svhn_free(void *ctx)
-{
-    svhn_mem *m = ctx;
-    free(m->images);
-    free(m->labels);
-    free(m);
-}
-
 #ifdef SBENGINE_HAVE_MATIO
 sb_status sb_svhn_open(const char *root, const char *split, sb_dataset **out)
 {
@@ -158,12 +145,12 @@ sb_status sb_svhn_open(const char *root, const char *split, sb_dataset **out)
         if (ny != n)
             s = sb_fail(SB_EFORMAT, "SVHN: '%s' has %zu images but %zu labels", path, n, ny);
     }
-    svhn_mem *m = s == SB_OK ? calloc(1, sizeof *m) : NULL;
+    sb_data_blocks *m = s == SB_OK ? calloc(1, sizeof *m) : NULL;
     if (s == SB_OK && m) {
-        m->images = malloc(n * 3072 + 1);
+        m->inputs = malloc(n * 3072 + 1);
         m->labels = malloc(sizeof(int64_t) * (n + 1));
     }
-    if (s == SB_OK && (!m || !m->images || !m->labels))
+    if (s == SB_OK && (!m || !m->inputs || !m->labels))
         s = sb_fail(SB_ENOMEM, "SVHN: out of memory");
     for (size_t i = 0; s == SB_OK && i < n; i++) {
         double v;
@@ -188,7 +175,7 @@ sb_status sb_svhn_open(const char *root, const char *split, sb_dataset **out)
         m->labels[i] = v == 10 ? 0 : (int64_t)v;
         /* X(r, c, ch, i) column-major -> image i, [r][c][ch] */
         const uint8_t *src = (const uint8_t *)x->data + i * 3072;
-        uint8_t *dst = m->images + i * 3072;
+        uint8_t *dst = (uint8_t *)m->inputs + i * 3072;
         for (int ch = 0; ch < 3; ch++)
             for (int c = 0; c < 32; c++)
                 for (int r = 0; r < 32; r++)
@@ -197,13 +184,13 @@ sb_status sb_svhn_open(const char *root, const char *split, sb_dataset **out)
     if (x) Mat_VarFree(x);
     if (y) Mat_VarFree(y);
     if (s != SB_OK) {
-        if (m) svhn_free(m);
+        if (m) sb_data_blocks_free(m);
         return s;
     }
     sb_sample_spec ispec = {SB_UINT8, 3, {32, 32, 3}}, tspec = {SB_INT64, 0, {0}};
-    s = sb_array_dataset_new("SVHN", (int64_t)n, &ispec, m->images, &tspec, m->labels, svhn_free, m,
-                             out);
-    if (s != SB_OK) svhn_free(m);
+    s = sb_array_dataset_new("SVHN", (int64_t)n, &ispec, m->inputs, &tspec, m->labels,
+                             sb_data_blocks_free, m, out);
+    if (s != SB_OK) sb_data_blocks_free(m);
     return s;
 }
 #else

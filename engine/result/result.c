@@ -1,16 +1,8 @@
-#define _GNU_SOURCE
 #include "result/result.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 const char *const sb_result_keys[] = {
     "model",          "model_description", "task",     "dataset_name",
@@ -73,26 +65,6 @@ bool sb_uuid_valid(const char *t)
     return t[14] == '4' && strchr("89ab", t[19]) != NULL;
 }
 
-sb_status sb_uuid4(char out[37])
-{
-    unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = getrandom(b + got, sizeof b - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            return sb_fail(SB_EIO, "getrandom: %s", strerror(errno));
-        }
-        got += (size_t)n;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0F) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
-    return SB_OK;
-}
-
 static sb_status validate(const sb_result_fields *f)
 {
     SB_TRY(check_number_table("results", f->results, false));
@@ -138,7 +110,7 @@ static sb_status take_or_null(sb_json **slot, sb_json **out)
     return sb_json_null(out);
 }
 
-static void release_fields(sb_result_fields *f)
+void sb_result_fields_release(sb_result_fields *f)
 {
     sb_json_free(f->results);
     sb_json_free(f->speed_mem_metrics);
@@ -209,7 +181,7 @@ sb_status sb_result_new(sb_result_fields *f, sb_result **out)
         r = malloc(sizeof *r);
         if (!r) s = sb_fail(SB_ENOMEM, "out of memory allocating a BenchmarkResult");
     }
-    release_fields(f);
+    sb_result_fields_release(f);
     if (s != SB_OK) {
         sb_json_free(dict);
         return s;
@@ -273,52 +245,5 @@ sb_status sb_result_format_table(const sb_result *r, sb_buf *out)
             SB_TRY(format_scalar(v, out));
         }
     }
-    return SB_OK;
-}
-
-sb_status sb_lock_file(const char *path, int *out)
-{
-    for (int attempt = 0; attempt < 1000; attempt++) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-        if (fd < 0)
-            return sb_fail(SB_EIO, "cannot open '%s' to lock it: %s", path, strerror(errno));
-        struct stat opened;
-        if (fstat(fd, &opened) == 0 && !S_ISREG(opened.st_mode)) {
-            /* A device or a pipe: reading it back could block, and it cannot be replaced. */
-            close(fd);
-            return sb_fail(SB_EIO, "'%s' is not a regular file (a device, pipe or folder)", path);
-        }
-        while (flock(fd, LOCK_EX) != 0) {
-            if (errno != EINTR) {
-                sb_status s = sb_fail(SB_EIO, "cannot lock '%s': %s", path, strerror(errno));
-                close(fd);
-                return s;
-            }
-        }
-        struct stat held, named;
-        if (fstat(fd, &held) == 0 && stat(path, &named) == 0 && held.st_dev == named.st_dev &&
-            held.st_ino == named.st_ino) {
-            *out = fd;
-            return SB_OK;
-        }
-        close(fd); /* another writer replaced the file while we waited: lock the new one */
-    }
-    return sb_fail(SB_EIO, "cannot lock '%s': it keeps being replaced", path);
-}
-
-void sb_unlock_file(int fd)
-{
-    if (fd >= 0) close(fd); /* closing releases the flock */
-}
-
-sb_status sb_host_info(char *host, size_t host_size, char *os, size_t os_size)
-{
-    if (gethostname(host, host_size) != 0) snprintf(host, host_size, "unknown");
-    host[host_size - 1] = '\0';
-    struct utsname u;
-    if (uname(&u) == 0)
-        snprintf(os, os_size, "%s %s %s", u.sysname, u.release, u.machine);
-    else
-        snprintf(os, os_size, "unknown");
     return SB_OK;
 }

@@ -14,7 +14,7 @@
 #include <stddef.h>
 
 #include "core/error.h"
-#include "result/json.h"
+#include "core/json.h"
 
 /* The fields a result is built from. Strings are borrowed (copied by sb_result_new), NULL
  * when absent. JSON values are OWNED by sb_result_new, also when it fails; NULL or a JSON
@@ -24,6 +24,10 @@ typedef struct sb_result_fields {
         *run_hash, *idempotency_key;
     sb_json *results, *speed_mem_metrics, *paper_results, *config, *environment;
 } sb_result_fields;
+
+/* Frees the JSON values of `f` and sets them to NULL (for a caller that gives up before
+ * handing them to sb_result_new). */
+void sb_result_fields_release(sb_result_fields *f);
 
 typedef struct sb_result {
     sb_json *dict; /* the ordered object described above */
@@ -46,18 +50,5 @@ extern const char *const sb_result_keys[];
 
 /* Checks "xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx" (lowercase hex). */
 bool sb_uuid_valid(const char *text);
-/* A random (version 4) UUID from the kernel's CSPRNG (getrandom). */
-sb_status sb_uuid4(char out[37]);
-
-/* Takes an exclusive lock (flock) on the file at `path`, creating it empty when missing, and
- * makes sure the lock is on the file the path names now (a writer that renamed a new file
- * over it in the meantime is detected, and the lock is taken again). *fd is then the open,
- * locked file; sb_unlock_file releases it. Serialises read-modify-write of the store file
- * between processes. */
-sb_status sb_lock_file(const char *path, int *fd);
-void sb_unlock_file(int fd);
-
-/* Host name and "sysname release machine" (uname) for the environment block. */
-sb_status sb_host_info(char *host, size_t host_size, char *os, size_t os_size);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "tensor/cpu_types.h"
 #include "tensor/tensor.h"
 
@@ -15,41 +16,9 @@
 #define THRESHOLD 1000
 #define LINEWIDTH 80
 
-typedef struct sbuf {
-    char *data;
-    size_t len, cap;
-    bool failed;
-} sbuf;
-
-static void sbuf_put(sbuf *b, const char *s, size_t n)
+static void put(sb_buf *b, const char *s)
 {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            b->failed = true;
-            return;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void sbuf_puts(sbuf *b, const char *s)
-{
-    sbuf_put(b, s, strlen(s));
-}
-
-static void sbuf_indent(sbuf *b, int n)
-{
-    for (int i = 0; i < n; i++)
-        sbuf_put(b, " ", 1);
+    (void)sb_buf_puts(b, s); /* a failure is seen once, at the end (b->failed) */
 }
 
 typedef struct fmt {
@@ -146,65 +115,65 @@ static void measure_width(fmt *f, const char *p)
 
 typedef struct printer {
     fmt *f;
-    sbuf *b;
+    sb_buf *b;
 } printer;
 
 static void print_elem(const printer *pr, const char *p)
 {
     char buf[64];
     int n = format_elem(pr->f, p, buf, sizeof buf);
-    sbuf_indent(pr->b, pr->f->width - n);
-    sbuf_put(pr->b, buf, (size_t)n);
+    if (pr->f->width > n) (void)sb_buf_repeat(pr->b, ' ', (size_t)(pr->f->width - n));
+    (void)sb_buf_append(pr->b, buf, (size_t)n);
 }
 
 /* Prints dim `dim` onwards; `indent` is the column of this dim's '['. */
 static void print_dim(const printer *pr, int dim, int64_t *idx, int indent)
 {
     const sb_tensor *t = pr->f->t;
-    sbuf *b = pr->b;
+    sb_buf *b = pr->b;
     int64_t n = t->sizes[dim];
     bool cut = pr->f->summarize && n > 2 * EDGE;
-    sbuf_puts(b, "[");
+    put(b, "[");
     if (dim == t->ndim - 1) {
         int per_line = (LINEWIDTH - indent - 1) / (pr->f->width + 2);
         if (per_line < 1) per_line = 1;
         int on_line = 0;
         for (int64_t i = 0; i < n; i++) {
             if (cut && i == EDGE) {
-                sbuf_puts(b, " ..., "); /* PyTorch's spacing */
+                put(b, " ..., "); /* PyTorch's spacing */
                 i = n - EDGE;
             }
             if (on_line == per_line) {
-                sbuf_puts(b, "\n");
-                sbuf_indent(b, indent + 1);
+                put(b, "\n");
+                (void)sb_buf_repeat(b, ' ', (size_t)indent + 1);
                 on_line = 0;
             }
             idx[dim] = i;
             print_elem(pr, elem_ptr(t, idx));
             on_line++;
-            if (i + 1 < n) sbuf_puts(b, ", ");
+            if (i + 1 < n) put(b, ", ");
         }
     } else {
         int blank_lines = t->ndim - dim - 2; /* 2-D blocks are separated by a blank line */
         for (int64_t i = 0; i < n; i++) {
             if (i > 0) {
-                sbuf_puts(b, ",");
+                put(b, ",");
                 for (int k = 0; k <= blank_lines; k++)
-                    sbuf_puts(b, "\n");
-                sbuf_indent(b, indent + 1);
+                    put(b, "\n");
+                (void)sb_buf_repeat(b, ' ', (size_t)indent + 1);
             }
             if (cut && i == EDGE) {
-                sbuf_puts(b, "...,");
+                put(b, "...,");
                 for (int k = 0; k <= blank_lines; k++)
-                    sbuf_puts(b, "\n");
-                sbuf_indent(b, indent + 1);
+                    put(b, "\n");
+                (void)sb_buf_repeat(b, ' ', (size_t)indent + 1);
                 i = n - EDGE;
             }
             idx[dim] = i;
             print_dim(pr, dim + 1, idx, indent + 1);
         }
     }
-    sbuf_puts(b, "]");
+    put(b, "]");
 }
 
 sb_status sb_tensor_format(const sb_tensor *t, char **out)
@@ -234,13 +203,13 @@ sb_status sb_tensor_format(const sb_tensor *t, char **out)
             visit(&f, 0, idx, measure_width);
         }
     }
-    sbuf b = {0};
-    sbuf_puts(&b, "tensor(");
+    sb_buf b = {0};
+    put(&b, "tensor(");
     printer pr = {&f, &b};
     if (host->ndim == 0) {
         print_elem(&pr, elem_ptr(host, idx));
     } else if (numel == 0) {
-        sbuf_puts(&b, "[]");
+        put(&b, "[]");
     } else {
         print_dim(&pr, 0, idx, 7);
     }
@@ -252,20 +221,20 @@ sb_status sb_tensor_format(const sb_tensor *t, char **out)
         shape[0] = '(';
         shape[strlen(shape) - 1] = ')';
         snprintf(extra, sizeof extra, ", size=%s", shape);
-        sbuf_puts(&b, extra);
+        put(&b, extra);
     }
     /* PyTorch leaves out its defaults, float32 and int64. */
     if (host->dtype != SB_FLOAT32 && host->dtype != SB_INT64) {
         snprintf(extra, sizeof extra, ", dtype=%s", sb_dtype_name(host->dtype));
-        sbuf_puts(&b, extra);
+        put(&b, extra);
     }
     if (sb_tensor_device(t).kind != SB_DEVICE_CPU) {
         char dev[32];
         sb_device_format(sb_tensor_device(t), dev, sizeof dev);
         snprintf(extra, sizeof extra, ", device='%s'", dev);
-        sbuf_puts(&b, extra);
+        put(&b, extra);
     }
-    sbuf_puts(&b, ")");
+    put(&b, ")");
     sb_tensor_free(host);
     if (b.failed) {
         free(b.data);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "tensor/cpu_types.h"
 
 /* ---- helpers ----------------------------------------------------------------------- */
@@ -655,39 +656,6 @@ sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype
     sb_status st = sb_tensor_to_device(host, device, out);
     sb_tensor_free(host);
     return st;
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-void sb_generator_seed(sb_generator *g, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        g->s[i] = splitmix64(&seed);
-}
-
-uint64_t sb_generator_next(sb_generator *g)
-{
-    uint64_t *s = g->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
 }
 
 static pthread_mutex_t default_lock = PTHREAD_MUTEX_INITIALIZER;

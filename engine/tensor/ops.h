@@ -71,13 +71,8 @@ sb_status sb_tensor_stack(int n, const sb_tensor *const *tensors, int dim, sb_te
 sb_status sb_tensor_arange(double start, double end, double step, sb_dtype dtype, sb_device device,
                            sb_tensor **out);
 
-/* A seedable pseudo-random generator (xoshiro256**). The default one is process-wide
- * and guarded by a lock; seed it with sb_manual_seed for reproducible runs. */
-typedef struct sb_generator {
-    uint64_t s[4];
-} sb_generator;
-void sb_generator_seed(sb_generator *g, uint64_t seed);
-uint64_t sb_generator_next(sb_generator *g);
+/* The default generator (core/rng.h) is process-wide and guarded by a lock; seed it with
+ * sb_manual_seed for reproducible runs. */
 void sb_manual_seed(uint64_t seed);
 /* Uniform in [0, 1) (rand) or standard normal (randn), from the default generator;
  * floating dtypes only. Generated on the host, then moved to `device`, so a seed gives

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bytes.h"
 #include "tensor/backend.h"
 #include "tensor/tensor.h"
 
@@ -14,21 +15,6 @@
  * heap, and the GC pressure and "Max Memory Allocated" figures are about that heap. */
 static atomic_size_t cpu_allocated;
 static atomic_size_t cpu_peak;
-
-static void format_bytes(size_t n, char *buf, size_t size)
-{
-    const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    double value = (double)n;
-    int unit = 0;
-    while (value >= 1024.0 && unit < 6) {
-        value /= 1024.0;
-        unit++;
-    }
-    if (unit == 0)
-        snprintf(buf, size, "%zu B", n);
-    else
-        snprintf(buf, size, "%.1f %s", value, units[unit]);
-}
 
 /* Large blocks are kept for reuse after they are freed. An evaluation loop allocates the
  * same shapes every batch, and a fresh multi-megabyte block from the kernel costs a page
@@ -115,7 +101,7 @@ static void *cpu_alloc(void *ctx, size_t nbytes, sb_device device)
         sb_cpu_empty_cache();
         if (posix_memalign(&ptr, 64, size) != 0) {
             char human[32];
-            format_bytes(nbytes, human, sizeof human);
+            sb_format_bytes_prec(nbytes, 1, human, sizeof human);
             sb_fail(SB_ENOMEM, "out of memory: cannot allocate %s (%zu bytes) on the CPU", human,
                     nbytes);
             return NULL;

@@ -13,6 +13,7 @@
 local core = require "sbengine.core"
 local session = require "sbengine.session"
 local utils = require "sbengine.utils"
+local util = require "sbengine._util"
 
 local bench = {}
 
@@ -21,48 +22,42 @@ local function api() return require "sbengine" end
 --- Wall-clock seconds from a monotonic clock (differences only).
 bench.clock = core.sys.monotonic
 
--- Options every benchmark accepts (torchbench's parameters, DESIGN §3), with a word on
--- what each must be; a definition adds its own in `options`.
-local COMMON_OPTIONS = {
-  model = "the model: an nn module or any callable (function(input) return output end)",
-  paper_model_name = "a string",
-  paper_arxiv_id = "a string",
-  paper_pwc_id = "a string",
-  paper_results = "a table of result name -> number",
-  pytorch_hub_url = "a string",
-  model_description = "a string",
-  input_transform = "a transform (sb.transforms...)",
-  target_transform = "a transform",
-  model_output_transform = "a function(output, target, model) -> output[, target]",
-  send_data_to_device = "a function(input, target, device) -> input, target",
-  device = "\"cpu\", \"cuda\" or \"cuda:N\"",
-  data_root = "a folder path",
-  download = "a boolean",
-  num_workers = "a whole number >= 0",
-  batch_size = "a whole number >= 1",
-  num_gpu = "1",
+-- Options every benchmark accepts (torchbench's parameters, DESIGN §3), the one list:
+-- validation, "did you mean", the defaults and the docs check (tests/lua/bench_spec.lua:
+-- every name is in docs/bench.md's table) all come from it. `kind` is what the value is
+-- checked against (nil: not checked here), `must_be` the words for it in errors and
+-- `default` the value when the script gives none (a definition's `defaults` win). A
+-- definition adds its own options in `options`.
+local OPTIONS = {
+  { "model", must_be = "the model: an nn module or any callable (function(input) return output end)" },
+  { "paper_model_name", kind = "string", must_be = "a string", default = "unnamed model" },
+  { "paper_arxiv_id", kind = "string", must_be = "a string" },
+  { "paper_pwc_id", kind = "string", must_be = "a string" },
+  { "paper_results", kind = "table", must_be = "a table of result name -> number" },
+  { "pytorch_hub_url", kind = "string", must_be = "a string" },
+  { "model_description", kind = "string", must_be = "a string" },
+  { "input_transform", kind = "callable", must_be = "a transform (sb.transforms...)" },
+  { "target_transform", kind = "callable", must_be = "a transform" },
+  { "model_output_transform", kind = "callable",
+    must_be = "a function(output, target, model) -> output[, target]" },
+  { "send_data_to_device", kind = "callable",
+    must_be = "a function(input, target, device) -> input, target" },
+  { "device", kind = "string", must_be = "\"cpu\", \"cuda\" or \"cuda:N\"" },
+  { "data_root", kind = "string", must_be = "a folder path" },
+  { "download", kind = "boolean", must_be = "a boolean" },
+  { "num_workers", kind = "count0", must_be = "a whole number >= 0" },
+  { "batch_size", kind = "count1", must_be = "a whole number >= 1" },
+  { "num_gpu", must_be = "1" },
 }
+local OPTION = {}
+for _, o in ipairs(OPTIONS) do OPTION[o[1]] = o end
 
--- Levenshtein distance, for "did you mean" on a mistyped option name.
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
+--- The names of the options every benchmark accepts, sorted (for the docs check).
+function bench._common_option_names()
+  local names = {}
+  for i, o in ipairs(OPTIONS) do names[i] = o[1] end
+  table.sort(names)
+  return names
 end
 
 local function is_callable(f)
@@ -76,13 +71,10 @@ local function is_tensor(x)
   return sb.is_tensor(x)
 end
 
-local function shape_text(t)
-  local dims = {}
-  for d = 1, t:dim() do dims[d] = tostring(t:size(d)) end
-  return "[" .. table.concat(dims, ", ") .. "]"
-end
+local shape_text = util.shape_text
 
-local function check_type(where, name, value, want)
+local function check_type(where, name, value)
+  local want = OPTION[name].kind
   local ok
   if want == "string" or want == "table" or want == "boolean" then
     ok = type(value) == want
@@ -94,20 +86,10 @@ local function check_type(where, name, value, want)
     ok = true
   end
   if not ok then
-    error(("%s: option '%s' must be %s, got %s"):format(where, name,
-      COMMON_OPTIONS[name] or want, type(value) == "string" and ("%q"):format(value)
-      or tostring(value)), 4)
+    error(("%s: option '%s' must be %s, got %s"):format(where, name, OPTION[name].must_be,
+      type(value) == "string" and ("%q"):format(value) or tostring(value)), 4)
   end
 end
-
-local OPTION_TYPES = {
-  paper_model_name = "string", paper_arxiv_id = "string", paper_pwc_id = "string",
-  paper_results = "table", pytorch_hub_url = "string", model_description = "string",
-  input_transform = "callable", target_transform = "callable",
-  model_output_transform = "callable", send_data_to_device = "callable",
-  data_root = "string", download = "boolean", num_workers = "count0", batch_size = "count1",
-  device = "string",
-}
 
 -- Fills defaults and rejects unknown names (typos fail loudly), wrong types and a missing
 -- model. Returns a new table.
@@ -119,15 +101,10 @@ local function resolve_options(B, opts)
   end
   for name in pairs(opts) do
     if type(name) ~= "string" or not B.accepted[name] then
-      local best, best_d = nil, math.huge
-      for candidate in pairs(B.accepted) do
-        local d = distance(tostring(name), candidate)
-        if d < best_d then best, best_d = candidate, d end
-      end
-      local hint = best_d <= math.max(2, #tostring(name) // 3)
-        and (" (did you mean '%s'?)"):format(best) or ""
+      local best = util.closest(name, B.accepted)
+      local hint = best and (" (did you mean '%s'?)"):format(best) or ""
       error(("%s: unknown option '%s'%s; the options are: %s"):format(where, tostring(name),
-        hint, table.concat(sorted_keys(B.accepted), ", ")), 3)
+        hint, table.concat(util.sorted_keys(B.accepted), ", ")), 3)
     end
   end
   if opts.model == nil then
@@ -141,8 +118,8 @@ local function resolve_options(B, opts)
   local o = {}
   for k, v in pairs(B.defaults) do o[k] = v end
   for k, v in pairs(opts) do o[k] = v end
-  for name, want in pairs(OPTION_TYPES) do
-    if opts[name] ~= nil then check_type(where, name, opts[name], want) end
+  for name, value in pairs(opts) do
+    if OPTION[name] then check_type(where, name, value) end
   end
   if o.num_gpu ~= nil and o.num_gpu ~= 1 then
     error(("%s: option 'num_gpu' must be 1 (sbengine evaluates on one device), got %s")
@@ -152,7 +129,9 @@ local function resolve_options(B, opts)
   if session.config.data_root then o.data_root = session.config.data_root end
   if session.config.device then o.device = session.config.device end
   o.device = o.device or utils.default_device()
-  o.paper_model_name = o.paper_model_name or "unnamed model"
+  for _, option in ipairs(OPTIONS) do
+    if o[option[1]] == nil then o[option[1]] = option.default end
+  end
   return o
 end
 
@@ -524,7 +503,7 @@ function bench.define(spec)
     defaults = spec.defaults or {},
     accepted = {},
   }
-  for name in pairs(COMMON_OPTIONS) do B.accepted[name] = true end
+  for _, option in ipairs(OPTIONS) do B.accepted[option[1]] = true end
   for name in pairs(spec.options or {}) do B.accepted[name] = true end
   for name in pairs(B.defaults) do
     if not B.accepted[name] then

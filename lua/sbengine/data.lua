@@ -7,25 +7,11 @@
 local core = require "sbengine.core"
 local transforms = require "sbengine.transforms"
 local progress = require "sbengine.progress"
+local util = require "sbengine._util"
 
 local data = {}
 
-local function check_options(fn, opts, known, level)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(("%s: options must be a table, got %s"):format(fn, type(opts)), level + 1)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      local names = {}
-      for name in pairs(known) do names[#names + 1] = name end
-      table.sort(names)
-      error(("%s: unknown option '%s' (known: %s)"):format(fn, tostring(k), table.concat(names, ", ")),
-        level + 1)
-    end
-  end
-  return opts
-end
+local check_options = util.check_options
 
 local function check_transform(fn, what, t)
   if t == nil or transforms.is_transform(t) then return t end

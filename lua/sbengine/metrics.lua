@@ -5,7 +5,7 @@
 -- with metrics.define declare their state and how each field merges ("sum", "min", "max",
 -- "cat"), which makes merge exact for sharded evaluation. The per-batch arithmetic of the
 -- shipped meters is in C (engine/metrics/); this file only keeps the books.
-local calls = require "sbengine.calls"
+local calls = require "sbengine._calls"
 local core = require "sbengine.core"
 local session = require "sbengine.session"
 
@@ -219,7 +219,7 @@ local builtin_dir = (debug.getinfo(1, "S").source:match("^@(.*)%.lua$") or "") -
 
 --- Loads every *.lua file of `dir` (sorted by name); each registers its meter(s).
 function metrics.load_scripts(dir, required)
-  local names, err = core.metric.list_files(dir, ".lua")
+  local names, err = core.sys.list_files(dir, ".lua")
   if not names then
     if required then error("metrics: " .. err, 2) end
     return

@@ -4,14 +4,14 @@
 --   local r = sb.BenchmarkResult{ model = "LeNet-5", task = "Image Classification",
 --                                 dataset = "MNIST", results = {["Top 1 Accuracy"] = 0.99} }
 --
--- The userdata is built and validated in C (engine/bindings/l_result.c, engine/result/); this
+-- The userdata is built and validated in C (engine/bindings/l_result.c, engine/result/, engine/core/json.h); this
 -- module adds the environment block, collects every result of the run for the store file
 -- and adds the server methods r:check() and r:submit().
-local calls = require "sbengine.calls"
+local calls = require "sbengine._calls"
 local core = require "sbengine.core"
 local session = require "sbengine.session"
-local store = require "sbengine.store"
-local server = require "sbengine.server"
+local store = require "sbengine._store"
+local server = require "sbengine._server"
 
 local results = {}
 
@@ -24,7 +24,7 @@ local function environment_for(fields)
   if not base_environment then
     -- {cuda = false}: a CPU run does not load the CUDA plugin (~200 MB resident) for this.
     local bi = core.sys.build_info { cuda = false }
-    local host, os_name = core.result.host_info()
+    local host, os_name = core.sys.host_info()
     base_environment = {
       engine = "sbengine",
       engine_version = bi.version,
@@ -188,8 +188,8 @@ function results.finish_run(ok)
     local dir = os.getenv("TMPDIR")
     if not dir or dir == "" then dir = "/tmp" end
     local rescue = ("%s/sbengine-results-%s-%s.json"):format(dir, os.date("!%Y%m%dT%H%M%SZ"),
-      core.result.uuid4():sub(1, 8))
-    local saved = pcall(core.result.write_file_atomic, rescue,
+      core.sys.uuid4():sub(1, 8))
+    local saved = pcall(core.sys.write_file_atomic, rescue,
       core.result.array_json(list, true) .. "\n")
     if saved then
       error(("%s; the %d result%s of this run %s saved to %s instead (sbengine submit %s "

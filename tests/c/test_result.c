@@ -6,7 +6,8 @@
 
 #include "core/atomic_file.h"
 #include "core/sha256.h"
-#include "result/json.h"
+#include "core/json.h"
+#include "core/sys.h"
 #include "result/result.h"
 #include "result/run_hash.h"
 #include "sbtest.h"

@@ -91,6 +91,19 @@ describe("sb.bench", function()
     assert.matches("the options are: .*num_workers", err)
   end)
 
+  it("documents every option it accepts in docs/bench.md's table", function()
+    local f = assert(io.open((os.getenv("SBENGINE_SOURCE_DIR") or ".") .. "/docs/bench.md"))
+    local text = f:read("a")
+    f:close()
+    local table_text = text:match("### Options of `benchmark{...}`.-\n(|.-)\n\n")
+    assert.is_truthy(table_text, "docs/bench.md has no options table")
+    local missing = {}
+    for _, name in ipairs(sb.bench._common_option_names()) do
+      if not table_text:find("`" .. name .. "`", 1, true) then missing[#missing + 1] = name end
+    end
+    assert.are.equal("", table.concat(missing, ", "), "options missing from docs/bench.md")
+  end)
+
   it("requires a callable model", function()
     local Tiny = tiny_benchmark()
     local ok, err = pcall(Tiny.benchmark, { paper_model_name = "x" })
@@ -206,7 +219,7 @@ describe("sb.bench", function()
   end)
 
   describe("the results cache", function()
-    local server = require "sbengine.server"
+    local server = require "sbengine._server"
     local saved_lookup
     before_each(function()
       saved_lookup = server.get_results_by_hash

@@ -1,4 +1,4 @@
--- Downloads against a real HTTP server on 127.0.0.1 (tests/lua/data_http_server.py):
+-- Downloads against a real HTTP server on 127.0.0.1 (tests/server/fake_sotabench.py --files):
 -- good files, a wrong file (md5 mismatch), a 404 and a dropped connection.
 local sb = require "sbengine"
 local core = require "sbengine.core"
@@ -23,8 +23,8 @@ setup(function()
   blob = table.concat(parts) -- 160 KB
   H.write(tmp .. "/www/good/blob.bin", blob)
   blob_md5 = md5sum(tmp .. "/www/good/blob.bin")
-  local p = io.popen("python3 '" .. source .. "/tests/lua/data_http_server.py' '" .. tmp .. "/www' '"
-    .. tmp .. "/port' >/dev/null 2>&1 & echo $!")
+  local p = io.popen("python3 '" .. source .. "/tests/server/fake_sotabench.py' serve --files '"
+    .. tmp .. "/www' --port-file '" .. tmp .. "/port' >/dev/null 2>&1 & echo $!")
   pid = p:read("l")
   p:close()
   for _ = 1, 200 do

@@ -1,63 +1,24 @@
--- The one docs-example runner of the Lua specs: every ```lua block of a page under docs/
--- becomes a busted test, so the documentation's examples stay true.
---   require("docs_helper").run_examples("docs/tensor.md", {min = 16})
--- Blocks run with `sb` in scope; a relative path given to `dofile` is resolved against the
--- source tree (examples say `dofile("examples/models/lenet5.lua")`).
-local sb = require "sbengine"
+-- Docs coverage for the Lua specs: every public function of a module appears in a ```lua
+-- block of its page under docs/. The blocks themselves run in the CLI tests, through the one
+-- docs-example runner (tests/cli/lib/doc_blocks.sh); both read them with
+-- tests/lib/markdown_blocks.lua.
+--   docs.check_examples_cover("docs/nn.md", "functional op", names, pattern)
 local busted = require "busted"
-local describe, it, pending = busted.describe, busted.it, busted.pending
+local it = busted.it
 
 local docs = {}
 
 docs.source_dir = os.getenv("SBENGINE_SOURCE_DIR") or "."
 
---- The text of a file of the source tree (`page` relative to its root).
-function docs.read(page)
-  local f = assert(io.open(docs.source_dir .. "/" .. page))
-  local text = f:read("a")
-  f:close()
-  return text
-end
+local markdown = dofile(docs.source_dir .. "/tests/lib/markdown_blocks.lua")
 
---- The ```lua blocks of `page`, in order.
+--- The ```lua blocks of `page`, in order (their text).
 function docs.lua_blocks(page)
   local blocks = {}
-  for block in docs.read(page):gmatch("```lua\n(.-)```") do blocks[#blocks + 1] = block end
+  for i, block in ipairs(markdown.blocks(docs.source_dir .. "/" .. page, { lua = true })) do
+    blocks[i] = block.body
+  end
   return blocks
-end
-
-local function resolving_dofile(path)
-  if not path:match("^/") then path = docs.source_dir .. "/" .. path end
-  return dofile(path)
-end
-
---- Registers one test per block of `page` and one that at least `opts.min` were found.
--- opts.env: extra globals for the blocks (e.g. a silent `print`);
--- opts.skip(block) -> reason or nil: the block is reported pending with that reason;
--- opts.wrap(run): runs the block through `wrap` (to save and restore global state).
-function docs.run_examples(page, opts)
-  opts = opts or {}
-  local blocks = docs.lua_blocks(page)
-  describe(page .. " examples", function()
-    for n, block in ipairs(blocks) do
-      local name = ("block %d: %s"):format(n, block:match("^[^\n]*"))
-      local why = opts.skip and opts.skip(block)
-      if why then
-        pending(name .. " (" .. why .. ")")
-      else
-        it(name, function()
-          local env = setmetatable({ sb = sb, dofile = resolving_dofile }, { __index = _G })
-          for k, v in pairs(opts.env or {}) do env[k] = v end
-          local chunk = assert(load(block, page .. " block " .. n, "t", env))
-          if opts.wrap then opts.wrap(chunk) else chunk() end
-        end)
-      end
-    end
-    it("has examples", function()
-      busted.assert.is_true(#blocks >= (opts.min or 1),
-        ("%s: %d lua blocks, expected at least %d"):format(page, #blocks, opts.min or 1))
-    end)
-  end)
 end
 
 --- Registers a test that every name of `names` appears in a ```lua block of `page`, as

@@ -2,7 +2,7 @@
 local sb = require "sbengine"
 local cjson = require "cjson"
 local core = require "sbengine.core"
-local store = require "sbengine.store"
+local store = require "sbengine._store"
 local results = require "sbengine.results"
 
 local function tmpdir()

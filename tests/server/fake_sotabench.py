@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""A fake sotabench results server for the end-to-end tests (tests/cli/results_*.sh).
+"""The one fake HTTP server of the tests, on 127.0.0.1: a sotabench results server for the
+end-to-end tests (tests/cli/results_*.sh, bench_cache.sh) and, with --files, a file server
+for the download specs (tests/lua/data_download_spec.lua).
 
 Serves the API of docs/server-api.md on 127.0.0.1, records every request, keeps submitted
 results by idempotency key (a repeated key is acknowledged, never stored twice) and can be
@@ -16,13 +18,19 @@ told to misbehave, one planned behaviour per API request:
   badjson       store the result, answer 200 with a body that is not JSON
 A trailing "*" repeats the behaviour forever; once the plan is used up, requests get "ok".
 
+With --files ROOT, a GET of any path that is not the API's serves the file under ROOT (a
+404 when there is none); under /drop/NAME it sends ROOT/NAME's headers and half of its body,
+then closes the connection (a dropped download). File requests are not planned or recorded.
+
 Server:   fake_sotabench.py serve --port-file FILE [--token TOKEN] [--tls CERT KEY]
+                                  [--files ROOT]
 Control:  fake_sotabench.py plan PORT '500,ok' | state PORT | reset PORT
           fake_sotabench.py verify PORT STORE_FILE   (exit 0 when the server holds every
           result of STORE_FILE exactly once, and nothing else; says what differs otherwise)
 (control requests go to /_control/... and are not planned or recorded)
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -33,6 +41,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 STATE = {"plan": [], "requests": [], "results": {}, "creates": {}}
 TOKEN = None
+FILES = None
+API_PATHS = {"/results/", "/check/results/", "/check/get_results_by_hash/", "/check/run-hashes/"}
 
 
 def next_behaviour():
@@ -155,7 +165,30 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def serve_file(self):
+        route = urllib.parse.urlparse(self.path).path
+        drop = route.startswith("/drop/")
+        name = urllib.parse.unquote(route[len("/drop/") if drop else 1:])
+        root = os.path.realpath(FILES)
+        path = os.path.realpath(os.path.join(root, name))
+        if not path.startswith(root + os.sep) or not os.path.isfile(path):
+            return self.reply(404, {"message": "no such file"})
+        with open(path, "rb") as f:
+            body = f.read()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if drop:
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            return self.close_connection_now()
+        self.wfile.write(body)
+
     def do_GET(self):
+        route = urllib.parse.urlparse(self.path).path
+        if FILES is not None and route not in API_PATHS and not route.startswith("/_control/"):
+            return self.serve_file()
         self.handle_api("GET")
 
     def do_POST(self):
@@ -163,10 +196,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(argv):
-    global TOKEN
+    global TOKEN, FILES
     port_file = argv[argv.index("--port-file") + 1]
     if "--token" in argv:
         TOKEN = argv[argv.index("--token") + 1]
+    if "--files" in argv:
+        FILES = argv[argv.index("--files") + 1]
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     if "--tls" in argv:
@@ -177,7 +212,6 @@ def serve(argv):
         server.socket = context.wrap_socket(server.socket, server_side=True)
     with open(port_file + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
-    import os
     os.rename(port_file + ".tmp", port_file)
     server.serve_forever()
 

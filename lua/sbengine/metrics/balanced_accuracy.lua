@@ -1,20 +1,16 @@
 -- balanced_accuracy{num_classes = C}: the mean recall over the classes that occur in the
 -- targets (scikit-learn's balanced_accuracy_score).
 local metrics = require "sbengine.metrics"
-local classification = require "sbengine.confusion"
+local classification = require "sbengine._confusion"
 
-metrics.register("balanced_accuracy", metrics.define {
-  name = "balanced_accuracy",
-  state = { counts = "sum" },
-  setup = classification.setup("balanced_accuracy"),
-  init = classification.init,
-  update = classification.updater("balanced_accuracy"),
-  compute = function(state, opts)
-    local tp, _, support = classification.tallies(state, opts)
-    local sum, n = 0, 0
-    for i = 1, opts.num_classes do
-      if support[i] > 0 then sum, n = sum + tp[i] / support[i], n + 1 end
-    end
-    return n > 0 and sum / n or 0
-  end,
-})
+local function compute(state, opts)
+  local tp, _, support = classification.tallies(state, opts)
+  local sum, n = 0, 0
+  for i = 1, opts.num_classes do
+    if support[i] > 0 then sum, n = sum + tp[i] / support[i], n + 1 end
+  end
+  return n > 0 and sum / n or 0
+end
+
+metrics.register("balanced_accuracy",
+  metrics.define(classification.meter("balanced_accuracy", compute)))

@@ -1,7 +1,7 @@
 -- perplexity{log_probs = false, ignore_index = nil}: exp(mean negative log-likelihood of
 -- the targets). output (N, C) holds logits (log-softmax is taken in C, stably) or, with
 -- log_probs = true, log-probabilities; target (N) class ids.
-local calls = require "sbengine.calls"
+local calls = require "sbengine._calls"
 local core = require "sbengine.core"
 local metrics = require "sbengine.metrics"
 

@@ -1,6 +1,6 @@
 -- topk_accuracy{k = {1, 5}}: the fraction of rows whose target is among the k highest scores,
 -- named as torchbench's results: {["Top 1 Accuracy"] = 0.99, ["Top 5 Accuracy"] = 1.0}.
-local calls = require "sbengine.calls"
+local calls = require "sbengine._calls"
 local core = require "sbengine.core"
 local metrics = require "sbengine.metrics"
 

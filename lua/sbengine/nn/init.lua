@@ -1,6 +1,6 @@
 --- sb.nn: neural-network modules in Lua over the C functional ops (docs/nn.md).
 local Module = require "sbengine.nn.module"
-local layers = require "sbengine.nn.layers"
+local layers = require "sbengine.nn._layers"
 
 local nn = {
   Module = Module,

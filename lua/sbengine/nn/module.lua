@@ -8,6 +8,8 @@
 -- registries (not in the instance table itself), so assigning a module or a registered
 -- tensor to a field updates the registry and the state_dict keys follow field names in
 -- assignment order ("conv.weight").
+local util = require "sbengine._util"
+
 local Module = {}
 
 local function is_module(v)
@@ -318,15 +320,7 @@ function Module:eval()
   return self:train(false)
 end
 
-local function shape_of(t)
-  local s = {}
-  for i = 1, t:dim() do s[i] = t:size(i) end
-  return s
-end
-
-local function shape_text(s)
-  return "[" .. table.concat(s, ", ") .. "]"
-end
+local shape_of, shape_text = util.shape_of, util.shape_text
 
 local function same_shape(a, b)
   if #a ~= #b then return false end

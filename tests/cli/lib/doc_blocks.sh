@@ -5,22 +5,29 @@
 # file that later blocks require or pass to sbengine (it is compiled here, and runs there),
 # or a rockspec for the sh block that installs it; a named block with an `expect` is a
 # script and runs here too;
-# `<!-- expect: TEXT -->` after it says what its stdout must contain. The folder holds the
-# 512-image MNIST fixture at ./.data/vision/mnist and a link `benchmarks` to the source
-# tree's benchmarks/.
-# Usage: run_doc_blocks DOC.md MIN_BLOCKS
+# `<!-- expect: TEXT -->` after it says what its stdout must contain. A lua block with a
+# `-- needs a GPU` line runs only where a GPU is visible. The folder holds the 512-image
+# MNIST fixture at ./.data/vision/mnist and links `benchmarks` and `examples` to the source
+# tree's folders. This is the one runner of the docs' examples; the busted specs only check
+# that every public function has one (tests/lua/docs_helper.lua).
+# Usage: run_doc_blocks DOC.md MIN_BLOCKS [LANGS]   (LANGS: e.g. "lua" to leave out the sh
+# blocks of a page whose shell blocks are build instructions, not examples; default lua,sh)
 run_doc_blocks() {
-    local doc=$1 min=$2 blocks="$SB_TMP/blocks" work="$SB_TMP/work"
+    local doc=$1 min=$2 langs=${3:-lua,sh} blocks="$SB_TMP/blocks" work="$SB_TMP/work"
     mkdir -p "$blocks" "$work/.data/vision" "$SB_TMP/home"
     # Once per test, also when a test runs several pages (a second `ln -s` would put a link
     # inside the source tree's benchmarks/).
     [ -e "$work/.data/vision/mnist" ] || cp -r "$SBENGINE_FIXTURES/bench/mnist512" "$work/.data/vision/mnist"
     [ -e "$work/benchmarks" ] || ln -s "$SBENGINE_SOURCE_DIR/benchmarks" "$work/benchmarks"
+    [ -e "$work/examples" ] || ln -s "$SBENGINE_SOURCE_DIR/examples" "$work/examples"
+    local gpu=no
+    "$SBENGINE" -e 'os.exit(sb.cuda.available() and 0 or 1)' 2>/dev/null && gpu=yes
     export HOME="$SB_TMP/home"
     PATH="$(cd "$(dirname "$SBENGINE")" && pwd):$PATH"
     export PATH
 
-    lua5.4 "$SBENGINE_SOURCE_DIR/tests/cli/lib/markdown_blocks.lua" "$doc" "$blocks" \
+    rm -rf "$blocks" && mkdir -p "$blocks"
+    lua5.4 "$SBENGINE_SOURCE_DIR/tests/lib/markdown_blocks.lua" "$doc" "$blocks" "$langs" \
         >"$blocks/index" || exit 1
     local count
     count=$(grep -c . "$blocks/index")
@@ -35,7 +42,10 @@ run_doc_blocks() {
         mkdir -p "$(dirname "$file")"
         cp "$blocks/$id.$lang" "$file"
         case_ "$(basename "$doc") block $id ($lang${name:+, $name})"
-        if [ "$lang" = lua ] && [ -n "$name" ] && [ -z "$expect" ]; then
+        if [ "$lang" = lua ] && [ "$gpu" = no ] && grep -q -- '-- needs a GPU' "$file"; then
+            echo "SKIP [$sb_current] needs a GPU"
+            continue
+        elif [ "$lang" = lua ] && [ -n "$name" ] && [ -z "$expect" ]; then
             [ "${name%.lua}" = "$name" ] && continue # a rockspec: the sh block after it uses it
             run_sb -e "assert(loadfile('$file'))"
         elif [ "$lang" = sh ]; then

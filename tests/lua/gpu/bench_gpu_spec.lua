@@ -4,12 +4,7 @@
 local sb = require "sbengine"
 local session = require "sbengine.session"
 
-if not sb.cuda.available() then
-  describe("sb.bench on CUDA", function()
-    pending("no GPU: " .. select(2, sb.cuda.available()))
-  end)
-  return
-end
+if require("gpu_helper").skip_without_gpu("sb.bench on CUDA") then return end
 
 local src = os.getenv("SBENGINE_SOURCE_DIR")
 local data = os.getenv("SBENGINE_FIXTURES") .. "/bench/mnist512"

@@ -6,12 +6,7 @@
 local sb = require "sbengine"
 local F = sb.nn.functional
 
-if not sb.cuda.available() then
-  describe("CUDA nn ops", function()
-    pending("no GPU: " .. select(2, sb.cuda.available()))
-  end)
-  return
-end
+if require("gpu_helper").skip_without_gpu("CUDA nn ops") then return end
 
 local src = os.getenv("SBENGINE_SOURCE_DIR")
 local fixtures = os.getenv("SBENGINE_FIXTURES") .. "/nn/"

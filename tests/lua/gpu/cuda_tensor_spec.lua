@@ -3,12 +3,7 @@
 -- tolerance. Skipped (pending) without a GPU.
 local sb = require "sbengine"
 
-if not sb.cuda.available() then
-  describe("CUDA tensors", function()
-    pending("no GPU: " .. select(2, sb.cuda.available()))
-  end)
-  return
-end
+if require("gpu_helper").skip_without_gpu("CUDA tensors") then return end
 
 -- Tolerances: elementwise float32 ops agree to rounding (1e-6 relative); reductions and
 -- GEMMs sum in another order (1e-4 relative to the largest magnitude, K up to a few

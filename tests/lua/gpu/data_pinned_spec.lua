@@ -2,12 +2,7 @@
 -- the GPU unchanged. Skipped (pending) without a GPU.
 local sb = require "sbengine"
 
-if not sb.cuda.available() then
-  describe("DataLoader pin_memory", function()
-    pending("no GPU: " .. select(2, sb.cuda.available()))
-  end)
-  return
-end
+if require("gpu_helper").skip_without_gpu("DataLoader pin_memory") then return end
 
 describe("DataLoader pin_memory", function()
   it("fills page-locked buffers whose batches reach the GPU unchanged", function()

@@ -2,12 +2,9 @@
 -- the same values on the CPU (docs/results.md "Run hash").
 local sb = require "sbengine"
 
-describe("sb.results.run_hash on CUDA", function()
-  if not sb.cuda.available() then
-    it("needs a GPU (skipped)", function() end)
-    return
-  end
+if require("gpu_helper").skip_without_gpu("sb.results.run_hash on CUDA") then return end
 
+describe("sb.results.run_hash on CUDA", function()
   it("equals the CPU hash for float32 and float16 outputs on cuda and cuda:0", function()
     local values = { { 0.125, -2.5, 3.0 }, { 0.0, 1.75, -0.0078125 } }
     local metrics = { ["Top 1 Accuracy"] = 0.5 }

@@ -1,4 +1,4 @@
--- sbengine.calls: calling the engine's C functions so that their errors point at the user's
+-- sbengine._calls: calling the engine's C functions so that their errors point at the user's
 -- line, not at the engine's Lua file that made the call (internal; registers nothing).
 local calls = {}
 

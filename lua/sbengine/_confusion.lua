@@ -1,6 +1,6 @@
--- sbengine.confusion: the confusion-matrix bookkeeping shared by the confusion_matrix,
+-- sbengine._confusion: the confusion-matrix bookkeeping shared by the confusion_matrix,
 -- balanced_accuracy and mean_iou meters (lua/sbengine/metrics/); registers nothing.
-local calls = require "sbengine.calls"
+local calls = require "sbengine._calls"
 local core = require "sbengine.core"
 
 local classification = {}
@@ -57,6 +57,25 @@ function classification.tallies(state, opts)
     end
   end
   return tp, predicted, support, total
+end
+
+-- The definition table (for metrics.define) of meter `name` over the C*C counts, with
+-- `compute(state, opts)`; `defaults` (optional) fills options before they are checked.
+function classification.meter(name, compute, defaults)
+  local setup = classification.setup(name)
+  return {
+    name = name,
+    state = { counts = "sum" },
+    setup = function(opts)
+      for k, v in pairs(defaults or {}) do
+        if opts[k] == nil then opts[k] = v end
+      end
+      return setup(opts)
+    end,
+    init = classification.init,
+    update = classification.updater(name),
+    compute = compute,
+  }
 end
 
 return classification

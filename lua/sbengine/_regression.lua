@@ -1,7 +1,7 @@
--- sbengine.regression: the error sums shared by the mse, mae and rmse meters
+-- sbengine._regression: the error sums shared by the mse, mae and rmse meters
 -- (lua/sbengine/metrics/); registers nothing. One state and one C reduction per batch
 -- (core.metric.error_sums); the three meters differ only in how they read the sums.
-local calls = require "sbengine.calls"
+local calls = require "sbengine._calls"
 local core = require "sbengine.core"
 local metrics = require "sbengine.metrics"
 

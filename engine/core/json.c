@@ -1,29 +1,18 @@
-#include "result/json.h"
+#include "core/json.h"
 
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The value tree; writing is in json_write.c. */
+
 const char *sb_json_type_name(sb_json_type type)
 {
-    switch (type) {
-    case SB_JSON_NULL:
-        return "null";
-    case SB_JSON_BOOL:
-        return "boolean";
-    case SB_JSON_INTEGER:
-    case SB_JSON_NUMBER:
-        return "number";
-    case SB_JSON_STRING:
-        return "string";
-    case SB_JSON_ARRAY:
-        return "array";
-    case SB_JSON_OBJECT:
-        return "object";
-    }
-    return "?";
+    static const char *const names[] = {
+        [SB_JSON_NULL] = "null",     [SB_JSON_BOOL] = "boolean",  [SB_JSON_INTEGER] = "number",
+        [SB_JSON_NUMBER] = "number", [SB_JSON_STRING] = "string", [SB_JSON_ARRAY] = "array",
+        [SB_JSON_OBJECT] = "object"};
+    return (unsigned)type < sizeof names / sizeof *names ? names[type] : "?";
 }
 
 static sb_status new_value(sb_json_type type, sb_json **out)
@@ -63,37 +52,6 @@ sb_status sb_json_number(double value, sb_json **out)
     SB_TRY(new_value(SB_JSON_NUMBER, out));
     (*out)->number = value;
     return SB_OK;
-}
-
-bool sb_utf8_valid(const char *text, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        size_t n;
-        unsigned min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1, min = 0x80, c &= 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2, min = 0x800, c &= 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3, min = 0x10000, c &= 0x07;
-        } else {
-            return false;
-        }
-        if (i + n >= len) return false; /* truncated sequence */
-        for (size_t k = 1; k <= n; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return false;
-            c = (c << 6) | (s[i + k] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return false;
-        i += n + 1;
-    }
-    return true;
 }
 
 sb_status sb_json_string(const char *text, size_t len, sb_json **out)
@@ -239,116 +197,4 @@ sb_status sb_json_clone(const sb_json *v, sb_json **out)
 bool sb_json_is_number(const sb_json *v)
 {
     return v && (v->type == SB_JSON_NUMBER || v->type == SB_JSON_INTEGER);
-}
-
-double sb_json_to_double(const sb_json *v)
-{
-    return v->type == SB_JSON_INTEGER ? (double)v->integer : v->number;
-}
-
-void sb_json_format_double(double value, char *buf, size_t bufsize)
-{
-    for (int precision = 15; precision <= 17; precision++) {
-        snprintf(buf, bufsize, "%.*g", precision, value);
-        if (strtod(buf, NULL) == value) break;
-    }
-    /* "%g" can give "inf"/"nan" only for values the constructors reject; a bare integer
-     * spelling ("3") is a valid JSON number and reads back as the same double. */
-}
-
-static sb_status write_string(const char *s, size_t len, sb_buf *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    SB_TRY(sb_buf_append(out, "\"", 1));
-    size_t run = 0; /* bytes copied verbatim in one append */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        char u[7];
-        switch (c) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        default:
-            if (c < 0x20) {
-                u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0', u[4] = hex[c >> 4],
-                u[5] = hex[c & 15], u[6] = '\0';
-                esc = u;
-            }
-        }
-        if (!esc) continue;
-        SB_TRY(sb_buf_append(out, s + run, i - run));
-        SB_TRY(sb_buf_puts(out, esc));
-        run = i + 1;
-    }
-    SB_TRY(sb_buf_append(out, s + run, len - run));
-    return sb_buf_append(out, "\"", 1);
-}
-
-static sb_status write_indent(bool pretty, int depth, sb_buf *out)
-{
-    if (!pretty) return SB_OK;
-    SB_TRY(sb_buf_append(out, "\n", 1));
-    for (int i = 0; i < depth; i++)
-        SB_TRY(sb_buf_append(out, "  ", 2));
-    return SB_OK;
-}
-
-static sb_status write_value(const sb_json *v, bool pretty, int depth, sb_buf *out)
-{
-    char num[40];
-    switch (v->type) {
-    case SB_JSON_NULL:
-        return sb_buf_puts(out, "null");
-    case SB_JSON_BOOL:
-        return sb_buf_puts(out, v->boolean ? "true" : "false");
-    case SB_JSON_INTEGER:
-        return sb_buf_printf(out, "%lld", (long long)v->integer);
-    case SB_JSON_NUMBER:
-        if (!isfinite(v->number))
-            return sb_fail(SB_EINVAL, "JSON has no spelling for %g", v->number);
-        sb_json_format_double(v->number, num, sizeof num);
-        return sb_buf_puts(out, num);
-    case SB_JSON_STRING:
-        return write_string(v->string, v->count, out);
-    case SB_JSON_ARRAY:
-    case SB_JSON_OBJECT:
-        break;
-    }
-    bool object = v->type == SB_JSON_OBJECT;
-    SB_TRY(sb_buf_puts(out, object ? "{" : "["));
-    for (size_t i = 0; i < v->count; i++) {
-        if (i > 0) SB_TRY(sb_buf_puts(out, ","));
-        SB_TRY(write_indent(pretty, depth + 1, out));
-        if (object) {
-            SB_TRY(write_string(v->keys[i], strlen(v->keys[i]), out));
-            SB_TRY(sb_buf_puts(out, pretty ? ": " : ":"));
-        }
-        SB_TRY(write_value(v->items[i], pretty, depth + 1, out));
-    }
-    if (v->count > 0) SB_TRY(write_indent(pretty, depth, out));
-    return sb_buf_puts(out, object ? "}" : "]");
-}
-
-sb_status sb_json_write(const sb_json *value, bool pretty, sb_buf *out)
-{
-    return write_value(value, pretty, 0, out);
 }

@@ -7,7 +7,7 @@ local cli = {}
 -- Results the server already has (same idempotency key) are not duplicated.
 function cli.submit(file)
   local core = require "sbengine.core"
-  local store = require "sbengine.store"
+  local store = require "sbengine._store"
   local results = require "sbengine.results"
   local dicts, err = store.read(file)
   if not dicts then

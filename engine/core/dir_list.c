@@ -1,4 +1,4 @@
-#include "metrics/scripts.h"
+#include "core/dir_list.h"
 
 #include <dirent.h>
 #include <errno.h>

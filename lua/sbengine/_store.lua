@@ -3,7 +3,7 @@
 -- Written with the C writer (sotabench's key order) and appended to textually, so objects
 -- already in the file keep their exact bytes; read with lua-cjson (for `sbengine submit`).
 -- Every write is atomic (temporary file, fsync, rename): a crash leaves the old file; writers
--- are serialised with a lock on the file (core.result.lock_file).
+-- are serialised with a lock on the file (core.sys.lock_file).
 local core = require "sbengine.core"
 local cjson = require "cjson"
 local session = require "sbengine.session"
@@ -56,7 +56,7 @@ function store.append(path, list)
   local new_text = core.result.array_json(list, true)
   -- Read-modify-write under an exclusive lock on the store file itself, so that runs that
   -- finish at the same time append one after the other instead of losing one another's.
-  local lock <close> = store_call(path, core.result.lock_file, path)
+  local lock <close> = store_call(path, core.sys.lock_file, path)
   local old = read_text(path)
   local text
   if old == nil or old:match("^%s*$") then
@@ -65,7 +65,7 @@ function store.append(path, list)
     local n, why = array_length(old)
     if not n then
       local rescue = ("%s.recovered-%s.json"):format(path, os.date("!%Y%m%dT%H%M%SZ"))
-      core.result.write_file_atomic(rescue, new_text .. "\n")
+      core.sys.write_file_atomic(rescue, new_text .. "\n")
       error(("store file %s was not appended to because %s; the %d new result%s %s written "
         .. "to %s"):format(path, why, #list, #list == 1 and "" or "s",
         #list == 1 and "was" or "were", rescue), 0)
@@ -78,7 +78,7 @@ function store.append(path, list)
       text = head .. "," .. new_text:sub(2)
     end
   end
-  store_call(path, core.result.write_file_atomic, path, text .. "\n")
+  store_call(path, core.sys.write_file_atomic, path, text .. "\n")
 end
 
 --- The objects of a store file, decoded (cjson.null for JSON null), or nil, message.

@@ -1,6 +1,6 @@
-/* Finding metric scripts: the files of a folder with a given suffix. */
-#ifndef SB_METRICS_SCRIPTS_H
-#define SB_METRICS_SCRIPTS_H
+/* Listing a folder: its regular files with a given suffix, in a stable order. */
+#ifndef SB_CORE_DIR_LIST_H
+#define SB_CORE_DIR_LIST_H
 
 #include <stddef.h>
 

@@ -3,7 +3,8 @@
 -- trailing options table. Dims are 1-based (Flatten's default start_dim is 2, PyTorch's 1).
 local Module = require "sbengine.nn.module"
 local F = require "sbengine.nn.functional"
-local init = require "sbengine.nn.weight_init"
+local init = require "sbengine.nn._weight_init"
+local util = require "sbengine._util"
 
 local M = {}
 
@@ -18,20 +19,7 @@ local function pair_text(p)
 end
 
 local function check_options(name, opts, known)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error(name .. ": options must be a table, got " .. type(opts), 3)
-  end
-  for k in pairs(opts) do
-    if not known[k] then
-      local names = {}
-      for n in pairs(known) do names[#names + 1] = n end
-      table.sort(names)
-      error(string.format("%s: unknown option '%s' (known: %s)", name, tostring(k),
-        table.concat(names, ", ")), 3)
-    end
-  end
-  return opts
+  return util.check_options(name, opts, known, 2)
 end
 
 local function check_positive_int(name, what, v)
@@ -178,11 +166,7 @@ local function batch_norm_class(name, check_input)
   return BN
 end
 
-local function shape_text(x)
-  local s = {}
-  for i = 1, x:dim() do s[i] = x:size(i) end
-  return "[" .. table.concat(s, ", ") .. "]"
-end
+local shape_text = util.shape_text
 
 M.BatchNorm1d = batch_norm_class("BatchNorm1d", function(x)
   if x:dim() ~= 2 and x:dim() ~= 3 then

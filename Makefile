@@ -1,7 +1,8 @@
 # A thin wrapper around CMake for the README's two commands:
 #   make demo   build, fetch MNIST, run the example benchmark
 #   make test   check formatting and layers, build and run the whole test suite, then again under ASan+UBSan
-# Other targets: build, install (PREFIX=...), test-fast (no sanitizer build), lint, perf, clean.
+# Other targets: build, install (PREFIX=...), test-fast (no sanitizer build), lint, perf, clean,
+# fuzz (each fuzz target for FUZZ_SECONDS, default 60; docs/reliability.md).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 PREFIX     ?= /usr/local
@@ -10,7 +11,7 @@ CMAKE_ARGS ?=
 CTEST_ARGS ?=
 WERROR     ?= $(if $(CI),ON,OFF)
 
-.PHONY: all build demo test test-fast test-asan lint install perf clean
+.PHONY: all build demo test test-fast test-asan lint install perf fuzz clean
 
 all: build
 
@@ -50,6 +51,12 @@ install: build
 
 perf: build
 	tools/perf/run $(BUILD)
+
+FUZZ_SECONDS ?= 60
+fuzz: build
+	tests/fuzz/ctest.sh build $(abspath $(BUILD))
+	$(MAKE) -C tests/fuzz BUILD=$(abspath $(BUILD))/fuzz GENERATED=$(abspath $(BUILD))/generated \
+	        long FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -15,6 +15,7 @@
 #include "core/buildinfo.h"
 #include "gpu/cuda.h"
 #include "runtime.h"
+#include "server_cli.h"
 
 enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
 
@@ -31,6 +32,7 @@ typedef struct cli_options {
     const char *metric_dirs[MAX_METRIC_DIRS];
     int nmetric_dirs;
     int submit, no_cache, quiet, progress;
+    int allow_nonfinite, insecure_http;
     long threads;     /* 0 = default */
     int script_index; /* argv index of the script (or submit FILE); 0 = none */
 } cli_options;
@@ -40,6 +42,8 @@ static const char usage_text[] =
     "       sbengine check [--params] [OPTIONS] SCRIPT.lua [ARGS...]\n"
     "       sbengine submit [OPTIONS] FILE\n"
     "       sbengine devices\n"
+    "       sbengine serve [--db PATH|postgresql://...] [--listen HOST:PORT] [--public-url URL]\n"
+    "       sbengine report STORE.json -o REPORT.html\n"
     "       sbengine -e CODE | -i | --version | --help\n";
 
 static const char help_text[] =
@@ -53,6 +57,8 @@ static const char help_text[] =
     "                      with --params build the result from the parameters only\n"
     "  submit FILE         send the results stored in FILE to the results server\n"
     "  devices             list the devices this engine can use\n"
+    "  serve               run the results server and leaderboards (sbengine serve --help)\n"
+    "  report STORE -o F   the leaderboards of a store file as one HTML file\n"
     "\n"
     "Options:\n"
     "  -e CODE             run CODE (may repeat; runs before SCRIPT)\n"
@@ -67,6 +73,10 @@ static const char help_text[] =
     "  --server URL        results server (default $SOTABENCH_URL)\n"
     "  --profile NAME      profile of ~/.sotabench/sotabenchapi.ini for the token\n"
     "  --submit            submit the results to the server after the run\n"
+    "  --allow-nonfinite   submit results whose model gave NaN or infinite outputs\n"
+    "                      (refused otherwise; also $SBENGINE_ALLOW_NONFINITE=1)\n"
+    "  --insecure-http     send the token over plain http:// to a server that is not\n"
+    "                      loopback (refused otherwise; also $SBENGINE_INSECURE_HTTP=1)\n"
     "  --no-cache          do not look the run hash up on the server; always evaluate\n"
     "  --quiet             no progress bars\n"
     "  --progress          progress bars even when stderr is not a terminal\n"
@@ -229,6 +239,10 @@ static int parse_options(int argc, char **argv, cli_options *o)
             o->submit = 1;
         } else if (strcmp(a, "--no-cache") == 0) {
             o->no_cache = 1;
+        } else if (strcmp(a, "--allow-nonfinite") == 0) {
+            o->allow_nonfinite = 1;
+        } else if (strcmp(a, "--insecure-http") == 0) {
+            o->insecure_http = 1;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             o->quiet = 1;
         } else if (strcmp(a, "--progress") == 0) {
@@ -280,6 +294,8 @@ static int configure_session(lua_State *L, const cli_options *o)
     set_string(L, "profile", o->profile);
     set_boolean(L, "submit", o->submit);
     set_boolean(L, "no_cache", o->no_cache);
+    set_boolean(L, "allow_nonfinite", o->allow_nonfinite);
+    set_boolean(L, "insecure_http", o->insecure_http);
     set_boolean(L, "quiet", o->quiet);
     set_boolean(L, "progress", o->progress);
     if (strcmp(o->command, "check") == 0)
@@ -301,6 +317,7 @@ static int configure_session(lua_State *L, const cli_options *o)
  * returns the exit code they ask for (3 when a submission failed), or nil. */
 static int finish_session(lua_State *L, int ok)
 {
+    runtime_guard_finish();
     if (!push_module_function(L, "sbengine.session", "finish")) {
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
@@ -459,6 +476,8 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "report") == 0))
+        return sb_server_cli(argv[1], argc - 1, argv + 1);
     cli_options o = {0};
     int early = parse_options(argc, argv, &o);
     if (early >= 0) return early;

@@ -1,8 +1,11 @@
 #include "runtime.h"
 
+#include "core/finish_guard.h"
+
 #include <lauxlib.h>
 #include <lualib.h>
 #include <limits.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +98,9 @@ int runtime_pcall(lua_State *L, int nargs, int nresults)
 
 static lua_State *interrupt_state;
 static volatile sig_atomic_t interrupt_signal;
+static volatile sig_atomic_t in_script; /* the script runs: a signal unwinds it */
+static volatile sig_atomic_t finishing; /* the script has ended: the results are next */
+static volatile sig_atomic_t finishing_signals;
 
 static void interrupt_hook(lua_State *L, lua_Debug *ar)
 {
@@ -103,23 +109,149 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, "interrupted by %s", interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-/* Async-signal-safe: lua_sethook is documented as safe to call from a signal handler. */
+/* --- async-signal-safe output: write(2) only, no stdio, no allocation --- */
+static void say(const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, s, n);
+        if (w <= 0) return;
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+static void say_int(long v)
+{
+    char buf[24], *p = buf + sizeof buf - 1;
+    *p = '\0';
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    say(p);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
+/* Writes the whole payload to a new file at `path`; 1 on success. */
+static int write_rescue(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return 0;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, data + done, len - done);
+        if (w <= 0) break;
+        done += (size_t)w;
+    }
+    int ok = done == len && fsync(fd) == 0;
+    if (close(fd) != 0) ok = 0;
+    if (!ok) unlink(path);
+    return ok;
+}
+
+/* A second signal while the results are being stored: save them to a rescue file, say
+ * what was kept, and end now. */
+static void stop_storing(int sig, sb_finish_guard *g)
+{
+    const char *saved = NULL;
+    for (int i = 0; i < SB_FINISH_MAX_RESCUES && g->rescues[i] && !saved; i++)
+        if (write_rescue(g->rescues[i], g->payload, g->payload_len)) saved = g->rescues[i];
+    say("sbengine: stopped by a second ");
+    say(signal_name(sig));
+    say(" while storing the results: ");
+    if (saved) {
+        say("the ");
+        say_int(g->count);
+        say(g->count == 1 ? " result of this run was saved to "
+                          : " results of this run were saved to ");
+        say(saved);
+        say(" (sbengine submit ");
+        say(saved);
+        say(" sends them); ");
+        say(g->store);
+        say(" was left as it was or already holds them\n");
+    } else {
+        say("no rescue file could be written; the results of this run follow as JSON\n");
+        say(g->payload);
+        say("\n");
+    }
+    _exit(128 + sig);
+}
+
+/* Async-signal-safe. During the script: the first signal raises a Lua error at the next
+ * instruction (lua_sethook is documented as safe here), a second kills the process. During
+ * the end-of-run store write: the first signal waits for the write, a second saves the
+ * results to a rescue file. After it: the signal says where the results are and ends. */
 static void on_interrupt(int sig)
 {
-    signal(sig, SIG_DFL); /* a second signal ends the process */
-    interrupt_signal = sig;
-    lua_sethook(interrupt_state, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    sb_finish_guard *g = sb_finish_guard_get();
+    if (g->phase == SB_FINISH_STORING) {
+        if (!interrupt_signal) interrupt_signal = sig;
+        if (g->signals++ == 0) {
+            say("sbengine: ");
+            say(signal_name(sig));
+            say(" received while storing the results: finishing the write first (a second "
+                "signal stops at once and saves them to a rescue file)\n");
+            return;
+        }
+        stop_storing(sig, g);
+    }
+    if (g->phase == SB_FINISH_STORED) {
+        say("sbengine: interrupted by ");
+        say(signal_name(sig));
+        say("; ");
+        say(g->note);
+        say("\n");
+        _exit(128 + sig);
+    }
+    if (in_script && !interrupt_signal) {
+        interrupt_signal = sig;
+        lua_sethook(interrupt_state, interrupt_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+        return;
+    }
+    if (finishing && !in_script && finishing_signals++ == 0) {
+        /* between the script's end and the store write: let the results be stored */
+        if (!interrupt_signal) interrupt_signal = sig;
+        say("sbengine: ");
+        say(signal_name(sig));
+        say(" received: storing the results of this run first\n");
+        return;
+    }
+    /* a second signal during the script, or after the end of the run: the usual end */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install(void (*handler)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART; /* a store write blocked in flock() or write() resumes */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 int runtime_pcall_interruptible(lua_State *L, int nargs, int nresults)
 {
     interrupt_state = L;
-    signal(SIGINT, on_interrupt);
-    signal(SIGTERM, on_interrupt);
+    install(on_interrupt);
+    in_script = 1;
     int status = runtime_pcall(L, nargs, nresults);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    in_script = 0;
+    finishing = 1;
     return status;
+}
+
+void runtime_guard_finish(void)
+{
+    install(on_interrupt);
+    finishing = 1;
 }
 
 int runtime_interrupt_signal(void)

@@ -23,8 +23,12 @@ int runtime_pcall(lua_State *L, int nargs, int nresults);
 /* runtime_pcall under SIGINT/SIGTERM handlers, as `lua` does for its scripts: the first
  * signal raises a Lua error ("interrupted by SIGINT") at the next Lua instruction, so the
  * script unwinds and the end-of-run hooks still store its results; a second signal while
- * the script is still running kills the process the usual way. */
+ * the script is still running kills the process the usual way. The handlers stay installed
+ * afterwards: while the results are being stored (core/finish_guard.h) a signal waits for
+ * the write, a second saves them to a rescue file, and once stored it says where. */
 int runtime_pcall_interruptible(lua_State *L, int nargs, int nresults);
+/* Installs those handlers for the end of the run (when no script ran under them). */
+void runtime_guard_finish(void);
 /* The signal that interrupted a script (SIGINT, SIGTERM), or 0. */
 int runtime_interrupt_signal(void);
 

@@ -6,6 +6,7 @@
  *       the non-zero cells of this batch's C*C counts (1-based, row-major: row = true class)
  *   error_sums(output, target, [op])     -> sum_sq, sum_abs, count
  *   nll_sum(output, target, log_probs, [ignore_index], [op]) -> sum, count
+ *   nonfinite_rows(output)               -> rows of output holding a NaN or an infinity
  * `op` names the caller in error messages (the meter's name, "accuracy"). */
 #include <lauxlib.h>
 #include <lua.h>
@@ -121,14 +122,21 @@ static int metric_nll_sum(lua_State *L)
     return 2;
 }
 
+static int metric_nonfinite_rows(lua_State *L)
+{
+    sb_tensor *output = sbL_check_tensor(L, 1);
+    int64_t rows = 0;
+    sbL_check(L, sb_metric_nonfinite_rows(output, &rows), "nonfinite_rows");
+    lua_pushinteger(L, (lua_Integer)rows);
+    return 1;
+}
+
 int sbL_open_metric(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
-        {"topk_correct", metric_topk_correct},
-        {"confusion_add", metric_confusion_add},
-        {"error_sums", metric_error_sums},
-        {"nll_sum", metric_nll_sum},
-        {NULL, NULL},
+        {"topk_correct", metric_topk_correct},     {"confusion_add", metric_confusion_add},
+        {"error_sums", metric_error_sums},         {"nll_sum", metric_nll_sum},
+        {"nonfinite_rows", metric_nonfinite_rows}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;

@@ -18,7 +18,8 @@
     X(metric)                                                                                      \
     X(data)                                                                                        \
     X(image)                                                                                       \
-    X(vision)
+    X(vision)                                                                                      \
+    X(finish)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

@@ -17,7 +17,9 @@
 static long seconds_to_ms(lua_State *L, int idx, const char *field, double dflt)
 {
     double s = sbL_optfield_number(L, idx, field, dflt);
-    if (s < 0) luaL_error(L, "request: option '%s' must be >= 0 seconds", field);
+    /* NaN fails both tests; the cap keeps the milliseconds (and their doublings) in a long */
+    if (!(s >= 0 && s <= 1e6))
+        luaL_error(L, "request: option '%s' must be from 0 to 1000000 seconds, got %f", field, s);
     return (long)(s * 1000.0 + 0.5);
 }
 

@@ -190,13 +190,15 @@ static int vision_svhn(lua_State *L)
     return 1;
 }
 
-/* tar_extract(archive, dest_dir, prefix) -> number of files written */
+/* tar_extract(archive, dest_dir, prefix, max_bytes) -> number of files written */
 static int vision_tar_extract(lua_State *L)
 {
     int count = 0;
+    lua_Integer max = luaL_checkinteger(L, 4);
+    if (max < 1) return luaL_error(L, "tar_extract: max_bytes must be positive");
     sbL_check(L,
               sb_tar_extract(luaL_checkstring(L, 1), luaL_checkstring(L, 2), luaL_checkstring(L, 3),
-                             &count),
+                             (size_t)max, &count),
               NULL);
     lua_pushinteger(L, count);
     return 1;

@@ -28,10 +28,10 @@ static void planes_to_hwc(const uint8_t *planes, uint8_t *hwc)
 static void locate(const char *root, const char *subdir, const char *name, char *path, size_t size)
 {
     snprintf(path, size, "%s/%s/%s", root, subdir, name);
-    if (sb_file_exists(path)) return;
+    if (sb_path_exists(path)) return;
     char direct[4096];
     snprintf(direct, sizeof direct, "%s/%s", root, name);
-    if (sb_file_exists(direct)) snprintf(path, size, "%s", direct);
+    if (sb_path_exists(direct)) snprintf(path, size, "%s", direct);
 }
 
 /* Appends the images (HWC) and labels of one batch of torchvision's python version. */
@@ -159,7 +159,7 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
     }
     for (int f = 0; f < nfiles && s == SB_OK; f++) {
         locate(root, subdir, names[f], paths[f], sizeof paths[f]);
-        if (!sb_file_exists(paths[f])) {
+        if (!sb_path_exists(paths[f])) {
             s = sb_fail(SB_EIO,
                         "CIFAR%d: %s not found in '%s/%s/' nor in '%s' (download "
                         "cifar-%d-binary.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html "
@@ -167,7 +167,12 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
                         classes, names[f], root, subdir, root, classes, root);
             break;
         }
-        s = sb_read_file(paths[f], &files[f], &lens[f]);
+        /* A batch file holds 10,000 records (CIFAR-100's train.bin 50,000): read no more. */
+        sb_read_limit limit = {record * (classes == 100 && train ? 50000 : 10000), NULL, NULL,
+                               classes == 10 ? "a CIFAR-10 batch file (10,000 records)"
+                               : train       ? "CIFAR-100's train.bin (50,000 records)"
+                                             : "CIFAR-100's test.bin (10,000 records)"};
+        s = sb_read_file_bounded(paths[f], &limit, &files[f], &lens[f]);
         if (s == SB_OK && (lens[f] == 0 || lens[f] % record != 0))
             s = sb_fail(SB_EFORMAT,
                         "%s: %zu bytes is not a whole number of %zu-byte CIFAR%d records "
@@ -240,7 +245,7 @@ static bool split_present(const char *root, int classes, bool train)
     for (int i = 0; i < n; i++) {
         char path[4096];
         locate(root, subdir, names[i], path, sizeof path);
-        if (!sb_file_exists(path)) return false;
+        if (!sb_path_exists(path)) return false;
     }
     return true;
 }
@@ -307,7 +312,7 @@ sb_status sb_cifar_download(const char *root, int classes, bool train, const cha
     }
     int count = 0;
     const char *subdir = classes == 10 ? "cifar-10-batches-bin/" : "cifar-100-binary/";
-    SB_TRY(sb_tar_extract(archive, root, subdir, &count));
+    SB_TRY(sb_tar_extract(archive, root, subdir, SB_CIFAR_ARCHIVE_MAX, &count));
     if (!split_present(root, classes, train))
         return sb_fail(SB_EFORMAT, "CIFAR%d: %s has no %s files for the %s split", classes, archive,
                        subdir, train ? "train" : "test");

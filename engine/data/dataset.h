@@ -148,8 +148,13 @@ extern const char *const sb_cifar_default_mirrors;
 sb_status sb_cifar_download(const char *root, int classes, bool train, const char *mirrors,
                             const char *md5, sb_data_progress_fn progress, void *ctx);
 
+/* The most a CIFAR binary archive may inflate to: the real ones are 185 MB. */
+#define SB_CIFAR_ARCHIVE_MAX ((size_t)200 << 20)
+
 /* Extracts the regular files of a tar archive (plain or gzip) whose names start with
- * `prefix` into `dest_dir`, keeping their relative paths; returns how many in *count. */
-sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *prefix, int *count);
+ * `prefix` into `dest_dir`, keeping their relative paths; returns how many in *count.
+ * The archive may hold (inflate to) at most `max_len` bytes. */
+sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *prefix,
+                         size_t max_len, int *count);
 
 #endif

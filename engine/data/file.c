@@ -9,16 +9,79 @@
 #include <unistd.h>
 #include <zlib.h>
 
-static sb_status read_plain(const char *path, uint8_t **data, size_t *len)
+/* The bound's state during one read: the limit once known (0 = not yet). */
+typedef struct bound {
+    const sb_read_limit *spec;
+    const char *path;
+    size_t limit;
+} bound;
+
+static sb_status too_large(const bound *b, bool inflated)
+{
+    return sb_fail(SB_EFORMAT,
+                   "'%s' %s more than %zu bytes, the most %s allows (a corrupt file or a "
+                   "decompression bomb); refusing to read further",
+                   b->path, inflated ? "inflates to" : "holds", b->limit,
+                   b->spec->allows ? b->spec->allows : "this file");
+}
+
+/* Decides the limit from the content so far, once; then checks `have` against it. */
+static sb_status bound_check(bound *b, const uint8_t *head, size_t have, bool complete,
+                             bool inflated)
+{
+    if (!b->spec) return SB_OK;
+    if (b->limit == 0) {
+        if (b->spec->from_head)
+            SB_TRY(b->spec->from_head(b->spec->ctx, b->path, head, have, complete, &b->limit));
+        else
+            b->limit = b->spec->max_len;
+    }
+    if (b->limit && have > b->limit) return too_large(b, inflated);
+    return SB_OK;
+}
+
+static sb_status read_plain(const char *path, bound *b, uint8_t **data, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return sb_fail(SB_EIO, "cannot open '%s': %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        int err = errno;
+        close(fd);
+        return sb_fail(SB_EIO, "cannot read '%s': %s", path, strerror(err));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return sb_fail(SB_EIO, "'%s' is a folder, not a file", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
         close(fd);
         return sb_fail(SB_EIO, "'%s' is not a regular file", path);
     }
     size_t size = (size_t)st.st_size;
+    if (b->spec) {
+        /* A plain file's size is known before reading: check it against the bound that its
+         * first bytes give (the gzip magic defers the check to the inflation). */
+        uint8_t head[4096];
+        ssize_t n;
+        do
+            n = pread(fd, head, sizeof head, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            return sb_fail(SB_EIO, "cannot read '%s': %s", path, strerror(err));
+        }
+        bool gz = n >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+        if (!gz) {
+            sb_status s = bound_check(b, head, (size_t)n, (size_t)n == size, false);
+            if (s == SB_OK && b->limit && size > b->limit) s = too_large(b, false);
+            if (s != SB_OK) {
+                close(fd);
+                return s;
+            }
+        }
+    }
     uint8_t *buf = malloc(size ? size : 1);
     if (!buf) {
         close(fd);
@@ -44,8 +107,8 @@ static sb_status read_plain(const char *path, uint8_t **data, size_t *len)
 }
 
 /* Inflates every gzip member of `in`; trailing zero padding is tolerated as gzip does. */
-static sb_status gunzip(const char *path, const uint8_t *in, size_t in_len, uint8_t **data,
-                        size_t *len)
+static sb_status gunzip(const char *path, bound *b, const uint8_t *in, size_t in_len,
+                        uint8_t **data, size_t *len)
 {
     size_t cap = in_len * 4 + 1024, used = 0;
     uint8_t *out = malloc(cap);
@@ -64,8 +127,17 @@ static sb_status gunzip(const char *path, const uint8_t *in, size_t in_len, uint
         return sb_fail(SB_EUNSUPPORTED, "'%s' is larger than 4 GiB compressed", path);
     }
     for (;;) {
+        sb_status bs = bound_check(b, out, used, false, true);
+        if (bs != SB_OK) {
+            inflateEnd(&zs);
+            free(out);
+            return bs;
+        }
         if (used == cap) {
             size_t ncap = cap * 2;
+            /* never past the bound + 1 byte, which is enough to see it exceeded (used <= limit
+             * here, so this still grows) */
+            if (b->limit && ncap > b->limit + 1) ncap = b->limit + 1;
             uint8_t *grown = realloc(out, ncap);
             if (!grown) {
                 inflateEnd(&zs);
@@ -77,6 +149,9 @@ static sb_status gunzip(const char *path, const uint8_t *in, size_t in_len, uint
         }
         size_t room = cap - used;
         if (room > UINT32_MAX) room = UINT32_MAX;
+        /* Small steps until the bound is known, then no further than one byte past it. */
+        if (b->spec && b->limit == 0 && room > 65536) room = 65536;
+        if (b->limit && room > b->limit + 1 - used) room = b->limit + 1 - used;
         zs.next_out = out + used;
         zs.avail_out = (uInt)room;
         int rc = inflate(&zs, Z_NO_FLUSH);
@@ -111,18 +186,25 @@ static sb_status gunzip(const char *path, const uint8_t *in, size_t in_len, uint
         return sb_fail(SB_EFORMAT, "corrupt gzip file '%s': %s", path, why);
     }
     inflateEnd(&zs);
+    sb_status bs = bound_check(b, out, used, true, true);
+    if (bs != SB_OK) {
+        free(out);
+        return bs;
+    }
     *data = out;
     *len = used;
     return SB_OK;
 }
 
-sb_status sb_read_file(const char *path, uint8_t **data, size_t *len)
+sb_status sb_read_file_bounded(const char *path, const sb_read_limit *limit, uint8_t **data,
+                               size_t *len)
 {
+    bound b = {limit, path, 0};
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    SB_TRY(read_plain(path, &raw, &raw_len));
+    SB_TRY(read_plain(path, &b, &raw, &raw_len));
     if (raw_len >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-        sb_status s = gunzip(path, raw, raw_len, data, len);
+        sb_status s = gunzip(path, &b, raw, raw_len, data, len);
         free(raw);
         return s;
     }
@@ -131,10 +213,21 @@ sb_status sb_read_file(const char *path, uint8_t **data, size_t *len)
     return SB_OK;
 }
 
+sb_status sb_read_file(const char *path, uint8_t **data, size_t *len)
+{
+    return sb_read_file_bounded(path, NULL, data, len);
+}
+
 bool sb_file_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool sb_path_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
 }
 
 sb_status sb_check_readable_dir(const char *dir)

@@ -281,7 +281,8 @@ sb_status sb_imagenet_prepare(const char *root, const char *split, const char *d
     snprintf(tmp, sizeof tmp, "%s/.sbengine_devkit", root);
     remove_tree(tmp);
     int extracted = 0;
-    sb_status s = sb_tar_extract(devkit, tmp, "ILSVRC2012_devkit_t12/data/", &extracted);
+    sb_status s = sb_tar_extract(devkit, tmp, "ILSVRC2012_devkit_t12/data/", SB_IMAGENET_DEVKIT_MAX,
+                                 &extracted);
     static char idx_to_wnid[MAX_IDS][16];
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     pthread_mutex_lock(&lock);
@@ -305,7 +306,7 @@ sb_status sb_imagenet_prepare(const char *root, const char *split, const char *d
             remove_tree(staging);
             s = sb_make_dirs(staging);
         }
-        if (s == SB_OK) s = sb_tar_extract(archive, staging, "", &extracted);
+        if (s == SB_OK) s = sb_tar_extract(archive, staging, "", SB_IMAGENET_VAL_MAX, &extracted);
         if (s == SB_OK) s = sort_val_images(staging, truth, ntruth, idx_to_wnid, nids);
         /* The folder appears whole or not at all: a failed run leaves no half-made val/. */
         if (s == SB_OK && rename(staging, split_dir) != 0)

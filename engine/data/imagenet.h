@@ -15,6 +15,9 @@
 #define SB_IMAGENET_DEVKIT "ILSVRC2012_devkit_t12.tar.gz"
 #define SB_IMAGENET_VAL "ILSVRC2012_img_val.tar"
 #define SB_IMAGENET_META "sbengine_meta.tsv"
+/* The most the archives may hold (the real ones: 2.6 MB inflated, 6.7 GB). */
+#define SB_IMAGENET_DEVKIT_MAX ((size_t)64 << 20)
+#define SB_IMAGENET_VAL_MAX ((size_t)8 << 30)
 extern const char *const sb_imagenet_devkit_md5; /* the published md5s */
 extern const char *const sb_imagenet_val_md5;
 

@@ -23,11 +23,9 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int expected_ndim,
-                       int64_t *dims, const uint8_t **data)
+/* The magic number's checks (len >= 4). */
+static sb_status idx_check_magic(const char *what, const uint8_t *bytes, int expected_ndim)
 {
-    if (len < 4)
-        return sb_fail(SB_EFORMAT, "%s: truncated IDX file (%zu bytes, no header)", what, len);
     if (bytes[0] != 0 || bytes[1] != 0)
         return sb_fail(SB_EFORMAT,
                        "%s: wrong magic number 0x%08x (not an IDX file; expected 0x0000%02x%02x)",
@@ -39,6 +37,52 @@ sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int e
     if (bytes[3] != expected_ndim)
         return sb_fail(SB_EFORMAT, "%s: wrong magic number 0x%08x: %d dimensions, expected %d",
                        what, be32(bytes), bytes[3], expected_ndim);
+    return SB_OK;
+}
+
+/* Extra bytes an IDX file may inflate to beyond what its header declares: enough for
+ * sb_idx_parse to report trailing bytes, far too little for a decompression bomb. */
+#define SB_IDX_SLACK ((size_t)64 << 10)
+
+/* sb_content_limit_fn for an IDX file: its header's size and data size, plus the slack.
+ * ctx points to the expected number of dimensions. */
+static sb_status idx_limit(void *ctx, const char *path, const uint8_t *head, size_t have,
+                           bool complete, size_t *limit)
+{
+    int ndim = *(const int *)ctx;
+    size_t header = 4 + 4 * (size_t)ndim;
+    if (have < header) {
+        if (have >= 4) SB_TRY(idx_check_magic(path, head, ndim));
+        if (complete) *limit = have; /* too short: sb_idx_parse says so */
+        return SB_OK;
+    }
+    SB_TRY(idx_check_magic(path, head, ndim));
+    size_t total = 1;
+    for (int i = 0; i < ndim; i++) {
+        size_t d = be32(head + 4 + 4 * i);
+        if (d && total > SIZE_MAX / d)
+            return sb_fail(SB_EFORMAT, "%s: IDX dimensions overflow", path);
+        total *= d;
+    }
+    if (total > SIZE_MAX - header - SB_IDX_SLACK)
+        return sb_fail(SB_EFORMAT, "%s: IDX dimensions overflow", path);
+    *limit = header + total + SB_IDX_SLACK;
+    return SB_OK;
+}
+
+/* Reads an IDX file (plain or .gz) inflating no more than its header allows. */
+static sb_status idx_read(const char *path, int ndim, uint8_t **data, size_t *len)
+{
+    sb_read_limit limit = {0, idx_limit, &ndim, "its IDX header"};
+    return sb_read_file_bounded(path, &limit, data, len);
+}
+
+sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int expected_ndim,
+                       int64_t *dims, const uint8_t **data)
+{
+    if (len < 4)
+        return sb_fail(SB_EFORMAT, "%s: truncated IDX file (%zu bytes, no header)", what, len);
+    SB_TRY(idx_check_magic(what, bytes, expected_ndim));
     size_t header = 4 + 4 * (size_t)expected_ndim;
     if (len < header)
         return sb_fail(SB_EFORMAT, "%s: truncated IDX file (%zu bytes, header needs %zu)", what,
@@ -67,7 +111,7 @@ bool sb_mnist_locate(const char *root, const char *name, char *path, size_t path
                                            "%s/%s.gz"};
     for (size_t i = 0; i < sizeof patterns / sizeof *patterns; i++) {
         snprintf(path, pathsize, patterns[i], root, name);
-        if (sb_file_exists(path)) return true;
+        if (sb_path_exists(path)) return true;
     }
     snprintf(path, pathsize, patterns[0], root, name);
     return false;
@@ -90,8 +134,8 @@ sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out)
 
     uint8_t *image_file = NULL, *label_file = NULL;
     size_t image_len, label_len;
-    sb_status s = sb_read_file(image_path, &image_file, &image_len);
-    if (s == SB_OK) s = sb_read_file(label_path, &label_file, &label_len);
+    sb_status s = idx_read(image_path, 3, &image_file, &image_len);
+    if (s == SB_OK) s = idx_read(label_path, 1, &label_file, &label_len);
     int64_t idims[3], ldims[1];
     const uint8_t *pixels = NULL, *raw_labels = NULL;
     if (s == SB_OK) s = sb_idx_parse(image_path, image_file, image_len, 3, idims, &pixels);
@@ -155,7 +199,7 @@ static sb_status verify_mnist(void *ctx, const char *tmp_path)
     mnist_fetch *f = ctx;
     uint8_t *data;
     size_t len;
-    SB_TRY(sb_read_file(tmp_path, &data, &len));
+    SB_TRY(idx_read(tmp_path, strstr(f->res->name, "idx3") ? 3 : 1, &data, &len));
     char got[33];
     sb_md5_hex(data, len, got);
     if (strcmp(got, f->res->md5) != 0) {

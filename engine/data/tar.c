@@ -62,8 +62,10 @@ static bool read_full(gzFile f, void *buf, size_t n)
     return true;
 }
 
-/* Streams the archive: memory stays at one member's worth of buffer however large it is. */
-sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *prefix, int *count)
+/* Streams the archive: memory stays at one member's worth of buffer however large it is;
+ * `max_len` bounds the bytes it may hold (inflate to), so a gzip bomb stops early. */
+sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *prefix,
+                         size_t max_len, int *count)
 {
     gzFile f = gzopen(archive, "rb");
     if (!f) return sb_fail(SB_EIO, "cannot open tar archive '%s': %s", archive, strerror(errno));
@@ -94,6 +96,13 @@ sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *
         }
         uint64_t size = tar_number(h + 124, 12, &ok_size);
         uint64_t padded = (size + 511) / 512 * 512;
+        if (ok_size && pos + 512 + padded > max_len) {
+            s = sb_fail(SB_EFORMAT,
+                        "tar archive '%s' holds more than %zu bytes, the most this archive may "
+                        "(a damaged or different file)",
+                        archive, max_len);
+            break;
+        }
         char type = (char)h[156];
         char name[4096];
         if (long_name[0]) {

@@ -65,9 +65,12 @@ static sb_status check_layout(const char *what, st_header *h, uint64_t data_len,
                            (unsigned long long)data_len);
         }
         uint64_t bytes = t->dtype->size;
-        bool overflow = false;
-        for (int d = 0; d < t->ndim; d++)
+        bool overflow = false, empty = false;
+        for (int d = 0; d < t->ndim; d++) {
             overflow |= __builtin_mul_overflow(bytes, (uint64_t)t->shape[d], &bytes);
+            empty |= t->shape[d] == 0;
+        }
+        if (empty) bytes = 0, overflow = false; /* [0, 2^40, 2^40] holds nothing */
         if (overflow || bytes != t->end - t->begin) {
             char shape[160];
             sb_shape_format(t->ndim, t->shape, shape, sizeof shape);
@@ -126,11 +129,7 @@ static sb_status make_tensor(const char *what, const st_info *t, const unsigned 
     const sb_dtype dtype = t->dtype->loaded;
     if (storage && (data_pos + t->begin) % esize == 0) {
         int64_t strides[SB_MAX_DIMS];
-        int64_t s = 1;
-        for (int d = t->ndim - 1; d >= 0; d--) {
-            strides[d] = s;
-            s *= t->shape[d];
-        }
+        sb_contiguous_strides(t->ndim, t->shape, strides);
         /* An empty tensor may sit at the very end; its offset is then clamped to 0. */
         int64_t numel = (int64_t)((t->end - t->begin) / esize);
         int64_t offset = numel ? (int64_t)((data_pos + t->begin) / esize) : 0;

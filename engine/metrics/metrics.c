@@ -91,23 +91,24 @@ static sb_status check_rows(const sb_tensor *output, const sb_tensor *target)
     return SB_OK;
 }
 
-/* How many classes topk would put before `label` in this row: larger scores first, ties
- * by lower column; a NaN target score ranks after every number. One loop per element type
- * so the compiler can vectorise the common float32 case. */
+/* How many classes topk would put before `label` in this row, in torch.topk's order: larger
+ * scores first, NaN larger than every number, ties (NaN with NaN too) by lower column. So an
+ * all-NaN row predicts column 0, as in PyTorch. One loop per element type so the compiler
+ * can vectorise the common float32 case. */
 #define SB_DEFINE_RANK(name, type)                                                                 \
     static int64_t name(const type *row, int64_t c, int64_t label)                                 \
     {                                                                                              \
         type st = row[label];                                                                      \
         int64_t rank = 0;                                                                          \
         if (isnan(st)) {                                                                           \
-            for (int64_t j = 0; j < c; j++)                                                        \
-                rank += !isnan(row[j]);                                                            \
+            for (int64_t j = 0; j < label; j++)                                                    \
+                rank += isnan(row[j]) != 0;                                                        \
             return rank;                                                                           \
         }                                                                                          \
         for (int64_t j = 0; j < label; j++)                                                        \
-            rank += row[j] >= st;                                                                  \
+            rank += row[j] >= st || isnan(row[j]);                                                 \
         for (int64_t j = label + 1; j < c; j++)                                                    \
-            rank += row[j] > st;                                                                   \
+            rank += row[j] > st || isnan(row[j]);                                                  \
         return rank;                                                                               \
     }
 SB_DEFINE_RANK(rank_f32, float)
@@ -186,9 +187,10 @@ sb_status sb_metric_confusion_add(const sb_tensor *output, const sb_tensor *targ
             int64_t b = i / spatial, sp = i % spatial;
             int64_t base = b * classes * spatial + sp;
             double best = at(&o, base);
-            for (int64_t c = 1; c < classes; c++) {
+            /* torch.argmax: the first NaN wins, else the first maximum */
+            for (int64_t c = 1; c < classes && !isnan(best); c++) {
                 double x = at(&o, base + c * spatial);
-                if (x > best) best = x, pred = c;
+                if (x > best || isnan(x)) best = x, pred = c;
             }
         } else {
             s = class_id(at(&o, i), num_classes, "output", &pred);
@@ -263,4 +265,29 @@ sb_status sb_metric_nll_sum(const sb_tensor *output, const sb_tensor *target, bo
     *count = used;
     release_pair(&o, &t);
     return s;
+}
+
+sb_status sb_metric_nonfinite_rows(const sb_tensor *output, int64_t *rows)
+{
+    *rows = 0;
+    if (!sb_dtype_is_floating(output->dtype)) return SB_OK;
+    values o;
+    SB_TRY(read_values(output, &o));
+    int64_t n = output->ndim == 0 ? 1 : output->sizes[0];
+    int64_t per = n > 0 ? sb_tensor_numel(output) / n : 0, bad = 0;
+    for (int64_t r = 0; r < n; r++) {
+        const int64_t base = r * per;
+        bool finite = true;
+        if (o.f32) {
+            for (int64_t j = 0; j < per; j++)
+                finite &= isfinite(o.f32[base + j]) != 0;
+        } else {
+            for (int64_t j = 0; j < per; j++)
+                finite &= isfinite(o.f64[base + j]) != 0;
+        }
+        bad += !finite;
+    }
+    *rows = bad;
+    sb_tensor_free(o.owned);
+    return SB_OK;
 }

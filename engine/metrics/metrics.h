@@ -15,7 +15,8 @@
 #include "tensor/tensor.h"
 
 /* For output (N, C) and target (N) or (N, 1): correct[i] = how many rows have their target
- * among the ks[i] highest scores (ranking as topk: larger first, ties by lower column).
+ * among the ks[i] highest scores (ranking as torch.topk: larger first, NaN above every number,
+ * ties by lower column).
  * *rows = N. A k larger than C counts every row. */
 sb_status sb_metric_topk_correct(const sb_tensor *output, const sb_tensor *target, int nk,
                                  const int64_t *ks, int64_t *correct, int64_t *rows);
@@ -23,8 +24,9 @@ sb_status sb_metric_topk_correct(const sb_tensor *output, const sb_tensor *targe
 /* Adds to counts[t * num_classes + p] (row = true class, column = predicted, as
  * sklearn's confusion_matrix) for each element. `output` is either scores with one more
  * dimension than `target` (dim 1 is the class dim: (N, C) or (N, C, H, W)), reduced by
- * argmax (first maximum on ties), or predicted class ids with the target's shape.
- * Targets equal to ignore_index (when has_ignore) are skipped. *counted = elements added. */
+ * argmax as torch.argmax (the first NaN, else the first maximum), or predicted class ids with the
+ * target's shape. Targets equal to ignore_index (when has_ignore) are skipped. *counted = elements
+ * added. */
 sb_status sb_metric_confusion_add(const sb_tensor *output, const sb_tensor *target,
                                   int64_t num_classes, bool has_ignore, int64_t ignore_index,
                                   int64_t *counts, int64_t *counted);
@@ -39,5 +41,9 @@ sb_status sb_metric_error_sums(const sb_tensor *output, const sb_tensor *target,
  * has_ignore) are skipped. */
 sb_status sb_metric_nll_sum(const sb_tensor *output, const sb_tensor *target, bool log_probs,
                             bool has_ignore, int64_t ignore_index, double *sum_nll, int64_t *count);
+
+/* How many rows (slices along dim 0; a 0-D tensor is one row) of `output` hold a NaN or an
+ * infinity. Integer tensors have none. */
+sb_status sb_metric_nonfinite_rows(const sb_tensor *output, int64_t *rows);
 
 #endif

@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "net/http.h"
 
+#include <errno.h>
+#include <limits.h>
+
 #include "core/buf.h"
 #include "net/curl_lazy.h"
 #include <stdio.h>
@@ -26,23 +29,48 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+bool sb_http_retry_after(const char *line, size_t n, long *seconds)
+{
+    static const char name[] = "retry-after:";
+    if (n <= sizeof name - 1 || strncasecmp(line, name, sizeof name - 1) != 0) return false;
+    char value[32];
+    size_t vlen = n - (sizeof name - 1);
+    if (vlen >= sizeof value) vlen = sizeof value - 1;
+    memcpy(value, line + sizeof name - 1, vlen);
+    value[vlen] = '\0';
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    /* Only the delta-seconds form; an HTTP-date (or a negative number) falls back to the
+     * backoff. Beyond a day is as good as forever: it is refused by any sane maximum, and
+     * the value stays far from overflowing once turned into milliseconds. */
+    if (end == value || v < 0) return false;
+    if (errno == ERANGE || v > SB_HTTP_RETRY_AFTER_CAP) v = SB_HTTP_RETRY_AFTER_CAP;
+    *seconds = v;
+    return true;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
 {
     attempt_state *a = user;
     size_t n = size * nmemb;
-    static const char name[] = "retry-after:";
-    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
-        char value[32];
-        size_t vlen = n - (sizeof name - 1);
-        if (vlen >= sizeof value) vlen = sizeof value - 1;
-        memcpy(value, data + sizeof name - 1, vlen);
-        value[vlen] = '\0';
-        char *end = NULL;
-        long seconds = strtol(value, &end, 10);
-        /* Only the delta-seconds form; an HTTP-date falls back to the backoff. */
-        if (end != value && seconds >= 0) a->retry_after_s = seconds;
-    }
+    long seconds;
+    if (sb_http_retry_after(data, n, &seconds)) a->retry_after_s = seconds;
     return n;
+}
+
+/* `url` for messages, with its user name and password (if any) replaced by "***". */
+static void url_for_message(const char *url, char *out, size_t size)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : url;
+    size_t authority = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', authority);
+    if (!at) {
+        snprintf(out, size, "%s", url);
+        return;
+    }
+    snprintf(out, size, "%.*s***%s", (int)(host - url), url, at);
 }
 
 static void sleep_ms(long ms)
@@ -137,10 +165,15 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
         CURLcode code = curl_easy_perform(curl);
         resp->attempts = attempt + 1;
         int last = attempt >= max_retries;
-        long wait = backoff_ms << (attempt < 20 ? attempt : 20);
+        long wait = backoff_ms; /* backoff_ms * 2^attempt, saturating */
+        for (int k = 0; k < attempt && k < 20 && wait <= LONG_MAX / 2; k++)
+            wait *= 2;
+        char shown[1024];
+        url_for_message(url, shown, sizeof shown);
         if (a.oom) {
             sb_buf_free(&a.body);
-            status = sb_fail(SB_ENOMEM, "out of memory reading the response of %s %s", method, url);
+            status =
+                sb_fail(SB_ENOMEM, "out of memory reading the response of %s %s", method, shown);
             break;
         }
         if (code != CURLE_OK) {
@@ -153,7 +186,7 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
             char timeout_text[48] = "";
             if (code == CURLE_OPERATION_TIMEDOUT)
                 snprintf(timeout_text, sizeof timeout_text, " (limit %.1f s)", timeout_ms / 1000.0);
-            status = sb_fail(SB_ENET, "%s %s: %s%s after %d attempt%s (%s)", method, url,
+            status = sb_fail(SB_ENET, "%s %s: %s%s after %d attempt%s (%s)", method, shown,
                              what ? what : curl_easy_strerror(code), timeout_text, attempt + 1,
                              attempt ? "s" : "", errbuf[0] ? errbuf : curl_easy_strerror(code));
             break;
@@ -165,6 +198,7 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
             sleep_ms(wait);
             continue;
         }
+        /* retry_after_s <= SB_HTTP_RETRY_AFTER_CAP: the product cannot overflow */
         if (!last && http_status == 429 && a.retry_after_s >= 0 &&
             a.retry_after_s * 1000 <= retry_after_max_ms) {
             sb_buf_free(&a.body);

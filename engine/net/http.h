@@ -9,6 +9,7 @@
 #ifndef SB_NET_HTTP_H
 #define SB_NET_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/error.h"
@@ -38,5 +39,13 @@ sb_status sb_http_request(const char *method, const char *url, const char *const
                           size_t nheaders, const char *body, size_t body_len,
                           const sb_http_options *options, sb_http_response *resp);
 void sb_http_response_free(sb_http_response *resp);
+
+/* The largest Retry-After honoured as such (one day); larger values count as this. */
+#define SB_HTTP_RETRY_AFTER_CAP 86400L
+
+/* Parses one response header line (`n` bytes, not NUL-terminated): true with *seconds when
+ * it is "Retry-After: <delta-seconds>" (case-insensitive), clamped to
+ * SB_HTTP_RETRY_AFTER_CAP; false for any other header, an HTTP-date or a negative value. */
+bool sb_http_retry_after(const char *line, size_t n, long *seconds);
 
 #endif

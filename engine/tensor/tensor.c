@@ -68,14 +68,19 @@ sb_status sb_shape_check(int ndim, const int64_t *sizes, sb_dtype dtype, int64_t
     return SB_OK;
 }
 
-static void contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides)
+void sb_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides)
 {
+    /* Only a zero-element tensor can overflow here (sb_shape_check bounds the others): its
+     * strides address nothing, so they saturate instead of overflowing. */
     int64_t stride = 1;
     for (int i = ndim - 1; i >= 0; i--) {
         strides[i] = stride;
-        stride *= sizes[i] > 1 ? sizes[i] : 1;
+        if (__builtin_mul_overflow(stride, sizes[i] > 1 ? sizes[i] : 1, &stride))
+            stride = INT64_MAX;
     }
 }
+
+#define contiguous_strides sb_contiguous_strides
 
 /* A header over `storage` (retained). Shape and strides already validated. */
 static sb_status tensor_header(sb_storage *storage, sb_dtype dtype, int ndim, const int64_t *sizes,
@@ -187,6 +192,10 @@ void sb_tensor_free(sb_tensor *t)
 
 int64_t sb_tensor_numel(const sb_tensor *t)
 {
+    /* A zero size first: the product of the others may not fit ([2^40, 2^40, 0]); without
+     * one, sb_shape_check made sure it does. */
+    for (int i = 0; i < t->ndim; i++)
+        if (t->sizes[i] == 0) return 0;
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++)
         n *= t->sizes[i];

@@ -109,6 +109,9 @@ sb_status sb_tensor_fill_(sb_tensor *t, double value);
 /* Checks a shape: 0..SB_MAX_DIMS dims, sizes >= 0, element and byte counts that fit in
  * int64 (SB_ERANGE otherwise). numel_out may be NULL. */
 sb_status sb_shape_check(int ndim, const int64_t *sizes, sb_dtype dtype, int64_t *numel_out);
+/* Row-major strides (in elements) for `sizes`, sizes of 0 and 1 counting as 1 as in PyTorch;
+ * saturating at INT64_MAX for a zero-element tensor whose other sizes would overflow. */
+void sb_contiguous_strides(int ndim, const int64_t *sizes, int64_t *strides);
 /* "[2, 3, 4]" */
 void sb_shape_format(int ndim, const int64_t *sizes, char *buf, size_t bufsize);
 

@@ -57,7 +57,9 @@ local function read_ini(path)
   local f = path and io.open(path, "r")
   if not f then return nil end
   local sections, current = {}, nil
+  local number = 0
   for line in f:lines() do
+    number = number + 1
     line = line:gsub("^%s+", ""):gsub("%s+$", "")
     local name = line:match("^%[(.-)%]$")
     if name then
@@ -65,7 +67,13 @@ local function read_ini(path)
       sections[name] = current
     elseif current and line ~= "" and not line:match("^[#;]") then
       local k, v = line:match("^([^=:]-)%s*[=:]%s*(.*)$")
-      if k then current[k:lower()] = v end
+      if k then
+        current[k:lower()] = v
+      else
+        -- Say so rather than ignore it, without echoing the value (it may be the token).
+        io.stderr:write(("sbengine: warning: %s line %d ('%s ...') has no '=' and is ignored; "
+          .. "write it as KEY = VALUE\n"):format(path, number, line:match("^%S*")))
+      end
     end
   end
   f:close()
@@ -106,13 +114,26 @@ local function token()
   return nil
 end
 
+-- The text of one error: a string, or sotabench's {"error": "..."} (any other table as JSON).
+local function one_error(e)
+  if type(e) == "table" then
+    if type(e.error) == "string" then return e.error end
+    local ok, text = pcall(cjson.encode, e)
+    return ok and text or tostring(e)
+  end
+  return tostring(e)
+end
+
+-- The lines of a reply's errors, or nil when it has none. Both shapes are read: sbengine's
+-- {"errors": [...] | {field: [...]}} and sotabench's {"response": {"errors": [{"error": ...}]}}.
 local function error_text(decoded)
   if type(decoded) ~= "table" then return nil end
   local errors = decoded.errors
+  if errors == nil and type(decoded.response) == "table" then errors = decoded.response.errors end
   if type(errors) == "string" then return errors end
   if type(errors) ~= "table" then return nil end
   local lines = {}
-  for _, e in ipairs(errors) do lines[#lines + 1] = tostring(e) end
+  for _, e in ipairs(errors) do lines[#lines + 1] = one_error(e) end
   for k, e in pairs(errors) do
     if type(k) == "string" then
       lines[#lines + 1] = k .. ": " .. (type(e) == "table" and table.concat(e, "; ") or tostring(e))
@@ -120,6 +141,32 @@ local function error_text(decoded)
   end
   table.sort(lines)
   return #lines > 0 and table.concat(lines, "\n") or nil
+end
+
+--- `text` with the userinfo of every URL in it ("https://user:password@host/") replaced by
+-- "***", so that a password written in the server URL never reaches a message.
+function server.redact(text)
+  return (tostring(text):gsub("(%a[%w+.-]*://)[^/%s@]+@", "%1***@"))
+end
+
+local function env_flag(name)
+  local v = os.getenv(name)
+  return v ~= nil and v ~= "" and v ~= "0"
+end
+
+-- The host of an http:// URL when it is not loopback (the token must not travel there in
+-- cleartext), else nil.
+local function plain_http_host(url)
+  local rest = url:match("^[Hh][Tt][Tt][Pp]://(.*)$")
+  if not rest then return nil end
+  local authority = rest:match("^([^/?#]*)"):gsub("^.*@", "")
+  local host = authority:match("^%[(.-)%]") or authority:gsub(":%d*$", "")
+  host = host:lower()
+  if host == "localhost" or host:match("%.localhost$") or host == "::1"
+    or host:match("^127%.%d+%.%d+%.%d+$") then
+    return nil
+  end
+  return host
 end
 
 --- One request: returns the decoded reply (a table), the HTTP status; or nil, message.
@@ -133,14 +180,23 @@ function server.request(method, path, body, extra_headers)
   local headers = { "Accept: application/json" }
   if body then headers[#headers + 1] = "Content-Type: application/json" end
   local tok = token()
-  if tok then headers[#headers + 1] = "Authorization: JWT " .. tok end
+  if tok then
+    local host = plain_http_host(url)
+    if host and not (session.config.insecure_http or env_flag("SBENGINE_INSECURE_HTTP")) then
+      return nil, ("refusing to send the token in cleartext over plain http:// to %s (%s): use "
+        .. "an https:// server URL, or pass --insecure-http (or set SBENGINE_INSECURE_HTTP=1) "
+        .. "when that network is trusted"):format(host, server.redact(base))
+    end
+    headers[#headers + 1] = "Authorization: JWT " .. tok
+  end
   for _, h in ipairs(extra_headers or {}) do headers[#headers + 1] = h end
   local opts = server.options()
   opts.method, opts.url, opts.body, opts.headers = method, url, body, headers
   local status, reply, attempts = core.net.request(opts)
   if not status then
-    return nil, "the results server did not answer: " .. reply
+    return nil, "the results server did not answer: " .. server.redact(reply)
   end
+  url = server.redact(url)
   local ok, decoded = true, {}
   if reply ~= "" then ok, decoded = pcall(cjson.decode, reply) end
   local where = ("(HTTP %d from %s %s%s)"):format(status, method, url,
@@ -178,17 +234,20 @@ function server.submit(r)
 end
 
 --- POST check/results/: validates a result without storing it. true or nil, message.
+-- The body is sotabench's {"results": [result]}; a reply is a rejection when it has a
+-- non-empty `response.errors` (sotabench) or `valid: false` / `errors` (sbengine's shape).
 function server.check_result(r)
-  local reply, err = server.request("POST", "check/results/", result_json(r))
+  local reply, err = server.request("POST", "check/results/", '{"results": [' .. result_json(r) .. "]}")
   if not reply then return nil, err end
-  if reply.valid == false then
-    return nil, error_text(reply) or "the server rejected the result"
-  end
+  local errors = error_text(reply)
+  if errors then return nil, errors end
+  if reply.valid == false then return nil, "the server rejected the result" end
   return true
 end
 
 --- GET check/get_results_by_hash/?run_hash=H: the stored results for a run hash, or
--- false when the server has none; nil, message on failure.
+-- false when the server has none; nil, message on failure. The reply is sotabench's bare
+-- {metric: value} dict, or sbengine's {"results": {metric: value}}.
 function server.get_results_by_hash(run_hash)
   if type(run_hash) ~= "string" or not run_hash:match("^%x+$") then
     return nil, "run_hash must be hexadecimal digits"
@@ -196,7 +255,8 @@ function server.get_results_by_hash(run_hash)
   local reply, err = server.request("GET", "check/get_results_by_hash/?run_hash=" .. run_hash)
   if not reply then return nil, err end
   if next(reply) == nil then return false end
-  return reply.results or reply
+  if type(reply.results) == "table" then return reply.results end
+  return reply
 end
 
 --- POST check/run-hashes/ {"hashes": [...]}: {hash = true|false}, or nil, message.

@@ -288,6 +288,7 @@ function bench.evaluate(a)
   end
 
   local run_hash, tasks = nil, 0
+  local nonfinite = sb.results.nonfinite_counter(where)
   reset_peak_memory(device)
   collected_at = allocated()
   local start = bench.clock()
@@ -303,6 +304,7 @@ function bench.evaluate(a)
     local host_output, host_target = output, target
     if on_gpu then host_output, host_target = output:cpu(), target:cpu() end
     for _, m in ipairs(meters) do m.meter:add(host_output, host_target) end
+    nonfinite:add(i, host_output)
     tasks = tasks + host_target:size(1)
     collect_temporaries()
     if i == 1 then
@@ -324,6 +326,7 @@ function bench.evaluate(a)
   if run_hash == nil then
     error(("%s: the data loader gave no batch: the dataset is empty"):format(where), 0)
   end
+  nonfinite:finish()
   local results = collect(meters)
   local speed_mem_metrics = {
     ["Tasks / Evaluation Time"] = elapsed > 0 and tasks / elapsed or 0, -- JSON has no inf

@@ -221,7 +221,7 @@ function data.STL10(opts)
         fetch("STL10", root, "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
           "stl10_binary.tar.gz", "91f7769df0f17e558f3565bffb0c7dfb")
       end
-      core.vision.tar_extract(archive, root, "stl10_binary/")
+      core.vision.tar_extract(archive, root, "stl10_binary/", 3 << 30) -- 2.6 GB inflated
     end)
     if not ok then error(err, 2) end
   end

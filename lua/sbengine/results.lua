@@ -20,6 +20,8 @@ local collected = {}
 -- Facts that do not change during a run, gathered once (no file I/O: build facts, the
 -- host name from the kernel).
 local base_environment, cuda_environment
+-- Facts about the evaluation that the next BenchmarkResult records (non-finite outputs).
+local pending_environment = {}
 local function environment_for(fields)
   if not base_environment then
     -- {cuda = false}: a CPU run does not load the CUDA plugin (~200 MB resident) for this.
@@ -64,7 +66,43 @@ local function environment_for(fields)
     end
   end
   env.created_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  for k, v in pairs(pending_environment) do env[k] = v end
+  pending_environment = {}
   return env
+end
+
+local function allowed(option, env_name)
+  if session.config[option] then return true end
+  local v = os.getenv(env_name)
+  return v ~= nil and v ~= "" and v ~= "0"
+end
+
+--- A counter of the model outputs that hold NaN or infinities, for an evaluation loop:
+-- `c:add(batch_index, output)` per batch, `c:finish()` after the loop, which says so on
+-- stderr and has the next BenchmarkResult record `environment.nonfinite_output_rows` and
+-- `environment.nonfinite_first_batch` (so that --submit can refuse it).
+function results.nonfinite_counter(where)
+  local c = { rows = 0, total = 0, first_batch = nil }
+  function c.add(self, batch, output)
+    if not core.tensor.is_tensor(output) then return end
+    local bad = core.metric.nonfinite_rows(output)
+    self.total = self.total + (output:dim() == 0 and 1 or output:size(1))
+    if bad > 0 then
+      self.rows = self.rows + bad
+      self.first_batch = self.first_batch or batch
+    end
+  end
+  function c.finish(self)
+    if self.rows == 0 then return end
+    io.stderr:write(("sbengine: warning: %s: the model's outputs held NaN or infinite values in "
+      .. "%d of %d rows (the first in batch %d); they are scored as PyTorch ranks them (NaN "
+      .. "above every number: an all-NaN row predicts class 0). The result records this in "
+      .. "environment.nonfinite_output_rows and --submit refuses it unless --allow-nonfinite "
+      .. "is given.\n"):format(where, self.rows, self.total, self.first_batch))
+    pending_environment.nonfinite_output_rows = self.rows
+    pending_environment.nonfinite_first_batch = self.first_batch
+  end
+  return c
 end
 
 --- sb.BenchmarkResult{fields}: validates, collects for the store file, returns the result.
@@ -134,6 +172,20 @@ function results.submit_list(list, path)
       .. "--server URL %s\n"):format(path, shell_quote(path)))
     return 3
   end
+  if not allowed("allow_nonfinite", "SBENGINE_ALLOW_NONFINITE") then
+    for i, r in ipairs(list) do
+      local env = r.environment
+      local bad = type(env) == "table" and tonumber(env.nonfinite_output_rows) or 0
+      if bad > 0 then
+        io.stderr:write(("sbengine: not submitted: result %d of %d (%s on %s) comes from a model "
+          .. "whose outputs held NaN or infinite values in %d rows, so its scores mean little. "
+          .. "The results are safe in %s; to submit them anyway: sbengine submit "
+          .. "--allow-nonfinite %s (or set SBENGINE_ALLOW_NONFINITE=1)\n"):format(i, #list,
+          tostring(r.model), tostring(r.dataset), bad, path, shell_quote(path)))
+        return 3
+      end
+    end
+  end
   for i, r in ipairs(list) do
     local reply, err = server.submit(r)
     if not reply then
@@ -174,6 +226,54 @@ function results.check_list(list)
   return code
 end
 
+local function temp_dir()
+  local dir = os.getenv("TMPDIR")
+  if not dir or dir == "" then dir = "/tmp" end
+  return dir
+end
+
+-- Saves `text` to the first of `paths` that can be written; returns that path, or nil and
+-- the reasons.
+local function save_rescue(paths, text)
+  local reasons = {}
+  for _, p in ipairs(paths) do
+    local ok, err = pcall(core.sys.write_file_atomic, p, text)
+    if ok then return p end
+    reasons[#reasons + 1] = tostring(err):gsub("^[^:]*:%d+: ", "")
+  end
+  return nil, table.concat(reasons, "; ")
+end
+
+-- Stores `list` in the store file at `path`, or else in one rescue file; raises a message
+-- saying where they went (or, when nothing could be written anywhere, with the results as
+-- JSON, the last resort). While it runs a signal cannot lose them (core.finish: a first
+-- SIGINT/SIGTERM waits for the write, a second saves them to the rescue file).
+local function store_or_rescue(path, list)
+  local text = core.result.array_json(list, true) .. "\n"
+  -- One rescue name per run, unique across concurrent runs: time, process id, random.
+  local stamp = ("%s-%d-%s"):format(os.date("!%Y%m%dT%H%M%SZ"), core.finish.pid(),
+    core.sys.uuid4():sub(1, 8))
+  local in_tmp = ("%s/sbengine-results-%s.json"):format(temp_dir(), stamp)
+  local near_store = ("%s.recovered-%s.json"):format(path, stamp)
+  core.finish.arm(path, text, #list, { in_tmp, near_store })
+  local stored, err = pcall(store.append, path, list, text)
+  if stored then return end
+  -- A store file that is not JSON sits in a folder we can write: keep the rescue beside it.
+  -- One that cannot be written at all: the temporary folder.
+  local kind = type(err) == "table" and err.kind or "unwritable"
+  local paths = kind == "not_array" and { near_store, in_tmp } or { in_tmp }
+  local saved, why = save_rescue(paths, text)
+  local n = #list
+  local these = ("the %d result%s of this run"):format(n, n == 1 and "" or "s")
+  if saved then
+    error(("%s; %s %s saved to %s instead (sbengine submit %s sends them)"):format(tostring(err),
+      these, n == 1 and "was" or "were", saved, shell_quote(saved)), 0)
+  end
+  error(("%s; nothing could be saved: no rescue file could be written either (%s). As the last "
+    .. "resort %s follow as JSON; copy them into a file and run sbengine submit FILE:\n%s")
+    :format(tostring(err), why, these, text), 0)
+end
+
 --- The end of a run (session.at_finish): store every collected result, then submit when
 -- --submit was given. The store file is written before any network call.
 function results.finish_run(ok)
@@ -181,25 +281,14 @@ function results.finish_run(ok)
   local list = results.take()
   if session.config.check then return results.check_list(list) end
   local path = store.path()
-  local stored, err = pcall(store.append, path, list)
-  if not stored then
-    -- The store file cannot be written (a missing folder, a full or read-only disk): keep the
-    -- results somewhere else rather than lose them, and say where.
-    local dir = os.getenv("TMPDIR")
-    if not dir or dir == "" then dir = "/tmp" end
-    local rescue = ("%s/sbengine-results-%s-%s.json"):format(dir, os.date("!%Y%m%dT%H%M%SZ"),
-      core.sys.uuid4():sub(1, 8))
-    local saved = pcall(core.sys.write_file_atomic, rescue,
-      core.result.array_json(list, true) .. "\n")
-    if saved then
-      error(("%s; the %d result%s of this run %s saved to %s instead (sbengine submit %s "
-        .. "sends them)"):format(tostring(err), #list, #list == 1 and "" or "s",
-        #list == 1 and "was" or "were", rescue, shell_quote(rescue)), 0)
-    end
-    error(tostring(err), 0)
-  end
-  io.stderr:write(("sbengine: %d result%s stored in %s\n")
-    :format(#list, #list == 1 and "" or "s", path))
+  local _ <close> = setmetatable({}, { __close = function() core.finish.clear() end })
+  store_or_rescue(path, list)
+  local n = #list
+  io.stderr:write(("sbengine: %d result%s stored in %s\n"):format(n, n == 1 and "" or "s", path))
+  core.finish.stored(("the %d result%s of this run %s stored in %s%s"):format(n,
+    n == 1 and "" or "s", n == 1 and "is" or "are", path, session.config.submit
+    and (" (the submission was stopped: sbengine submit " .. shell_quote(path) .. " sends them)")
+    or ""))
   if not session.config.submit then return nil end
   if not ok then
     io.stderr:write(("sbengine: not submitted because the script failed; the results are in "

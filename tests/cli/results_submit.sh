@@ -208,6 +208,14 @@ expect_exit 3
 expect_err "check: LeNet-5 on MNIST: model: not a known model"
 ctl plan "$PORT" ""
 
+case_ "check: sotabench's reply shape: a non-empty response.errors is a rejection (exit 3)"
+ctl plan "$PORT" "reject,ok,ok,reject"
+run_sb check --out store.json check.lua
+expect_exit 3
+expect_out "check	nil	model: not on the leaderboard"
+expect_err "check: LeNet-5 on MNIST: model: not on the leaderboard"
+ctl plan "$PORT" ""
+
 case_ "check --params and SOTABENCH_CHECK=params"
 run_sb check --params check.lua
 expect_out "mode	params"
@@ -221,6 +229,9 @@ expect_out "cached	miss"
 run_sb --out store.json check.lua
 expect_out "cached	0.5"
 expect_out "known	true"
+ctl plan "$PORT" "ok,bare"
+run_sb --out store.json check.lua
+expect_out "cached	0.5"
 ctl reset "$PORT"
 run_sb --out store.json --no-cache check.lua
 expect_out "cached	miss"

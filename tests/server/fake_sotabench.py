@@ -16,6 +16,8 @@ told to misbehave, one planned behaviour per API request:
   drop          store the result, then close the connection without answering
   drop-before   close the connection without answering, nothing stored
   badjson       store the result, answer 200 with a body that is not JSON
+  bare          check/get_results_by_hash/ answers sotabench's bare {metric: value} dict
+  reject        check/results/ answers 200 with sotabench's {"response": {"errors": [...]}}
 A trailing "*" repeats the behaviour forever; once the plan is used up, requests get "ok".
 
 With --files ROOT, a GET of any path that is not the API's serves the file under ROOT (a
@@ -138,18 +140,23 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, raw=b"<html>not json")
             return self.reply(201 if created else 200, {"id": rid, "created": created})
         if method == "POST" and route.path == "/check/results/":
-            result = json.loads(raw)
-            errors = [f"{k}: required" for k in ("model", "task", "dataset_name")
-                      if not result.get(k)]
-            if errors:
-                return self.reply(400, {"errors": errors})
-            return self.reply(200, {"valid": True})
+            # sotabench's shape: {"results": [result, ...]} in, {"response": {"errors":
+            # [{"error": ...}]}} out; a bare result is a 400, as a strict server answers.
+            results = json.loads(raw).get("results")
+            if not isinstance(results, list):
+                return self.reply(400, {"errors": ["results: expected a list of results"]})
+            errors = [{"error": f"{k}: required"} for r in results
+                      for k in ("model", "task", "dataset_name") if not r.get(k)]
+            if behaviour == "reject":
+                errors.append({"error": "model: not on the leaderboard"})
+            return self.reply(200, {"response": {"errors": errors}})
         if method == "GET" and route.path == "/check/get_results_by_hash/":
             run_hash = urllib.parse.parse_qs(route.query).get("run_hash", [""])[0]
             with LOCK:
                 for r in STATE["results"].values():
                     if r.get("run_hash") == run_hash:
-                        return self.reply(200, {"results": r["results"]})
+                        bare = behaviour == "bare"  # sotabench's shape: the dict alone
+                        return self.reply(200, r["results"] if bare else {"results": r["results"]})
             return self.reply(200, {})
         if method == "POST" and route.path == "/check/run-hashes/":
             hashes = json.loads(raw).get("hashes", [])

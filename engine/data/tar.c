@@ -62,6 +62,30 @@ static bool read_full(gzFile f, void *buf, size_t n)
     return true;
 }
 
+static sb_status too_big(const char *archive, gzFile f, size_t max_len)
+{
+    return sb_fail(SB_EFORMAT,
+                   "'%s' %s more than %zu bytes, the most this archive allows (a corrupt file or "
+                   "a decompression bomb); refusing to read further",
+                   archive, gzdirect(f) ? "holds" : "inflates to", max_len);
+}
+
+/* After the end-of-archive marker: what is left must still respect the bound. */
+static sb_status drain(const char *archive, gzFile f, uint64_t pos, size_t max_len, uint8_t *buf,
+                       size_t bufcap)
+{
+    for (;;) {
+        size_t want = bufcap;
+        if (pos + want > (uint64_t)max_len + 1) want = (size_t)((uint64_t)max_len + 1 - pos);
+        if (want == 0) return too_big(archive, f, max_len);
+        int got = gzread(f, buf, (unsigned)(want > (1u << 30) ? (1u << 30) : want));
+        if (got < 0) return sb_fail(SB_EFORMAT, "corrupt archive '%s' after its end", archive);
+        if (got == 0) return SB_OK;
+        pos += (uint64_t)got;
+        if (pos > max_len) return too_big(archive, f, max_len);
+    }
+}
+
 /* Streams the archive: memory stays at one member's worth of buffer however large it is;
  * `max_len` bounds the bytes it may hold (inflate to), so a gzip bomb stops early. */
 sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *prefix,
@@ -79,12 +103,19 @@ sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *
     uint8_t *buf = malloc(bufcap);
     if (!buf) s = sb_fail(SB_ENOMEM, "cannot allocate a buffer to read '%s'", archive);
     while (s == SB_OK) {
+        if (pos + 512 > max_len) {
+            s = too_big(archive, f, max_len);
+            break;
+        }
         if (!read_full(f, h, 512)) {
             s = sb_fail(SB_EFORMAT, "truncated tar archive '%s' (no end-of-archive marker)",
                         archive);
             break;
         }
-        if (zero_block(h)) break;
+        if (zero_block(h)) {
+            s = drain(archive, f, pos + 512, max_len, buf, bufcap);
+            break;
+        }
         bool ok_sum, ok_size;
         uint64_t want = tar_number(h + 148, 8, &ok_sum), sum = 0;
         for (int i = 0; i < 512; i++)
@@ -97,10 +128,7 @@ sb_status sb_tar_extract(const char *archive, const char *dest_dir, const char *
         uint64_t size = tar_number(h + 124, 12, &ok_size);
         uint64_t padded = (size + 511) / 512 * 512;
         if (ok_size && pos + 512 + padded > max_len) {
-            s = sb_fail(SB_EFORMAT,
-                        "tar archive '%s' holds more than %zu bytes, the most this archive may "
-                        "(a damaged or different file)",
-                        archive, max_len);
+            s = too_big(archive, f, max_len);
             break;
         }
         char type = (char)h[156];

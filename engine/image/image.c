@@ -26,14 +26,21 @@ sb_status sb_image_check_size(const char *what, const char *format, int64_t widt
     if (width <= 0 || height <= 0)
         return sb_fail(SB_EFORMAT, "'%s': %s declares an empty image (%lld x %lld)", what, format,
                        (long long)width, (long long)height);
-    int64_t limit = sb_image_max_pixels();
-    if (limit > 0 && width * height > limit)
+    int64_t limit = sb_image_max_pixels(), pixels;
+    /* Past 2^40 pixels no limit could allow it, and 3 bytes per pixel must fit a size_t. */
+    bool huge = __builtin_mul_overflow(width, height, &pixels) || pixels > ((int64_t)1 << 40);
+    if (huge)
+        return sb_fail(SB_ERANGE,
+                       "'%s': %s image of %lld x %lld pixels is too large (a possible "
+                       "decompression bomb)",
+                       what, format, (long long)width, (long long)height);
+    if (limit > 0 && pixels > limit)
         return sb_fail(SB_ERANGE,
                        "'%s': %s image of %lld x %lld = %lld pixels exceeds the limit of %lld "
                        "pixels (a possible decompression bomb; raise it with "
                        "sb.image.set_max_pixels(n))",
-                       what, format, (long long)width, (long long)height,
-                       (long long)(width * height), (long long)limit);
+                       what, format, (long long)width, (long long)height, (long long)pixels,
+                       (long long)limit);
     return SB_OK;
 }
 

@@ -169,6 +169,21 @@ static void test_bad_files(void)
     check_refused("no_such_file.jpg", "No such file");
 }
 
+/* A PNG header declaring 3082270647 x 3082270647 pixels: the size check must not overflow
+ * (fuzz_image found width * height overflowing int64). */
+static void test_size_check_does_not_overflow(void)
+{
+    uint8_t png[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                       0xB7, 0xB7, 0xB7, 0xB7, 0xB7, 0xB7, 0xB7, 0xB7, 8, 2, 0, 0, 0};
+    sb_image img = {0};
+    SB_CHECK(sb_image_decode("huge.png", png, sizeof png, &img) == SB_ERANGE);
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "is too large");
+    int64_t old = sb_image_set_max_pixels(0); /* no limit: still refused */
+    SB_CHECK(sb_image_decode("huge.png", png, sizeof png, &img) == SB_ERANGE);
+    sb_image_set_max_pixels(old);
+    sb_image_free(&img);
+}
+
 static void test_pixel_limit_is_configurable(void)
 {
     char path[8192];
@@ -234,6 +249,7 @@ int main(void)
 #endif
     SB_RUN(test_fixture_cases);
     SB_RUN(test_bad_files);
+    SB_RUN(test_size_check_does_not_overflow);
     SB_RUN(test_pixel_limit_is_configurable);
     SB_RUN(test_save_png_round_trip);
     SB_RUN(test_transform_errors);

@@ -9,7 +9,7 @@ version = "scm-1"
 -- `luarocks make` builds from this folder; the format requires a source all the same.
 source = { url = "file://." }
 description = {
-  summary = "sbengine's benchmark definitions: MNIST, CIFAR-10, CIFAR-100",
+  summary = "sbengine's benchmark definitions: MNIST, CIFAR-10, CIFAR-100, ImageNet, STL10, SVHN",
   detailed = "torchbench-compatible benchmarks for the sbengine evaluation engine.",
 }
 dependencies = { "lua >= 5.4" }
@@ -19,5 +19,8 @@ build = {
     ["sbengine.benchmarks.mnist"] = "mnist.lua",
     ["sbengine.benchmarks.cifar10"] = "cifar10.lua",
     ["sbengine.benchmarks.cifar100"] = "cifar100.lua",
+    ["sbengine.benchmarks.imagenet"] = "imagenet.lua",
+    ["sbengine.benchmarks.stl10"] = "stl10.lua",
+    ["sbengine.benchmarks.svhn"] = "svhn.lua",
   },
 }

@@ -17,6 +17,8 @@
     X(io)                                                                                          \
     X(metric)                                                                                      \
     X(data)                                                                                        \
+    X(image)                                                                                       \
+    X(vision)                                                                                      \
     X(finish)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);

@@ -8,6 +8,7 @@
 #include "bindings/l_data.h"
 #include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
+#include "bindings/l_vision.h"
 
 sb_transform *sbL_check_transform(lua_State *L, int idx)
 {
@@ -86,7 +87,7 @@ static int data_transform(lua_State *L)
             free(std);
             sbL_check(L, s, "Normalize");
             lua_pop(L, 2);
-        } else {
+        } else if (!kind || !sbL_add_image_step(L, -2, *box, kind)) {
             return luaL_error(L, "transform: unknown step '%s'", kind ? kind : "?");
         }
         lua_pop(L, 2); /* [steps, box] */
@@ -112,8 +113,10 @@ static int transform_apply(lua_State *L)
         sb_tensor_free(src);
         sbL_check(L, s, "transform");
     }
-    sb_transform_apply(tf, &in, sb_tensor_data(src), sb_tensor_data(dst));
+    s = sb_transform_apply(tf, &in, sb_tensor_data(src), sb_tensor_data(dst));
     sb_tensor_free(src);
+    if (s != SB_OK) sb_tensor_free(dst);
+    sbL_check(L, s, "transform");
     sbL_push_tensor(L, dst);
     return 1;
 }

@@ -1,5 +1,7 @@
 /* CIFAR-10 and CIFAR-100, binary version (https://www.cs.toronto.edu/~kriz/cifar.html):
- * fixed-size records of label byte(s) then 3072 pixel bytes as three 32x32 planes (R, G, B).
+ * fixed-size records of label byte(s) then 3072 pixel bytes as three 32x32 planes (R, G, B);
+ * or, when the binary files are absent, torchvision's python version (cifar-10-batches-py/,
+ * cifar-100-python/: pickles read by the restricted reader of data/pickle.h).
  * Images are stored HWC here, as torchvision's CIFAR10.data, so ToTensor gives CHW. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +10,20 @@
 #include "core/md5.h"
 #include "data/dataset.h"
 #include "data/file.h"
+#include "data/pickle.h"
 #include "net/download.h"
 
 #define CIFAR_PIXELS 3072
+
+/* Three 32x32 planes (R, G, B) -> one 32x32x3 HWC image. */
+static void planes_to_hwc(const uint8_t *planes, uint8_t *hwc)
+{
+    for (int p = 0; p < 1024; p++) {
+        hwc[3 * p] = planes[p];
+        hwc[3 * p + 1] = planes[1024 + p];
+        hwc[3 * p + 2] = planes[2048 + p];
+    }
+}
 
 static void locate(const char *root, const char *subdir, const char *name, char *path, size_t size)
 {
@@ -19,6 +32,90 @@ static void locate(const char *root, const char *subdir, const char *name, char 
     char direct[4096];
     snprintf(direct, sizeof direct, "%s/%s", root, name);
     if (sb_path_exists(direct)) snprintf(path, size, "%s", direct);
+}
+
+/* Appends the images (HWC) and labels of one batch of torchvision's python version. */
+static sb_status read_pickle_batch(const char *path, int classes, bool coarse, sb_data_blocks *mem,
+                                   size_t *n)
+{
+    uint8_t *bytes;
+    size_t len;
+    SB_TRY(sb_read_file(path, &bytes, &len));
+    sb_pickle doc;
+    sb_status s = sb_pickle_load(path, bytes, len, &doc);
+    if (s != SB_OK) {
+        free(bytes);
+        return s;
+    }
+    const char *key = classes == 10 ? "labels" : coarse ? "coarse_labels" : "fine_labels";
+    const sb_pv *data = sb_pv_dict_get(doc.root, "data"), *labels = sb_pv_dict_get(doc.root, key);
+    int limit = classes == 10 ? 10 : coarse ? 20 : 100;
+    size_t count = labels && labels->kind == SB_PV_LIST ? labels->n : 0;
+    if (!data || data->kind != SB_PV_NDARRAY || data->ndim != 2 || data->shape[1] != CIFAR_PIXELS ||
+        strcmp(data->dtype, "u1") != 0 || !labels || labels->kind != SB_PV_LIST ||
+        (size_t)data->shape[0] != count)
+        s = sb_fail(SB_EFORMAT,
+                    "%s: not a CIFAR%d python batch (expected a dict with 'data', a uint8 array "
+                    "[N, 3072], and '%s', a list of N labels)",
+                    path, classes, key);
+    uint8_t *images = NULL;
+    int64_t *grown_labels = NULL;
+    if (s == SB_OK) {
+        images = realloc(mem->inputs, (*n + count) * CIFAR_PIXELS + 1);
+        if (images) mem->inputs = images;
+        grown_labels = images ? realloc(mem->labels, (*n + count + 1) * sizeof(int64_t)) : NULL;
+        if (grown_labels) mem->labels = grown_labels;
+        if (!images || !grown_labels) s = sb_fail(SB_ENOMEM, "CIFAR%d: out of memory", classes);
+    }
+    for (size_t r = 0; s == SB_OK && r < count; r++) {
+        const sb_pv *l = labels->items[r];
+        if (l->kind != SB_PV_INT || l->i < 0 || l->i >= limit) {
+            s = sb_fail(SB_EFORMAT, "%s: label %zu is not an integer in 0..%d", path, r + 1,
+                        limit - 1);
+            break;
+        }
+        mem->labels[*n + r] = l->i;
+        planes_to_hwc(data->s + r * CIFAR_PIXELS, (uint8_t *)mem->inputs + (*n + r) * CIFAR_PIXELS);
+    }
+    if (s == SB_OK) *n += count;
+    sb_pickle_free(&doc);
+    free(bytes);
+    return s;
+}
+
+/* torchvision's python version (cifar-10-batches-py/, cifar-100-python/), read when the
+ * binary version is absent. */
+static sb_status open_pickles(const char *root, int classes, bool train, bool coarse,
+                              sb_dataset **out)
+{
+    const char *dir = classes == 10 ? "cifar-10-batches-py" : "cifar-100-python";
+    const char *c10_train[] = {"data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+                               "data_batch_5"};
+    const char *c10_test[] = {"test_batch"}, *c100_train[] = {"train"}, *c100_test[] = {"test"};
+    const char **names =
+        classes == 10 ? (train ? c10_train : c10_test) : (train ? c100_train : c100_test);
+    int nfiles = classes == 10 && train ? 5 : 1;
+    sb_data_blocks *mem = calloc(1, sizeof *mem);
+    if (!mem) return sb_fail(SB_ENOMEM, "CIFAR%d: out of memory", classes);
+    size_t n = 0;
+    sb_status s = SB_OK;
+    for (int f = 0; f < nfiles && s == SB_OK; f++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s/%s", root, dir, names[f]);
+        s = read_pickle_batch(path, classes, coarse, mem, &n);
+    }
+    if (s == SB_OK && n == 0)
+        s = sb_fail(SB_EFORMAT, "CIFAR%d: '%s/%s' holds no images", classes, root, dir);
+    if (s != SB_OK) {
+        sb_data_blocks_free(mem);
+        return s;
+    }
+    sb_sample_spec ispec = {SB_UINT8, 3, {32, 32, 3}};
+    sb_sample_spec tspec = {SB_INT64, 0, {0}};
+    s = sb_array_dataset_new(classes == 10 ? "CIFAR10" : "CIFAR100", (int64_t)n, &ispec,
+                             mem->inputs, &tspec, mem->labels, sb_data_blocks_free, mem, out);
+    if (s != SB_OK) sb_data_blocks_free(mem);
+    return s;
 }
 
 sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, sb_dataset **out)
@@ -51,6 +148,15 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
     size_t lens[5] = {0}, total = 0;
     char paths[5][4096];
     sb_status s = SB_OK;
+    locate(root, subdir, names[0], paths[0], sizeof paths[0]);
+    if (!sb_file_exists(paths[0])) {
+        char py[4096];
+        snprintf(py, sizeof py, "%s/%s/%s", root,
+                 classes == 10 ? "cifar-10-batches-py" : "cifar-100-python",
+                 classes == 10 ? (train ? "data_batch_1" : "test_batch")
+                               : (train ? "train" : "test"));
+        if (sb_file_exists(py)) return open_pickles(root, classes, train, coarse, out);
+    }
     for (int f = 0; f < nfiles && s == SB_OK; f++) {
         locate(root, subdir, names[f], paths[f], sizeof paths[f]);
         if (!sb_path_exists(paths[f])) {
@@ -101,13 +207,7 @@ sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, 
                 break;
             }
             mem->labels[n] = label;
-            const uint8_t *planes = rec + label_bytes;
-            uint8_t *hwc = (uint8_t *)mem->inputs + n * CIFAR_PIXELS;
-            for (int p = 0; p < 1024; p++) {
-                hwc[3 * p] = planes[p];
-                hwc[3 * p + 1] = planes[1024 + p];
-                hwc[3 * p + 2] = planes[2048 + p];
-            }
+            planes_to_hwc(rec + label_bytes, (uint8_t *)mem->inputs + n * CIFAR_PIXELS);
         }
     }
     for (int f = 0; f < nfiles; f++)
@@ -137,6 +237,11 @@ static bool split_present(const char *root, int classes, bool train)
                *test100[] = {"test.bin"};
     const char **names = classes == 10 ? (train ? names10 : test10) : (train ? train100 : test100);
     int n = classes == 10 && train ? 5 : 1;
+    char py[4096]; /* torchvision's python version serves as well */
+    snprintf(py, sizeof py, "%s/%s/%s", root,
+             classes == 10 ? "cifar-10-batches-py" : "cifar-100-python",
+             classes == 10 ? (train ? "data_batch_1" : "test_batch") : (train ? "train" : "test"));
+    if (sb_file_exists(py)) return true;
     for (int i = 0; i < n; i++) {
         char path[4096];
         locate(root, subdir, names[i], path, sizeof path);

@@ -26,6 +26,13 @@ void sb_sample_spec_format(const sb_sample_spec *spec, char *buf, size_t bufsize
     if (n > 0 && (size_t)n < bufsize) snprintf(buf + n, bufsize - (size_t)n, "]");
 }
 
+void sb_sample_buf_free(sb_sample_buf *buf)
+{
+    free(buf->data);
+    buf->data = NULL;
+    buf->capacity = 0;
+}
+
 void sb_dataset_retain(sb_dataset *ds)
 {
     __atomic_add_fetch(&ds->refcount, 1, __ATOMIC_RELAXED);
@@ -64,7 +71,7 @@ static void array_destroy(sb_dataset *ds)
     free(a);
 }
 
-static const sb_dataset_ops array_ops = {array_get, array_destroy};
+static const sb_dataset_ops array_ops = {array_get, array_destroy, NULL};
 
 sb_status sb_array_dataset_new(const char *name, int64_t length, const sb_sample_spec *input_spec,
                                const void *inputs, const sb_sample_spec *target_spec,

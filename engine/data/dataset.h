@@ -28,6 +28,16 @@ size_t sb_sample_spec_nbytes(const sb_sample_spec *spec);
 /* "uint8 [28, 28]" */
 void sb_sample_spec_format(const sb_sample_spec *spec, char *buf, size_t bufsize);
 
+/* A growable buffer for one sample whose size is known only once it is read (a decoded
+ * image): `spec` is that sample's own, with every size known. */
+typedef struct sb_sample_buf {
+    sb_sample_spec spec;
+    void *data;
+    size_t capacity;
+} sb_sample_buf;
+
+void sb_sample_buf_free(sb_sample_buf *buf); /* frees data; the struct can be reused */
+
 typedef struct sb_dataset sb_dataset;
 
 typedef struct sb_dataset_ops {
@@ -37,16 +47,21 @@ typedef struct sb_dataset_ops {
     sb_status (*get)(const sb_dataset *ds, int64_t index, const void **input, const void **target,
                      void *scratch);
     void (*destroy)(sb_dataset *ds);
+    /* Datasets whose samples differ in size (the dataset's input spec then has -1 sizes):
+     * reads sample `index` into `buf` (growing it) with its actual spec; `get` is NULL.
+     * NULL for fixed-size datasets. */
+    sb_status (*get_sized)(const sb_dataset *ds, int64_t index, sb_sample_buf *buf,
+                           const void **target);
 } sb_dataset_ops;
 
 struct sb_dataset {
     const sb_dataset_ops *ops;
     char name[32]; /* "MNIST", "CIFAR10", ... as torchvision's class __name__ */
     int64_t length;
-    sb_sample_spec input, target;
-    bool has_target;      /* TensorDataset(x) alone has none */
-    size_t input_scratch; /* bytes of scratch `get` needs; 0 for array datasets */
-    int refcount;         /* atomically updated: Lua objects and live loaders share it */
+    sb_sample_spec input, target; /* input sizes are -1 where samples differ (get_sized) */
+    bool has_target;              /* TensorDataset(x) alone has none */
+    size_t input_scratch;         /* bytes of scratch `get` needs; 0 for array datasets */
+    int refcount;                 /* atomically updated: Lua objects and live loaders share it */
     void *impl;
 };
 
@@ -116,7 +131,9 @@ sb_status sb_idx_parse(const char *what, const uint8_t *bytes, size_t len, int e
 /* --- CIFAR ------------------------------------------------------------------------------ */
 /* CIFAR-10: ROOT/cifar-10-batches-bin/{data_batch_1..5,test_batch}.bin (or directly in ROOT).
  * CIFAR-100: ROOT/cifar-100-binary/{train,test}.bin; targets are the fine labels (0..99)
- * unless `coarse` (0..19). Images come out HWC uint8 [N,32,32,3], as torchvision's `.data`. */
+ * unless `coarse` (0..19). When the binary files are absent, torchvision's python version
+ * (ROOT/cifar-10-batches-py/, ROOT/cifar-100-python/) is read instead. Images come out HWC uint8
+ * [N,32,32,3], as torchvision's `.data`. */
 sb_status sb_cifar_open(const char *root, int classes, bool train, bool coarse, sb_dataset **out);
 
 /* The archive's download location: SBENGINE_CIFAR_MIRRORS (base URLs, as for MNIST) or the

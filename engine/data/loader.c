@@ -160,10 +160,17 @@ sb_status sb_loader_new(sb_dataset *ds, const sb_transform *tf, const sb_loader_
         return sb_fail(SB_EINVAL, "prefetch must be in 1..64, got %d", opts->prefetch);
     sb_sample_spec spec = ds->input;
     sb_transform *copy = NULL;
-    if (tf) {
-        SB_TRY(sb_transform_output_spec(tf, &ds->input, &spec));
-        SB_TRY(sb_transform_clone(tf, &copy));
+    if (tf) SB_TRY(sb_transform_output_spec(tf, &ds->input, &spec));
+    if (!sb_sample_spec_known(&spec)) {
+        char shape[128];
+        sb_sample_spec_format(&spec, shape, sizeof shape);
+        return sb_fail(SB_EINVAL,
+                       "%s's samples differ in size (%s, -1 = varies)%s: batches need one size; "
+                       "add a transform that gives it, such as CenterCrop(224) or "
+                       "Resize({224, 224})",
+                       ds->name, shape, tf ? " after the transform" : "");
     }
+    if (tf) SB_TRY(sb_transform_clone(tf, &copy));
     sb_loader *l = calloc(1, sizeof *l);
     if (!l) {
         sb_transform_free(copy);
@@ -243,6 +250,7 @@ struct sb_loader_iter {
     bool stop, finished;
     pthread_t *threads;
     int nthreads;
+    sb_sample_buf main_buf; /* num_workers = 0: the calling thread's sample buffer */
 };
 
 static int64_t batch_count(const sb_loader_iter *it, int64_t k)
@@ -251,43 +259,82 @@ static int64_t batch_count(const sb_loader_iter *it, int64_t k)
     return left < it->batch_size ? left : it->batch_size;
 }
 
+static bool same_spec(const sb_sample_spec *a, const sb_sample_spec *b)
+{
+    if (a->dtype != b->dtype || a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->sizes[i] != b->sizes[i]) return false;
+    return true;
+}
+
+/* Reads sample `index` of a dataset whose samples differ in size into `buf` and checks that
+ * the transform makes it the size of the batch. */
+static sb_status get_sized(sb_loader_iter *it, int64_t index, sb_sample_buf *buf, const void **tg)
+{
+    const sb_dataset *ds = it->ds;
+    SB_TRY(ds->ops->get_sized(ds, index, buf, tg));
+    sb_sample_spec out = buf->spec;
+    if (it->tf) SB_TRY(sb_transform_output_spec(it->tf, &buf->spec, &out));
+    if (!same_spec(&out, &it->input_spec)) {
+        char got[128], want[128];
+        sb_sample_spec_format(&out, got, sizeof got);
+        sb_sample_spec_format(&it->input_spec, want, sizeof want);
+        return sb_fail(SB_EINVAL,
+                       "the sample is %s after the transform but the batch holds %s (samples of "
+                       "different sizes cannot be batched)",
+                       got, want);
+    }
+    return SB_OK;
+}
+
 /* Fills batch k into the two buffers; on failure the message names the dataset index. */
 static sb_status fill_batch(sb_loader_iter *it, int64_t k, uint8_t *input, uint8_t *target,
-                            void *scratch)
+                            void *scratch, sb_sample_buf *buf)
 {
     int64_t count = batch_count(it, k);
     const sb_dataset *ds = it->ds;
     for (int64_t j = 0; j < count; j++) {
         int64_t index = it->order[k * it->batch_size + j];
         const void *in, *tg;
-        sb_status s = ds->ops->get(ds, index, &in, &tg, scratch);
+        const sb_sample_spec *spec = &ds->input;
+        sb_status s;
+        if (ds->ops->get_sized) {
+            s = get_sized(it, index, buf, &tg);
+            in = buf->data;
+            spec = &buf->spec;
+        } else {
+            s = ds->ops->get(ds, index, &in, &tg, scratch);
+        }
+        uint8_t *dst = input + (size_t)j * it->input_bytes;
+        if (s == SB_OK) {
+            if (it->tf)
+                s = sb_transform_apply(it->tf, spec, in, dst);
+            else
+                memcpy(dst, in, it->input_bytes);
+        }
         if (s != SB_OK)
             return sb_fail_context(s, "%s: dataset index %lld", ds->name, (long long)index + 1);
-        uint8_t *dst = input + (size_t)j * it->input_bytes;
-        if (it->tf)
-            sb_transform_apply(it->tf, &ds->input, in, dst);
-        else
-            memcpy(dst, in, it->input_bytes);
         if (target) memcpy(target + (size_t)j * it->target_bytes, tg, it->target_bytes);
     }
     return SB_OK;
 }
 
 /* Gets buffers from the pools and fills batch k. */
-static sb_status produce(sb_loader_iter *it, int64_t k, void *scratch, batch_buf *input,
-                         batch_buf *target)
+static sb_status produce(sb_loader_iter *it, int64_t k, void *scratch, sb_sample_buf *buf,
+                         batch_buf *input, batch_buf *target)
 {
     if (pool_get(it->input_pool, input) != SB_OK ||
         (it->target_pool && pool_get(it->target_pool, target) != SB_OK))
         return sb_fail(SB_ENOMEM, "%s: cannot allocate the buffers of batch %lld", it->ds->name,
                        (long long)k + 1);
-    return fill_batch(it, k, input->data, it->target_pool ? target->data : NULL, scratch);
+    return fill_batch(it, k, input->data, it->target_pool ? target->data : NULL, scratch, buf);
 }
 
 static void *worker_main(void *arg)
 {
     sb_loader_iter *it = arg;
     void *scratch = it->ds->input_scratch ? malloc(it->ds->input_scratch) : NULL;
+    sb_sample_buf buf = {0};
     for (;;) {
         pthread_mutex_lock(&it->mu);
         while (!it->stop && it->next_claim < it->nbatches &&
@@ -303,7 +350,7 @@ static void *worker_main(void *arg)
         batch_buf input = {0}, target = {0};
         sb_status s = (it->ds->input_scratch && !scratch)
                           ? sb_fail(SB_ENOMEM, "%s: cannot allocate worker scratch", it->ds->name)
-                          : produce(it, k, scratch, &input, &target);
+                          : produce(it, k, scratch, &buf, &input, &target);
 
         pthread_mutex_lock(&it->mu);
         slot *sl = &it->slots[k % it->nslots];
@@ -317,6 +364,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&it->mu);
     }
     free(scratch);
+    sb_sample_buf_free(&buf);
     return NULL;
 }
 
@@ -350,6 +398,7 @@ void sb_loader_iter_free(sb_loader_iter *it)
     free(it->threads);
     free(it->slots);
     free(it->order);
+    sb_sample_buf_free(&it->main_buf);
     pool_unref(it->input_pool);
     pool_unref(it->target_pool);
     sb_transform_free(it->tf);
@@ -473,7 +522,7 @@ sb_status sb_loader_iter_next(sb_loader_iter *it, sb_tensor **input, sb_tensor *
     batch_buf in_buf = {0}, tg_buf = {0};
     sb_status s = SB_OK;
     if (it->nthreads == 0) {
-        s = produce(it, k, NULL, &in_buf, &tg_buf);
+        s = produce(it, k, NULL, &it->main_buf, &in_buf, &tg_buf);
         it->next_consume++;
     } else {
         pthread_mutex_lock(&it->mu);

@@ -1,7 +1,8 @@
 --- sb.data: datasets and the DataLoader (DESIGN.md §3, docs/data.md).
 --
--- C datasets (MNIST, CIFAR10, CIFAR100, TensorDataset) with C transforms (or none) are
--- batched by worker threads in C. Anything else that has `#ds` and `ds:get(i)` works too:
+-- C datasets (MNIST, CIFAR10, CIFAR100, STL10, SVHN, TensorDataset, and the image datasets
+-- ImageFolder and ImageNet, decoded per sample) with C transforms (or none) are batched by
+-- worker threads in C. Anything else that has `#ds` and `ds:get(i)` works too:
 -- it is loaded on the Lua thread, as are C datasets whose transform contains Lua code.
 local core = require "sbengine.core"
 local transforms = require "sbengine.transforms"
@@ -40,7 +41,7 @@ function Dataset:get(i)
   if math.type(i) ~= "integer" then
     error(("%s:get: index must be an integer, got %s"):format(self.name, tostring(i)), 2)
   end
-  local x, y = self._c:get(i)
+  local x, y = (self._get or self._c.get)(self._c, i)
   if self.transform then x = self.transform(x) end
   if self.target_transform and y ~= nil then y = self.target_transform(y) end
   return x, y
@@ -118,6 +119,147 @@ function data.CIFAR10(opts) return (cifar(10, opts)) end
 --- CIFAR100{root = "./.data/vision/cifar100", train = true, download = false, coarse = false,
 -- transform, target_transform}: fine labels 0..99, or the 20 superclasses with coarse = true.
 function data.CIFAR100(opts) return (cifar(100, opts, { coarse = true })) end
+
+local folder_options = { root = true, transform = true, target_transform = true, extensions = true }
+
+--- ImageFolder{root, transform, target_transform, extensions}: torchvision's ImageFolder.
+-- Classes are the sorted sub-folders of root (ds.classes, ds.class_to_idx, ids from 0);
+-- images (JPEG, PNG) are decoded as PIL's convert("RGB") when read: uint8 [H, W, 3].
+function data.ImageFolder(opts)
+  opts = check_options("ImageFolder", opts, folder_options, 2)
+  if type(opts.root) ~= "string" then error("ImageFolder: root must be a string (the folder of class folders)", 2) end
+  local exts = opts.extensions
+  if type(exts) == "string" then exts = { exts } end
+  local ok, c, classes = pcall(core.vision.image_folder, "ImageFolder", opts.root, exts)
+  if not ok then error(c, 2) end
+  local ds = wrap("ImageFolder", c, opts, "ImageFolder")
+  ds._get = core.vision.get
+  ds.root = opts.root
+  ds.classes = classes
+  ds.class_to_idx = {}
+  for i, name in ipairs(classes) do ds.class_to_idx[name] = i - 1 end
+  return ds
+end
+
+local imagenet_options = { root = true, split = true, transform = true, target_transform = true,
+                           devkit_md5 = true, val_md5 = true }
+
+--- ImageNet{root = "./.data/vision/imagenet", split = "val", transform, target_transform}:
+-- torchvision's ImageNet. ROOT/<split>/<wnid>/*.JPEG, made once from the official archives
+-- (ILSVRC2012_devkit_t12.tar.gz, ILSVRC2012_img_val.tar, md5-checked) when missing.
+-- ds.classes[i] = the names of class i - 1 (a list), ds.wnids, ds.wnid_to_idx, ds.class_to_idx.
+function data.ImageNet(opts)
+  opts = check_options("ImageNet", opts, imagenet_options, 2)
+  local root = opts.root or "./.data/vision/imagenet"
+  local split = opts.split or "val"
+  if type(root) ~= "string" then error("ImageNet: root must be a string", 2) end
+  if split ~= "val" and split ~= "train" then
+    error(("ImageNet: split must be \"val\" or \"train\", got %s"):format(tostring(split)), 2)
+  end
+  local ok, err = pcall(core.vision.imagenet_prepare, root, split, opts.devkit_md5, opts.val_md5)
+  if not ok then error(err, 2) end
+  local c, wnids
+  ok, c, wnids = pcall(core.vision.image_folder, "ImageNet", root .. "/" .. split, nil)
+  if not ok then error(c, 2) end
+  local ds = wrap("ImageNet", c, opts, "ImageNet")
+  ds._get = core.vision.get
+  ds.root, ds.split, ds.wnids, ds.wnid_to_idx = root, split, wnids, {}
+  local names = {}
+  local f = io.open(root .. "/sbengine_meta.tsv", "r")
+  if f then
+    for line in f:lines() do
+      local wnid, words = line:match("^([^\t]+)\t(.*)$")
+      if wnid then
+        local list = {}
+        for name in (words .. ", "):gmatch("(.-), ") do list[#list + 1] = name end
+        names[wnid] = list
+      end
+    end
+    f:close()
+  end
+  ds.classes, ds.class_to_idx = {}, {}
+  for i, wnid in ipairs(wnids) do
+    ds.wnid_to_idx[wnid] = i - 1
+    ds.classes[i] = names[wnid] or { wnid }
+    for _, name in ipairs(ds.classes[i]) do ds.class_to_idx[name] = i - 1 end
+  end
+  return ds
+end
+
+-- Fetches `file` from `url` into root (md5-checked, with a progress bar); a
+-- failure says where to get it by hand.
+local function fetch(name, root, url, file, md5)
+  os.execute("mkdir -p '" .. root:gsub("'", "'\\''") .. "'")
+  local callback, close_all = download_bar_callback()
+  local ok, err = pcall(core.data.download, url, root .. "/" .. file, {
+    md5 = md5, progress = function(_, done, total) callback(file, done, total) end })
+  close_all()
+  if not ok then
+    error(("%s: could not download %s (%s); download it from %s into '%s'"):format(name, file, err, url, root), 0)
+  end
+end
+
+local function file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local stl_options = { root = true, split = true, download = true, transform = true, target_transform = true }
+
+--- STL10{root = "./.data/vision/stl10", split = "test", download = false, transform,
+-- target_transform}: 96x96x3 uint8 images (HWC), labels 0..9, from stl10_binary/ (read per
+-- sample, not held in memory). download = true fetches stl10_binary.tar.gz (2.6 GB, md5-checked).
+function data.STL10(opts)
+  opts = check_options("STL10", opts, stl_options, 2)
+  local root, split = opts.root or "./.data/vision/stl10", opts.split or "test"
+  if type(root) ~= "string" then error("STL10: root must be a string", 2) end
+  if opts.download and not file_exists(root .. "/stl10_binary/" .. split .. "_X.bin") then
+    local ok, err = pcall(function()
+      local archive = root .. "/stl10_binary.tar.gz"
+      if not file_exists(archive) then
+        fetch("STL10", root, "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
+          "stl10_binary.tar.gz", "91f7769df0f17e558f3565bffb0c7dfb")
+      end
+      core.vision.tar_extract(archive, root, "stl10_binary/", 3 << 30) -- 2.6 GB inflated
+    end)
+    if not ok then error(err, 2) end
+  end
+  local ok, c = pcall(core.vision.stl10, root, split)
+  if not ok then error(c, 2) end
+  local ds = wrap("STL10", c, opts, "STL10")
+  ds.classes = { "airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck" }
+  return ds
+end
+
+local svhn_md5 = { train = "e26dedcc434d2e4c54c9b2d4a06d8373", test = "eb5a983be6a315427106f1b164d9cef3",
+                   extra = "a93ce644f1a588dc4d68dda5feec44a7" }
+
+--- SVHN{root = "./.data/vision/svhn", split = "test", download = false, transform,
+-- target_transform}: 32x32x3 uint8 images (HWC), labels 0..9 (the file's 10 is digit 0, as
+-- torchvision gives it), from <split>_32x32.mat; download = true fetches it (md5-checked).
+function data.SVHN(opts)
+  opts = check_options("SVHN", opts, stl_options, 2)
+  local root, split = opts.root or "./.data/vision/svhn", opts.split or "test"
+  if type(root) ~= "string" then error("SVHN: root must be a string", 2) end
+  if not svhn_md5[split] then
+    error(("SVHN: split must be \"train\", \"test\" or \"extra\", got %s"):format(tostring(split)), 2)
+  end
+  local file = split .. "_32x32.mat"
+  if opts.download and not file_exists(root .. "/" .. file) then
+    local ok, err = pcall(fetch, "SVHN", root, "http://ufldl.stanford.edu/housenumbers/" .. file, file, svhn_md5[split])
+    if not ok then error(err, 2) end
+  end
+  local ok, c = pcall(core.vision.svhn, root, split)
+  if not ok then error(c, 2) end
+  return wrap("SVHN", c, opts, "SVHN")
+end
+
+--- ds:path(i) -> the image file of sample i and its class id (ImageFolder).
+function Dataset:path(i)
+  if not self._get then error(self.name .. ":path: only image folders have files", 2) end
+  return core.vision.path(self._c, i)
+end
 
 --- TensorDataset(input[, target]): sample i is input[i] (and target[i]).
 function data.TensorDataset(input, target, opts)

@@ -25,6 +25,7 @@ local lazy_modules = {
   models = "sbengine.models", -- torchvision's architectures (docs/models.md)
   data = "sbengine.data",
   transforms = "sbengine.transforms",
+  image = "sbengine.image", -- decoding, save_png (docs/data.md)
   progress = "sbengine.progress",
   utils = "sbengine.utils",
   bench = "sbengine.bench",

@@ -134,7 +134,7 @@ static void failing_destroy(sb_dataset *ds)
 {
     (void)ds;
 }
-static const sb_dataset_ops failing_ops = {failing_get, failing_destroy};
+static const sb_dataset_ops failing_ops = {failing_get, failing_destroy, NULL};
 
 static void test_worker_error_names_the_index_and_stops(void)
 {

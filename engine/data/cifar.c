@@ -1,8 +1,9 @@
 /* CIFAR-10 and CIFAR-100, binary version (https://www.cs.toronto.edu/~kriz/cifar.html):
  * fixed-size records of label byte(s) then 3072 pixel bytes as three 32x32 planes (R, G, B);
  * or, when the binary files are absent, torchvision's python version (cifar-10-batches-py/,
- * cifar-100-python/: pickles read by the restricted reader of data/pickle.h).
- * Images are stored HWC here, as torchvision's CIFAR10.data, so ToTensor gives CHW. */
+ * cifar-100-python/: pickles read by the restricted unpickler with numpy's globals,
+ * data/numpy_pickle.h). Images are stored HWC here, as torchvision's CIFAR10.data, so ToTensor
+ * gives CHW. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,7 @@
 #include "core/md5.h"
 #include "data/dataset.h"
 #include "data/file.h"
-#include "data/pickle.h"
+#include "data/numpy_pickle.h"
 #include "net/download.h"
 
 #define CIFAR_PIXELS 3072
@@ -41,18 +42,25 @@ static sb_status read_pickle_batch(const char *path, int classes, bool coarse, s
     uint8_t *bytes;
     size_t len;
     SB_TRY(sb_read_file(path, &bytes, &len));
-    sb_pickle doc;
-    sb_status s = sb_pickle_load(path, bytes, len, &doc);
+    sb_pickle *doc = sb_pickle_new();
+    if (!doc) {
+        free(bytes);
+        return sb_fail(SB_ENOMEM, "CIFAR%d: out of memory", classes);
+    }
+    sb_pickle_value *root = NULL;
+    sb_status s = sb_numpy_unpickle(doc, path, bytes, len, &root);
     if (s != SB_OK) {
+        sb_pickle_free(doc);
         free(bytes);
         return s;
     }
     const char *key = classes == 10 ? "labels" : coarse ? "coarse_labels" : "fine_labels";
-    const sb_pv *data = sb_pv_dict_get(doc.root, "data"), *labels = sb_pv_dict_get(doc.root, key);
+    const sb_numpy_array *data = sb_numpy_array_of(sb_pickle_dict_get(root, "data"));
+    const sb_pickle_value *labels = sb_pickle_dict_get(root, key);
     int limit = classes == 10 ? 10 : coarse ? 20 : 100;
-    size_t count = labels && labels->kind == SB_PV_LIST ? labels->n : 0;
-    if (!data || data->kind != SB_PV_NDARRAY || data->ndim != 2 || data->shape[1] != CIFAR_PIXELS ||
-        strcmp(data->dtype, "u1") != 0 || !labels || labels->kind != SB_PV_LIST ||
+    size_t count = labels && labels->kind == SB_PICKLE_LIST ? labels->u.seq.len : 0;
+    if (!data || data->ndim != 2 || data->shape[1] != CIFAR_PIXELS ||
+        strcmp(data->dtype, "u1") != 0 || !labels || labels->kind != SB_PICKLE_LIST ||
         (size_t)data->shape[0] != count)
         s = sb_fail(SB_EFORMAT,
                     "%s: not a CIFAR%d python batch (expected a dict with 'data', a uint8 array "
@@ -68,17 +76,18 @@ static sb_status read_pickle_batch(const char *path, int classes, bool coarse, s
         if (!images || !grown_labels) s = sb_fail(SB_ENOMEM, "CIFAR%d: out of memory", classes);
     }
     for (size_t r = 0; s == SB_OK && r < count; r++) {
-        const sb_pv *l = labels->items[r];
-        if (l->kind != SB_PV_INT || l->i < 0 || l->i >= limit) {
+        const sb_pickle_value *l = labels->u.seq.items[r];
+        if (l->kind != SB_PICKLE_INT || l->u.i < 0 || l->u.i >= limit) {
             s = sb_fail(SB_EFORMAT, "%s: label %zu is not an integer in 0..%d", path, r + 1,
                         limit - 1);
             break;
         }
-        mem->labels[*n + r] = l->i;
-        planes_to_hwc(data->s + r * CIFAR_PIXELS, (uint8_t *)mem->inputs + (*n + r) * CIFAR_PIXELS);
+        mem->labels[*n + r] = l->u.i;
+        planes_to_hwc(data->data + r * CIFAR_PIXELS,
+                      (uint8_t *)mem->inputs + (*n + r) * CIFAR_PIXELS);
     }
     if (s == SB_OK) *n += count;
-    sb_pickle_free(&doc);
+    sb_pickle_free(doc);
     free(bytes);
     return s;
 }

@@ -110,6 +110,11 @@ sb_pickle_value *sb_pickle_new_str(sb_pickle *p, const char *s, size_t len)
     return new_bytes(p, SB_PICKLE_STR, s, len);
 }
 
+sb_pickle_value *sb_pickle_new_bytes(sb_pickle *p, const void *s, size_t len)
+{
+    return new_bytes(p, SB_PICKLE_BYTES, s, len);
+}
+
 sb_pickle_value *sb_pickle_new_object(sb_pickle *p, const char *type, void *ptr,
                                       void (*free_fn)(void *))
 {
@@ -209,9 +214,11 @@ sb_status sb_pickle_dict_set(sb_pickle *p, sb_pickle_value *dict, sb_pickle_valu
 sb_pickle_value *sb_pickle_dict_get(const sb_pickle_value *dict, const char *key)
 {
     if (!dict || dict->kind != SB_PICKLE_DICT) return NULL;
+    size_t len = strlen(key);
     for (size_t i = 0; i < dict->u.dict.len; i++) {
         const sb_pickle_value *k = dict->u.dict.keys[i];
-        if (k->kind == SB_PICKLE_STR && strcmp(k->u.str.data, key) == 0)
+        if ((k->kind == SB_PICKLE_STR || k->kind == SB_PICKLE_BYTES) && k->u.str.len == len &&
+            memcmp(k->u.str.data, key, len) == 0)
             return dict->u.dict.values[i];
     }
     return NULL;

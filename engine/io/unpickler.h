@@ -17,8 +17,8 @@
  * holding NUL is refused); Python 2 byte strings (BINSTRING, SHORT_BINSTRING) are BYTES.
  * Integers beyond int64 are refused.
  *
- * A caller (engine/io/pytorch.c for torch.save files; the CIFAR pickles can use it the
- * same way with numpy's globals) passes:
+ * A caller (engine/io/pytorch.c for torch.save files; engine/data/numpy_pickle.c for the
+ * numpy arrays of CIFAR's python version) passes:
  *   - globals: {module, name, call, build} entries. `call` (may be NULL: the global can
  *     only be passed around as a value, e.g. a storage type) receives the argument tuple;
  *     `build` (may be NULL: BUILD refused) receives an object made by `call` and the
@@ -111,6 +111,7 @@ sb_status sb_unpickle(sb_pickle *p, const void *data, size_t size, const sb_unpi
 sb_pickle_value *sb_pickle_new_value(sb_pickle *p, sb_pickle_kind kind);
 sb_pickle_value *sb_pickle_new_int(sb_pickle *p, int64_t v);
 sb_pickle_value *sb_pickle_new_str(sb_pickle *p, const char *s, size_t len);
+sb_pickle_value *sb_pickle_new_bytes(sb_pickle *p, const void *s, size_t len);
 /* An object owning `ptr`, released with free_fn(ptr) (may be NULL) with the arena. */
 sb_pickle_value *sb_pickle_new_object(sb_pickle *p, const char *type, void *ptr,
                                       void (*free_fn)(void *));
@@ -118,7 +119,8 @@ sb_status sb_pickle_dict_set(sb_pickle *p, sb_pickle_value *dict, sb_pickle_valu
                              sb_pickle_value *value);
 
 /* Lookups for handlers. */
-sb_pickle_value *sb_pickle_dict_get(const sb_pickle_value *dict, const char *key); /* STR keys */
+/* dict[key] for a STR key or a BYTES one (a Python 2 str); NULL when absent. */
+sb_pickle_value *sb_pickle_dict_get(const sb_pickle_value *dict, const char *key);
 bool sb_pickle_is_object(const sb_pickle_value *v, const char *type);
 /* "int", "str", "tuple", ..., "global 'torch.FloatStorage'" for messages. */
 void sb_pickle_describe(const sb_pickle_value *v, char *buf, size_t size);

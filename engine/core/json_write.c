@@ -9,6 +9,12 @@
 
 void sb_json_format_double(double value, char *buf, size_t bufsize)
 {
+    /* "-0" reads back as the integer 0 in readers that keep integers apart (Python's json,
+     * this writer's own round trip): the fraction keeps negative zero a float. */
+    if (value == 0 && signbit(value)) {
+        snprintf(buf, bufsize, "-0.0");
+        return;
+    }
     for (int precision = 15; precision <= 17; precision++) {
         snprintf(buf, bufsize, "%.*g", precision, value);
         if (strtod(buf, NULL) == value) break;

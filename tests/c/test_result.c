@@ -1,5 +1,6 @@
 /* The results core: JSON writer, sha256, BenchmarkResult validation, run hash, atomic write. */
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +52,8 @@ static void test_json_numbers(void)
     char buf[40];
     sb_json_format_double(0.1, buf, sizeof buf);
     SB_CHECK(strcmp(buf, "0.1") == 0); /* the shortest spelling, not 0.10000000000000001 */
+    sb_json_format_double(-0.0, buf, sizeof buf); /* "-0" would read back as the integer 0 */
+    SB_CHECK(strcmp(buf, "-0.0") == 0 && signbit(strtod(buf, NULL)));
     sb_json *v = NULL;
     SB_CHECK(sb_json_number(NAN, &v) == SB_EINVAL);
     SB_CHECK_STR_CONTAINS(sb_error_message(), "NaN");

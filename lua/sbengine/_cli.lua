@@ -30,4 +30,85 @@ function cli.submit(file)
   return results.submit_list(list, file)
 end
 
+-- Where benchmark definitions are: every `sbengine/benchmarks/` folder that package.path
+-- reaches (installed, rocks), and the source tree's benchmarks/ (init.lua's searcher).
+local function benchmark_dirs()
+  local dirs, seen = {}, {}
+  local function add(dir)
+    if not seen[dir] then seen[dir] = true; dirs[#dirs + 1] = dir end
+  end
+  local init = package.searchpath("sbengine", package.path)
+  local tree = init and init:match("^(.*)/sbengine/init%.lua$")
+  if tree then
+    local root = tree:match("^(.*)/lua$") or (tree .. "/..")
+    local f = io.open(root .. "/benchmarks/mnist.lua", "r")
+    if f then f:close(); add(root .. "/benchmarks") end
+  end
+  for template in package.path:gmatch("[^;]+") do
+    local dir = template:match("^(.*)/%?%.lua$")
+    if dir then add(dir .. "/sbengine/benchmarks") end
+  end
+  return dirs
+end
+
+-- name -> file of every benchmark found, first folder first.
+local function benchmarks()
+  local core = require "sbengine.core"
+  local found, names = {}, {}
+  for _, dir in ipairs(benchmark_dirs()) do
+    for _, file in ipairs(core.sys.list_files(dir, ".lua") or {}) do
+      local name = file:match("^([%w_]+)%.lua$")
+      if name and not found[name] then
+        found[name] = dir .. "/" .. file
+        names[#names + 1] = name
+      end
+    end
+  end
+  table.sort(names)
+  return found, names
+end
+
+--- sbengine bench NAME: the file of benchmark NAME, or nil and why.
+function cli.bench_path(name)
+  local found, names = benchmarks()
+  if found[name] then return found[name] end
+  local best = require("sbengine._util").closest(name, found)
+  return nil, ("no benchmark '%s'%s; the benchmarks found: %s (sbengine bench --list says more; "
+    .. "a rock installs more as sbengine.benchmarks.NAME)"):format(name,
+      best and (" (did you mean '%s'?)"):format(best) or "",
+      #names > 0 and table.concat(names, ", ") or "none")
+end
+
+--- sbengine bench --list: each benchmark with its dataset, task and metrics.
+function cli.bench_list()
+  local found, names = benchmarks()
+  local rows = { { "NAME", "DATASET", "TASK", "METRICS", "FILE" } }
+  for _, name in ipairs(names) do
+    local ok, B = pcall(require, "sbengine.benchmarks." .. name)
+    if ok and type(B) == "table" and B.task then
+      local metrics = {}
+      for i, m in ipairs(B.metrics or {}) do
+        metrics[i] = type(m) == "table" and (m.name or m[1]) or tostring(m)
+      end
+      rows[#rows + 1] = { name, B.dataset_name or B.name, B.task, table.concat(metrics, ", "),
+        found[name] }
+    else
+      rows[#rows + 1] = { name, "?", "?", "(does not load: " .. tostring(B):gsub("\n.*", "")
+        .. ")", found[name] }
+    end
+  end
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do widths[i] = math.max(widths[i] or 0, #cell) end
+  end
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do
+      cells[i] = i < #row and cell .. (" "):rep(widths[i] - #cell) or cell
+    end
+    print(table.concat(cells, "  "))
+  end
+  return 0
+end
+
 return cli

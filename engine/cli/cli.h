@@ -21,6 +21,8 @@ struct sb_command {
     const char *help;    /* what `sbengine NAME --help` prints after the usage; NULL when the
                           * handler prints its own help for --help (serve, report) */
     sb_command_fn run;
+    void (*print_options)(const sb_command *self); /* after the help (run, check, submit,
+                                                    * bench: from main.c's option table) */
 };
 
 /* The table (engine/main.c), ended by a row whose name is NULL. */

@@ -25,6 +25,10 @@ int sb_command_help(const sb_command *c, FILE *to)
     fputs(c->usage, to);
     fputs("\n\n", to);
     fputs(c->help, to);
+    if (c->print_options) {
+        fflush(to);
+        c->print_options(c);
+    }
     return EXIT_OK;
 }
 

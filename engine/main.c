@@ -126,9 +126,9 @@ const sb_command sb_commands[] = {
      "sbengine bench [OPTIONS] NAME [BENCHMARK OPTIONS] MODEL.lua [MODEL ARGS...]\n"
      "       sbengine bench --list",
      "run a shipped or installed benchmark by name",
-     "Runs the benchmark NAME (benchmarks/NAME.lua shipped with the engine, or\n"
-     "sbengine.benchmarks.NAME from an installed rock) on the model that MODEL.lua\n"
-     "returns. Engine options go before NAME; the benchmark's own options (--batch-size,\n"
+     "Runs the benchmark NAME (benchmarks/NAME.lua shipped with the engine,\n"
+     "sbengine.benchmarks.NAME from an installed rock, or a benchmark file's path) on the\n"
+     "model that MODEL.lua returns. Engine options go before NAME; the benchmark's own options (--batch-size,\n"
      "--num-workers, --model-name) between NAME and MODEL.lua: `sbengine bench NAME\n"
      "--help` lists them.\n",
      run_family, print_command_options},

@@ -67,6 +67,11 @@ end
 
 --- sbengine bench NAME: the file of benchmark NAME, or nil and why.
 function cli.bench_path(name)
+  if name:match("%.lua$") then -- a benchmark file given by its path
+    local f = io.open(name, "r")
+    if f then f:close(); return name end
+    return nil, ("no benchmark file '%s'"):format(name)
+  end
   local found, names = benchmarks()
   if found[name] then return found[name] end
   local best = require("sbengine._util").closest(name, found)

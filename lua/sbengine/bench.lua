@@ -213,16 +213,29 @@ end
 -- Turns the list into live meters: { {metric = name, as = result name or nil, meter = m} }.
 local function create_meters(specs, where)
   local sb = api()
+  -- Loading the metric scripts is not any one metric's failure: say so on its own, and
+  -- without suggesting --metrics (a script that was found but fails needs fixing).
+  local loaded, names = pcall(sb.metrics.list)
+  if not loaded then
+    error(("%s: the metric scripts could not be loaded: %s"):format(where, tostring(names)), 0)
+  end
   local meters = {}
   for i, spec in ipairs(specs) do
     if type(spec) == "string" then spec = { spec } end
     local metric_name, metric_opts = spec[1], spec[2]
+    if sb.metrics.get(metric_name) == nil then
+      local known = {}
+      for _, n in ipairs(names) do known[n] = true end
+      local best = util.closest(tostring(metric_name), known)
+      error(("%s: metric %d ('%s') is not registered%s\nThe metrics are: %s. A metric script "
+        .. "registers more: load it with --metrics DIR or SBENGINE_METRICS_PATH "
+        .. "(docs/metrics.md)"):format(where, i, tostring(metric_name),
+          best and (" (did you mean '%s'?)"):format(best) or "", table.concat(names, ", ")), 0)
+    end
     local ok, meter = pcall(sb.metrics.create, metric_name, metric_opts)
     if not ok then
-      error(("%s: metric %d ('%s'): %s\nThe metrics are: %s. A metric script registers "
-        .. "more: load it with --metrics DIR or SBENGINE_METRICS_PATH (docs/metrics.md)")
-        :format(where, i, tostring(metric_name), tostring(meter),
-          table.concat(sb.metrics.list(), ", ")), 0)
+      error(("%s: metric %d ('%s', from %s): %s"):format(where, i, tostring(metric_name),
+        sb.metrics.source(metric_name), tostring(meter)), 0)
     end
     meters[#meters + 1] = { metric = metric_name, as = spec.name, meter = meter }
   end

@@ -173,6 +173,7 @@ static void convert_json_fields(lua_State *L, int idx, sb_result_fields *f, int 
                            {"speed_mem_metrics", &f->speed_mem_metrics},
                            {"paper_results", &f->paper_results},
                            {"config", &f->config},
+                           {"extra", &f->extra},
                            {"environment", &f->environment}};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         int from = idx;
@@ -198,19 +199,13 @@ static void push_result(lua_State *L, sb_result *r)
     *sbL_new_box(L, SB_RESULT_MT) = r;
 }
 
-static const char *const constructor_fields[] = {"model",
-                                                 "model_description",
-                                                 "task",
-                                                 "dataset",
-                                                 "results",
-                                                 "speed_mem_metrics",
-                                                 "config",
-                                                 "arxiv_id",
-                                                 "pytorch_hub_id",
-                                                 "paper_results",
-                                                 "run_hash",
-                                                 "pwc_id",
-                                                 NULL};
+static const char *const constructor_fields[] = {"model",         "model_description",
+                                                 "task",          "dataset",
+                                                 "results",       "speed_mem_metrics",
+                                                 "config",        "extra",
+                                                 "arxiv_id",      "pytorch_hub_id",
+                                                 "paper_results", "run_hash",
+                                                 "pwc_id",        NULL};
 
 static void reject_unknown_keys(lua_State *L, int idx, const char *const *allowed, const char *what)
 {
@@ -273,17 +268,11 @@ static int result_new(lua_State *L)
     return 1;
 }
 
-static const char *const dict_fields[] = {
-    "model",          "model_description", "task",     "dataset_name",
-    "results",        "speed_mem_metrics", "arxiv_id", "pwc_id",
-    "pytorch_hub_id", "paper_results",     "run_hash", "config",
-    "environment",    "idempotency_key",   NULL};
-
 /* from_dict(dict): an object of the store file (keys as written by to_json). */
 static int result_from_dict(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    reject_unknown_keys(L, 1, dict_fields, "stored result");
+    reject_unknown_keys(L, 1, sb_result_keys, "stored result");
     sb_result_fields f = {0};
     string_fields(L, 1, "dataset_name", &f);
     f.idempotency_key = string_field(L, 1, "idempotency_key", "idempotency_key");

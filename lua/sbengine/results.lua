@@ -188,12 +188,13 @@ end
 --- The command that submits the results stored in `path` with this run's server settings:
 -- `--server URL` (from --server or $SOTABENCH_URL), `--profile NAME` and `--insecure-http`
 -- when the run had them, so that following it literally reaches the same server (the token
--- is never part of it). `flags` (optional) are added before the file.
+-- is never part of it, nor a password in the URL). `flags` (optional) are added before the file.
 function results.submit_command(path, flags)
   local parts = { "sbengine submit" }
   local url = session.config.server
   if not url or url == "" then url = os.getenv("SOTABENCH_URL") end
-  if url and url ~= "" then parts[#parts + 1] = "--server " .. shell_quote(url) end
+  -- A password in the URL (https://user:password@host/) is never printed: "***" stands for it.
+  if url and url ~= "" then parts[#parts + 1] = "--server " .. shell_quote(server.redact(url)) end
   local profile = session.config.profile
   if profile and profile ~= "" then parts[#parts + 1] = "--profile " .. shell_quote(profile) end
   if session.config.insecure_http then parts[#parts + 1] = "--insecure-http" end

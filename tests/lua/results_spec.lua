@@ -48,7 +48,7 @@ describe("sb.BenchmarkResult", function()
     assert.matches('^[^:]*results_spec%.lua:%d+: run_hash: metrics%["a"%]', err)
   end)
 
-  it("serialises with sotabench's key order, then config, environment, idempotency_key", function()
+  it("serialises with sotabench's key order, then config, extra, environment, idempotency_key", function()
     local r = sb.BenchmarkResult(fields { config = { batch_size = 128 }, arxiv_id = "1234.5678" })
     local json = r:to_json()
     local keys = {}
@@ -56,7 +56,7 @@ describe("sb.BenchmarkResult", function()
     local top = {}
     local want = { "model", "model_description", "task", "dataset_name", "results",
       "speed_mem_metrics", "arxiv_id", "pwc_id", "pytorch_hub_id", "paper_results", "run_hash",
-      "config", "environment", "idempotency_key" }
+      "config", "extra", "environment", "idempotency_key" }
     local wanted = {}
     for _, k in ipairs(want) do wanted[k] = true end
     for _, k in ipairs(keys) do if wanted[k] and not top[k] then top[#top + 1] = k; top[k] = true end end

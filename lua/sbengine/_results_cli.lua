@@ -5,6 +5,7 @@
 local cjson = require "cjson"
 local core = require "sbengine.core"
 local store = require "sbengine._store"
+local util = require "sbengine._util"
 
 local M = {}
 
@@ -59,13 +60,6 @@ local function text(v)
   return tostring(v)
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  table.sort(keys)
-  return keys
-end
-
 local function when(d)
   local t = value_of(field(d, "environment").created_at)
   if type(t) ~= "string" then return "-" end
@@ -82,7 +76,7 @@ local HEADLINE = 3 -- metrics shown in the table; --diff and --json show all
 
 local function headline(d)
   local r = field(d, "results")
-  local names = sorted_keys(r)
+  local names = util.sorted_keys(r)
   local parts = {}
   for i = 1, math.min(#names, HEADLINE) do
     local v = value_of(r[names[i]])
@@ -165,17 +159,21 @@ local function pick(spec, n)
   return i
 end
 
--- The rows of one group of numbers: {name, a, b, change} for every name in either table.
-local function compare_numbers(ta, tb)
-  local names, seen = {}, {}
+-- The keys of either table (but those in `skip`), sorted.
+local function union_keys(ta, tb, skip)
+  local set = {}
   for _, t in ipairs { ta, tb } do
     for k in pairs(t) do
-      if not seen[k] then seen[k], names[#names + 1] = true, k end
+      if not (skip and skip[k]) then set[k] = true end
     end
   end
-  table.sort(names)
+  return util.sorted_keys(set)
+end
+
+-- The rows of one group of numbers: {name, a, b, change} for every name in either table.
+local function compare_numbers(ta, tb)
   local rows = {}
-  for _, name in ipairs(names) do
+  for _, name in ipairs(union_keys(ta, tb)) do
     local a, b = value_of(ta[name]), value_of(tb[name])
     local change
     if type(a) == "number" and type(b) == "number" then change = b - a end
@@ -186,15 +184,8 @@ end
 
 -- The keys of two records whose values differ, as {name, a, b} (text).
 local function compare_settings(ta, tb, skip)
-  local names, seen = {}, {}
-  for _, t in ipairs { ta, tb } do
-    for k in pairs(t) do
-      if not seen[k] and not (skip and skip[k]) then seen[k], names[#names + 1] = true, k end
-    end
-  end
-  table.sort(names)
   local rows = {}
-  for _, name in ipairs(names) do
+  for _, name in ipairs(union_keys(ta, tb, skip)) do
     local a, b = text(ta[name]), text(tb[name])
     if a ~= b then rows[#rows + 1] = { name = name, a = ta[name], b = tb[name], ta = a, tb = b } end
   end
@@ -221,25 +212,19 @@ local function diff(dicts, ia, ib, json)
   local env = compare_settings(field(a, "environment"), field(b, "environment"),
     { created_at = true })
   if json then
-    local function numbers(rows)
-      local out = {}
-      for i, r in ipairs(rows) do
-        out[i] = { name = r.name, a = r.a == nil and NULL or r.a, b = r.b == nil and NULL or r.b,
-          change = r.change == nil and NULL or r.change }
-      end
-      return out
-    end
-    local function settings(rows)
+    -- {name, a, b[, change]} with null for what a result lacks
+    local function rows_json(rows, with_change)
       local out = {}
       for i, r in ipairs(rows) do
         out[i] = { name = r.name, a = r.a == nil and NULL or r.a, b = r.b == nil and NULL or r.b }
+        if with_change then out[i].change = r.change == nil and NULL or r.change end
       end
       return out
     end
     io.stdout:write(core.result.encode_json({
       a = summary(ia, a), b = summary(ib, b),
-      results = numbers(metrics), speed_mem_metrics = numbers(speeds),
-      config = settings(config), environment = settings(env),
+      results = rows_json(metrics, true), speed_mem_metrics = rows_json(speeds, true),
+      config = rows_json(config), environment = rows_json(env),
     }, true), "\n")
     return 0
   end

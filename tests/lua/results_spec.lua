@@ -118,6 +118,43 @@ describe("sb.BenchmarkResult", function()
     results.take()
   end)
 
+  it("leaves the store file's list with discard(r) and discard()", function()
+    results.take()
+    local a = sb.BenchmarkResult(fields())
+    local b = sb.BenchmarkResult(fields { model = "B" })
+    assert.are.equal(1, results.discard(a))
+    assert.are.equal(0, results.discard(a))
+    assert.are.same({ b }, results.collected())
+    sb.BenchmarkResult(fields { model = "C" })
+    assert.are.equal(2, results.discard())
+    assert.are.equal(0, #results.collected())
+    local ok, err = pcall(results.discard, "B")
+    assert.is_false(ok)
+    assert.matches("expected a BenchmarkResult", err)
+  end)
+
+  it("builds the resubmit command from the run's server settings, without secrets", function()
+    local session = require "sbengine.session"
+    local saved = session.config
+    session.config = { server = "https://alice:pw-XYZ@example.org/api/", profile = "ci job",
+      insecure_http = true, metric_dirs = {} }
+    local cmd = results.submit_command("my store.json", "--allow-nonfinite")
+    session.config = saved
+    assert.are.equal("sbengine submit --server 'https://***@example.org/api/' --profile 'ci job' "
+      .. "--insecure-http --allow-nonfinite 'my store.json'", cmd)
+  end)
+
+  it("keeps what is not a number in extra, as JSON between config and environment", function()
+    local r = sb.BenchmarkResult(fields { extra = { matrix = { { 1, 0 }, { 0, 1 } }, note = "x" } })
+    assert.are.same({ { 1, 0 }, { 0, 1 } }, r.extra.matrix)
+    assert.matches('"config":null,"extra":{"matrix":%[%[1,0%],%[0,1%]%],"note":"x"},"environment"',
+      r:to_json())
+    local ok, err = pcall(sb.BenchmarkResult, fields { extra = { 1, 2 } })
+    assert.is_false(ok)
+    assert.matches("extra: expected a table of name = value", err)
+    results.take()
+  end)
+
   it("round-trips through the store file with from_dict", function()
     local r = sb.BenchmarkResult(fields { config = { device = "cpu", sizes = { 1, 2 } },
       speed_mem_metrics = { Tasks = 10000, ["Evaluation Time"] = 1.25 } })

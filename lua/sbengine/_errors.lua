@@ -1,5 +1,5 @@
 -- sbengine._errors: an error raised inside a model, a metric or a transform points at the
--- user's line first and says which part failed (internal; docs/nn.md "Errors").
+-- user's line first and says which part failed (internal; docs/nn.md, "Errors at the user's line").
 --
 -- The `sbengine` executable's message handler (engine/runtime.c) calls `decorate(msg)` while
 -- the failing call is still on the stack, before it adds the traceback; so the traceback

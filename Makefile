@@ -1,7 +1,8 @@
 # A thin wrapper around CMake for the README's two commands:
 #   make demo   build, fetch MNIST, run the example benchmark
 #   make test   check formatting and layers, build and run the whole test suite, then again under ASan+UBSan
-# Other targets: build, install (PREFIX=...), test-fast (no sanitizer build), lint, perf, clean,
+# Other targets: build, install (PREFIX=...), uninstall, deb (a Debian package in $(BUILD)/),
+# test-fast (no sanitizer build), lint, perf, clean,
 # fuzz (each fuzz target for FUZZ_SECONDS, default 60; docs/reliability.md).
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -11,7 +12,7 @@ CMAKE_ARGS ?=
 CTEST_ARGS ?=
 WERROR     ?= $(if $(CI),ON,OFF)
 
-.PHONY: all build demo test test-fast test-asan lint install perf fuzz clean
+.PHONY: all build demo test test-fast test-asan lint install uninstall deb perf fuzz clean
 
 all: build
 
@@ -48,6 +49,14 @@ test: lint test-fast test-asan
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# Removes what the last `make install` from $(BUILD) installed (its install_manifest.txt).
+uninstall:
+	cmake --build $(BUILD) --target uninstall
+
+# $(BUILD)/sbengine_<version>_<arch>.deb: `apt install ./$(BUILD)/sbengine_*.deb` installs it.
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 perf: build
 	tools/perf/run $(BUILD)

@@ -21,5 +21,5 @@ return sb.bench.define{
   },
   metrics = { { "topk_accuracy", { k = { 1, 5 } } } }, -- "Top 1 Accuracy", "Top 5 Accuracy"
   data_help = "point data_root (or --data-root DIR) at the folder that holds "
-    .. "cifar-100-binary/, or let download = true fetch it",
+    .. "cifar-100-binary/, or run: sbengine fetch cifar100 DIR",
 }

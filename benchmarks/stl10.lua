@@ -20,5 +20,5 @@ return sb.bench.define{
   },
   metrics = { { "topk_accuracy", { k = { 1, 5 } } } }, -- "Top 1 Accuracy", "Top 5 Accuracy"
   data_help = "point data_root (or --data-root DIR) at the folder that holds "
-    .. "stl10_binary/, or let download = true fetch it",
+    .. "stl10_binary/, or run: sbengine fetch stl10 DIR",
 }

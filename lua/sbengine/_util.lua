@@ -54,6 +54,28 @@ function util.closest(name, candidates)
   return nil
 end
 
+--- The folders `<dir>/<sub>` for every `<dir>/?.lua` template of package.path, in order, each
+-- once, with "a/b/../" spelled "a/" (the installed binary's path says <prefix>/bin/../share):
+-- where installed modules of a namespace (sbengine/benchmarks, sbengine/metrics) live.
+function util.package_dirs(sub)
+  local dirs, seen = {}, {}
+  for template in package.path:gmatch("[^;]+") do
+    local dir = template:match("^(.*)/%?%.lua$")
+    if dir then
+      dir = util.clean_path(dir .. "/" .. sub)
+      if not seen[dir] then seen[dir] = true; dirs[#dirs + 1] = dir end
+    end
+  end
+  return dirs
+end
+
+--- `path` with every "name/../" taken out ("/usr/bin/../share" -> "/usr/share").
+function util.clean_path(path)
+  local n
+  repeat path, n = path:gsub("/[^/]+/%.%./", "/", 1) until n == 0
+  return path
+end
+
 --- Checks an options table: nil gives {}, anything but a table or an unknown key (one not
 -- in the set `known`) is an error naming `fn`, raised `level` levels above the caller.
 function util.check_options(fn, opts, known, level)

@@ -409,8 +409,13 @@ local function load_dataset(B, o, where)
   local ok, ds = pcall(B.dataset, o)
   if not ok then
     local msg = tostring(ds)
+    -- download = true is advised only where it was off and the benchmark can download.
+    local help = B.data_help
+    if help and not o.download and B.defaults.download then
+      help = help .. ", or let download = true fetch it"
+    end
     error(("%s: cannot load the %s dataset from data_root %q: %s%s"):format(where, B.name,
-      o.data_root or "", msg, B.data_help and ("\nTo fix it: " .. B.data_help) or ""), 0)
+      o.data_root or "", msg, help and ("\nTo fix it: " .. help) or ""), 0)
   end
   return ds
 end
@@ -455,7 +460,7 @@ local function run(B, opts)
 end
 
 local USAGE = [[
-usage: sbengine [ENGINE OPTIONS] %s [OPTIONS] MODEL.lua [MODEL ARGS...]
+usage: %s [OPTIONS] MODEL.lua [MODEL ARGS...]
 
 Evaluates the model that MODEL.lua returns (an nn module or a function of the input
 batch) on the %s benchmark (%s) and stores the result. MODEL.lua runs with
@@ -470,11 +475,34 @@ Engine options (before the script) include --device D, --data-root DIR, --out FI
 --threads N, --quiet; see sbengine --help.
 ]]
 
+local BENCH_OPTIONS = { ["--batch-size"] = true, ["--num-workers"] = true,
+  ["--model-name"] = true, ["--help"] = true }
+
+-- What is wrong with option `a` of a benchmark run as the main script: an engine option
+-- (from engine/main.c's table) belongs before the script; else "did you mean".
+local function unknown_option_message(a)
+  local name = a:match("^([^=]*)")
+  local config = require("sbengine.session").config
+  if (config.engine_options or {})[name] then
+    return ("'%s' is an engine option: it belongs before the benchmark (%s); options after "
+      .. "it are the benchmark's"):format(name, config.bench_name
+        and ("sbengine bench %s ... %s MODEL.lua"):format(name, config.bench_name)
+        or ("sbengine %s ... SCRIPT.lua MODEL.lua"):format(name))
+  end
+  local best = util.closest(name, BENCH_OPTIONS)
+  return ("unknown option '%s'%s"):format(a, best and (" (did you mean '%s'?)"):format(best) or "")
+end
+
 --- Runs a benchmark definition as the main script: `sbengine benchmarks/mnist.lua MODEL.lua`.
 -- `argv` is the script's argument list (arg[1..n]). Returns the result, or nil after
 -- printing usage.
 function bench.main(B, argv, script)
-  local usage = USAGE:format(script or B.name, B.name, B.task, B.defaults.batch_size or 1,
+  -- `sbengine bench NAME` runs the benchmark's file with arg[0] = the file: say NAME.
+  local bench_name = require("sbengine.session").config.bench_name
+  local invocation = bench_name and ("sbengine bench [ENGINE OPTIONS] " .. bench_name)
+    or ("sbengine [ENGINE OPTIONS] " .. (script or B.name))
+  if bench_name then script = "bench " .. bench_name end
+  local usage = USAGE:format(invocation, B.name, B.task, B.defaults.batch_size or 1,
     B.defaults.num_workers or 0)
   local opts, i = {}, 1
   local function value(name)
@@ -507,7 +535,8 @@ function bench.main(B, argv, script)
     elseif a == "--model-name" then
       opts.paper_model_name = value(a)
     else
-      io.stderr:write(("%s: unknown option '%s'\n%s"):format(script or B.name, a, usage))
+      io.stderr:write(("%s: %s\n%s"):format(script or B.name, unknown_option_message(a),
+        usage))
       os.exit(2)
     end
   end

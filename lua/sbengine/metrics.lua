@@ -247,9 +247,15 @@ function metrics.load_scripts(dir, required)
   end
 end
 
--- The shipped folder, then $SBENGINE_METRICS_PATH (':'-separated), then --metrics DIR.
+-- The shipped folder, then the sbengine/metrics/ folders on package.path (modules
+-- sbengine.metrics.NAME that rocks install), then $SBENGINE_METRICS_PATH (':'-separated),
+-- then --metrics DIR.
 local function load_all()
   metrics.load_scripts(builtin_dir, true)
+  local util = require "sbengine._util"
+  for _, dir in ipairs(util.package_dirs("sbengine/metrics")) do
+    if dir ~= util.clean_path(builtin_dir) then metrics.load_scripts(dir, false) end
+  end
   for dir in (os.getenv("SBENGINE_METRICS_PATH") or ""):gmatch("[^:]+") do
     metrics.load_scripts(dir, true)
   end

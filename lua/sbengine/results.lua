@@ -114,6 +114,7 @@ function results.BenchmarkResult(fields)
   end
   local r = calls.c(2, core.result.new, fields, environment_for(fields))
   collected[#collected + 1] = r
+  session.finish_at_close() -- plain lua5.4: store at the end (session.lua says how)
   return r
 end
 

@@ -17,6 +17,7 @@ local finish_hooks = {}
 
 function session.configure(config)
   assert(type(config) == "table", "session.configure: expected a table")
+  session.configured = true
   config.metric_dirs = config.metric_dirs or {}
   if config.check == nil then
     local env_check = os.getenv("SOTABENCH_CHECK")
@@ -52,6 +53,28 @@ function session.finish(ok)
   finish_hooks = {}
   if first_error then error(first_error, 0) end
   return code
+end
+
+--- Under plain `lua5.4` nothing calls `finish`: the end-of-run hooks (the store file) run
+-- when the interpreter closes its state instead, at the normal end of the script, after an
+-- error, or at `os.exit(code, true)` (a plain `os.exit(code)` skips them, as it skips every
+-- finalizer). Called each time a result is collected: the newest sentinel is the one that
+-- acts, and it is finalized before the results created earlier are. Not under `sbengine`
+-- (which calls `finish` itself) nor under busted (a spec's results are test data).
+function session.finish_at_close()
+  if session.configured then return end
+  local sentinel = {}
+  setmetatable(sentinel, {
+    __gc = function(self)
+      if session._close_sentinel ~= self or session.configured then return end
+      for name in pairs(package.loaded) do
+        if name == "busted" or name:match("^busted%.") then return end
+      end
+      local ok, err = pcall(session.finish, true)
+      if not ok then io.stderr:write("sbengine: " .. tostring(err) .. "\n") end
+    end,
+  })
+  session._close_sentinel = sentinel
 end
 
 return session

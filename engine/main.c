@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -37,7 +38,7 @@ typedef struct cli_options {
     const char *out, *device, *data_root, *server, *profile;
     const char *metric_dirs[MAX_METRIC_DIRS];
     int nmetric_dirs;
-    int submit, no_cache, quiet, progress;
+    int submit, no_cache, no_store, quiet, progress;
     int allow_nonfinite, insecure_http;
     long threads;           /* 0 = default */
     int script_index;       /* argv index of the script (or submit FILE, bench NAME); 0 = none */
@@ -84,6 +85,8 @@ static const engine_option engine_options[] = {
      "also $SBENGINE_INSECURE_HTTP=1)",
      FOR_ALL},
     {"--no-cache", NULL, "do not look the run hash up on the server; always evaluate", FOR_EVAL},
+    {"--no-store", NULL, "a trial run: print the results but keep them out of the store file",
+     FOR_EVAL},
     {"--quiet", NULL, "no progress bars (also -q)", FOR_EVAL},
     {"-q", NULL, NULL, FOR_EVAL},
     {"--progress", NULL, "progress bars even when stderr is not a terminal", FOR_EVAL},
@@ -152,6 +155,9 @@ const sb_command sb_commands[] = {
      "run the results server and leaderboards", NULL, server_command, NULL},
     {"report", "sbengine report STORE.json -o REPORT.html",
      "the leaderboards of a store file as one HTML file", NULL, server_command, NULL},
+    {"results",
+     "sbengine results [STORE] [--json]\n       sbengine results [STORE] --diff A B [--json]",
+     "the stored results as a table; --diff A B compares two", NULL, sb_cli_results, NULL},
     {"help", "sbengine help [COMMAND]", "describe the engine, or one command",
      "Without COMMAND, the engine's usage, commands and run options (as sbengine --help);\n"
      "with COMMAND, the same as sbengine COMMAND --help.\n",
@@ -395,6 +401,11 @@ static int parse_options(int argc, char **argv, int first, cli_options *o)
             const char *dir = option_value(o, argc, argv, &i, "--metrics", &bad);
             if (!bad && o->nmetric_dirs == MAX_METRIC_DIRS)
                 return sb_cli_usage_error(o->cmd, "too many %s options", "--metrics");
+            struct stat st;
+            if (!bad && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+                return sb_cli_usage_error(
+                    o->cmd, "--metrics %s: no such folder (it should hold metric scripts, *.lua)",
+                    dir);
             if (!bad) o->metric_dirs[o->nmetric_dirs++] = dir;
         } else if (matches(a, "--threads")) {
             const char *v = option_value(o, argc, argv, &i, "--threads", &bad);
@@ -410,6 +421,8 @@ static int parse_options(int argc, char **argv, int first, cli_options *o)
             o->submit = 1;
         } else if (strcmp(a, "--no-cache") == 0) {
             o->no_cache = 1;
+        } else if (strcmp(a, "--no-store") == 0) {
+            o->no_store = 1;
         } else if (strcmp(a, "--allow-nonfinite") == 0) {
             o->allow_nonfinite = 1;
         } else if (strcmp(a, "--insecure-http") == 0) {
@@ -424,6 +437,11 @@ static int parse_options(int argc, char **argv, int first, cli_options *o)
         if (bad) return EXIT_USAGE;
     }
     if (i < argc) o->script_index = i;
+    if (o->no_store && o->submit)
+        return sb_cli_usage_error(o->cmd,
+                                  "%s: results are stored before they are submitted, so a run "
+                                  "with --no-store cannot --submit",
+                                  "--no-store and --submit do not go together");
     return -1;
 }
 
@@ -465,6 +483,7 @@ static int configure_session(lua_State *L, const cli_options *o)
     set_string(L, "profile", o->profile);
     set_boolean(L, "submit", o->submit);
     set_boolean(L, "no_cache", o->no_cache);
+    set_boolean(L, "no_store", o->no_store);
     set_boolean(L, "allow_nonfinite", o->allow_nonfinite);
     set_boolean(L, "insecure_http", o->insecure_http);
     set_boolean(L, "quiet", o->quiet);

@@ -83,6 +83,13 @@ static int message_handler(lua_State *L)
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
         msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
+    /* An error inside a model, metric or transform: the library (lua/sbengine/_errors.lua)
+     * puts the user's line and the failing part first, while the stack is still there. */
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "sbengine.decorate_error") == LUA_TFUNCTION) {
+        lua_pushstring(L, msg);
+        if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+    }
     luaL_traceback(L, L, msg, 1);
     return 1;
 }

@@ -3,6 +3,7 @@
  *   core.result.new(fields, environment, [idempotency_key]) -> result   (validates; no I/O)
  *   core.result.from_dict(dict)        -> result   (a stored object, as decoded by cjson)
  *   core.result.array_json(list, pretty) -> string (a JSON array of results)
+ *   core.result.encode_json(value, pretty) -> string (any JSON-able value, by the C writer)
  *   core.result.methods                -> the method table (Lua adds check/submit to it)
  *   core.result.run_hash(output, metrics) -> 64 hex digits
  * The public constructor is sb.BenchmarkResult (lua/sbengine/results.lua). */
@@ -172,6 +173,7 @@ static void convert_json_fields(lua_State *L, int idx, sb_result_fields *f, int 
                            {"speed_mem_metrics", &f->speed_mem_metrics},
                            {"paper_results", &f->paper_results},
                            {"config", &f->config},
+                           {"extra", &f->extra},
                            {"environment", &f->environment}};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++) {
         int from = idx;
@@ -197,19 +199,13 @@ static void push_result(lua_State *L, sb_result *r)
     *sbL_new_box(L, SB_RESULT_MT) = r;
 }
 
-static const char *const constructor_fields[] = {"model",
-                                                 "model_description",
-                                                 "task",
-                                                 "dataset",
-                                                 "results",
-                                                 "speed_mem_metrics",
-                                                 "config",
-                                                 "arxiv_id",
-                                                 "pytorch_hub_id",
-                                                 "paper_results",
-                                                 "run_hash",
-                                                 "pwc_id",
-                                                 NULL};
+static const char *const constructor_fields[] = {"model",         "model_description",
+                                                 "task",          "dataset",
+                                                 "results",       "speed_mem_metrics",
+                                                 "config",        "extra",
+                                                 "arxiv_id",      "pytorch_hub_id",
+                                                 "paper_results", "run_hash",
+                                                 "pwc_id",        NULL};
 
 static void reject_unknown_keys(lua_State *L, int idx, const char *const *allowed, const char *what)
 {
@@ -272,17 +268,11 @@ static int result_new(lua_State *L)
     return 1;
 }
 
-static const char *const dict_fields[] = {
-    "model",          "model_description", "task",     "dataset_name",
-    "results",        "speed_mem_metrics", "arxiv_id", "pwc_id",
-    "pytorch_hub_id", "paper_results",     "run_hash", "config",
-    "environment",    "idempotency_key",   NULL};
-
 /* from_dict(dict): an object of the store file (keys as written by to_json). */
 static int result_from_dict(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    reject_unknown_keys(L, 1, dict_fields, "stored result");
+    reject_unknown_keys(L, 1, sb_result_keys, "stored result");
     sb_result_fields f = {0};
     string_fields(L, 1, "dataset_name", &f);
     f.idempotency_key = string_field(L, 1, "idempotency_key", "idempotency_key");
@@ -429,6 +419,21 @@ static int result_array_json(lua_State *L)
     return 1;
 }
 
+/* encode_json(value, pretty): a JSON-able Lua value (cjson.null for null) as JSON text, by the
+ * C writer (its number spelling; record keys sorted), for the command line's --json output. */
+static int result_encode_json(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    int pretty = lua_toboolean(L, 2);
+    sb_json *v = NULL;
+    if (to_json_value(L, 1, "value", 0, &v) != SB_OK) sbL_raise(L, "encode_json");
+    sb_buf b = {0};
+    sb_status s = sb_json_write(v, pretty, &b);
+    sb_json_free(v);
+    push_buf_or_raise(L, s, &b, "encode_json");
+    return 1;
+}
+
 /* Flattens a nested table of numbers (a rectangular array) into values + shape. */
 typedef struct flat {
     double *values;
@@ -549,6 +554,7 @@ int sbL_open_result(lua_State *L)
         {"new", result_new},
         {"from_dict", result_from_dict},
         {"array_json", result_array_json},
+        {"encode_json", result_encode_json},
         {"run_hash", result_run_hash},
         {NULL, NULL},
     };

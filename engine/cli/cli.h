@@ -47,7 +47,8 @@ struct lua_State;
 void sb_cli_repl(struct lua_State *L);
 
 /* Handlers with their own files. */
-int sb_cli_help(const sb_command *self, int argc, char **argv, int first);  /* cli/help.c */
-int sb_cli_fetch(const sb_command *self, int argc, char **argv, int first); /* cli/fetch.c */
+int sb_cli_help(const sb_command *self, int argc, char **argv, int first);    /* cli/help.c */
+int sb_cli_fetch(const sb_command *self, int argc, char **argv, int first);   /* cli/fetch.c */
+int sb_cli_results(const sb_command *self, int argc, char **argv, int first); /* cli/results.c */
 
 #endif

@@ -4,11 +4,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const sb_result_keys[] = {
-    "model",          "model_description", "task",     "dataset_name",
-    "results",        "speed_mem_metrics", "arxiv_id", "pwc_id",
-    "pytorch_hub_id", "paper_results",     "run_hash", "config",
-    "environment",    "idempotency_key",   NULL};
+const char *const sb_result_keys[] = {"model",
+                                      "model_description",
+                                      "task",
+                                      "dataset_name",
+                                      "results",
+                                      "speed_mem_metrics",
+                                      "arxiv_id",
+                                      "pwc_id",
+                                      "pytorch_hub_id",
+                                      "paper_results",
+                                      "run_hash",
+                                      "config",
+                                      "extra",
+                                      "environment",
+                                      "idempotency_key",
+                                      NULL};
 
 static bool is_null(const sb_json *v)
 {
@@ -74,6 +85,12 @@ static sb_status validate(const sb_result_fields *f)
         !(f->config->type == SB_JSON_ARRAY && f->config->count == 0))
         return sb_fail(SB_EINVAL, "config: expected a table, got %s",
                        sb_json_type_name(f->config->type));
+    if (!is_null(f->extra) && f->extra->type != SB_JSON_OBJECT &&
+        !(f->extra->type == SB_JSON_ARRAY && f->extra->count == 0))
+        return sb_fail(SB_EINVAL,
+                       "extra: expected a table of name = value (the meter values that are "
+                       "not numbers), got %s",
+                       sb_json_type_name(f->extra->type));
     if (!is_null(f->environment) && f->environment->type != SB_JSON_OBJECT)
         return sb_fail(SB_EINVAL, "environment: expected a table, got %s",
                        sb_json_type_name(f->environment->type));
@@ -117,7 +134,9 @@ void sb_result_fields_release(sb_result_fields *f)
     sb_json_free(f->paper_results);
     sb_json_free(f->config);
     sb_json_free(f->environment);
+    sb_json_free(f->extra);
     f->results = f->speed_mem_metrics = f->paper_results = f->config = f->environment = NULL;
+    f->extra = NULL;
 }
 
 static sb_status build(sb_result_fields *f, sb_json *dict)
@@ -151,6 +170,8 @@ static sb_status build(sb_result_fields *f, sb_json *dict)
     SET("run_hash", string_field("run_hash", f->run_hash, false, "", &v));
     SB_TRY(as_object(&f->config));
     SET("config", take_or_null(&f->config, &v));
+    SB_TRY(as_object(&f->extra));
+    SET("extra", take_or_null(&f->extra, &v));
     SET("environment", take_or_null(&f->environment, &v));
     SET("idempotency_key", string_field("idempotency_key", f->idempotency_key, true, "", &v));
 #undef SET

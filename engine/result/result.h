@@ -3,7 +3,8 @@
  * A result is an ordered JSON object with exactly these keys, in sotabench's order:
  *   model, model_description, task, dataset_name, results, speed_mem_metrics, arxiv_id,
  *   pwc_id, pytorch_hub_id, paper_results, run_hash
- * followed by sbengine's additions: config, environment, idempotency_key.
+ * followed by sbengine's additions: config, extra (meter values that are not numbers: lists,
+ * matrices), environment, idempotency_key.
  * Absent optional fields are JSON null. Validation happens once, in sb_result_new; a
  * result that exists is valid. No I/O here except the store file's lock
  * (sb_write_file_atomic, core/atomic_file.h, writes it). */
@@ -22,7 +23,7 @@
 typedef struct sb_result_fields {
     const char *model, *model_description, *task, *dataset, *arxiv_id, *pwc_id, *pytorch_hub_id,
         *run_hash, *idempotency_key;
-    sb_json *results, *speed_mem_metrics, *paper_results, *config, *environment;
+    sb_json *results, *speed_mem_metrics, *paper_results, *config, *extra, *environment;
 } sb_result_fields;
 
 /* Frees the JSON values of `f` and sets them to NULL (for a caller that gives up before

@@ -140,8 +140,8 @@ int sb_validate_result(const json_t *r, const char *bench_keys, json_t *errors)
             hex = isxdigit((unsigned char)*p);
         if (!hex) n += add(errors, "run_hash: must be at most 128 hexadecimal digits%s%s", "", "");
     }
-    const char *objects[] = {"config", "environment"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *objects[] = {"config", "extra", "environment"};
+    for (size_t i = 0; i < sizeof objects / sizeof *objects; i++) {
         json_t *v = json_object_get(r, objects[i]);
         if (v && !json_is_null(v) && !json_is_object(v))
             n += add(errors, "%s: must be an object or null%s", objects[i], "");

@@ -14,6 +14,7 @@ local core = require "sbengine.core"
 local session = require "sbengine.session"
 local utils = require "sbengine.utils"
 local util = require "sbengine._util"
+local output_checks = require "sbengine._output_checks"
 
 local bench = {}
 
@@ -153,41 +154,82 @@ end
 
 --- torchbench's check_metric_inputs: after the first batch, checks that the model's output
 -- is a (batch_size, num_classes) tensor and the target a (batch_size) tensor, and says how
--- to fix it when not. `where` names the benchmark ("MNIST.benchmark").
+-- to fix it when not. A fix is only proposed when it can work: a `view` only when each
+-- input's scores number num_classes, `t()` only for an output that is the transpose of the
+-- right one. `where` names the benchmark ("MNIST.benchmark").
 function bench.check_classification_outputs(output, target, num_classes, where)
-  local fix = ("\nTo fix it, make model(input) return a tensor of shape (batch_size, %s) "
-    .. "with one score per class, or keep the model and pass a function that converts its "
-    .. "output:\n  %s{model = model, model_output_transform = function(output, target) "
-    .. "return output:view(output:size(1), -1) end, ...}"):format(
-      num_classes and tostring(num_classes) or "number of classes", where)
+  local classes = num_classes and tostring(num_classes) or "number of classes"
+  local function transform_fix(body)
+    return ("keep the model and pass a function that converts its output:\n  "
+      .. "%s{model = model, model_output_transform = function(output, target) return %s "
+      .. "end, ...}"):format(where, body)
+  end
+  local retrain = ("\nTo fix it, make the model's last layer give %s scores per input (for "
+    .. "example sb.nn.Linear(in_features, %s), or sb.models.NAME{num_classes = %s}): scores "
+    .. "for other classes cannot be turned into these"):format(classes, classes, classes)
   if not is_tensor(output) then
+    local fix = ("\nTo fix it, make model(input) return a tensor of shape (batch_size, %s) "
+      .. "with one score per class"):format(classes)
+    if type(output) == "table" then
+      -- A model that returns a table (e.g. {logits = t}): pick the tensor out of it.
+      local picks = {}
+      for k, v in pairs(output) do
+        if is_tensor(v) then
+          picks[#picks + 1] = type(k) == "string" and k:match("^[%a_][%w_]*$")
+            and ("output." .. k) or ("output[%s]"):format(type(k) == "string"
+              and ("%q"):format(k) or tostring(k))
+        end
+      end
+      table.sort(picks)
+      if #picks > 0 then fix = fix .. ", or " .. transform_fix(picks[1]) end
+    end
     error(("%s: the model returned a %s; expected a tensor of shape (batch_size, %s)%s")
-      :format(where, type(output), num_classes and tostring(num_classes)
-        or "number of classes", fix), 0)
+      :format(where, type(output), classes, fix), 0)
   end
   if not is_tensor(target) then
     error(("%s: the target of the first batch is a %s, expected a 1-D tensor of class ids. "
       .. "It is changed only by send_data_to_device or model_output_transform: check "
       .. "what yours return"):format(where, type(target)), 0)
   end
-  if output:dim() ~= 2 then
-    error(("%s: the model returned a tensor of shape %s; expected 2 dimensions "
-      .. "(batch_size, %s)%s"):format(where, shape_text(output),
-        num_classes and tostring(num_classes) or "number of classes", fix), 0)
-  end
   if target:dim() ~= 1 then
     error(("%s: the target of the first batch has shape %s, expected 1 dimension "
       .. "(batch_size). It is changed only by send_data_to_device or model_output_transform: "
       .. "check what yours return"):format(where, shape_text(target)), 0)
   end
-  if output:size(1) ~= target:size(1) then
-    error(("%s: the model returned %d rows for a batch of %d inputs; the first dimension "
-      .. "of the output must be the batch size%s"):format(where, output:size(1),
-        target:size(1), fix), 0)
+  local batch = target:size(1)
+  if output:dim() ~= 2 then
+    local fix
+    if output:dim() == 0 or (output:dim() == 1 and output:size(1) == batch) then
+      fix = ("\nTo fix it, return the scores of every class, not one value per input (class "
+        .. "ids from argmax, or a single score): the metrics rank the scores themselves")
+    elseif output:dim() > 2 and output:size(1) == batch
+        and (not num_classes or output:numel() == batch * num_classes) then
+      fix = "\nTo fix it, " .. transform_fix("output:reshape(output:size(1), -1)")
+    else
+      fix = retrain
+    end
+    error(("%s: the model returned a tensor of shape %s; expected 2 dimensions "
+      .. "(batch_size, %s)%s"):format(where, shape_text(output), classes, fix), 0)
+  end
+  if output:size(1) ~= batch then
+    local fix = ("\nThe first dimension of the output must be the batch size (one row of "
+      .. "scores per input)")
+    if output:size(2) == batch and (not num_classes or output:size(1) == num_classes) then
+      fix = fix .. "; this output looks transposed (classes x batch). To fix it, "
+        .. transform_fix("output:t()")
+    end
+    error(("%s: the model returned %d rows for a batch of %d inputs%s"):format(where,
+      output:size(1), batch, fix), 0)
   end
   if num_classes and output:size(2) ~= num_classes then
+    local width, fix = output:size(2), retrain
+    if width == num_classes + 1 then
+      fix = fix .. (".\nIf its first column is an extra \"background\" class (as in "
+        .. "TensorFlow's 1001-class ImageNet models), drop it: %s"):format(
+          transform_fix(("output:narrow(2, 2, %d)"):format(num_classes)))
+    end
     error(("%s: the model returned %d scores per input (shape %s) but the dataset has %d "
-      .. "classes%s"):format(where, output:size(2), shape_text(output), num_classes, fix), 0)
+      .. "classes%s"):format(where, width, shape_text(output), num_classes, fix), 0)
   end
 end
 
@@ -213,16 +255,29 @@ end
 -- Turns the list into live meters: { {metric = name, as = result name or nil, meter = m} }.
 local function create_meters(specs, where)
   local sb = api()
+  -- Loading the metric scripts is not any one metric's failure: say so on its own, and
+  -- without suggesting --metrics (a script that was found but fails needs fixing).
+  local loaded, names = pcall(sb.metrics.list)
+  if not loaded then
+    error(("%s: the metric scripts could not be loaded: %s"):format(where, tostring(names)), 0)
+  end
   local meters = {}
   for i, spec in ipairs(specs) do
     if type(spec) == "string" then spec = { spec } end
     local metric_name, metric_opts = spec[1], spec[2]
+    if sb.metrics.get(metric_name) == nil then
+      local known = {}
+      for _, n in ipairs(names) do known[n] = true end
+      local best = util.closest(tostring(metric_name), known)
+      error(("%s: metric %d ('%s') is not registered%s\nThe metrics are: %s. A metric script "
+        .. "registers more: load it with --metrics DIR or SBENGINE_METRICS_PATH "
+        .. "(docs/metrics.md)"):format(where, i, tostring(metric_name),
+          best and (" (did you mean '%s'?)"):format(best) or "", table.concat(names, ", ")), 0)
+    end
     local ok, meter = pcall(sb.metrics.create, metric_name, metric_opts)
     if not ok then
-      error(("%s: metric %d ('%s'): %s\nThe metrics are: %s. A metric script registers "
-        .. "more: load it with --metrics DIR or SBENGINE_METRICS_PATH (docs/metrics.md)")
-        :format(where, i, tostring(metric_name), tostring(meter),
-          table.concat(sb.metrics.list(), ", ")), 0)
+      error(("%s: metric %d ('%s', from %s): %s"):format(where, i, tostring(metric_name),
+        sb.metrics.source(metric_name), tostring(meter)), 0)
     end
     meters[#meters + 1] = { metric = metric_name, as = spec.name, meter = meter }
   end
@@ -231,20 +286,29 @@ end
 
 -- The meters' values as results: a number goes under the entry's `name` (default: the
 -- metric's name); a table of named numbers gives one result per key ("Top 1 Accuracy"),
--- prefixed by `name` when the entry has one.
+-- prefixed by `name` when the entry has one. What is not a number (a per-class list, a
+-- confusion matrix, a tensor as its table) goes to `extra`, under the same names: the
+-- result keeps it there (docs/results.md), nothing is dropped.
 local function collect(meters)
-  local results = {}
-  for _, m in ipairs(meters) do
-    local v = m.meter:value()
-    if type(v) == "number" then
-      results[m.as or m.metric] = v
-    elseif type(v) == "table" then
-      for k, x in pairs(v) do
-        if type(x) == "number" then results[m.as and (m.as .. " " .. k) or k] = x end
-      end
+  local results, extra = {}, {}
+  local function keep(name, x)
+    if type(x) == "number" then
+      results[name] = x
+    elseif x ~= nil then
+      if is_tensor(x) then x = x:totable() end
+      extra[name] = x
     end
   end
-  return results
+  for _, m in ipairs(meters) do
+    local v = m.meter:value()
+    local name = m.as or m.metric
+    if type(v) == "table" and getmetatable(v) == nil and #v == 0 then
+      for k, x in pairs(v) do keep(m.as and (m.as .. " " .. k) or k, x) end
+    else
+      keep(name, v)
+    end
+  end
+  return results, extra
 end
 
 local GC_BYTES = 16 << 20
@@ -254,8 +318,8 @@ local GC_BYTES = 16 << 20
 --   metrics (list of metric entries, as in `define`), num_classes (optional; checks the
 --   output width), send_data_to_device, model_output_transform (optional hooks),
 --   check_outputs (optional; default checks a (batch, classes) tensor and (batch) target).
--- Returns results (name -> number), speed_mem_metrics, run_hash, and `true` when the
--- results came from the server's cache.
+-- Returns results (name -> number), speed_mem_metrics, run_hash, `true` when the results
+-- came from the server's cache, and extra (name -> the meter values that are not numbers).
 function bench.evaluate(a)
   local sb = api()
   local where = a.where or "evaluate"
@@ -303,6 +367,9 @@ function bench.evaluate(a)
     -- Meters run on the host: the outputs of a classifier are small.
     local host_output, host_target = output, target
     if on_gpu then host_output, host_target = output:cpu(), target:cpu() end
+    if i == 1 and is_tensor(host_output) then
+      output_checks.warn_probabilities_over_batch(host_output, where)
+    end
     for _, m in ipairs(meters) do m.meter:add(host_output, host_target) end
     nonfinite:add(i, host_output)
     tasks = tasks + host_target:size(1)
@@ -327,14 +394,14 @@ function bench.evaluate(a)
     error(("%s: the data loader gave no batch: the dataset is empty"):format(where), 0)
   end
   nonfinite:finish()
-  local results = collect(meters)
+  local results, extra = collect(meters)
   local speed_mem_metrics = {
     ["Tasks / Evaluation Time"] = elapsed > 0 and tasks / elapsed or 0, -- JSON has no inf
     ["Tasks"] = tasks,
     ["Evaluation Time"] = elapsed,
     ["Max Memory Allocated (Total)"] = peak_memory(device),
   }
-  return results, speed_mem_metrics, run_hash, false
+  return results, speed_mem_metrics, run_hash, false, extra
 end
 
 -- Loads the dataset, wrapping its error with what the user can do about it.
@@ -380,7 +447,7 @@ local function run(B, opts)
     batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
     pin_memory = device:match("^cuda") ~= nil,
   })
-  local results, speed_mem_metrics, run_hash = bench.evaluate{
+  local results, speed_mem_metrics, run_hash, _, extra = bench.evaluate{
     model = model, loader = loader, device = device, where = where,
     metrics = B.metrics, num_classes = B.num_classes,
     send_data_to_device = o.send_data_to_device, model_output_transform = o.model_output_transform,
@@ -388,6 +455,7 @@ local function run(B, opts)
   result_fields.results = results
   result_fields.speed_mem_metrics = speed_mem_metrics
   result_fields.run_hash = run_hash
+  if extra and next(extra) ~= nil then result_fields.extra = extra end
   return sb.BenchmarkResult(result_fields)
 end
 

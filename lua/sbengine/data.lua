@@ -5,6 +5,7 @@
 -- worker threads in C. Anything else that has `#ds` and `ds:get(i)` works too:
 -- it is loaded on the Lua thread, as are C datasets whose transform contains Lua code.
 local core = require "sbengine.core"
+local errors = require "sbengine._errors"
 local transforms = require "sbengine.transforms"
 local progress = require "sbengine.progress"
 local util = require "sbengine._util"
@@ -394,7 +395,7 @@ local function lua_iter(self)
     local xs, ys = {}, {}
     for j = 1, count do
       local index = order and order[first + j] or first + j
-      local ok, x, y = pcall(ds.get, ds, index)
+      local ok, x, y = xpcall(ds.get, errors.handler, ds, index)
       if not ok then
         error(("DataLoader: %s: dataset index %d: %s"):format(name, index, tostring(x)), 0)
       end

@@ -7,6 +7,7 @@
 -- shipped meters is in C (engine/metrics/); this file only keeps the books.
 local calls = require "sbengine._calls"
 local core = require "sbengine.core"
+local errors = require "sbengine._errors"
 local session = require "sbengine.session"
 
 local metrics = {}
@@ -124,7 +125,7 @@ function metrics.define(spec)
     end
   end
 
-  local Meter = { name = spec.name, spec = spec }
+  local Meter = { name = spec.name, spec = spec, _defined = true }
   Meter.__index = Meter
   Meter.__name = spec.name
 
@@ -206,12 +207,20 @@ function metrics.register(name, class)
   if type(class) ~= "table" or type(class.new) ~= "function" then
     error(("register %s: expected a table with a new(opts) function"):format(name), 2)
   end
+  -- Where this registration comes from: the metric script being loaded, else the line
+  -- that called register.
+  local from = loading_file
+  if not from then
+    local info = debug.getinfo(2, "Sl")
+    from = info and info.currentline > 0 and ("%s:%d"):format(info.short_src, info.currentline)
+      or "Lua code"
+  end
   if registry[name] and registry[name] ~= class then
-    error(("register: metric '%s' is already registered (by %s)"):format(name,
-      sources[name] or "a script"), 2)
+    error(("register: metric '%s' is registered twice: first by %s, again by %s; rename one of "
+      .. "them (benchmarks ask for metrics by name)"):format(name, sources[name], from), 2)
   end
   registry[name] = class
-  sources[name] = loading_file or "Lua code"
+  sources[name] = sources[name] or from
   return class
 end
 
@@ -255,6 +264,21 @@ local function load_all()
   end
 end
 
+-- Errors raised while a meter runs name the metric and the script that registered it
+-- (sbengine._errors).
+errors.register_kind("metric", function(v)
+  local class = getmetatable(v)
+  if type(class) ~= "table" or rawget(class, "_defined") ~= true then return nil end
+  return {
+    text = function(_, failing)
+      local name = getmetatable(failing).name
+      local from = sources[name]
+      return ("metric '%s'%s"):format(name, from and from ~= "Lua code"
+        and (" (" .. from .. ")") or "")
+    end,
+  }
+end)
+
 --- create(name, opts) -> a new meter of a registered kind.
 function metrics.create(name, opts)
   load_all()
@@ -273,6 +297,13 @@ function metrics.list()
   for name in pairs(registry) do names[#names + 1] = name end
   table.sort(names)
   return names
+end
+
+--- source(name) -> the metric script (or "file:line" of the code) that registered `name`,
+-- or nil.
+function metrics.source(name)
+  load_all()
+  return registry[name] and sources[name] or nil
 end
 
 --- get(name) -> the registered class, or nil.

@@ -123,6 +123,28 @@ function results.collected()
   return table.move(collected, 1, #collected, 1, {})
 end
 
+--- Keeps results of this run out of the store file (a trial run, a placeholder result):
+-- `r` alone, or with no argument every result created so far. Returns how many were
+-- discarded. Results created afterwards are stored as usual.
+function results.discard(r)
+  if r == nil then
+    local n = #collected
+    collected = {}
+    return n
+  end
+  if type(r) ~= "userdata" then
+    error("sb.results.discard: expected a BenchmarkResult (or nothing, for every result of "
+      .. "the run so far), got " .. type(r), 2)
+  end
+  for i = #collected, 1, -1 do
+    if rawequal(collected[i], r) then
+      table.remove(collected, i)
+      return 1
+    end
+  end
+  return 0
+end
+
 --- Removes and returns the collected results (the store step takes them).
 function results.take()
   local list = collected
@@ -160,9 +182,28 @@ function results.check_run_hashes(hashes)
 end
 
 local function shell_quote(s)
-  if s:match("^[%w%._/%-]+$") then return s end
+  if s:match("^[%w%._/%-:@+,=]+$") then return s end
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
+
+--- The command that submits the results stored in `path` with this run's server settings:
+-- `--server URL` (from --server or $SOTABENCH_URL), `--profile NAME` and `--insecure-http`
+-- when the run had them, so that following it literally reaches the same server (the token
+-- is never part of it, nor a password in the URL). `flags` (optional) are added before the file.
+function results.submit_command(path, flags)
+  local parts = { "sbengine submit" }
+  local url = session.config.server
+  if not url or url == "" then url = os.getenv("SOTABENCH_URL") end
+  -- A password in the URL (https://user:password@host/) is never printed: "***" stands for it.
+  if url and url ~= "" then parts[#parts + 1] = "--server " .. shell_quote(server.redact(url)) end
+  local profile = session.config.profile
+  if profile and profile ~= "" then parts[#parts + 1] = "--profile " .. shell_quote(profile) end
+  if session.config.insecure_http then parts[#parts + 1] = "--insecure-http" end
+  if flags then parts[#parts + 1] = flags end
+  parts[#parts + 1] = shell_quote(path)
+  return table.concat(parts, " ")
+end
+local submit_command = results.submit_command
 
 --- Submits `list` (results) that are stored in `path`; returns an exit code:
 -- 0 when every result reached the server, 3 when one did not (message on stderr).
@@ -181,9 +222,9 @@ function results.submit_list(list, path)
       if bad > 0 then
         io.stderr:write(("sbengine: not submitted: result %d of %d (%s on %s) comes from a model "
           .. "whose outputs held NaN or infinite values in %d rows, so its scores mean little. "
-          .. "The results are safe in %s; to submit them anyway: sbengine submit "
-          .. "--allow-nonfinite %s (or set SBENGINE_ALLOW_NONFINITE=1)\n"):format(i, #list,
-          tostring(r.model), tostring(r.dataset), bad, path, shell_quote(path)))
+          .. "The results are safe in %s; to submit them anyway: %s (or set "
+          .. "SBENGINE_ALLOW_NONFINITE=1)\n"):format(i, #list, tostring(r.model),
+          tostring(r.dataset), bad, path, submit_command(path, "--allow-nonfinite")))
         return 3
       end
     end
@@ -194,8 +235,8 @@ function results.submit_list(list, path)
       io.stderr:write(("sbengine: submission failed for result %d of %d (%s on %s): %s\n")
         :format(i, #list, r.model, r.dataset, err))
       io.stderr:write(("sbengine: %d of %d results reached the server; all of them are safe in %s. "
-        .. "Resubmit with: sbengine submit %s (results already received are not duplicated)\n")
-        :format(i - 1, #list, path, shell_quote(path)))
+        .. "Resubmit with: %s (results already received are not duplicated)\n")
+        :format(i - 1, #list, path, submit_command(path)))
       return 3
     end
     local page = server.page_url(reply.url)
@@ -269,8 +310,8 @@ local function store_or_rescue(path, list)
   local n = #list
   local these = ("the %d result%s of this run"):format(n, n == 1 and "" or "s")
   if saved then
-    error(("%s; %s %s saved to %s instead (sbengine submit %s sends them)"):format(tostring(err),
-      these, n == 1 and "was" or "were", saved, shell_quote(saved)), 0)
+    error(("%s; %s %s saved to %s instead (%s sends them)"):format(tostring(err),
+      these, n == 1 and "was" or "were", saved, submit_command(saved)), 0)
   end
   error(("%s; nothing could be saved: no rescue file could be written either (%s). As the last "
     .. "resort %s follow as JSON; copy them into a file and run sbengine submit FILE:\n%s")
@@ -283,6 +324,12 @@ function results.finish_run(ok)
   if #collected == 0 then return nil end
   local list = results.take()
   if session.config.check then return results.check_list(list) end
+  if session.config.no_store then
+    local n = #list
+    io.stderr:write(("sbengine: --no-store: the %d result%s of this run %s not stored\n")
+      :format(n, n == 1 and "" or "s", n == 1 and "was" or "were"))
+    return nil
+  end
   local path = store.path()
   local _ <close> = setmetatable({}, { __close = function() core.finish.clear() end })
   store_or_rescue(path, list)
@@ -290,12 +337,12 @@ function results.finish_run(ok)
   io.stderr:write(("sbengine: %d result%s stored in %s\n"):format(n, n == 1 and "" or "s", path))
   core.finish.stored(("the %d result%s of this run %s stored in %s%s"):format(n,
     n == 1 and "" or "s", n == 1 and "is" or "are", path, session.config.submit
-    and (" (the submission was stopped: sbengine submit " .. shell_quote(path) .. " sends them)")
+    and (" (the submission was stopped: " .. submit_command(path) .. " sends them)")
     or ""))
   if not session.config.submit then return nil end
   if not ok then
     io.stderr:write(("sbengine: not submitted because the script failed; the results are in "
-      .. "%s (sbengine submit %s sends them)\n"):format(path, shell_quote(path)))
+      .. "%s (%s sends them)\n"):format(path, submit_command(path)))
     return nil
   end
   return results.submit_list(list, path)

@@ -10,7 +10,7 @@ local session = {}
 
 --- Options of this run; every field may be nil.
 -- command ("run"|"check"|"submit"), out, device, data_root, server, profile, submit,
--- no_cache, quiet, progress, threads, metric_dirs (list), check ("full"|"params").
+-- no_cache, no_store, quiet, progress, threads, metric_dirs (list), check ("full"|"params").
 session.config = { metric_dirs = {} }
 
 local finish_hooks = {}

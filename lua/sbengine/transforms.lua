@@ -6,6 +6,7 @@
 -- a dataset whose transform contains one is loaded on the Lua thread (the slower path).
 -- Every transform is callable on one sample: `t(x)`.
 local core = require "sbengine.core"
+local errors = require "sbengine._errors"
 
 local transforms = {}
 
@@ -14,6 +15,7 @@ Transform.__index = Transform
 
 local function new(kind, fields)
   fields.kind = kind
+  fields._built_at = errors.built_at(2) -- for errors raised while it runs (sbengine._errors)
   return setmetatable(fields, Transform)
 end
 
@@ -241,9 +243,17 @@ function transforms.compile(t)
 end
 
 function Transform:__call(x)
+  -- No tail calls: this frame must stay on the stack for an error to name the transform.
   local compiled = transforms.compile(self)
-  if compiled then return compiled:apply(x) end
-  if self.kind == "Lambda" then return self.fn(x) end
+  local y
+  if compiled then
+    y = compiled:apply(x)
+    return y
+  end
+  if self.kind == "Lambda" then
+    y = self.fn(x)
+    return y
+  end
   -- A Compose with Lua parts: run maximal C runs fused, Lua parts as they come.
   for _, item in ipairs(self.transforms) do x = item(x) end
   return x
@@ -273,5 +283,23 @@ function Transform:__tostring()
 end
 
 transforms.is_transform = is_transform
+
+-- Errors raised while a transform runs name it: `(step 2 of the Compose) Lambda()`.
+errors.register_kind("transform", function(v)
+  if not is_transform(v) then return nil end
+  return {
+    text = function(top, failing)
+      if not rawequal(top, failing) and top.kind == "Compose" then
+        for i, item in ipairs(top.transforms) do
+          if rawequal(item, failing) then
+            return ("(step %d of the Compose) %s"):format(i, tostring(failing))
+          end
+        end
+      end
+      return "transform " .. tostring(failing)
+    end,
+    built_at = function(t) return rawget(t, "_built_at") end,
+  }
+end)
 
 return transforms

@@ -177,7 +177,8 @@ static void test_result_json_has_sotabench_key_order(void)
                     "Classification\",\"dataset_name\":\"MNIST\",\"results\":{\"Top 1 "
                     "Accuracy\":0.9912},\"speed_mem_metrics\":null,\"arxiv_id\":null,\"pwc_id\":"
                     "null,\"pytorch_hub_id\":null,\"paper_results\":null,\"run_hash\":null,"
-                    "\"config\":null,\"environment\":null,\"idempotency_key\":\"0b7c6c2e-4a43-"
+                    "\"config\":null,\"extra\":null,\"environment\":null,\"idempotency_key\":"
+                    "\"0b7c6c2e-4a43-"
                     "4a5e-9c1e-2f0d1b8f6a10\"}") == 0);
     sb_buf_free(&b);
     SB_CHECK(sb_result_format_table(r, &b) == SB_OK);

@@ -28,7 +28,7 @@ LD_LIBRARY_PATH="$SB_TMP/fakecurl" SOTABENCH_URL="http://127.0.0.1:9/" SOTABENCH
 expect_exit 3
 expect_err "1 result stored in store.json"
 expect_err "libcurl could not start: libcurl.so.4 lacks curl_global_init"
-expect_err "Resubmit with: sbengine submit store.json"
+expect_err "Resubmit with: sbengine submit --server http://127.0.0.1:9/ store.json"
 if printf '%s%s' "$OUT" "$ERR" | grep -qF "tok-NOCURL"; then sb_fail "the token was printed"; else sb_ok; fi
 if lua5.4 -e 'local f = assert(io.open("store.json")); local t = f:read("a"); os.exit(t:match("^%[") and t:find("\"model\": \"M\"", 1, true) and 0 or 1)'; then
     sb_ok; else sb_fail "store.json does not hold the result"; fi

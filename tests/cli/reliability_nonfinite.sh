@@ -43,7 +43,7 @@ case_ "--submit refuses a result with non-finite outputs, and says how to send i
 run_sb --data-root "$data" --out s.json --quiet --submit "$src/benchmarks/mnist.lua" nan_lenet.lua
 expect_exit 3
 expect_err "not submitted: result 1 of 1 (nan_lenet on MNIST) comes from a model whose outputs held NaN or infinite values in 512 rows"
-expect_err "sbengine submit --allow-nonfinite s.json"
+expect_err "sbengine submit --server http://127.0.0.1:$PORT --allow-nonfinite s.json"
 OUT=$(json s.json 'r.environment.nonfinite_output_rows')
 expect_out "512"
 

@@ -58,7 +58,7 @@ fault_case() {
     expect_no_token
     if [ "$code" -eq 3 ]; then
         expect_err "submission failed"
-        expect_err "Resubmit with: sbengine submit store.json"
+        expect_err "Resubmit with: sbengine submit --server http://127.0.0.1:$PORT store.json"
         ctl plan "$PORT" ""
         SBENGINE_HTTP_TIMEOUT=20 SBENGINE_HTTP_RETRIES=3 run_sb submit store.json
         expect_exit 0
@@ -100,7 +100,7 @@ SOTABENCH_URL="http://127.0.0.1:$FREE_PORT" run_sb --out store.json --submit two
 expect_exit 3
 expect_store_holds store.json 2
 expect_err "connection refused after 4 attempts"
-expect_err "Resubmit with: sbengine submit store.json"
+expect_err "Resubmit with: sbengine submit --server http://127.0.0.1:$FREE_PORT store.json"
 run_sb submit store.json
 expect_exit 0
 expect_server_has_exactly store.json

@@ -92,7 +92,7 @@ case_ "a result the server refuses is not stored, and says why (exit 3)"
 run_sb --out bad.json --submit check_bad.lua
 expect_exit 3
 expect_err "differ from this benchmark's earlier results"
-expect_err "sbengine submit bad.json"
+expect_err "sbengine submit --server $SERVE_URL bad.json"
 
 case_ "401: a wrong token"
 SOTABENCH_TOKEN=0000 run_sb submit store.json

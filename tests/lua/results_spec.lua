@@ -48,7 +48,7 @@ describe("sb.BenchmarkResult", function()
     assert.matches('^[^:]*results_spec%.lua:%d+: run_hash: metrics%["a"%]', err)
   end)
 
-  it("serialises with sotabench's key order, then config, environment, idempotency_key", function()
+  it("serialises with sotabench's key order, then config, extra, environment, idempotency_key", function()
     local r = sb.BenchmarkResult(fields { config = { batch_size = 128 }, arxiv_id = "1234.5678" })
     local json = r:to_json()
     local keys = {}
@@ -56,7 +56,7 @@ describe("sb.BenchmarkResult", function()
     local top = {}
     local want = { "model", "model_description", "task", "dataset_name", "results",
       "speed_mem_metrics", "arxiv_id", "pwc_id", "pytorch_hub_id", "paper_results", "run_hash",
-      "config", "environment", "idempotency_key" }
+      "config", "extra", "environment", "idempotency_key" }
     local wanted = {}
     for _, k in ipairs(want) do wanted[k] = true end
     for _, k in ipairs(keys) do if wanted[k] and not top[k] then top[#top + 1] = k; top[k] = true end end
@@ -115,6 +115,43 @@ describe("sb.BenchmarkResult", function()
     assert.are.equal(2, #list)
     assert.are.equal(a, list[1])
     assert.are.equal(b, list[2])
+    results.take()
+  end)
+
+  it("leaves the store file's list with discard(r) and discard()", function()
+    results.take()
+    local a = sb.BenchmarkResult(fields())
+    local b = sb.BenchmarkResult(fields { model = "B" })
+    assert.are.equal(1, results.discard(a))
+    assert.are.equal(0, results.discard(a))
+    assert.are.same({ b }, results.collected())
+    sb.BenchmarkResult(fields { model = "C" })
+    assert.are.equal(2, results.discard())
+    assert.are.equal(0, #results.collected())
+    local ok, err = pcall(results.discard, "B")
+    assert.is_false(ok)
+    assert.matches("expected a BenchmarkResult", err)
+  end)
+
+  it("builds the resubmit command from the run's server settings, without secrets", function()
+    local session = require "sbengine.session"
+    local saved = session.config
+    session.config = { server = "https://alice:pw-XYZ@example.org/api/", profile = "ci job",
+      insecure_http = true, metric_dirs = {} }
+    local cmd = results.submit_command("my store.json", "--allow-nonfinite")
+    session.config = saved
+    assert.are.equal("sbengine submit --server 'https://***@example.org/api/' --profile 'ci job' "
+      .. "--insecure-http --allow-nonfinite 'my store.json'", cmd)
+  end)
+
+  it("keeps what is not a number in extra, as JSON between config and environment", function()
+    local r = sb.BenchmarkResult(fields { extra = { matrix = { { 1, 0 }, { 0, 1 } }, note = "x" } })
+    assert.are.same({ { 1, 0 }, { 0, 1 } }, r.extra.matrix)
+    assert.matches('"config":null,"extra":{"matrix":%[%[1,0%],%[0,1%]%],"note":"x"},"environment"',
+      r:to_json())
+    local ok, err = pcall(sb.BenchmarkResult, fields { extra = { 1, 2 } })
+    assert.is_false(ok)
+    assert.matches("extra: expected a table of name = value", err)
     results.take()
   end)
 

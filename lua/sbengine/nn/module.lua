@@ -8,6 +8,7 @@
 -- registries (not in the instance table itself), so assigning a module or a registered
 -- tensor to a field updates the registry and the state_dict keys follow field names in
 -- assignment order ("conv.weight").
+local errors = require "sbengine._errors"
 local util = require "sbengine._util"
 
 local Module = {}
@@ -114,6 +115,8 @@ local function construct(class, ...)
     _parameters = registry(),
     _buffers = registry(),
     training = true,
+    -- the user's line that built it, for errors raised while it runs (sbengine._errors)
+    _built_at = errors.built_at(2),
   }
   setmetatable(self, class._instance_mt)
   self:init(...)
@@ -152,6 +155,43 @@ Module._instance_mt = {class = Module, __name = "Module", __index = instance_ind
   __newindex = instance_newindex, __call = instance_call, __len = instance_len,
   __tostring = instance_tostring}
 setmetatable(Module, {__call = construct, __tostring = function() return "sb.nn.Module (class)" end})
+
+-- Errors raised while a model runs name the module that failed (sbengine._errors):
+-- `(layer 2) Linear` for a Sequential's child, else the dotted path `features.3.conv (Conv2d)`.
+local function path_in(top, m)
+  for _, e in ipairs(Module._collect_modules(top)) do
+    if rawequal(e[2], m) and e[1] ~= "" then return e[1] end
+  end
+  return nil
+end
+
+errors.register_kind("module", function(v)
+  if not is_module(v) then return nil end
+  return {
+    text = function(top, failing)
+      local class = getmetatable(failing).__name or "Module"
+      local name = not rawequal(top, failing) and path_in(top, failing)
+      if not name then return class end
+      if getmetatable(top).__name == "Sequential" and name:match("^%d+$") then
+        return ("(layer %d) %s"):format(tonumber(name) + 1, class)
+      end
+      return ("%s (%s)"):format(name, class)
+    end,
+    built_at = function(m) return rawget(m, "_built_at") end,
+    -- A Sequential runs a fused Conv2d + ReLU (+ MaxPool2d) itself: its local holding the
+    -- child it was on names the part.
+    inner = function(m, locals)
+      if getmetatable(m).__name ~= "Sequential" then return nil end
+      local children, found = rawget(m, "_modules").values, nil
+      for _, v in ipairs(locals) do
+        for _, c in pairs(children) do
+          if rawequal(v, c) then found = v end
+        end
+      end
+      return found
+    end,
+  }
+end)
 
 function Module:init() end
 
@@ -227,6 +267,8 @@ local function collect_modules(m, prefix, out)
   end
   return out
 end
+
+Module._collect_modules = function(m) return collect_modules(m, "", {}) end
 
 --- for name, m in model:named_modules() do ... end ("" is the model itself)
 function Module:named_modules()

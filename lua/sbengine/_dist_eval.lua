@@ -1,0 +1,82 @@
+--- The distributed part of the benchmark loop (internal; docs/distributed.md says what it
+-- promises): each rank evaluates one contiguous shard of the batches, rank 0 learns the run
+-- hash from the globally first batch, and after the loop every meter's declared state is
+-- gathered on rank 0 and merged in rank order, so the numbers equal a single process's.
+local dist = require "sbengine.dist"
+
+local M = {}
+
+--- Whether this process is one of several ranks.
+function M.active() return dist.size() > 1 end
+
+--- The DataLoader options `opts` with this rank's shard added (unchanged in one process).
+function M.loader_options(opts)
+  if dist.size() > 1 then opts.shard, opts.shards = dist.rank(), dist.size() end
+  return opts
+end
+
+--- Checks, before anything runs, that the loop can be merged: a loader cut into one shard
+-- per rank and meters that declare their state. Raises the same error on every rank.
+function M.check(loader, meters, where)
+  local size = dist.size()
+  if (loader.shards or 1) ~= size or loader.shard ~= dist.rank() then
+    error(("%s: %d ranks evaluate together, so the loader must give this rank's shard: "
+      .. "sb.data.DataLoader(ds, {shards = sb.dist.size(), shard = sb.dist.rank(), ...})")
+      :format(where, size), 0)
+  end
+  for _, m in ipairs(meters) do
+    if type(m.meter.state) ~= "function" or type(m.meter.merge) ~= "function" then
+      error(("%s: metric '%s' has no state() and merge(), so the parts the %d ranks computed "
+        .. "cannot be combined; declare its state with sb.metrics.define (docs/metrics.md, "
+        .. "\"Writing a metric\")"):format(where, tostring(m.metric), size), 0)
+    end
+  end
+end
+
+--- After rank 0's first batch (or, on a rank that has no batch, after its loop): every rank
+-- gets rank 0's run hash and what the server's cache said about it.
+function M.first_batch(run_hash, cached)
+  local got = dist.broadcast({ run_hash = run_hash, cached = cached })
+  return got.run_hash, got.cached
+end
+
+--- After the loop: gathers every rank's meter states and figures on rank 0 and merges them
+-- there in rank order (integers stay exact; floating sums are added in one fixed order;
+-- "cat" states come out in dataset order because the shards are contiguous). In check mode
+-- only rank 0's first batch counts, as in one process. `mine` = {elapsed, tasks, memory,
+-- nonfinite = counter}. Returns, on rank 0 only, {elapsed = slowest, tasks = total,
+-- memory = largest, memory_sum, nonfinite = {rows, total, first_batch}}.
+function M.merge(meters, mine, check_mode)
+  local rank = dist.rank()
+  local payload = {
+    elapsed = mine.elapsed, tasks = mine.tasks, memory = mine.memory,
+    nonfinite = { rows = mine.nonfinite.rows, total = mine.nonfinite.total,
+                  first_batch = mine.nonfinite.first_batch },
+  }
+  if not check_mode or rank == 0 then
+    payload.states = {}
+    for i, m in ipairs(meters) do payload.states[i] = m.meter:state() end
+  end
+  local all = dist.gather(payload)
+  if all == nil then return nil end
+  local merged = { elapsed = 0, tasks = 0, memory = 0, memory_sum = 0,
+                   nonfinite = { rows = 0, total = 0 } }
+  for r, p in ipairs(all) do
+    if r > 1 and p.states then
+      for i, m in ipairs(meters) do m.meter:merge(p.states[i]) end
+    end
+    merged.elapsed = math.max(merged.elapsed, p.elapsed)
+    merged.tasks = merged.tasks + p.tasks
+    merged.memory = math.max(merged.memory, p.memory)
+    merged.memory_sum = merged.memory_sum + p.memory
+    local nf = merged.nonfinite
+    nf.rows, nf.total = nf.rows + p.nonfinite.rows, nf.total + p.nonfinite.total
+    if p.nonfinite.first_batch and not nf.first_batch then nf.first_batch = p.nonfinite.first_batch end
+  end
+  return merged
+end
+
+--- Rank 0's `v` on every rank (the merged results, so every rank returns the same).
+function M.share(v) return dist.broadcast(v) end
+
+return M

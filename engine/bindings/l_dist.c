@@ -101,6 +101,31 @@ static int dist_broadcast(lua_State *L)
     return 1;
 }
 
+/* progress_send(done, final): a rank > 0 reports its batches done to rank 0. */
+static int dist_progress_send(lua_State *L)
+{
+    lua_Integer done = luaL_checkinteger(L, 1);
+    int final = lua_toboolean(L, 2);
+    start(L);
+    sbL_check(L, sb_dist_progress_send(done, final), "progress");
+    return 0;
+}
+
+/* progress_poll(wait_s, reset) -> batches the other ranks reported, ranks that finished
+ * (rank 0; waits up to wait_s seconds when nothing new has arrived) */
+static int dist_progress_poll(lua_State *L)
+{
+    double wait_s = luaL_optnumber(L, 1, 0);
+    start(L);
+    if (lua_toboolean(L, 2)) sb_dist_progress_reset();
+    int64_t done;
+    int finished;
+    sbL_check(L, sb_dist_progress_poll(&done, &finished, wait_s), "progress");
+    lua_pushinteger(L, (lua_Integer)done);
+    lua_pushinteger(L, finished);
+    return 2;
+}
+
 /* abort(code): stops every rank (MPI_Abort); returns only when MPI is not active. */
 static int dist_abort(lua_State *L)
 {
@@ -138,6 +163,8 @@ int sbL_open_dist(lua_State *L)
         {"gather", dist_gather},
         {"broadcast", dist_broadcast},
         {"abort", dist_abort},
+        {"progress_send", dist_progress_send},
+        {"progress_poll", dist_progress_poll},
         {"info", dist_info},
         {NULL, NULL},
     };

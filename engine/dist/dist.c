@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/plugin_path.h"
@@ -333,6 +334,64 @@ sb_status sb_dist_all_reduce(sb_tensor *t, sb_dist_op op)
     free(lens);
     int rc = plugin->broadcast(sb_tensor_data(t), (int64_t)nbytes);
     return rc ? mpi_fail("MPI_Bcast", rc) : SB_OK;
+}
+
+sb_status sb_dist_progress_send(int64_t done, bool final)
+{
+    if (!plugin || rank == 0) return SB_OK;
+    int rc = plugin->progress_send(done, final ? 1 : 0);
+    return rc ? mpi_fail("sending progress to rank 0", rc) : SB_OK;
+}
+
+static int64_t *per_rank; /* rank 0: the last progress of every rank */
+static int *finals;
+
+void sb_dist_progress_reset(void)
+{
+    if (per_rank) memset(per_rank, 0, sizeof *per_rank * (size_t)size);
+    if (finals) memset(finals, 0, sizeof *finals * (size_t)size);
+}
+
+/* Adds up the reports that have arrived. */
+static sb_status progress_take(int64_t *done, int *finished)
+{
+    int rc = plugin->progress_poll(per_rank, finals);
+    if (rc) return mpi_fail("receiving progress", rc);
+    *done = 0;
+    *finished = 0;
+    for (int r = 1; r < size; r++) {
+        *done += per_rank[r];
+        *finished += finals[r];
+    }
+    return SB_OK;
+}
+
+sb_status sb_dist_progress_poll(int64_t *done, int *finished, double wait_s)
+{
+    *done = 0;
+    *finished = 0;
+    if (!plugin || rank != 0) return SB_OK;
+    if (!per_rank) {
+        per_rank = calloc((size_t)size, sizeof *per_rank);
+        finals = calloc((size_t)size, sizeof *finals);
+        if (!per_rank || !finals) {
+            free(per_rank);
+            free(finals);
+            per_rank = NULL;
+            finals = NULL;
+            return sb_fail(SB_ENOMEM, "cannot allocate the progress of %d ranks", size);
+        }
+    }
+    int64_t was_done = -1;
+    int was_finished = -1;
+    for (double waited = 0;; waited += 0.005) {
+        SB_TRY(progress_take(done, finished));
+        if (was_done >= 0 && (*done != was_done || *finished != was_finished)) return SB_OK;
+        if (waited >= wait_s || *finished == size - 1) return SB_OK;
+        was_done = *done;
+        was_finished = *finished;
+        nanosleep(&(struct timespec){.tv_nsec = 5 * 1000 * 1000}, NULL);
+    }
 }
 
 void sb_dist_abort(int code)

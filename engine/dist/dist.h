@@ -54,6 +54,17 @@ sb_status sb_dist_gather(const void *data, size_t len, void **out, int64_t **len
  * in *out (*out_len bytes). */
 sb_status sb_dist_broadcast(const void *data, size_t len, void **out, size_t *out_len);
 
+/* Global progress for rank 0's progress bar. A rank > 0 reports how many of its batches are
+ * done (cheap and non-blocking; an update is dropped while the previous one is in flight)
+ * and, once, that it has finished (`final`). Rank 0 collects what has arrived: *done the
+ * batches every other rank reported, *finished how many ranks have sent their final report;
+ * when nothing new has arrived it waits up to `wait_s` seconds for something (0: returns at
+ * once). No-ops in one process. */
+sb_status sb_dist_progress_send(int64_t done, bool final);
+sb_status sb_dist_progress_poll(int64_t *done, int *finished, double wait_s);
+/* Rank 0, before a loop: forgets the reports of the previous one. */
+void sb_dist_progress_reset(void);
+
 /* Stops every rank of the job (MPI_Abort) with exit status `code`; returns only when MPI
  * is not active. */
 void sb_dist_abort(int code);

@@ -9,12 +9,21 @@
 #include "dist/plugin.h"
 
 static int world_size = 1, world_rank;
+/* Progress messages travel apart from the collectives, so none can be taken for another. */
+static MPI_Comm progress_comm = MPI_COMM_NULL;
+static MPI_Request progress_request = MPI_REQUEST_NULL;
+static int64_t progress_value;
+enum { PROGRESS_TAG = 1 };
 
 static int plugin_init(int *rank, int *size, int *local_rank)
 {
     int initialized = 0, provided = 0, rc;
     MPI_Initialized(&initialized);
     if (!initialized) {
+        /* A rank that waits in a collective yields its core rather than spinning on it: the
+         * other ranks of a CPU evaluation, and the data loader's workers, need it more than
+         * a collective needs microseconds. A user's own setting wins. */
+        setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
         rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
         if (rc != MPI_SUCCESS) return rc;
     }
@@ -30,6 +39,7 @@ static int plugin_init(int *rank, int *size, int *local_rank)
     if (rc != MPI_SUCCESS) return rc;
     rc = MPI_Comm_rank(node, local_rank);
     MPI_Comm_free(&node);
+    if (rc == MPI_SUCCESS) rc = MPI_Comm_dup(MPI_COMM_WORLD, &progress_comm);
     *rank = world_rank;
     *size = world_size;
     return rc;
@@ -140,6 +150,37 @@ static const char *plugin_library_version(void)
     return version;
 }
 
+static int plugin_progress_send(int64_t done, int final)
+{
+    if (progress_request != MPI_REQUEST_NULL) {
+        int sent = 0;
+        int rc = final ? MPI_Wait(&progress_request, MPI_STATUS_IGNORE)
+                       : MPI_Test(&progress_request, &sent, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return rc;
+        if (!final && !sent) return MPI_SUCCESS; /* rank 0 has not taken the last one yet */
+    }
+    progress_value = final ? -done - 1 : done; /* negative: the last message */
+    if (final) return MPI_Send(&progress_value, 1, MPI_INT64_T, 0, PROGRESS_TAG, progress_comm);
+    return MPI_Isend(&progress_value, 1, MPI_INT64_T, 0, PROGRESS_TAG, progress_comm,
+                     &progress_request);
+}
+
+static int plugin_progress_poll(int64_t *done, int *finished)
+{
+    for (;;) {
+        int arrived = 0;
+        MPI_Status status;
+        int rc = MPI_Iprobe(MPI_ANY_SOURCE, PROGRESS_TAG, progress_comm, &arrived, &status);
+        if (rc != MPI_SUCCESS || !arrived) return rc;
+        int64_t v;
+        rc = MPI_Recv(&v, 1, MPI_INT64_T, status.MPI_SOURCE, PROGRESS_TAG, progress_comm,
+                      MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return rc;
+        done[status.MPI_SOURCE] = v < 0 ? -v - 1 : v;
+        if (v < 0) finished[status.MPI_SOURCE] = 1;
+    }
+}
+
 static const sb_dist_plugin table = {
     .abi = SB_DIST_PLUGIN_ABI,
     .size = sizeof(sb_dist_plugin),
@@ -153,6 +194,8 @@ static const sb_dist_plugin table = {
     .finalize = plugin_finalize,
     .error_string = plugin_error_string,
     .library_version = plugin_library_version,
+    .progress_send = plugin_progress_send,
+    .progress_poll = plugin_progress_poll,
 };
 
 __attribute__((visibility("default"))) const sb_dist_plugin *sb_dist_plugin_open(void)

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SB_DIST_PLUGIN_ABI 1u
+#define SB_DIST_PLUGIN_ABI 2u
 #define SB_DIST_PLUGIN_FILE "sbengine_mpi.so"
 #define SB_DIST_PLUGIN_ENTRY "sb_dist_plugin_open"
 
@@ -41,6 +41,13 @@ typedef struct sb_dist_plugin {
     void (*error_string)(int code, char *buf, size_t size);
     /* The MPI library's own version line ("Open MPI v4.1.4, ..."). */
     const char *(*library_version)(void);
+    /* Progress, on a communicator of its own: a rank > 0 tells rank 0 how many batches it has
+     * done. Not blocking, and skipped while its previous message is still in flight, unless
+     * `final` (its last: blocking). */
+    int (*progress_send)(int64_t done, int final);
+    /* Rank 0 takes every progress message that has arrived, without blocking: done[r] becomes
+     * rank r's latest count and finished[r] 1 after its final message. */
+    int (*progress_poll)(int64_t *done, int *finished);
 } sb_dist_plugin;
 
 typedef const sb_dist_plugin *(*sb_dist_plugin_open_fn)(void);

@@ -33,6 +33,60 @@ function M.check(loader, meters, where)
   end
 end
 
+local REPORT_EVERY = 0.25 -- seconds between a rank's progress reports to rank 0
+
+--- `for i, input, target in M.batches(loader, desc)`: the loader's batches, and one progress
+-- bar, on rank 0, over every rank's batches: the other ranks report their count now and
+-- then (a message of 8 bytes that never blocks) and once when they finish; rank 0's bar keeps
+-- moving after its own last batch until every rank has finished.
+function M.batches(loader, desc)
+  local core = require "sbengine.core"
+  local progress = require "sbengine.progress"
+  local cdist, clock = core.dist, core.sys.monotonic
+  local rank, size = dist.rank(), dist.size()
+  local f, s, c, closing = loader:iter()
+  local bar, mine, reported = nil, 0, clock()
+  if rank == 0 then
+    bar = progress.bar { desc = desc, unit = "batch", total = loader:_all_batches() }
+    cdist.progress_poll(0, true)
+  end
+  local function last_batch_done()
+    if rank ~= 0 then
+      cdist.progress_send(mine, true)
+      return
+    end
+    local others, finished = cdist.progress_poll(0)
+    while finished < size - 1 do
+      bar:set(mine + others)
+      others, finished = cdist.progress_poll(0.2)
+    end
+    bar.n = mine + others -- drawn once more by close
+    bar:close()
+  end
+  local closer = setmetatable({}, { __close = function()
+    if bar then bar:close() end
+    local mt = closing and getmetatable(closing)
+    if mt and mt.__close then mt.__close(closing, nil) end
+  end })
+  local function step(_, control)
+    local r = table.pack(f(s, control))
+    if r[1] == nil then
+      last_batch_done()
+      return nil
+    end
+    mine = mine + 1
+    if rank == 0 then
+      local others = cdist.progress_poll(0)
+      bar:set(mine + others)
+    elseif clock() - reported >= REPORT_EVERY then
+      cdist.progress_send(mine, false)
+      reported = clock()
+    end
+    return table.unpack(r, 1, r.n)
+  end
+  return step, nil, c, closer
+end
+
 --- After rank 0's first batch (or, on a rank that has no batch, after its loop): every rank
 -- gets rank 0's run hash and what the server's cache said about it.
 function M.first_batch(run_hash, cached)

@@ -298,8 +298,14 @@ function bench.evaluate(a)
   reset_peak_memory(device)
   collected_at = allocated()
   local start = bench.clock()
-  local bar = { desc = "Evaluation", unit = "batch", enabled = (not rank0) and false or nil }
-  for i, input, target in sb.progress(a.loader, bar) do
+  -- One progress bar, rank 0's, over every rank's batches.
+  local next_batch, state, control, closing
+  if distributed then
+    next_batch, state, control, closing = dist_eval.batches(a.loader, "Evaluation")
+  else
+    next_batch, state, control, closing = sb.progress(a.loader, { desc = "Evaluation", unit = "batch" })
+  end
+  for i, input, target in next_batch, state, control, closing do
     input, target = to_device(input, target, device)
     local output = model(input)
     if output_transform then

@@ -79,12 +79,17 @@ for n in 1 2 3 4 7; do
     if [ "$n" = 1 ]; then expect_out "none	false"; else expect_out "$n	true"; fi
 done
 
-case_ "a rank prints nothing of the result but rank 0"
-run_mpi 3 --threads 1 --data-root "$data" --out printed.json --quiet "$src/benchmarks/mnist.lua" \
+case_ "only rank 0 prints the result and shows a progress bar, over every rank's batches"
+run_mpi 3 --threads 1 --data-root "$data" --out printed.json --progress "$src/benchmarks/mnist.lua" \
     --batch-size 100 "$lenet5"
 expect_exit 0
 n=$(printf '%s\n' "$OUT" | grep -c "Top 1 Accuracy")
 if [ "$n" = 1 ]; then sb_ok; else sb_fail "the result was printed $n times"; fi
+expect_err_re "Evaluation: 100%\|#+\| 6/6 "
+n=$(printf '%s\n' "$ERR" | grep -c "Evaluation: 100%")
+if [ "$n" = 1 ]; then sb_ok; else sb_fail "$n progress bars reached 100%"; fi
+n=$(printf '%s\n' "$ERR" | grep "Evaluation:" | grep -vc "/6 ")
+if [ "$n" = 0 ]; then sb_ok; else sb_fail "a bar counts something else than the 6 batches of the job"; fi
 
 # A metric script with integer sums, a floating sum and a "cat" state: merged by the
 # registry's declared state alone.

@@ -194,4 +194,36 @@ if [ "$RC" -ne 0 ] && [ "$RC" -ne 124 ]; then sb_ok; else sb_fail "expected a no
 expect_err "exited on signal 9"
 [ -e killed.json ] && sb_fail "killed.json was written" || sb_ok
 
+cat >slow_model.lua <<EOF
+local model = dofile("$lenet5")
+return function(x)
+  local t = os.clock() + 2
+  while os.clock() < t do end
+  return model(x)
+end
+EOF
+case_ "SIGINT at mpirun stops every rank; nothing is stored"
+"${mpi[@]}" -n 2 "$SBENGINE" --threads 1 --data-root "$data" --out interrupted.json --quiet \
+    "$src/benchmarks/mnist.lua" --batch-size 50 "$SB_TMP/slow_model.lua" >/dev/null 2>&1 </dev/null &
+launcher=$!
+# Once both ranks run (the launcher and each rank name the model file), interrupt the launcher.
+for _ in $(seq 300); do
+    [ "$(pgrep -fc "$SB_TMP/slow_model.lua")" -ge 3 ] && break
+    sleep 0.1
+done
+sleep 1
+kill -INT $launcher
+for _ in $(seq 600); do kill -0 $launcher 2>/dev/null || break; sleep 0.1; done
+if kill -0 $launcher 2>/dev/null; then
+    sb_fail "mpirun still runs 60 s after SIGINT"
+    kill -KILL $launcher
+fi
+wait $launcher
+RC=$?
+if [ "$RC" -ne 0 ]; then sb_ok; else sb_fail "exit 0 after SIGINT"; fi
+[ -e interrupted.json ] && sb_fail "interrupted.json was written" || sb_ok
+sleep 1
+left=$(pgrep -f "$SB_TMP/slow_model.lua" || true)
+if [ -z "$left" ]; then sb_ok; else sb_fail "ranks left running: $left"; fi
+
 finish

@@ -15,31 +15,11 @@ run_sb -e 'sb.dist.barrier(); print(sb.dist.rank(), sb.dist.size(), sb.dist.loca
 expect_exit 0
 expect_out "0	1	0"
 
-if "$SBENGINE" --version | grep -q "^MPI: not built"; then
-    echo "this build has no MPI support (libopenmpi-dev, tools/setup): skipped"
-    finish
-    exit 77
-fi
-command -v mpirun >/dev/null || { echo "mpirun not found (install openmpi-bin: tools/setup --test): skipped"; exit 77; }
+. "$(dirname "$0")/lib/mpi.sh"
 
 case_ "--version says MPI support is built"
 run_sb --version
 expect_out "MPI: Open MPI"
-
-# Root in a container needs --allow-run-as-root; --oversubscribe lets 3 ranks share 2 cores.
-# Open MPI's own allocations still held at MPI_Finalize are not the engine's: no leak check
-# in the ranks of the sanitizer build.
-mpi=(mpirun --oversubscribe -x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-     )
-[ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
-run_mpi() {
-    local n=$1
-    shift
-    timeout 120 "${mpi[@]}" -n "$n" "$SBENGINE" "$@" >"$SB_TMP/.out" 2>"$SB_TMP/.err" </dev/null
-    RC=$?
-    OUT=$(cat "$SB_TMP/.out")
-    ERR=$(cat "$SB_TMP/.err")
-}
 
 case_ "sb.dist under mpirun -n 3: ranks, all_reduce, gather, broadcast"
 run_mpi 3 --threads 1 -e '

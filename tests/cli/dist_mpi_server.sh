@@ -7,25 +7,13 @@
 src="$SBENGINE_SOURCE_DIR"
 data="$SBENGINE_FIXTURES/bench/mnist512"
 lenet5="$src/examples/models/lenet5.lua"
-"$SBENGINE" --version | grep -q "^MPI: not built" && { echo "no MPI support in this build (libopenmpi-dev): skipped"; exit 77; }
-command -v mpirun >/dev/null || { echo "mpirun not found (install openmpi-bin: tools/setup): skipped"; exit 77; }
+. "$(dirname "$0")/lib/mpi.sh"
 TOKEN="s3cret-token-XYZ"
 start_fake_server port --token "$TOKEN"
 PORT=$(cat port)
 export SOTABENCH_URL="http://127.0.0.1:$PORT" SOTABENCH_TOKEN="$TOKEN"
 export SBENGINE_HTTP_BACKOFF=0.01 SBENGINE_HTTP_TIMEOUT=20 SBENGINE_HTTP_CONNECT_TIMEOUT=10
 unset SOTABENCH_STORE_FILENAME SOTABENCH_CHECK
-
-mpi=(mpirun --oversubscribe -x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
-[ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
-run_mpi() {
-    local n=$1
-    shift
-    timeout 120 "${mpi[@]}" -n "$n" "$SBENGINE" "$@" >"$SB_TMP/.out" 2>"$SB_TMP/.err" </dev/null
-    RC=$?
-    OUT=$(cat "$SB_TMP/.out")
-    ERR=$(cat "$SB_TMP/.err")
-}
 
 case_ "mpirun -n 3 --submit: rank 0 submits the one result, once"
 run_mpi 3 --threads 1 --data-root "$data" --out store.json --quiet --submit \

@@ -1,6 +1,7 @@
 /* The host side of distributed evaluation: knows from the environment whether an MPI
  * launcher started the process, loads the MPI plugin then and only then (dist/dist.h),
  * and turns its MPI error codes into messages. */
+#define _GNU_SOURCE /* on_exit */
 #include "dist/dist.h"
 
 #include <dlfcn.h>
@@ -85,9 +86,18 @@ static sb_status mpi_fail(const char *what, int code)
     return sb_fail(SB_EIO, "%s failed on rank %d of %d: %s", what, rank, size, text);
 }
 
-static void finalize_at_exit(void)
+/* At the process's exit: MPI_Finalize after a success. A rank that leaves with a failure
+ * (os.exit(2) after a usage error, a store file that could not be written) aborts the job
+ * instead: MPI_Finalize would wait for ranks that may be waiting for this one. */
+static void finalize_at_exit(int status, void *unused)
 {
-    if (plugin && !aborting) plugin->finalize();
+    (void)unused;
+    if (!plugin || aborting) return;
+    if (status != 0 && size > 1) {
+        aborting = true;
+        plugin->abort(status);
+    }
+    plugin->finalize();
 }
 
 /* Fills `path` with the plugin to load: $SBENGINE_MPI_PLUGIN, else beside the engine. */
@@ -167,7 +177,7 @@ sb_status sb_dist_start(void)
     rank = r;
     size = n;
     local_rank = local;
-    atexit(finalize_at_exit);
+    on_exit(finalize_at_exit, NULL);
     return SB_OK;
 }
 

@@ -157,6 +157,17 @@ expect_err "stack traceback"
 expect_err "the error above is rank 1's (of 3); stopping every rank"
 [ -e broken.json ] && sb_fail "broken.json was written" || sb_ok
 
+cat >leaving_model.lua <<EOF
+if sb.dist.rank() == 1 then io.stderr:write("rank 1 leaves\n"); os.exit(2) end
+return dofile("$lenet5")
+EOF
+case_ "a rank that leaves with os.exit(2) stops the others (which would wait for it) with its status"
+run_mpi 3 --threads 1 --data-root "$data" --out left.json --quiet "$src/benchmarks/mnist.lua" \
+    --batch-size 100 leaving_model.lua
+expect_exit 2
+expect_err "rank 1 leaves"
+[ -e left.json ] && sb_fail "left.json was written" || sb_ok
+
 cat >killed_model.lua <<EOF
 local model = dofile("$lenet5")
 return function(x)

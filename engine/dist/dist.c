@@ -18,6 +18,7 @@
 
 static const sb_dist_plugin *plugin;
 static bool started, aborting;
+static char start_error[1024]; /* why joining the job failed, for every later call */
 static int rank, size = 1, local_rank;
 
 /* The variables launchers set in each process they start; `size_var` says how many ranks
@@ -151,7 +152,7 @@ static sb_status load(const char *launcher)
 
 sb_status sb_dist_start(void)
 {
-    if (started) return plugin || size == 1 ? SB_OK : SB_EUNSUPPORTED;
+    if (started) return size > 0 ? SB_OK : sb_fail(SB_EUNSUPPORTED, "%s", start_error);
     started = true;
     const char *launcher = sb_dist_launcher();
     if (!launcher) return SB_OK;
@@ -163,6 +164,7 @@ sb_status sb_dist_start(void)
             return SB_OK;
         }
         size = 0; /* every later start fails too */
+        snprintf(start_error, sizeof start_error, "%s", sb_error_message());
         return s;
     }
     int r = 0, n = 1, local = 0;
@@ -172,7 +174,8 @@ sb_status sb_dist_start(void)
         plugin->error_string(rc, text, sizeof text);
         plugin = NULL;
         size = 0;
-        return sb_fail(SB_EIO, "MPI_Init failed (%s): %s", launcher, text);
+        snprintf(start_error, sizeof start_error, "MPI_Init failed (%s): %s", launcher, text);
+        return sb_fail(SB_EIO, "%s", start_error);
     }
     rank = r;
     size = n;

@@ -50,7 +50,9 @@ function M.batches(loader, desc)
     bar = progress.bar { desc = desc, unit = "batch", total = loader:_all_batches() }
     cdist.progress_poll(0, true)
   end
+  local ended = false
   local function last_batch_done()
+    ended = true
     if rank ~= 0 then
       cdist.progress_send(mine, true)
       return
@@ -63,7 +65,10 @@ function M.batches(loader, desc)
     bar.n = mine + others -- drawn once more by close
     bar:close()
   end
-  local closer = setmetatable({}, { __close = function()
+  local closer = setmetatable({}, { __close = function(_, err)
+    -- Left early without an error (check mode, a cache hit: every rank leaves after the
+    -- first batch): the same last report, so that no message is left in flight.
+    if not ended and err == nil then last_batch_done() end
     if bar then bar:close() end
     local mt = closing and getmetatable(closing)
     if mt and mt.__close then mt.__close(closing, nil) end

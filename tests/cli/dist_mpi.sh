@@ -59,6 +59,17 @@ for n in 1 2 3 4 7; do
     if [ "$n" = 1 ]; then expect_out "none	false"; else expect_out "$n	true"; fi
 done
 
+case_ "sbengine check under mpirun -n 3: rank 0's first batch, as in one process; nothing stored"
+run_sb check --threads 1 --data-root "$data" --out check.json --quiet "$src/benchmarks/mnist.lua" \
+    --batch-size 100 "$lenet5"
+single_check=$(printf '%s\n' "$OUT" | grep -E "run_hash|Accuracy")
+run_mpi 3 check --threads 1 --data-root "$data" --out check.json --quiet "$src/benchmarks/mnist.lua" \
+    --batch-size 100 "$lenet5"
+expect_exit 0
+expect_err "check mode: 1 result built, not stored"
+if [ "$(printf '%s\n' "$OUT" | grep -E "run_hash|Accuracy")" = "$single_check" ]; then sb_ok; else sb_fail "differs from one process's: $single_check"; fi
+[ -e check.json ] && sb_fail "check mode stored a result" || sb_ok
+
 case_ "only rank 0 prints the result and shows a progress bar, over every rank's batches"
 run_mpi 3 --threads 1 --data-root "$data" --out printed.json --progress "$src/benchmarks/mnist.lua" \
     --batch-size 100 "$lenet5"

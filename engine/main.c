@@ -19,6 +19,7 @@
 #include "core/blas.h"
 #include "core/buildinfo.h"
 #include "core/suggest.h"
+#include "dist/dist.h"
 #include "gpu/cuda.h"
 #include "nn/cpu/onednn.h"
 #include "runtime.h"
@@ -274,6 +275,11 @@ static void print_version(void)
     if (sb_blas_loaded())
         printf("BLAS kernel: %s (%s)\n", sb_blas_kernel(), sb_blas_kernel_origin());
     printf("oneDNN: %s\n", sb_onednn_info());
+    if (sb_built_with_mpi())
+        printf("MPI: %s (plugin sbengine_mpi.so, loaded only under mpirun/srun)\n",
+               sb_dist_built_against());
+    else
+        printf("MPI: not built with MPI (install libopenmpi-dev and build again)\n");
     if (!sb_built_with_cuda()) {
         printf("CUDA: not built with CUDA\n");
     } else if (!sb_cuda_plugin_loaded()) {
@@ -642,6 +648,12 @@ static int run_command(lua_State *L, int argc, char **argv, const cli_options *o
     for (int k = 0; k < o->nchunks && code == EXIT_OK; k++)
         code = run_chunk_string(L, o->chunks[k]);
     if (code == EXIT_OK && o->script_index > 0) code = run_script(L, argc, argv, o->script_index);
+    /* Other ranks may wait for this one in a collective: stop them all, store nothing. */
+    if (code != EXIT_OK && sb_dist_size() > 1) {
+        fprintf(stderr, "sbengine: the error above is rank %d's (of %d); stopping every rank\n",
+                sb_dist_rank(), sb_dist_size());
+        sb_dist_abort(code);
+    }
     if (code == EXIT_USAGE) return code;
     int ran_something = o->nchunks > 0 || o->script_index > 0;
     if (code == EXIT_OK && (o->interactive || (!ran_something && isatty(STDIN_FILENO))))
@@ -688,6 +700,11 @@ static int run_family(const sb_command *self, int argc, char **argv, int first)
         return sb_cli_usage_error(self, "needs a benchmark name (%s lists them)",
                                   "sbengine bench --list");
 
+    /* Started by mpirun/srun: join the job before anything runs (docs/distributed.md). */
+    if (sb_dist_start() != SB_OK) {
+        fprintf(stderr, "sbengine: %s\n", sb_error_message());
+        return EXIT_SCRIPT_ERROR;
+    }
     lua_State *L = runtime_new(argv[0]);
     if (!L) return EXIT_SCRIPT_ERROR;
     int code = EXIT_OK;

@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include "core/finish_guard.h"
+#include "dist/dist.h"
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -247,6 +248,9 @@ static void install(void (*handler)(int))
 
 int runtime_pcall_interruptible(lua_State *L, int nargs, int nresults)
 {
+    /* A rank of an MPI job leaves SIGINT/SIGTERM to the launcher, which stops every rank
+     * together: a rank that unwound on its own would leave the others waiting for it. */
+    if (sb_dist_size() > 1) return runtime_pcall(L, nargs, nresults);
     interrupt_state = L;
     install(on_interrupt);
     in_script = 1;

@@ -24,7 +24,7 @@ static int loader_gc(lua_State *L)
 }
 
 /* loader(dataset, transform|nil, {batch_size, shuffle, seed, num_workers, prefetch,
- *        drop_last, pin_memory}) -- option names are checked by data.lua */
+ *        drop_last, pin_memory, shard, shards}) -- option names are checked by data.lua */
 static int data_loader(lua_State *L)
 {
     sb_dataset *ds = sbL_check_dataset(L, 1);
@@ -38,6 +38,8 @@ static int data_loader(lua_State *L)
         .prefetch = (int)sbL_optfield_integer(L, 3, "prefetch", 2),
         .drop_last = sbL_optfield_boolean(L, 3, "drop_last", 0),
         .pin_memory = sbL_optfield_boolean(L, 3, "pin_memory", 0),
+        .shard = sbL_optfield_integer(L, 3, "shard", 0),
+        .shards = sbL_optfield_integer(L, 3, "shards", 1),
     };
     sb_loader **box = (sb_loader **)sbL_new_box(L, LOADER_MT);
     sbL_check(L, sb_loader_new(ds, tf, &o, box), "DataLoader");
@@ -47,6 +49,13 @@ static int data_loader(lua_State *L)
 static int loader_len(lua_State *L)
 {
     lua_pushinteger(L, (lua_Integer)sb_loader_num_batches(check_loader(L, 1)));
+    return 1;
+}
+
+/* loader:first_batch() -> the 0-based number of this shard's first batch in the dataset */
+static int loader_first_batch(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)sb_loader_first_batch(check_loader(L, 1)));
     return 1;
 }
 
@@ -149,8 +158,10 @@ static int data_permutation(lua_State *L)
 
 void sbL_data_add_loaders(lua_State *L)
 {
-    static const luaL_Reg loader_methods[] = {
-        {"iter", loader_iter}, {"pinned", loader_pinned}, {NULL, NULL}};
+    static const luaL_Reg loader_methods[] = {{"iter", loader_iter},
+                                              {"pinned", loader_pinned},
+                                              {"first_batch", loader_first_batch},
+                                              {NULL, NULL}};
     static const luaL_Reg loader_metamethods[] = {
         {"__gc", loader_gc}, {"__len", loader_len}, {NULL, NULL}};
     sbL_new_class(L, LOADER_MT, loader_methods, loader_metamethods);

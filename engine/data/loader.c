@@ -142,7 +142,7 @@ struct sb_loader {
     sb_loader_options opts;
     sb_sample_spec input_spec; /* after the transform */
     size_t input_bytes, target_bytes;
-    int64_t nbatches;
+    int64_t nbatches, first_batch; /* this shard's */
     uint64_t passes;
     const sb_allocator *allocator; /* batch buffers */
     bool pinned;
@@ -158,6 +158,10 @@ sb_status sb_loader_new(sb_dataset *ds, const sb_transform *tf, const sb_loader_
         return sb_fail(SB_EINVAL, "num_workers must be in 0..256, got %d", opts->num_workers);
     if (opts->prefetch < 1 || opts->prefetch > 64)
         return sb_fail(SB_EINVAL, "prefetch must be in 1..64, got %d", opts->prefetch);
+    if (opts->shards < 0 || (opts->shards > 1 && (opts->shard < 0 || opts->shard >= opts->shards)))
+        return sb_fail(SB_EINVAL, "shard must be in 0..%lld (shards = %lld), got %lld",
+                       (long long)opts->shards - 1, (long long)opts->shards,
+                       (long long)opts->shard);
     sb_sample_spec spec = ds->input;
     sb_transform *copy = NULL;
     if (tf) SB_TRY(sb_transform_output_spec(tf, &ds->input, &spec));
@@ -185,6 +189,11 @@ sb_status sb_loader_new(sb_dataset *ds, const sb_transform *tf, const sb_loader_
     l->target_bytes = ds->has_target ? sb_sample_spec_nbytes(&ds->target) : 0;
     int64_t bs = opts->batch_size;
     l->nbatches = opts->drop_last ? ds->length / bs : (ds->length + bs - 1) / bs;
+    if (opts->shards > 1) {
+        int64_t per = l->nbatches / opts->shards, extra = l->nbatches % opts->shards;
+        l->first_batch = opts->shard * per + (opts->shard < extra ? opts->shard : extra);
+        l->nbatches = per + (opts->shard < extra ? 1 : 0);
+    }
     l->allocator = sb_cpu_allocator();
     if (opts->pin_memory) {
         /* Page-locked buffers only exist (and only pay off) with a GPU to copy to. */
@@ -215,6 +224,11 @@ int64_t sb_loader_num_batches(const sb_loader *l)
     return l->nbatches;
 }
 
+int64_t sb_loader_first_batch(const sb_loader *l)
+{
+    return l->first_batch;
+}
+
 bool sb_loader_pinned(const sb_loader *l, const char **why)
 {
     if (why) *why = l->pin_why[0] ? l->pin_why : NULL;
@@ -239,6 +253,7 @@ struct sb_loader_iter {
     sb_sample_spec input_spec;
     size_t input_bytes, target_bytes;
     int64_t batch_size, nbatches;
+    int64_t first_batch; /* batch k of the pass is batch first_batch + k of the dataset */
     int64_t *order;
     buffer_pool *input_pool, *target_pool;
 
@@ -255,7 +270,7 @@ struct sb_loader_iter {
 
 static int64_t batch_count(const sb_loader_iter *it, int64_t k)
 {
-    int64_t left = it->ds->length - k * it->batch_size;
+    int64_t left = it->ds->length - (it->first_batch + k) * it->batch_size;
     return left < it->batch_size ? left : it->batch_size;
 }
 
@@ -294,7 +309,7 @@ static sb_status fill_batch(sb_loader_iter *it, int64_t k, uint8_t *input, uint8
     int64_t count = batch_count(it, k);
     const sb_dataset *ds = it->ds;
     for (int64_t j = 0; j < count; j++) {
-        int64_t index = it->order[k * it->batch_size + j];
+        int64_t index = it->order[(it->first_batch + k) * it->batch_size + j];
         const void *in, *tg;
         const sb_sample_spec *spec = &ds->input;
         sb_status s;
@@ -326,7 +341,7 @@ static sb_status produce(sb_loader_iter *it, int64_t k, void *scratch, sb_sample
     if (pool_get(it->input_pool, input) != SB_OK ||
         (it->target_pool && pool_get(it->target_pool, target) != SB_OK))
         return sb_fail(SB_ENOMEM, "%s: cannot allocate the buffers of batch %lld", it->ds->name,
-                       (long long)k + 1);
+                       (long long)(it->first_batch + k) + 1);
     return fill_batch(it, k, input->data, it->target_pool ? target->data : NULL, scratch, buf);
 }
 
@@ -420,6 +435,7 @@ sb_status sb_loader_iter_new(sb_loader *l, sb_loader_iter **out)
     it->target_bytes = l->target_bytes;
     it->batch_size = l->opts.batch_size;
     it->nbatches = l->nbatches;
+    it->first_batch = l->first_batch;
     int workers = l->opts.num_workers;
     it->nslots = workers ? workers * l->opts.prefetch : 1;
     sb_status s = SB_OK;

@@ -22,6 +22,10 @@ typedef struct sb_loader_options {
     int prefetch;    /* batches in flight per worker, >= 1 */
     bool drop_last;
     bool pin_memory; /* page-locked buffers when the CUDA plugin provides them */
+    /* Sharding across processes: the batches (as one loader over the whole dataset makes
+     * them) are cut into `shards` contiguous parts, the first (nbatches mod shards) parts one
+     * batch longer; this loader gives part `shard` (0-based). shards 0 or 1: every batch. */
+    int64_t shard, shards;
 } sb_loader_options;
 
 typedef struct sb_loader sb_loader;
@@ -31,8 +35,10 @@ typedef struct sb_loader_iter sb_loader_iter;
  * dataset's samples (the error names the transform step and the sample spec). */
 sb_status sb_loader_new(sb_dataset *ds, const sb_transform *tf, const sb_loader_options *opts,
                         sb_loader **out);
-void sb_loader_free(sb_loader *loader); /* live iterations keep what they need */
-int64_t sb_loader_num_batches(const sb_loader *loader);
+void sb_loader_free(sb_loader *loader);                 /* live iterations keep what they need */
+int64_t sb_loader_num_batches(const sb_loader *loader); /* of this shard */
+/* The 0-based number, among every shard's batches, of this shard's first batch. */
+int64_t sb_loader_first_batch(const sb_loader *loader);
 /* Whether batches are in page-locked memory; when not although asked, *why says why. */
 bool sb_loader_pinned(const sb_loader *loader, const char **why);
 

@@ -1,7 +1,6 @@
 /* Loads the CUDA plugin on first need (see gpu/cuda.h for why and where from), checks that it
  * was built from this engine's headers and registers its kernel tables with the tensor and
  * nn backends. */
-#define _GNU_SOURCE /* dladdr */
 #include "gpu/cuda_plugin.h"
 
 #include <dlfcn.h>
@@ -14,13 +13,10 @@
 #include <unistd.h>
 
 #include "core/buildinfo.h"
+#include "core/plugin_path.h"
 #include "gpu/cuda.h"
 #include "nn/backend.h"
 #include "tensor/backend.h"
-
-#ifndef SBENGINE_INSTALL_LIBDIR
-#define SBENGINE_INSTALL_LIBDIR "lib"
-#endif
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT, probe_once = PTHREAD_ONCE_INIT;
 static const sb_cuda_plugin *plugin;
@@ -41,62 +37,6 @@ static sb_cuda_host host = {
 static bool is_file(const char *path)
 {
     return access(path, R_OK) == 0;
-}
-
-/* Copies the directory part of `file` into `dir`; false when there is none. */
-static bool dir_of(const char *file, char *dir, size_t size)
-{
-    const char *slash = strrchr(file, '/');
-    if (!slash || (size_t)(slash - file) >= size) return false;
-    memcpy(dir, file, (size_t)(slash - file));
-    dir[slash - file] = '\0';
-    return true;
-}
-
-/* Fills `found` with the first existing candidate; lists what was tried in `tried`. */
-static bool find_plugin(char *found, size_t found_size, char *tried, size_t tried_size)
-{
-    char dirs[2][PATH_MAX];
-    int ndirs = 0;
-    Dl_info info;
-    /* The object holding this code: sbengine.so under plain lua, else the executable. */
-    char real[PATH_MAX];
-    /* A relative name (LUA_CPATH "lib/?.so") is relative to the directory it was loaded
-     * from, normally still the current one. */
-    if (dladdr((void *)&sb_cuda_plugin_get, &info) && info.dli_fname &&
-        (info.dli_fname[0] == '/' || realpath(info.dli_fname, real)) &&
-        dir_of(info.dli_fname[0] == '/' ? info.dli_fname : real, dirs[ndirs], sizeof dirs[ndirs]))
-        ndirs++;
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        if (dir_of(exe, dirs[ndirs], sizeof dirs[ndirs])) ndirs++;
-    }
-    static const char *const layouts[] = {
-        "%s/sbengine/" SB_CUDA_PLUGIN_FILE,                                /* build/lib */
-        "%s/../../sbengine/" SB_CUDA_PLUGIN_FILE,                          /* lib/lua/5.4 */
-        "%s/lib/sbengine/" SB_CUDA_PLUGIN_FILE,                            /* build tree exe */
-        "%s/../" SBENGINE_INSTALL_LIBDIR "/sbengine/" SB_CUDA_PLUGIN_FILE, /* bin/ */
-    };
-    tried[0] = '\0';
-    size_t used = 0;
-    for (int d = 0; d < ndirs; d++) {
-        if (d == 1 && strcmp(dirs[0], dirs[1]) == 0) break;
-        for (size_t k = 0; k < sizeof layouts / sizeof *layouts; k++) {
-            char candidate[PATH_MAX + 64];
-            snprintf(candidate, sizeof candidate, layouts[k], dirs[d]);
-            char resolved[PATH_MAX];
-            if (is_file(candidate) && realpath(candidate, resolved)) {
-                snprintf(found, found_size, "%s", resolved);
-                return true;
-            }
-            if (used < tried_size)
-                used += (size_t)snprintf(tried + used, tried_size - used, "%s%s", used ? ", " : "",
-                                         candidate);
-        }
-    }
-    return false;
 }
 
 /* Fills `path` with the plugin to load, or `why` with the reason there is none. Only
@@ -120,7 +60,8 @@ static bool locate_plugin(char *path, size_t path_size, char *why, size_t why_si
         return true;
     }
     char tried[2048];
-    if (!find_plugin(path, path_size, tried, sizeof tried)) {
+    if (!sb_plugin_find(SB_CUDA_PLUGIN_FILE, (const void *)&sb_cuda_plugin_get, path, path_size,
+                        tried, sizeof tried)) {
         snprintf(why, why_size,
                  "the CUDA plugin " SB_CUDA_PLUGIN_FILE " was not found (looked in: %s; "
                  "set SBENGINE_CUDA_PLUGIN to its path)",

@@ -15,6 +15,7 @@ local session = require "sbengine.session"
 local utils = require "sbengine.utils"
 local util = require "sbengine._util"
 local output_checks = require "sbengine._output_checks"
+local dist_eval = require "sbengine._dist_eval"
 
 local bench = {}
 
@@ -334,6 +335,11 @@ function bench.evaluate(a)
   local check_mode = sb.results.check_mode()
   local use_cache = not check_mode
   local on_gpu = device:match("^cuda") ~= nil
+  -- Several ranks (mpirun, srun): this loop sees one shard; docs/distributed.md.
+  local distributed = dist_eval.active()
+  if distributed then dist_eval.check(a.loader, meters, where) end
+  local rank0 = not distributed or sb.dist.rank() == 0
+  local batch0 = a.loader.first_batch or 0 -- batches of the dataset before this shard
 
   -- Lua's collector sees only the small tensor boxes, not the bytes behind them: collect
   -- the model's per-batch temporaries once they add up to 16 MiB, which keeps peak memory
@@ -351,12 +357,19 @@ function bench.evaluate(a)
     end
   end
 
-  local run_hash, tasks = nil, 0
+  local run_hash, tasks, synced = nil, 0, false
   local nonfinite = sb.results.nonfinite_counter(where)
   reset_peak_memory(device)
   collected_at = allocated()
   local start = bench.clock()
-  for i, input, target in sb.progress(a.loader, { desc = "Evaluation", unit = "batch" }) do
+  -- One progress bar, rank 0's, over every rank's batches.
+  local next_batch, state, control, closing
+  if distributed then
+    next_batch, state, control, closing = dist_eval.batches(a.loader, "Evaluation")
+  else
+    next_batch, state, control, closing = sb.progress(a.loader, { desc = "Evaluation", unit = "batch" })
+  end
+  for i, input, target in next_batch, state, control, closing do
     input, target = to_device(input, target, device)
     local output = model(input)
     if output_transform then
@@ -371,18 +384,25 @@ function bench.evaluate(a)
       output_checks.warn_probabilities_over_batch(host_output, where)
     end
     for _, m in ipairs(meters) do m.meter:add(host_output, host_target) end
-    nonfinite:add(i, host_output)
+    nonfinite:add(batch0 + i, host_output)
     tasks = tasks + host_target:size(1)
     collect_temporaries()
     if i == 1 then
-      run_hash = sb.results.run_hash(host_output, collect(meters))
+      local cached
+      if rank0 then run_hash = sb.results.run_hash(host_output, collect(meters)) end
+      -- sb.results.cached asks only when a server is configured and is fail-soft.
+      if rank0 and use_cache then cached = sb.results.cached(run_hash) end
+      if distributed then
+        run_hash, cached = dist_eval.first_batch(run_hash, cached)
+        synced = true
+      end
       if check_mode then break end
       if use_cache then
-        -- sb.results.cached asks only when a server is configured and is fail-soft.
-        local cached = sb.results.cached(run_hash)
         if type(cached) == "table" and next(cached) ~= nil then
-          io.stderr:write("sbengine: no model change detected (the server knows the first "
-            .. "batch's run hash); returning its cached results. --no-cache evaluates anyway.\n")
+          if rank0 then
+            io.stderr:write("sbengine: no model change detected (the server knows the first "
+              .. "batch's run hash); returning its cached results. --no-cache evaluates anyway.\n")
+          end
           return cached, {}, run_hash, true
         end
       end
@@ -390,8 +410,39 @@ function bench.evaluate(a)
   end
   if on_gpu then sb.cuda.synchronize() end
   local elapsed = bench.clock() - start
+  if distributed and not synced then -- a rank with no batch (fewer batches than ranks)
+    local cached
+    run_hash, cached = dist_eval.first_batch(run_hash, nil)
+    if run_hash ~= nil and type(cached) == "table" and next(cached) ~= nil then
+      return cached, {}, run_hash, true
+    end
+  end
   if run_hash == nil then
     error(("%s: the data loader gave no batch: the dataset is empty"):format(where), 0)
+  end
+  local memory = peak_memory(device)
+  if distributed then
+    -- Every rank's meter states and figures merged on rank 0, in rank order.
+    local merged = dist_eval.merge(meters, { elapsed = elapsed, tasks = tasks, memory = memory,
+      nonfinite = nonfinite }, check_mode)
+    local shared
+    if merged then
+      elapsed, tasks, memory = merged.elapsed, merged.tasks, merged.memory
+      nonfinite.rows, nonfinite.total = merged.nonfinite.rows, merged.nonfinite.total
+      nonfinite.first_batch = merged.nonfinite.first_batch
+      nonfinite:finish()
+      shared = { results = collect(meters), elapsed = elapsed, tasks = tasks, memory = memory,
+                 environment = { ranks = sb.dist.size(), max_memory_allocated_sum = merged.memory_sum } }
+    end
+    shared = dist_eval.share(shared)
+    sb.results._note_environment(shared.environment)
+    local t = shared.elapsed
+    return shared.results, {
+      ["Tasks / Evaluation Time"] = t > 0 and shared.tasks / t or 0,
+      ["Tasks"] = shared.tasks,
+      ["Evaluation Time"] = t,
+      ["Max Memory Allocated (Total)"] = shared.memory,
+    }, run_hash, false
   end
   nonfinite:finish()
   local results, extra = collect(meters)
@@ -399,7 +450,7 @@ function bench.evaluate(a)
     ["Tasks / Evaluation Time"] = elapsed > 0 and tasks / elapsed or 0, -- JSON has no inf
     ["Tasks"] = tasks,
     ["Evaluation Time"] = elapsed,
-    ["Max Memory Allocated (Total)"] = peak_memory(device),
+    ["Max Memory Allocated (Total)"] = memory,
   }
   return results, speed_mem_metrics, run_hash, false, extra
 end
@@ -441,9 +492,9 @@ local function run(B, opts)
     result_fields.results = {}
     return sb.BenchmarkResult(result_fields)
   end
-  local model, device = utils.send_model_to_device(o.model, { device = o.device })
+  local model, device = utils.send_model_to_device(o.model, { device = sb.dist.device(o.device) })
   local dataset = load_dataset(B, o, where)
-  local loader = sb.data.DataLoader(dataset, {
+  local loader = sb.data.DataLoader(dataset, dist_eval.loader_options {
     batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
     pin_memory = device:match("^cuda") ~= nil,
   })
@@ -570,7 +621,7 @@ function bench.main(B, argv, script)
   opts.paper_model_name = opts.paper_model_name
     or model_file:match("([^/]+)%.lua$") or model_file
   local result = B.benchmark(opts)
-  print(tostring(result))
+  if api().dist.rank() == 0 then print(tostring(result)) end
   return result
 end
 

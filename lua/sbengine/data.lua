@@ -293,7 +293,8 @@ end
 --- DataLoader ------------------------------------------------------------------------------
 
 local loader_options = { batch_size = true, shuffle = true, seed = true, num_workers = true,
-                         pin_memory = true, drop_last = true, prefetch = true }
+                         pin_memory = true, drop_last = true, prefetch = true, shard = true,
+                         shards = true }
 
 local Loader = {}
 Loader.__index = Loader
@@ -320,8 +321,16 @@ local function check_bool(name, v, default)
   return v
 end
 
+-- Part `shard` (0-based) of `shards` contiguous parts of `nbatches` batches, the first
+-- (nbatches mod shards) parts one batch longer (engine/data/loader.c cuts the same way):
+-- the number of batches before it and its length.
+local function shard_range(nbatches, shard, shards)
+  local per, extra = nbatches // shards, nbatches % shards
+  return shard * per + math.min(shard, extra), per + (shard < extra and 1 or 0)
+end
+
 --- DataLoader(ds, {batch_size = 1, shuffle = false, seed, num_workers = 0,
--- pin_memory = false, drop_last = false, prefetch = 2})
+-- pin_memory = false, drop_last = false, prefetch = 2, shard = 0, shards = 1})
 function data.DataLoader(ds, opts)
   if not is_dataset(ds) then
     error("DataLoader: expected a dataset (an object with #ds and ds:get(i)), got " .. type(ds), 2)
@@ -340,6 +349,16 @@ function data.DataLoader(ds, opts)
   if opts.seed ~= nil and math.type(opts.seed) ~= "integer" then
     error("DataLoader: seed must be an integer, got " .. tostring(opts.seed), 2)
   end
+  self.shards = check_int("shards", opts.shards, 1, 1)
+  self.shard = check_int("shard", opts.shard, 0, 0)
+  if self.shard >= self.shards then
+    error(("DataLoader: shard must be in 0..%d (shards = %d), got %d"):format(self.shards - 1,
+      self.shards, self.shard), 2)
+  end
+  if self.shards > 1 and self.shuffle and opts.seed == nil then
+    error("DataLoader: shuffle with shards needs a seed (the same on every rank), so that the "
+      .. "shards cut one permutation", 2)
+  end
   -- Without a seed every loader shuffles differently, as torch's does.
   self.seed = opts.seed or math.random(0, math.maxinteger)
 
@@ -353,7 +372,7 @@ function data.DataLoader(ds, opts)
     local ok, l = pcall(core.data.loader, ds._c, c_transform, {
       batch_size = self.batch_size, shuffle = self.shuffle, seed = self.seed,
       num_workers = self.num_workers, prefetch = self.prefetch, drop_last = self.drop_last,
-      pin_memory = self.pin_memory,
+      pin_memory = self.pin_memory, shard = self.shard, shards = self.shards,
     })
     if not ok then error(l, 2) end
     self._c = l
@@ -361,6 +380,7 @@ function data.DataLoader(ds, opts)
     local pinned, why = l:pinned()
     self.pinned = pinned
     self.pin_memory_note = why
+    self.first_batch = l:first_batch()
   else
     -- Lua datasets and Lua transforms run here, on the Lua thread.
     self.threaded = false
@@ -368,15 +388,22 @@ function data.DataLoader(ds, opts)
     if self.pin_memory then
       self.pin_memory_note = "batches from a Lua dataset or transform are in ordinary host memory"
     end
+    self.first_batch = shard_range(self:_all_batches(), self.shard, self.shards)
   end
   return self
 end
 
-function Loader:__len()
-  if self._c then return #self._c end
+-- Batches of the whole dataset, every shard's.
+function Loader:_all_batches()
   local n = #self.dataset
   if self.drop_last then return n // self.batch_size end
   return (n + self.batch_size - 1) // self.batch_size
+end
+
+function Loader:__len()
+  if self._c then return #self._c end
+  local _, count = shard_range(self:_all_batches(), self.shard, self.shards)
+  return count
 end
 
 local function lua_iter(self)
@@ -390,7 +417,7 @@ local function lua_iter(self)
   return function()
     if b >= nbatches then return nil end
     b = b + 1
-    local first = (b - 1) * bs
+    local first = (self.first_batch + b - 1) * bs
     local count = math.min(bs, n - first)
     local xs, ys = {}, {}
     for j = 1, count do
@@ -419,8 +446,9 @@ function Loader:iter()
 end
 
 function Loader:__tostring()
-  return ("DataLoader(%s, batch_size=%d, %d batches, %s)"):format(
+  return ("DataLoader(%s, batch_size=%d, %d batches%s, %s)"):format(
     tostring(self.dataset.name or "dataset"), self.batch_size, #self,
+    self.shards > 1 and (", shard %d of %d"):format(self.shard, self.shards) or "",
     self.threaded and (self.num_workers .. " workers") or "Lua thread")
 end
 

@@ -29,6 +29,7 @@ local lazy_modules = {
   progress = "sbengine.progress",
   utils = "sbengine.utils",
   bench = "sbengine.bench",
+  dist = "sbengine.dist", -- the ranks of an MPI job (docs/distributed.md)
 }
 setmetatable(sb, {
   __index = function(t, key)

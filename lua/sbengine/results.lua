@@ -106,6 +106,12 @@ function results.nonfinite_counter(where)
   return c
 end
 
+--- Facts the next BenchmarkResult records in its `environment` (the distributed loop's rank
+-- count and summed memory).
+function results._note_environment(facts)
+  for k, v in pairs(facts or {}) do pending_environment[k] = v end
+end
+
 --- sb.BenchmarkResult{fields}: validates, collects for the store file, returns the result.
 function results.BenchmarkResult(fields)
   if type(fields) ~= "table" then
@@ -323,6 +329,8 @@ end
 function results.finish_run(ok)
   if #collected == 0 then return nil end
   local list = results.take()
+  -- Several ranks (docs/distributed.md): rank 0 stores and submits, the others write nothing.
+  if core.dist.rank() ~= 0 then return nil end
   if session.config.check then return results.check_list(list) end
   if session.config.no_store then
     local n = #list

@@ -121,6 +121,17 @@ if "$installed" --version | grep -q "^CUDA: runtime"; then
     expect_out_re "^[0-9]{5,}$"
 fi
 
+if "$installed" --version | grep -q "^MPI: Open MPI" && command -v mpirun >/dev/null; then
+    case_ "the installed binary finds the installed MPI plugin under mpirun"
+    launcher=(mpirun --oversubscribe -x "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
+    [ "$(id -u)" = 0 ] && launcher+=(--allow-run-as-root)
+    timeout 120 "${launcher[@]}" -n 2 "$installed" -e 'print("ranks", sb.dist.size())' \
+        >"$SB_TMP/.out" 2>"$SB_TMP/.err" </dev/null
+    RC=$?; OUT=$(cat "$SB_TMP/.out"); ERR=$(cat "$SB_TMP/.err")
+    expect_exit 0
+    expect_out "ranks	2"
+fi
+
 case_ "the in-tree binary finds the source tree's library"
 run_sb -e 'print(package.searchpath("sbengine", package.path))'
 expect_exit 0

@@ -17,12 +17,14 @@
 #include "gpu/cuda.h"
 #include "nn/cpu/onednn.h"
 #include "runtime.h"
+#include "sandbox_cli.h"
 #include "server_cli.h"
 
 enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
 
 #define MAX_CHUNKS 64
 #define MAX_METRIC_DIRS 16
+#define MAX_ALLOW_READ 16
 
 typedef struct cli_options {
     const char *command;            /* "run", "check", "submit", "devices" */
@@ -35,6 +37,9 @@ typedef struct cli_options {
     int nmetric_dirs;
     int submit, no_cache, quiet, progress;
     int allow_nonfinite, insecure_http;
+    int sandbox; /* --sandbox: untrusted script (engine/sandbox_cli.c) */
+    const char *allow_read[MAX_ALLOW_READ];
+    int nallow_read;
     long threads;     /* 0 = default */
     int script_index; /* argv index of the script (or submit FILE); 0 = none */
 } cli_options;
@@ -83,6 +88,10 @@ static const char help_text[] =
     "  --quiet             no progress bars\n"
     "  --progress          progress bars even when stderr is not a terminal\n"
     "  --threads N         CPU threads for the engine and OpenBLAS\n"
+    "  --sandbox           run an untrusted script: no commands, files only below the data\n"
+    "                      root, its own folder and the store's folder, no network but the\n"
+    "                      results server, no token (Landlock + seccomp; docs/cli.md)\n"
+    "  --allow-read PATH   with --sandbox: also let the script read PATH (may repeat)\n"
     "  --version           print versions (engine, Lua, BLAS, CUDA) and visible GPUs\n"
     "  -h, --help          this help\n"
     "\n"
@@ -252,6 +261,13 @@ static int parse_options(int argc, char **argv, cli_options *o)
             o->quiet = 1;
         } else if (strcmp(a, "--progress") == 0) {
             o->progress = 1;
+        } else if (strcmp(a, "--sandbox") == 0) {
+            o->sandbox = 1;
+        } else if (matches(a, "--allow-read")) {
+            const char *p = option_value(argc, argv, &i, "--allow-read", &bad);
+            if (!bad && o->nallow_read == MAX_ALLOW_READ)
+                return usage_error("too many %s options", "--allow-read");
+            if (!bad) o->allow_read[o->nallow_read++] = p;
         } else {
             return usage_error("unknown option '%s'", a);
         }
@@ -315,6 +331,13 @@ static int configure_session(lua_State *L, const cli_options *o)
         lua_rawseti(L, -2, k + 1);
     }
     lua_setfield(L, -2, "metric_dirs");
+    set_boolean(L, "sandbox", o->sandbox);
+    lua_newtable(L);
+    for (int k = 0; k < o->nallow_read; k++) {
+        lua_pushstring(L, o->allow_read[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "allow_read");
     return runtime_pcall(L, 1, 0) == LUA_OK;
 }
 
@@ -358,6 +381,7 @@ static int run_chunk_string(lua_State *L, const char *code)
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }
+    sandbox_cli_set_env(L);
     if (runtime_pcall_interruptible(L, 0, 0) != LUA_OK) {
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
@@ -380,6 +404,7 @@ static int run_script(lua_State *L, int argc, char **argv, int script_index)
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }
+    sandbox_cli_set_env(L);
     int nargs = argc - script_index - 1;
     luaL_checkstack(L, nargs + 2, "too many script arguments");
     for (int k = script_index + 1; k < argc; k++)
@@ -492,9 +517,12 @@ int main(int argc, char **argv)
     if (needs_script && o.script_index == 0)
         return usage_error("'%s' needs a file argument", o.command);
 
+    if (o.sandbox && (o.interactive || strcmp(o.command, "submit") == 0))
+        return usage_error("--sandbox runs a script, not %s", o.interactive ? "-i" : "submit");
     lua_State *L = runtime_new(argv[0]);
     if (!L) return EXIT_SCRIPT_ERROR;
-    if (!configure_session(L, &o)) {
+    if (!configure_session(L, &o) ||
+        (o.sandbox && !sandbox_cli_enter(L, o.script_index ? argv[o.script_index] : NULL))) {
         runtime_report(L);
         runtime_close(L);
         return EXIT_SCRIPT_ERROR;

@@ -35,7 +35,7 @@ run_injected() {
     local n=$1 mode=$2 err=$3
     shift 3
     SBINJECT_DIR="$W" SBINJECT_N="$n" SBINJECT_MODE="$mode" SBINJECT_ERRNO="$err" \
-        SBINJECT_LOG="$RUN/log" TMPDIR="$W/tmp" LD_PRELOAD="$PRELOAD" \
+        SBINJECT_LOG="$RUN/log" TMPDIR="$W/tmp" LD_PRELOAD="$PRELOAD" OPENBLAS_NUM_THREADS=1 \
         "$SBENGINE" "$@" >"$RUN/out" 2>"$RUN/err" </dev/null
     RC=$?
     echo "$RC" >"$RUN/rc"

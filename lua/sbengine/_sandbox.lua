@@ -145,6 +145,9 @@ function sandbox.enter(script)
   local data_root = config.data_root or ".data"
   local read = { data_root, script and script ~= "-" and dirname(script) or "." }
   for _, dir in ipairs(search_folders(package.path)) do read[#read + 1] = dir end
+  -- a source checkout keeps the benchmark definitions beside lua/ (init.lua's searcher)
+  local init = package.searchpath("sbengine", package.path)
+  if init then read[#read + 1] = dirname(dirname(init)) .. "/../benchmarks" end
   for _, dir in ipairs(config.metric_dirs or {}) do read[#read + 1] = dir end
   local metrics_path = os.getenv("SBENGINE_METRICS_PATH")
   if metrics_path then

@@ -5,6 +5,7 @@
 # (Landlock) is checked where this kernel offers it, and the run says which protections were
 # active either way. The seccomp half (no exec, no fork, no sockets) is tests/c/test_sandbox.c.
 . "$(dirname "$0")/lib/assert.sh"
+. "$(dirname "$0")/lib/fake_server.sh"
 unset SOTABENCH_STORE_FILENAME SOTABENCH_CHECK SOTABENCH_URL
 # LeakSanitizer's exit check starts a tracer process, which the sandbox forbids
 if [ -n "${SB_LUA_SANITIZER_PRELOAD:-}" ]; then export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"; fi
@@ -96,6 +97,24 @@ if [ "$landlock" = 1 ]; then
 else
     case_ "without Landlock the run says that files are not limited by the kernel"
     expect_err "file system: NOT enforced by the kernel (no Landlock"
+fi
+
+case_ "the results client still works: the token reaches the configured server, never the script"
+TOKEN="s3cret-sandbox-token"
+start_fake_server port --token "$TOKEN"
+PORT=$(cat port)
+cat >sub/submit.lua <<'LUA'
+print("token seen:", os.getenv("SOTABENCH_TOKEN"))
+-- moving the server from the script does not move the token
+require("sbengine.session").config.server = "http://127.0.0.1:1/"
+sb.BenchmarkResult { model = "sandboxed submit", task = "T", dataset = "D", results = { a = 1 } }
+LUA
+SOTABENCH_TOKEN="$TOKEN" run_sb --sandbox --server "http://127.0.0.1:$PORT" --submit --out out/store.json sub/submit.lua
+expect_exit 0
+expect_out "token seen:	nil"
+expect_err "sbengine: submitted sandboxed submit on D"
+if [ "$landlock" = 1 ] && [ "$("$SBENGINE" -e 'print((require "sbengine.core").sandbox.landlock_abi() >= 4)')" = true ]; then
+    expect_err "network: TCP to port $PORT only (Landlock)"
 fi
 
 case_ "--sandbox refuses -i and submit"

@@ -185,6 +185,22 @@ static sb_status apply_landlock(const sb_sandbox_rules *rules, int abi, sb_sandb
     for (size_t i = 0; s == SB_OK && i < sizeof system_write / sizeof *system_write; i++)
         s = add_path(ruleset, system_write[i], LL_FS_READ | LL_FS_WRITE_FILE | LL_FS_IOCTL_DEV,
                      handled);
+    /* the engine's own plugins (CUDA, results server) beside the executable or in ../lib */
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 8);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash && slash != exe) {
+            *slash = '\0';
+            if (s == SB_OK) s = add_path(ruleset, exe, read, handled);
+            char *up = strrchr(exe, '/');
+            if (up && s == SB_OK) {
+                snprintf(up, sizeof exe - (size_t)(up - exe), "/lib");
+                s = add_path(ruleset, exe, read, handled);
+            }
+        }
+    }
     for (int i = 0; s == SB_OK && i < rules->nread; i++)
         s = add_path(ruleset, rules->read[i], LL_FS_READ, handled);
     for (int i = 0; s == SB_OK && i < rules->nwrite; i++)

@@ -159,22 +159,6 @@ static mode_t mode_arg(int flags, va_list ap)
     return (flags & (O_CREAT | O_TMPFILE)) ? (mode_t)va_arg(ap, int) : 0;
 }
 
-typedef int (*open_fn)(const char *, int, ...);
-int open(const char *path, int flags, ...)
-{
-    va_list ap;
-    va_start(ap, flags);
-    mode_t mode = mode_arg(flags, ap);
-    va_end(ap);
-    REAL(open, open_fn);
-    int counts = open_check(AT_FDCWD, path);
-    if (counts < 0) return -1;
-    int fd = real_open(path, flags, mode);
-    if (counts) watch(fd);
-    return fd;
-}
-int open64(const char *path, int flags, ...) __attribute__((alias("open")));
-
 typedef int (*openat_fn)(int, const char *, int, ...);
 int openat(int dirfd, const char *path, int flags, ...)
 {
@@ -190,6 +174,17 @@ int openat(int dirfd, const char *path, int flags, ...)
     return fd;
 }
 int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+/* open(path) is openat(AT_FDCWD, path) */
+int open(const char *path, int flags, ...)
+{
+    va_list ap;
+    va_start(ap, flags);
+    mode_t mode = mode_arg(flags, ap);
+    va_end(ap);
+    return openat(AT_FDCWD, path, flags, mode);
+}
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 typedef FILE *(*fopen_fn)(const char *, const char *);
 FILE *fopen(const char *path, const char *mode)

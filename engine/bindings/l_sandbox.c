@@ -3,8 +3,9 @@
  *
  *   apply{read = {paths}, write = {folders}, tcp_port = n}
  *       -> {text, landlock_abi, fs, net, seccomp}   (raises when a protection fails)
- *   landlock_abi() -> n | 0, why
- *   forget_env(name)   overwrite and remove an environment variable (the token) */
+ *   status() -> summary | nil   the sandbox this process runs in ("Landlock ABI 7 (files),
+ * seccomp") landlock_abi() -> n | 0, why forget_env(name)   overwrite and remove an environment
+ * variable (the token) */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
@@ -65,6 +66,16 @@ static int sandbox_landlock_abi(lua_State *L)
     return 2;
 }
 
+static int sandbox_status(lua_State *L)
+{
+    const sb_sandbox_report *rep = sb_sandbox_status();
+    if (rep)
+        lua_pushstring(L, rep->summary);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
 static int sandbox_forget_env(lua_State *L)
 {
     sb_sandbox_forget_env(luaL_checkstring(L, 1));
@@ -76,6 +87,7 @@ int sbL_open_sandbox(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"apply", sandbox_apply},
         {"landlock_abi", sandbox_landlock_abi},
+        {"status", sandbox_status},
         {"forget_env", sandbox_forget_env},
         {NULL, NULL},
     };

@@ -287,6 +287,14 @@ static sb_status apply_seccomp(int allow_inet)
 #endif
 }
 
+static sb_sandbox_report applied;
+static int applied_set;
+
+const sb_sandbox_report *sb_sandbox_status(void)
+{
+    return applied_set ? &applied : NULL;
+}
+
 sb_status sb_sandbox_apply(const sb_sandbox_rules *rules, sb_sandbox_report *rep)
 {
     memset(rep, 0, sizeof *rep);
@@ -327,6 +335,14 @@ sb_status sb_sandbox_apply(const sb_sandbox_rules *rules, sb_sandbox_report *rep
                  "functions are limited, not the engine's own file access; processes: seccomp "
                  "(no exec, no fork); network: %s",
                  rep->landlock_missing, net);
+    if (rep->fs_enforced)
+        snprintf(rep->summary, sizeof rep->summary, "Landlock ABI %d (files%s), seccomp",
+                 rep->landlock_abi, rep->net_enforced ? ", TCP ports" : "");
+    else
+        snprintf(rep->summary, sizeof rep->summary,
+                 "seccomp only (no Landlock: files not limited)");
+    applied = *rep;
+    applied_set = 1;
     return SB_OK;
 }
 

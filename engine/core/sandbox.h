@@ -25,7 +25,8 @@ typedef struct sb_sandbox_report {
     int scoped;       /* abstract unix sockets and signals limited to the process (ABI >= 6) */
     int seccomp;      /* the process-creation and socket filter is installed */
     char landlock_missing[160];
-    char text[768]; /* one line saying all of the above, for the run's output */
+    char text[768];    /* one line saying all of the above, for the run's output */
+    char summary[128]; /* the short form results record: "Landlock ABI 7, seccomp" */
 } sb_sandbox_report;
 
 /* The Landlock ABI version this kernel offers, or 0 with *why set to the reason. */
@@ -35,6 +36,9 @@ int sb_sandbox_landlock_abi(const char **why);
  * before would escape them: SB_EINVAL). What the kernel lacks is said in the report, not
  * an error; a failure of something the kernel offers is an error (SB_EIO) naming it. */
 sb_status sb_sandbox_apply(const sb_sandbox_rules *rules, sb_sandbox_report *report);
+
+/* The report of the sandbox this process runs in, or NULL when it runs in none. */
+const sb_sandbox_report *sb_sandbox_status(void);
 
 /* Overwrites the value of environment variable `name` in place (so that /proc/self/environ no
  * longer shows it either), then removes it. */

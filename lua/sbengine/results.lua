@@ -67,6 +67,7 @@ local function environment_for(fields)
     end
   end
   env.created_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  env.sandbox = core.sandbox.status() -- --sandbox: which protections the run had
   for k, v in pairs(pending_environment) do env[k] = v end
   pending_environment = {}
   return env

@@ -78,6 +78,7 @@ expect_err "sbengine: sandbox: Lua: no os.execute, io.popen, package.loadlib, de
 expect_err "processes: seccomp (no exec, no fork); network: none"
 expect_err "1 result stored in out/store.json"
 if grep -q '"sandboxed"' out/store.json 2>/dev/null; then sb_ok; else sb_fail "the result is not in the store"; fi
+if grep -q '"sandbox": "\(Landlock ABI [0-9]* (files.*), seccomp\|seccomp only\)' out/store.json; then sb_ok; else sb_fail "the result does not record the sandbox: $(grep sandbox out/store.json)"; fi
 if printf '%s%s' "$OUT" "$ERR" | grep -q s3cr3t; then sb_fail "the token was shown"; else sb_ok; fi
 
 if [ "$landlock" = 1 ]; then

@@ -23,10 +23,12 @@
 #include "gpu/cuda.h"
 #include "nn/cpu/onednn.h"
 #include "runtime.h"
+#include "sandbox_cli.h"
 #include "server_cli.h"
 
 #define MAX_CHUNKS 64
 #define MAX_METRIC_DIRS 16
+#define MAX_ALLOW_READ 16
 
 typedef struct cli_options {
     const sb_command *cmd;          /* run, check, submit or bench */
@@ -40,6 +42,9 @@ typedef struct cli_options {
     const char *metric_dirs[MAX_METRIC_DIRS];
     int nmetric_dirs;
     int submit, no_cache, no_store, quiet, progress;
+    int sandbox; /* --sandbox: untrusted script (engine/sandbox_cli.c) */
+    const char *allow_read[MAX_ALLOW_READ];
+    int nallow_read;
     int allow_nonfinite, insecure_http;
     long threads;           /* 0 = default */
     int script_index;       /* argv index of the script (or submit FILE, bench NAME); 0 = none */
@@ -92,6 +97,13 @@ static const engine_option engine_options[] = {
     {"-q", NULL, NULL, FOR_EVAL},
     {"--progress", NULL, "progress bars even when stderr is not a terminal", FOR_EVAL},
     {"--threads", "N", "CPU threads for the engine and OpenBLAS", FOR_EVAL},
+    {"--sandbox", NULL,
+     "run an untrusted script: no commands, files only below the data\nroot, its own folder and "
+     "the store's folder, no network but the\nresults server, no token (Landlock + seccomp; "
+     "docs/sandbox.md)",
+     FOR_RUN | FOR_CHECK | FOR_BENCH},
+    {"--allow-read", "PATH", "with --sandbox: also let the script read PATH (may repeat)",
+     FOR_RUN | FOR_CHECK | FOR_BENCH},
     {"--version", NULL, "print versions (engine, Lua, BLAS, CUDA) and visible GPUs (also -v)",
      FOR_RUN},
     {"-v", NULL, NULL, FOR_RUN},
@@ -437,6 +449,13 @@ static int parse_options(int argc, char **argv, int first, cli_options *o)
             o->quiet = 1;
         } else if (strcmp(a, "--progress") == 0) {
             o->progress = 1;
+        } else if (strcmp(a, "--sandbox") == 0) {
+            o->sandbox = 1;
+        } else if (matches(a, "--allow-read")) {
+            const char *path = option_value(o, argc, argv, &i, "--allow-read", &bad);
+            if (!bad && o->nallow_read == MAX_ALLOW_READ)
+                return sb_cli_usage_error(o->cmd, "too many %s options", "--allow-read");
+            if (!bad) o->allow_read[o->nallow_read++] = path;
         } else {
             return option_error(o->cmd, a);
         }
@@ -519,6 +538,13 @@ static int configure_session(lua_State *L, const cli_options *o)
         lua_rawseti(L, -2, k + 1);
     }
     lua_setfield(L, -2, "metric_dirs");
+    set_boolean(L, "sandbox", o->sandbox);
+    lua_newtable(L);
+    for (int k = 0; k < o->nallow_read; k++) {
+        lua_pushstring(L, o->allow_read[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "allow_read");
     return runtime_pcall(L, 1, 0) == LUA_OK;
 }
 
@@ -562,6 +588,7 @@ static int run_chunk_string(lua_State *L, const char *code)
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }
+    sandbox_cli_set_env(L);
     if (runtime_pcall_interruptible(L, 0, 0) != LUA_OK) {
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
@@ -584,6 +611,7 @@ static int run_script(lua_State *L, int argc, char **argv, int script_index)
         runtime_report(L);
         return EXIT_SCRIPT_ERROR;
     }
+    sandbox_cli_set_env(L);
     int nargs = argc - script_index - 1;
     luaL_checkstack(L, nargs + 2, "too many script arguments");
     for (int k = script_index + 1; k < argc; k++)
@@ -700,6 +728,9 @@ static int run_family(const sb_command *self, int argc, char **argv, int first)
         return sb_cli_usage_error(self, "needs a benchmark name (%s lists them)",
                                   "sbengine bench --list");
 
+    if (o.sandbox && (o.interactive || strcmp(name, "submit") == 0))
+        return sb_cli_usage_error(self, "--sandbox runs a script, not %s",
+                                  o.interactive ? "-i" : "submit");
     /* Started by mpirun/srun: join the job before anything runs (docs/distributed.md). */
     if (sb_dist_start() != SB_OK) {
         fprintf(stderr, "sbengine: %s\n", sb_error_message());
@@ -714,7 +745,9 @@ static int run_family(const sb_command *self, int argc, char **argv, int first)
         return code;
     }
     if (bench) code = resolve_benchmark(L, argv, &o);
-    if (code == EXIT_OK && !configure_session(L, &o)) {
+    if (code == EXIT_OK &&
+        (!configure_session(L, &o) ||
+         (o.sandbox && !sandbox_cli_enter(L, o.script_index ? argv[o.script_index] : NULL)))) {
         runtime_report(L);
         code = EXIT_SCRIPT_ERROR;
     }

@@ -20,7 +20,8 @@
     X(image)                                                                                       \
     X(vision)                                                                                      \
     X(finish)                                                                                      \
-    X(dist)
+    X(dist)                                                                                        \
+    X(sandbox)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

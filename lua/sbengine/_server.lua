@@ -91,8 +91,12 @@ local function profile()
   return (sections and sections[name or "default"]) or {}
 end
 
+-- Set by server.seal (--sandbox): the URL and token fixed before an untrusted script runs.
+local sealed
+
 --- The server's base URL (ending in "/"), or nil: --server, $SOTABENCH_URL, profile `url`.
 function server.base_url()
+  if sealed then return sealed.url end
   local url = session.config.server
   if not url or url == "" then url = os.getenv("SOTABENCH_URL") end
   if not url or url == "" then url = profile().url end
@@ -107,11 +111,19 @@ end
 
 -- $SOTABENCH_TOKEN, else the profile's `token`; nil when neither is set.
 local function token()
+  if sealed then return sealed.token end
   local t = os.getenv("SOTABENCH_TOKEN")
   if t and t ~= "" then return t end
   t = profile().token
   if t and t ~= "" then return t end
   return nil
+end
+
+--- Fixes the server's URL and token as they are now (for --sandbox, before the script runs):
+-- later changes to the session, the environment or the profile file do not move them.
+function server.seal()
+  if sealed then return end
+  sealed = { url = server.base_url(), token = token() }
 end
 
 -- The text of one error: a string, or sotabench's {"error": "..."} (any other table as JSON).

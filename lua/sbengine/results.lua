@@ -67,6 +67,7 @@ local function environment_for(fields)
     end
   end
   env.created_at = os.date("!%Y-%m-%dT%H:%M:%SZ")
+  env.sandbox = core.sandbox.status() -- --sandbox: which protections the run had
   for k, v in pairs(pending_environment) do env[k] = v end
   pending_environment = {}
   return env
@@ -303,7 +304,9 @@ local function store_or_rescue(path, list)
   -- One rescue name per run, unique across concurrent runs: time, process id, random.
   local stamp = ("%s-%d-%s"):format(os.date("!%Y%m%dT%H%M%SZ"), core.finish.pid(),
     core.sys.uuid4():sub(1, 8))
-  local in_tmp = ("%s/sbengine-results-%s.json"):format(temp_dir(), stamp)
+  -- (--sandbox: the temporary folder is out of reach; the rescue file goes beside the store)
+  local rescue_dir = session.config.sandbox and (path:match("^(.*)/[^/]*$") or ".") or temp_dir()
+  local in_tmp = ("%s/sbengine-results-%s.json"):format(rescue_dir, stamp)
   local near_store = ("%s.recovered-%s.json"):format(path, stamp)
   core.finish.arm(path, text, #list, { in_tmp, near_store })
   local stored, err = pcall(store.append, path, list, text)

@@ -17,6 +17,7 @@
 #include "gpu/cuda.h"
 #include "nn/cpu/onednn.h"
 #include "runtime.h"
+#include "eval_cli.h"
 #include "server_cli.h"
 
 enum { EXIT_OK = 0, EXIT_SCRIPT_ERROR = 1, EXIT_USAGE = 2, EXIT_SUBMIT_FAILED = 3 };
@@ -483,6 +484,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "serve") == 0 || strcmp(argv[1], "report") == 0))
         return sb_server_cli(argv[1], argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "eval") == 0) return sb_eval_cli(argv[0], argc - 1, argv + 1);
     cli_options o = {0};
     int early = parse_options(argc, argv, &o);
     if (early >= 0) return early;

@@ -19,7 +19,8 @@
     X(data)                                                                                        \
     X(image)                                                                                       \
     X(vision)                                                                                      \
-    X(finish)
+    X(finish)                                                                                      \
+    X(eval)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

@@ -29,6 +29,7 @@ local lazy_modules = {
   progress = "sbengine.progress",
   utils = "sbengine.utils",
   bench = "sbengine.bench",
+  eval = "sbengine.eval", -- evaluators for predictions: COCO (docs/evaluators.md)
 }
 setmetatable(sb, {
   __index = function(t, key)

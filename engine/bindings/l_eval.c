@@ -1,0 +1,173 @@
+/* sbengine.core.eval: the C side of sb.eval and the evaluators' meters (engine/eval/). Thin:
+ * check arguments, call the core, return plain values.
+ *
+ *   coco_load(path) -> CocoAnnotations (userdata), the parsed annotation file:
+ *       :has_image(id), :has_category(id), :counts() -> images, categories, annotations,
+ *       :evaluate(images | nil, dets) -> {12 numbers} (COCOeval.stats order), where dets is a
+ *       flat list of 7 numbers per detection (image_id, category_id, x, y, w, h, score) and
+ *       images the evaluated image ids (nil: every image); :close()
+ *   coco_read_results(path) -> dets (flat, as above), the number of detections */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdlib.h>
+
+#include "bindings/l_util.h"
+#include "eval/coco.h"
+
+#define COCO_MT "sbengine.CocoAnnotations"
+#define DET_FIELDS 7
+
+static sb_coco_gt *check_coco(lua_State *L)
+{
+    return sbL_check_box(L, 1, COCO_MT, "CocoAnnotations");
+}
+
+static int coco_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    void **box = sbL_new_box(L, COCO_MT);
+    sb_coco_gt *gt = NULL;
+    sbL_check(L, sb_coco_gt_load(path, &gt), "COCO annotations");
+    *box = gt;
+    return 1;
+}
+
+static int coco_has_image(lua_State *L)
+{
+    sb_coco_gt *gt = check_coco(L);
+    lua_pushboolean(L, sb_coco_gt_has_image(gt, (int64_t)luaL_checkinteger(L, 2)));
+    return 1;
+}
+
+static int coco_has_category(lua_State *L)
+{
+    sb_coco_gt *gt = check_coco(L);
+    lua_pushboolean(L, sb_coco_gt_has_category(gt, (int64_t)luaL_checkinteger(L, 2)));
+    return 1;
+}
+
+static int coco_counts(lua_State *L)
+{
+    sb_coco_gt *gt = check_coco(L);
+    lua_pushinteger(L, (lua_Integer)sb_coco_gt_image_count(gt));
+    lua_pushinteger(L, (lua_Integer)sb_coco_gt_category_count(gt));
+    lua_pushinteger(L, (lua_Integer)sb_coco_gt_annotation_count(gt));
+    return 3;
+}
+
+/* A whole number at t[i] (a float with an integral value counts). */
+static int64_t whole_at(lua_State *L, int t, lua_Integer i, const char *what)
+{
+    lua_rawgeti(L, t, i);
+    int isnum = 0;
+    lua_Integer v = lua_tointegerx(L, -1, &isnum);
+    if (!isnum)
+        luaL_error(L, "coco: %s[%d] must be a whole number, got %s", what, (int)i,
+                   luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return (int64_t)v;
+}
+
+static double number_at(lua_State *L, int t, lua_Integer i, const char *what)
+{
+    lua_rawgeti(L, t, i);
+    int isnum = 0;
+    double v = (double)lua_tonumberx(L, -1, &isnum);
+    if (!isnum)
+        luaL_error(L, "coco: %s[%d] must be a number, got %s", what, (int)i, luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return v;
+}
+
+static int coco_evaluate(lua_State *L)
+{
+    sb_coco_gt *gt = check_coco(L);
+    int all_images = lua_isnoneornil(L, 2);
+    if (!all_images) luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_Integer n_images = all_images ? 0 : (lua_Integer)lua_rawlen(L, 2);
+    lua_Integer n_values = (lua_Integer)lua_rawlen(L, 3);
+    if (n_values % DET_FIELDS != 0)
+        return luaL_error(L,
+                          "coco: detections must be %d numbers each (image_id, category_id, x, "
+                          "y, w, h, score), got %d numbers",
+                          DET_FIELDS, (int)n_values);
+    size_t n_dets = (size_t)(n_values / DET_FIELDS);
+    /* Lua owns the buffers: nothing leaks when an argument check raises. */
+    int64_t *images = lua_newuserdatauv(L, (size_t)(n_images ? n_images : 1) * sizeof(int64_t), 0);
+    sb_coco_det *dets = lua_newuserdatauv(L, (n_dets ? n_dets : 1) * sizeof(sb_coco_det), 0);
+    for (lua_Integer i = 0; i < n_images; i++)
+        images[i] = whole_at(L, 2, i + 1, "images");
+    for (size_t d = 0; d < n_dets; d++) {
+        lua_Integer at = (lua_Integer)d * DET_FIELDS;
+        dets[d].image_id = whole_at(L, 3, at + 1, "detections");
+        dets[d].category_id = whole_at(L, 3, at + 2, "detections");
+        for (int k = 0; k < 4; k++)
+            dets[d].bbox[k] = number_at(L, 3, at + 3 + k, "detections");
+        dets[d].score = number_at(L, 3, at + 7, "detections");
+    }
+    double stats[SB_COCO_STATS];
+    sbL_check(
+        L, sb_coco_evaluate(gt, all_images ? NULL : images, (size_t)n_images, dets, n_dets, stats),
+        "coco_detection");
+    lua_createtable(L, SB_COCO_STATS, 0);
+    for (int i = 0; i < SB_COCO_STATS; i++) {
+        lua_pushnumber(L, stats[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int coco_close(lua_State *L)
+{
+    sb_coco_gt_free(sbL_take_box(L, 1, COCO_MT));
+    return 0;
+}
+
+static int coco_read_results(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    sb_coco_det *dets = NULL;
+    size_t n = 0;
+    sbL_check(L, sb_coco_dets_load(path, &dets, &n), "COCO results");
+    if (!lua_checkstack(L, 4)) {
+        free(dets);
+        return luaL_error(L, "coco: out of Lua stack");
+    }
+    lua_createtable(L, (int)(n * DET_FIELDS < 0x7fffffff ? n * DET_FIELDS : 0), 0);
+    for (size_t d = 0; d < n; d++) {
+        lua_Integer at = (lua_Integer)d * DET_FIELDS;
+        lua_pushinteger(L, (lua_Integer)dets[d].image_id);
+        lua_rawseti(L, -2, at + 1);
+        lua_pushinteger(L, (lua_Integer)dets[d].category_id);
+        lua_rawseti(L, -2, at + 2);
+        for (int k = 0; k < 4; k++) {
+            lua_pushnumber(L, dets[d].bbox[k]);
+            lua_rawseti(L, -2, at + 3 + k);
+        }
+        lua_pushnumber(L, dets[d].score);
+        lua_rawseti(L, -2, at + 7);
+    }
+    free(dets);
+    lua_pushinteger(L, (lua_Integer)n);
+    return 2;
+}
+
+int sbL_open_eval(lua_State *L)
+{
+    static const luaL_Reg coco_methods[] = {
+        {"has_image", coco_has_image}, {"has_category", coco_has_category},
+        {"counts", coco_counts},       {"evaluate", coco_evaluate},
+        {"close", coco_close},         {NULL, NULL},
+    };
+    static const luaL_Reg coco_meta[] = {
+        {"__gc", coco_close}, {"__close", coco_close}, {NULL, NULL}};
+    sbL_new_class(L, COCO_MT, coco_methods, coco_meta);
+    static const luaL_Reg funcs[] = {
+        {"coco_load", coco_load},
+        {"coco_read_results", coco_read_results},
+        {NULL, NULL},
+    };
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,126 @@
+-- `sbengine eval NAME [OPTIONS]` (engine/eval_cli.c calls main(...) with the arguments after
+-- "eval"): evaluates a predictions file with an evaluator of sb.eval, prints the numbers,
+-- stores the result like a run does (--out, SOTABENCH_STORE_FILENAME, sotabench_results.json)
+-- and with --submit sends it. Returns the exit code. Internal; docs/evaluators.md.
+local M = {}
+
+local USAGE = [[
+usage: sbengine eval coco --annotations FILE --predictions FILE [OPTIONS]
+
+Evaluates COCO detections (a results file: a JSON list of {image_id, category_id, bbox, score})
+against an annotation file (instances_val2017.json) as pycocotools' COCOeval does, over every
+image of the annotation file, and stores the result.
+
+options:
+  --annotations FILE   the COCO annotation file
+  --predictions FILE   the detections
+  --model-name NAME    the result's model name (default: the predictions file's name)
+  --out FILE           the store file (default: $SOTABENCH_STORE_FILENAME, else
+                       sotabench_results.json; appended to)
+  --submit             also submit the result to the results server
+  --server URL         the results server (default: $SOTABENCH_URL)
+  --quiet              print nothing but errors
+  -h, --help           this text
+]]
+
+local function usage_error(msg)
+  io.stderr:write("sbengine eval: " .. msg .. "\n" .. "Try 'sbengine eval --help'.\n")
+  return 2
+end
+
+local VALUE_OPTIONS = { ["--annotations"] = "annotations", ["--predictions"] = "predictions",
+  ["--model-name"] = "model_name", ["--out"] = "out", ["--server"] = "server" }
+local FLAG_OPTIONS = { ["--submit"] = "submit", ["--quiet"] = "quiet" }
+
+local function parse(args)
+  local o = {}
+  local i = 1
+  while i <= #args do
+    local a = args[i]
+    local name, value = a:match("^(%-%-[%w-]+)=(.*)$")
+    name = name or a
+    if a == "-h" or a == "--help" then
+      o.help = true
+    elseif VALUE_OPTIONS[name] then
+      if value == nil then
+        i = i + 1
+        value = args[i]
+        if value == nil then return nil, name .. " needs a value" end
+      end
+      o[VALUE_OPTIONS[name]] = value
+    elseif FLAG_OPTIONS[a] then
+      o[FLAG_OPTIONS[a]] = true
+    elseif a:sub(1, 1) == "-" then
+      return nil, "unknown option " .. a
+    elseif o.name == nil then
+      o.name = a
+    else
+      return nil, "unexpected argument " .. a
+    end
+    i = i + 1
+  end
+  return o
+end
+
+local SUMMARY = {
+  { "Average Precision", "(AP)", "0.50:0.95", "all", 100 },
+  { "Average Precision", "(AP)", "0.50", "all", 100 },
+  { "Average Precision", "(AP)", "0.75", "all", 100 },
+  { "Average Precision", "(AP)", "0.50:0.95", "small", 100 },
+  { "Average Precision", "(AP)", "0.50:0.95", "medium", 100 },
+  { "Average Precision", "(AP)", "0.50:0.95", "large", 100 },
+  { "Average Recall", "(AR)", "0.50:0.95", "all", 1 },
+  { "Average Recall", "(AR)", "0.50:0.95", "all", 10 },
+  { "Average Recall", "(AR)", "0.50:0.95", "all", 100 },
+  { "Average Recall", "(AR)", "0.50:0.95", "small", 100 },
+  { "Average Recall", "(AR)", "0.50:0.95", "medium", 100 },
+  { "Average Recall", "(AR)", "0.50:0.95", "large", 100 },
+}
+
+local function coco(o)
+  if not o.annotations then return usage_error("coco needs --annotations FILE") end
+  if not o.predictions then return usage_error("coco needs --predictions FILE") end
+  local sb = require "sbengine"
+  local model = o.model_name or o.predictions:match("([^/]*)$"):gsub("%.json$", "")
+  local ev = sb.eval.COCO { annotations = o.annotations, images = "all", model_name = model }
+  ev:add_results(o.predictions)
+  local stats = ev:stats().stats
+  if not o.quiet then
+    -- COCOeval.summarize()'s lines
+    for i, s in ipairs(SUMMARY) do
+      print((" %-18s %s @[ IoU=%-9s | area=%6s | maxDets=%3d ] = %.3f")
+        :format(s[1], s[2], s[3], s[4], s[5], stats[i]))
+    end
+  end
+  ev:save()
+  return 0
+end
+
+local EVALUATORS = { coco = coco }
+
+function M.main(...)
+  local o, err = parse({ ... })
+  if not o then return usage_error(err) end
+  if o.help then
+    io.stdout:write(USAGE)
+    return 0
+  end
+  if not o.name then return usage_error("which evaluator? (coco)") end
+  local run = EVALUATORS[o.name]
+  if not run then return usage_error(("unknown evaluator '%s' (known: coco)"):format(o.name)) end
+  local session = require "sbengine.session"
+  session.configure { command = "eval", out = o.out, server = o.server, submit = o.submit,
+                      quiet = o.quiet }
+  local ok, code = pcall(run, o)
+  local finish_code = session.finish(ok and code == 0)
+  if not ok then
+    -- the user wrote no Lua: say what failed without a position in the engine's files
+    io.stderr:write(("sbengine eval %s: %s\n"):format(o.name,
+      tostring(code):gsub("^[^:\n]*%.lua:%d+: ", "")))
+    return 1
+  end
+  if code ~= 0 then return code end
+  return finish_code or 0
+end
+
+return M

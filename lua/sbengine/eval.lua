@@ -1,0 +1,161 @@
+--- sb.eval: evaluators for predictions made elsewhere (sotabench-eval's workflow): build one
+-- over a dataset's reference file, add the model's predictions keyed by example id, read the
+-- results or save them as a BenchmarkResult (stored at the end of the run like any other).
+-- Reference and examples in docs/evaluators.md; the metrics themselves are meters
+-- (lua/sbengine/metrics/) whose arithmetic is in C (engine/eval/).
+local coco = require "sbengine._coco"
+local metrics = require "sbengine.metrics"
+local results = require "sbengine.results"
+local util = require "sbengine._util"
+
+local eval = {}
+
+-- The fields every evaluator takes for its BenchmarkResult (sotabench-eval's names).
+local RESULT_OPTIONS = {
+  model_name = true, paper_arxiv_id = true, paper_pwc_id = true, paper_results = true,
+  model_description = true,
+}
+
+local function result_fields(self, dataset, task, values)
+  local o = self.opts
+  return {
+    model = o.model_name, model_description = o.model_description, dataset = dataset,
+    task = task, results = values, arxiv_id = o.paper_arxiv_id, pwc_id = o.paper_pwc_id,
+    paper_results = o.paper_results, config = self.config,
+  }
+end
+
+-- ---- COCO ---------------------------------------------------------------------------------
+
+local COCO = {}
+COCO.__index = COCO
+COCO.__name = "sb.eval.COCO"
+
+local COCO_OPTIONS = { annotations = true, images = true }
+for k in pairs(RESULT_OPTIONS) do COCO_OPTIONS[k] = true end
+
+-- sotabench's result names for COCOeval.stats[1..6]
+local COCO_RESULT_NAMES = { "box AP", "AP50", "AP75", "APS", "APM", "APL" }
+
+--- sb.eval.COCO{annotations = PATH, images = "added"|"all", model_name = ...}: object
+-- detection on COCO (bbox AP as pycocotools' COCOeval).
+function eval.COCO(opts)
+  opts = util.check_options("sb.eval.COCO", opts, COCO_OPTIONS, 2)
+  if type(opts.annotations) ~= "string" then
+    error("sb.eval.COCO: option annotations must be the path of a COCO annotation file "
+      .. "(instances_val2017.json)", 2)
+  end
+  if opts.images ~= nil and opts.images ~= "added" and opts.images ~= "all" then
+    error(("sb.eval.COCO: option images must be \"added\" or \"all\", got %s")
+      :format(tostring(opts.images)), 2)
+  end
+  local gt = coco.annotations(opts.annotations, 2)
+  local meter = metrics.create("coco_detection",
+    { annotations = opts.annotations, images = opts.images, _gt = gt })
+  local self = setmetatable({ opts = opts, meter = meter, added = {}, gt = gt }, COCO)
+  self.config = { evaluator = "coco_detection", reference = "pycocotools COCOeval (bbox)",
+                  annotations = opts.annotations:match("[^/]*$"),
+                  images = opts.images or "added" }
+  return self
+end
+
+local function add_one(self, id, prediction, level)
+  id = coco.image_id(id, "sb.eval.COCO:add", level + 1)
+  if not self.gt:has_image(id) then
+    error(("sb.eval.COCO:add: image %d is not in %s"):format(id, self.opts.annotations), level + 1)
+  end
+  if self.added[id] then
+    error(("sb.eval.COCO:add: image %d was already added"):format(id), level + 1)
+  end
+  self.added[id] = true
+  local s = self.meter._state
+  s.images[#s.images + 1] = id
+  coco.append(s.dets, id, prediction, ("sb.eval.COCO:add: image %d"):format(id), level + 1)
+end
+
+--- ev:add(predictions_by_id): {[image_id] = prediction}, a prediction being torchvision's
+-- {boxes=, scores=, labels=} or a list of {bbox = {x, y, w, h}, score=, category_id=}.
+function COCO:add(predictions)
+  if type(predictions) ~= "table" then
+    error("sb.eval.COCO:add: expected a table {[image_id] = prediction}, got " .. type(predictions), 2)
+  end
+  local ids = {}
+  for id in pairs(predictions) do ids[#ids + 1] = id end
+  table.sort(ids, function(a, b)
+    if type(a) ~= type(b) then return type(a) < type(b) end
+    return a < b
+  end)
+  for _, id in ipairs(ids) do add_one(self, id, predictions[id], 2) end
+  self.cached = nil
+  return self
+end
+
+--- ev:add_results(path | list): a COCO results file (or its list) of {image_id, category_id,
+-- bbox, score}; each image's detections must all be in it.
+function COCO:add_results(source)
+  local by_image, order = {}, {}
+  if type(source) == "string" then
+    local core = require "sbengine.core"
+    local calls = require "sbengine._calls"
+    local flat, n = calls.c(2, core.eval.coco_read_results, source)
+    for i = 0, n - 1 do
+      local id = flat[i * 7 + 1]
+      local list = by_image[id]
+      if not list then
+        list = {}
+        by_image[id] = list
+        order[#order + 1] = id
+      end
+      list[#list + 1] = { category_id = flat[i * 7 + 2],
+        bbox = { flat[i * 7 + 3], flat[i * 7 + 4], flat[i * 7 + 5], flat[i * 7 + 6] },
+        score = flat[i * 7 + 7] }
+    end
+  elseif type(source) == "table" then
+    for i, d in ipairs(source) do
+      local id = type(d) == "table" and d.image_id
+      if id == nil then
+        error(("sb.eval.COCO:add_results: detection %d has no image_id"):format(i), 2)
+      end
+      local list = by_image[id]
+      if not list then
+        list = {}
+        by_image[id] = list
+        order[#order + 1] = id
+      end
+      list[#list + 1] = d
+    end
+  else
+    error("sb.eval.COCO:add_results: expected a results file's path or its list, got "
+      .. type(source), 2)
+  end
+  for _, id in ipairs(order) do add_one(self, id, by_image[id], 2) end
+  self.cached = nil
+  return self
+end
+
+--- ev:results() -> {["box AP"], AP50, AP75, APS, APM, APL} (COCOeval.stats[1..6], fractions).
+function COCO:results()
+  if not self.cached then self.cached = self.meter:value() end
+  local out = {}
+  for i, name in ipairs(COCO_RESULT_NAMES) do out[name] = self.cached.stats[i] end
+  return out
+end
+
+--- ev:stats() -> all 12 numbers of COCOeval.summarize(), named as the coco_detection meter.
+function COCO:stats()
+  if not self.cached then self.cached = self.meter:value() end
+  return self.cached
+end
+
+--- ev:save([fields]) -> a BenchmarkResult (dataset "COCO minival", task "Object Detection");
+-- `fields` overrides the result's fields (model, dataset, ...).
+function COCO:save(fields)
+  local f = result_fields(self, "COCO minival", "Object Detection", self:results())
+  for k, v in pairs(fields or {}) do f[k] = v end
+  if f.model == nil then
+    error("sb.eval.COCO:save: no model name (give model_name to sb.eval.COCO or save{model=})", 2)
+  end
+  return results.BenchmarkResult(f)
+end
+
+return eval

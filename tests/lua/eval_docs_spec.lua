@@ -1,0 +1,16 @@
+-- Every public function of sb.eval and every method of its evaluators appears in a ```lua
+-- block of docs/evaluators.md (the blocks run in tests/cli/eval_docs.sh).
+local docs = require "docs_helper"
+local sb = require "sbengine"
+local tmp = require "tmpfiles"
+
+describe("docs/evaluators.md coverage", function()
+  local page = "docs/evaluators.md"
+  docs.check_examples_cover(page, "sb.eval entry", docs.public_names(sb.eval),
+    function(name) return "eval%." .. name .. "%f[^%w_]" end)
+  local path = tmp.tmpdir() .. "/instances.json"
+  tmp.write(path, '{"images": [], "categories": [], "annotations": []}')
+  local coco = getmetatable(sb.eval.COCO { annotations = path })
+  docs.check_examples_cover(page, "sb.eval.COCO method", docs.public_names(coco, true),
+    function(name) return ":" .. name .. "%(" end)
+end)

@@ -90,45 +90,55 @@ function COCO:add(predictions)
   return self
 end
 
+-- Adds detections given flat (7 numbers each: image_id, category_id, x, y, w, h, score); their
+-- images count as added (checked first, so a refused call adds nothing).
+local function add_flat(self, flat, n, level)
+  local new, ids = {}, {}
+  for i = 0, n - 1 do
+    local id = flat[i * 7 + 1]
+    if not new[id] then
+      id = coco.image_id(id, "sb.eval.COCO:add_results", level + 1)
+      if not self.gt:has_image(id) then
+        error(("sb.eval.COCO:add_results: image %d is not in %s"):format(id,
+          self.opts.annotations), level + 1)
+      end
+      if self.added[id] then
+        error(("sb.eval.COCO:add_results: image %d was already added"):format(id), level + 1)
+      end
+      new[id], ids[#ids + 1] = true, id
+    end
+  end
+  table.sort(ids)
+  local s = self.meter._state
+  for _, id in ipairs(ids) do
+    self.added[id] = true
+    s.images[#s.images + 1] = id
+  end
+  table.move(flat, 1, n * 7, #s.dets + 1, s.dets)
+end
+
 --- ev:add_results(path | list): a COCO results file (or its list) of {image_id, category_id,
 -- bbox, score}; each image's detections must all be in it.
 function COCO:add_results(source)
-  local by_image, order = {}, {}
   if type(source) == "string" then
     local core = require "sbengine.core"
     local calls = require "sbengine._calls"
     local flat, n = calls.c(2, core.eval.coco_read_results, source)
-    for i = 0, n - 1 do
-      local id = flat[i * 7 + 1]
-      local list = by_image[id]
-      if not list then
-        list = {}
-        by_image[id] = list
-        order[#order + 1] = id
-      end
-      list[#list + 1] = { category_id = flat[i * 7 + 2],
-        bbox = { flat[i * 7 + 3], flat[i * 7 + 4], flat[i * 7 + 5], flat[i * 7 + 6] },
-        score = flat[i * 7 + 7] }
-    end
+    add_flat(self, flat, n, 2)
   elseif type(source) == "table" then
+    local flat = {}
     for i, d in ipairs(source) do
       local id = type(d) == "table" and d.image_id
       if id == nil then
         error(("sb.eval.COCO:add_results: detection %d has no image_id"):format(i), 2)
       end
-      local list = by_image[id]
-      if not list then
-        list = {}
-        by_image[id] = list
-        order[#order + 1] = id
-      end
-      list[#list + 1] = d
+      coco.append(flat, id, { d }, ("sb.eval.COCO:add_results: detection %d"):format(i), 2)
     end
+    add_flat(self, flat, #flat // 7, 2)
   else
     error("sb.eval.COCO:add_results: expected a results file's path or its list, got "
       .. type(source), 2)
   end
-  for _, id in ipairs(order) do add_one(self, id, by_image[id], 2) end
   self.cached = nil
   return self
 end

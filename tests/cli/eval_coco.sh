@@ -41,7 +41,7 @@ case_ "a detection for an image the annotations do not have is an error naming i
 echo '[{"image_id": 5, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]' >bad.json
 run_sb eval coco --annotations gt.json --predictions bad.json --out store3.json
 expect_exit 1
-expect_err "sbengine eval coco: sb.eval.COCO:add: image 5 is not in gt.json"
+expect_err "sbengine eval coco: sb.eval.COCO:add_results: image 5 is not in gt.json"
 
 case_ "a malformed results file says where"
 printf '[{"image_id": 5,\n' >broken.json

@@ -6,13 +6,18 @@
  *       :evaluate(images | nil, dets) -> {12 numbers} (COCOeval.stats order), where dets is a
  *       flat list of 7 numbers per detection (image_id, category_id, x, y, w, h, score) and
  *       images the evaluated image ids (nil: every image); :close()
- *   coco_read_results(path) -> dets (flat, as above), the number of detections */
+ *   coco_read_results(path) -> dets (flat, as above), the number of detections
+ *   squad_load(path, version 1|2) -> SquadDataset (userdata): :count(), :find(id) -> 1-based
+ *       position or nil, :evaluate({[position] = answer}) -> {exact, f1, total, HasAns_*,
+ *       NoAns_*, missing}, :close()
+ *   squad_normalize(text) -> normalize_answer(text) of the SQuAD scripts */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 
 #include "bindings/l_util.h"
 #include "eval/coco.h"
+#include "eval/squad.h"
 
 #define COCO_MT "sbengine.CocoAnnotations"
 #define DET_FIELDS 7
@@ -153,6 +158,112 @@ static int coco_read_results(lua_State *L)
     return 2;
 }
 
+#define SQUAD_MT "sbengine.SquadDataset"
+
+static sb_squad *check_squad(lua_State *L)
+{
+    return sbL_check_box(L, 1, SQUAD_MT, "SquadDataset");
+}
+
+static int squad_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    int version = (int)luaL_checkinteger(L, 2);
+    void **box = sbL_new_box(L, SQUAD_MT);
+    sb_squad *s = NULL;
+    sbL_check(L, sb_squad_load(path, version, &s), "SQuAD data");
+    *box = s;
+    return 1;
+}
+
+static int squad_count(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)sb_squad_count(check_squad(L)));
+    return 1;
+}
+
+static int squad_find(lua_State *L)
+{
+    long i = sb_squad_find(check_squad(L), luaL_checkstring(L, 2));
+    if (i < 0)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, (lua_Integer)i + 1);
+    return 1;
+}
+
+static void set_number(lua_State *L, const char *k, double v)
+{
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, k);
+}
+
+static void set_integer(lua_State *L, const char *k, int64_t v)
+{
+    lua_pushinteger(L, (lua_Integer)v);
+    lua_setfield(L, -2, k);
+}
+
+static int squad_evaluate(lua_State *L)
+{
+    sb_squad *s = check_squad(L);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t n = sb_squad_count(s);
+    /* Lua owns the array; the strings stay in the answers table during the call */
+    const char **answers = lua_newuserdatauv(L, (n ? n : 1) * sizeof *answers, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+        if (lua_isnil(L, -1)) {
+            answers[i] = NULL;
+        } else if (lua_type(L, -1) == LUA_TSTRING) {
+            answers[i] = lua_tostring(L, -1);
+        } else {
+            return luaL_error(L, "squad: the answer to %s must be a string, got %s",
+                              sb_squad_id(s, i), luaL_typename(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    sb_squad_scores r;
+    sbL_check(L, sb_squad_evaluate(s, answers, &r), "squad");
+    lua_createtable(L, 0, 10);
+    set_number(L, "exact", r.exact);
+    set_number(L, "f1", r.f1);
+    set_integer(L, "total", r.total);
+    set_integer(L, "missing", r.missing);
+    if (r.has_ans_total) {
+        set_number(L, "HasAns_exact", r.has_ans_exact);
+        set_number(L, "HasAns_f1", r.has_ans_f1);
+        set_integer(L, "HasAns_total", r.has_ans_total);
+    }
+    if (r.no_ans_total) {
+        set_number(L, "NoAns_exact", r.no_ans_exact);
+        set_number(L, "NoAns_f1", r.no_ans_f1);
+        set_integer(L, "NoAns_total", r.no_ans_total);
+    }
+    return 1;
+}
+
+static int squad_close(lua_State *L)
+{
+    sb_squad_free(sbL_take_box(L, 1, SQUAD_MT));
+    return 0;
+}
+
+static int squad_normalize(lua_State *L)
+{
+    size_t len = 0;
+    const char *text = luaL_checklstring(L, 1, &len);
+    sb_buf out = {0};
+    sb_status st = sb_squad_normalize(text, len, &out);
+    if (st != SB_OK) {
+        sb_buf_free(&out);
+        sbL_check(L, st, "squad normalize");
+    }
+    lua_pushlstring(L, out.len ? out.data : "", out.len);
+    sb_buf_free(&out);
+    return 1;
+}
+
 int sbL_open_eval(lua_State *L)
 {
     static const luaL_Reg coco_methods[] = {
@@ -163,9 +274,18 @@ int sbL_open_eval(lua_State *L)
     static const luaL_Reg coco_meta[] = {
         {"__gc", coco_close}, {"__close", coco_close}, {NULL, NULL}};
     sbL_new_class(L, COCO_MT, coco_methods, coco_meta);
+    static const luaL_Reg squad_methods[] = {
+        {"count", squad_count}, {"find", squad_find}, {"evaluate", squad_evaluate},
+        {"close", squad_close}, {NULL, NULL},
+    };
+    static const luaL_Reg squad_meta[] = {
+        {"__gc", squad_close}, {"__close", squad_close}, {NULL, NULL}};
+    sbL_new_class(L, SQUAD_MT, squad_methods, squad_meta);
     static const luaL_Reg funcs[] = {
         {"coco_load", coco_load},
         {"coco_read_results", coco_read_results},
+        {"squad_load", squad_load},
+        {"squad_normalize", squad_normalize},
         {NULL, NULL},
     };
     luaL_newlib(L, funcs);

@@ -6,14 +6,20 @@ local M = {}
 
 local USAGE = [[
 usage: sbengine eval coco --annotations FILE --predictions FILE [OPTIONS]
+       sbengine eval squad --data FILE --predictions FILE [--version 1.1|2.0] [OPTIONS]
 
-Evaluates COCO detections (a results file: a JSON list of {image_id, category_id, bbox, score})
-against an annotation file (instances_val2017.json) as pycocotools' COCOeval does, over every
-image of the annotation file, and stores the result.
+coco:  evaluates COCO detections (a results file: a JSON list of {image_id, category_id, bbox,
+       score}) against an annotation file (instances_val2017.json) as pycocotools' COCOeval
+       does, over every image of the annotation file.
+squad: evaluates answers (a JSON object {question id: answer text}) against a SQuAD dataset
+       file (dev-v1.1.json, dev-v2.0.json) as the official evaluation script does.
+Both print the numbers and store the result.
 
 options:
-  --annotations FILE   the COCO annotation file
-  --predictions FILE   the detections
+  --annotations FILE   coco: the COCO annotation file
+  --data FILE          squad: the dataset file
+  --version V          squad: 1.1 (default) or 2.0
+  --predictions FILE   the detections / the answers
   --model-name NAME    the result's model name (default: the predictions file's name)
   --out FILE           the store file (default: $SOTABENCH_STORE_FILENAME, else
                        sotabench_results.json; appended to)
@@ -29,6 +35,7 @@ local function usage_error(msg)
 end
 
 local VALUE_OPTIONS = { ["--annotations"] = "annotations", ["--predictions"] = "predictions",
+  ["--data"] = "data", ["--version"] = "version",
   ["--model-name"] = "model_name", ["--out"] = "out", ["--server"] = "server" }
 local FLAG_OPTIONS = { ["--submit"] = "submit", ["--quiet"] = "quiet" }
 
@@ -77,12 +84,16 @@ local SUMMARY = {
   { "Average Recall", "(AR)", "0.50:0.95", "large", 100 },
 }
 
+local function model_name(o)
+  return o.model_name or (o.predictions:match("([^/]*)$"):gsub("%.json$", ""))
+end
+
 local function coco(o)
   if not o.annotations then return usage_error("coco needs --annotations FILE") end
   if not o.predictions then return usage_error("coco needs --predictions FILE") end
   local sb = require "sbengine"
-  local model = o.model_name or o.predictions:match("([^/]*)$"):gsub("%.json$", "")
-  local ev = sb.eval.COCO { annotations = o.annotations, images = "all", model_name = model }
+  local ev = sb.eval.COCO { annotations = o.annotations, images = "all",
+    model_name = model_name(o) }
   ev:add_results(o.predictions)
   local stats = ev:stats().stats
   if not o.quiet then
@@ -96,7 +107,34 @@ local function coco(o)
   return 0
 end
 
-local EVALUATORS = { coco = coco }
+local function squad(o)
+  if not o.data then return usage_error("squad needs --data FILE") end
+  if not o.predictions then return usage_error("squad needs --predictions FILE") end
+  local sb = require "sbengine"
+  local cjson = require "cjson"
+  local ev = sb.eval.SQuAD { data = o.data, version = o.version, model_name = model_name(o) }
+  local f, err = io.open(o.predictions, "rb")
+  if not f then error(err, 0) end
+  local text = f:read("a")
+  f:close()
+  local ok, answers = pcall(cjson.decode, text)
+  if not ok or type(answers) ~= "table" then
+    error(("%s: expected a JSON object {question id: answer text} (%s)")
+      :format(o.predictions, ok and "got " .. type(answers) or tostring(answers)), 0)
+  end
+  ev:add(answers)
+  if not o.quiet then
+    local s = ev:stats()
+    local keys = {}
+    for k in pairs(s) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for _, k in ipairs(keys) do print(("%-14s %s"):format(k, tostring(s[k]))) end
+  end
+  ev:save()
+  return 0
+end
+
+local EVALUATORS = { coco = coco, squad = squad }
 
 function M.main(...)
   local o, err = parse({ ... })
@@ -105,9 +143,9 @@ function M.main(...)
     io.stdout:write(USAGE)
     return 0
   end
-  if not o.name then return usage_error("which evaluator? (coco)") end
+  if not o.name then return usage_error("which evaluator? (coco, squad)") end
   local run = EVALUATORS[o.name]
-  if not run then return usage_error(("unknown evaluator '%s' (known: coco)"):format(o.name)) end
+  if not run then return usage_error(("unknown evaluator '%s' (known: coco, squad)"):format(o.name)) end
   local session = require "sbengine.session"
   session.configure { command = "eval", out = o.out, server = o.server, submit = o.submit,
                       quiet = o.quiet }

@@ -168,4 +168,96 @@ function COCO:save(fields)
   return results.BenchmarkResult(f)
 end
 
+-- ---- SQuAD -------------------------------------------------------------------------------
+
+local SQuAD = {}
+SQuAD.__index = SQuAD
+SQuAD.__name = "sb.eval.SQuAD"
+
+local SQUAD_OPTIONS = { data = true, version = true }
+for k in pairs(RESULT_OPTIONS) do SQUAD_OPTIONS[k] = true end
+
+--- sb.eval.SQuAD{data = PATH, version = "1.1"|"2.0", model_name = ...}: question answering
+-- (exact match and F1 as the official SQuAD evaluation scripts).
+function eval.SQuAD(opts)
+  opts = util.check_options("sb.eval.SQuAD", opts, SQUAD_OPTIONS, 2)
+  if type(opts.data) ~= "string" then
+    error("sb.eval.SQuAD: option data must be the path of a SQuAD dataset file "
+      .. "(dev-v1.1.json, dev-v2.0.json)", 2)
+  end
+  local version = opts.version and tostring(opts.version) or "1.1"
+  if version == "2" then version = "2.0" end
+  if version ~= "1.1" and version ~= "2.0" then
+    error(("sb.eval.SQuAD: option version must be \"1.1\" or \"2.0\", got %s"):format(version), 2)
+  end
+  local core = require "sbengine.core"
+  local calls = require "sbengine._calls"
+  local data = calls.c(2, core.eval.squad_load, opts.data, version == "1.1" and 1 or 2)
+  local meter = metrics.create("squad", { data = opts.data, version = version, _data = data })
+  local self = setmetatable({ opts = opts, version = version, meter = meter, data = data,
+    added = {} }, SQuAD)
+  self.config = { evaluator = "squad", version = version,
+                  reference = "evaluate-v" .. version .. ".py (official SQuAD script)",
+                  data = opts.data:match("[^/]*$") }
+  return self
+end
+
+--- ev:add(answers_by_id): {[question_id] = "answer text"}; "" answers "no answer" (v2.0).
+function SQuAD:add(answers)
+  if type(answers) ~= "table" then
+    error("sb.eval.SQuAD:add: expected a table {[question_id] = answer}, got " .. type(answers), 2)
+  end
+  local ids = {}
+  for id, answer in pairs(answers) do
+    if type(id) ~= "string" then
+      error(("sb.eval.SQuAD:add: question ids are strings, got %s %s"):format(type(id),
+        tostring(id)), 2)
+    end
+    if type(answer) ~= "string" then
+      error(("sb.eval.SQuAD:add: the answer to %s must be a string, got %s"):format(id,
+        type(answer)), 2)
+    end
+    if not self.data:find(id) then
+      error(("sb.eval.SQuAD:add: question %s is not in %s"):format(id, self.opts.data), 2)
+    end
+    if self.added[id] then
+      error(("sb.eval.SQuAD:add: question %s was already added"):format(id), 2)
+    end
+    ids[#ids + 1] = id
+  end
+  table.sort(ids)
+  local out = {}
+  for i, id in ipairs(ids) do
+    self.added[id] = true
+    out[i] = answers[id]
+  end
+  self.meter:add(out, ids)
+  self.cached = nil
+  return self
+end
+
+--- ev:stats() -> everything the script prints (and missing = unanswered questions).
+function SQuAD:stats()
+  if not self.cached then self.cached = self.meter:value() end
+  return self.cached
+end
+
+--- ev:results() -> {EM, F1} (percentages, sotabench-eval's names).
+function SQuAD:results()
+  local s = self:stats()
+  return { EM = s.exact_match or s.exact, F1 = s.f1 }
+end
+
+--- ev:save([fields]) -> a BenchmarkResult (dataset "SQuAD1.1" or "SQuAD2.0", task
+-- "Question Answering").
+function SQuAD:save(fields)
+  local dataset = self.version == "1.1" and "SQuAD1.1" or "SQuAD2.0"
+  local f = result_fields(self, dataset, "Question Answering", self:results())
+  for k, v in pairs(fields or {}) do f[k] = v end
+  if f.model == nil then
+    error("sb.eval.SQuAD:save: no model name (give model_name to sb.eval.SQuAD or save{model=})", 2)
+  end
+  return results.BenchmarkResult(f)
+end
+
 return eval

@@ -13,4 +13,9 @@ describe("docs/evaluators.md coverage", function()
   local coco = getmetatable(sb.eval.COCO { annotations = path })
   docs.check_examples_cover(page, "sb.eval.COCO method", docs.public_names(coco, true),
     function(name) return ":" .. name .. "%(" end)
+  local squad = tmp.tmpdir() .. "/squad.json"
+  tmp.write(squad, '{"version": "1.1", "data": []}')
+  docs.check_examples_cover(page, "sb.eval.SQuAD method",
+    docs.public_names(getmetatable(sb.eval.SQuAD { data = squad }), true),
+    function(name) return ":" .. name .. "[%(%s{]" end)
 end)

@@ -10,12 +10,17 @@
  *   squad_load(path, version 1|2) -> SquadDataset (userdata): :count(), :find(id) -> 1-based
  *       position or nil, :evaluate({[position] = answer}) -> {exact, f1, total, HasAns_*,
  *       NoAns_*, missing}, :close()
- *   squad_normalize(text) -> normalize_answer(text) of the SQuAD scripts */
+ *   squad_normalize(text) -> normalize_answer(text) of the SQuAD scripts
+ *   bleu_add(stats, hyps, refs) -> stats: adds the statistics of each segment (hyps[i] against
+ *       refs[i], a string or a list of strings) to the 10 numbers of `stats` (a list)
+ *   bleu_compute(stats) -> {score, precisions = {4}, bp, sys_len, ref_len}
+ *   bleu_tokenize(text) -> sacrebleu's 13a tokenization of text */
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 
 #include "bindings/l_util.h"
+#include "eval/bleu.h"
 #include "eval/coco.h"
 #include "eval/squad.h"
 
@@ -264,6 +269,101 @@ static int squad_normalize(lua_State *L)
     return 1;
 }
 
+static int bleu_add(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    int64_t stats[SB_BLEU_STATS];
+    for (int k = 0; k < SB_BLEU_STATS; k++) {
+        lua_rawgeti(L, 1, k + 1);
+        stats[k] = (int64_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+    if ((lua_Integer)lua_rawlen(L, 3) != n)
+        return luaL_error(L,
+                          "bleu: %d hypotheses and %d references; expected one reference (or "
+                          "a list of them) per hypothesis",
+                          (int)n, (int)lua_rawlen(L, 3));
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, 2, i); /* [.., hyp] */
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "bleu: hypothesis %d must be a string, got %s", (int)i,
+                              luaL_typename(L, -1));
+        const char *hyp = lua_tostring(L, -1);
+        lua_rawgeti(L, 3, i); /* [.., hyp, ref(s)] */
+        size_t nr = lua_type(L, -1) == LUA_TTABLE ? lua_rawlen(L, -1) : 1;
+        if (lua_type(L, -1) != LUA_TTABLE && lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "bleu: reference %d must be a string or a list of strings, got %s",
+                              (int)i, luaL_typename(L, -1));
+        if (nr < 1 || nr > 64)
+            return luaL_error(L, "bleu: segment %d has %d references; expected 1 to 64", (int)i,
+                              (int)nr);
+        const char *refs[64];
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            refs[0] = lua_tostring(L, -1);
+        } else {
+            for (size_t r = 0; r < nr; r++) {
+                lua_rawgeti(L, -1, (lua_Integer)r + 1);
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    return luaL_error(L, "bleu: reference %d of segment %d must be a string",
+                                      (int)r + 1, (int)i);
+                refs[r] = lua_tostring(L, -1); /* kept alive by the references table */
+                lua_pop(L, 1);
+            }
+        }
+        sbL_check(L, sb_bleu_add_segment(hyp, refs, nr, stats), "bleu");
+        lua_pop(L, 2);
+    }
+    lua_createtable(L, SB_BLEU_STATS, 0);
+    for (int k = 0; k < SB_BLEU_STATS; k++) {
+        lua_pushinteger(L, (lua_Integer)stats[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    return 1;
+}
+
+static int bleu_compute(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    int64_t stats[SB_BLEU_STATS];
+    for (int k = 0; k < SB_BLEU_STATS; k++) {
+        lua_rawgeti(L, 1, k + 1);
+        stats[k] = (int64_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    sb_bleu_score r;
+    sb_bleu_compute(stats, &r);
+    lua_createtable(L, 0, 5);
+    set_number(L, "score", r.score);
+    set_number(L, "bp", r.bp);
+    set_integer(L, "sys_len", r.sys_len);
+    set_integer(L, "ref_len", r.ref_len);
+    lua_createtable(L, SB_BLEU_ORDER, 0);
+    for (int k = 0; k < SB_BLEU_ORDER; k++) {
+        lua_pushnumber(L, r.precisions[k]);
+        lua_rawseti(L, -2, k + 1);
+    }
+    lua_setfield(L, -2, "precisions");
+    return 1;
+}
+
+static int bleu_tokenize(lua_State *L)
+{
+    size_t len = 0;
+    const char *text = luaL_checklstring(L, 1, &len);
+    sb_buf out = {0};
+    sb_status st = sb_bleu_tokenize_13a(text, len, &out);
+    if (st != SB_OK) {
+        sb_buf_free(&out);
+        sbL_check(L, st, "bleu tokenize");
+    }
+    lua_pushlstring(L, out.len ? out.data : "", out.len);
+    sb_buf_free(&out);
+    return 1;
+}
+
 int sbL_open_eval(lua_State *L)
 {
     static const luaL_Reg coco_methods[] = {
@@ -282,11 +382,10 @@ int sbL_open_eval(lua_State *L)
         {"__gc", squad_close}, {"__close", squad_close}, {NULL, NULL}};
     sbL_new_class(L, SQUAD_MT, squad_methods, squad_meta);
     static const luaL_Reg funcs[] = {
-        {"coco_load", coco_load},
-        {"coco_read_results", coco_read_results},
-        {"squad_load", squad_load},
-        {"squad_normalize", squad_normalize},
-        {NULL, NULL},
+        {"coco_load", coco_load},         {"coco_read_results", coco_read_results},
+        {"squad_load", squad_load},       {"squad_normalize", squad_normalize},
+        {"bleu_add", bleu_add},           {"bleu_compute", bleu_compute},
+        {"bleu_tokenize", bleu_tokenize}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;

@@ -5,58 +5,9 @@
 
 #include "core/utf8.h"
 #include "eval/json_stream.h"
-#include "eval/unicode_tables.h"
+#include "eval/unicode.h"
 
 /* ---- normalize_answer ------------------------------------------------------------------ */
-
-static bool in_ranges(const sb_uni_range *r, size_t n, uint32_t c)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (c > r[mid].hi)
-            lo = mid + 1;
-        else if (c < r[mid].lo)
-            hi = mid;
-        else
-            return true;
-    }
-    return false;
-}
-
-#define IN(table, c) in_ranges(table, sizeof table / sizeof *table, c)
-
-static bool is_word(uint32_t c)
-{
-    return IN(sb_uni_word, c);
-}
-static bool is_space(uint32_t c)
-{
-    return IN(sb_uni_space, c);
-}
-static bool is_cased(uint32_t c)
-{
-    return IN(sb_uni_cased, c);
-}
-static bool is_case_ignorable(uint32_t c)
-{
-    return IN(sb_uni_case_ignorable, c);
-}
-
-static const sb_uni_lower *lower_of(uint32_t c)
-{
-    size_t lo = 0, hi = sizeof sb_uni_lower_map / sizeof *sb_uni_lower_map;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (sb_uni_lower_map[mid].from < c)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < sizeof sb_uni_lower_map / sizeof *sb_uni_lower_map && sb_uni_lower_map[lo].from == c
-               ? &sb_uni_lower_map[lo]
-               : NULL;
-}
 
 /* CPython's handle_capital_sigma: final when a cased character precedes (skipping
  * case-ignorable ones) and none follows. */
@@ -67,19 +18,19 @@ static uint32_t lower_sigma(const uint32_t *s, size_t n, size_t i)
     bool found = false;
     while (j-- > 0) {
         c = s[j];
-        if (!is_case_ignorable(c)) {
+        if (!sb_uni_is_case_ignorable(c)) {
             found = true;
             break;
         }
     }
-    bool final = found && is_cased(c);
+    bool final = found && sb_uni_is_cased(c);
     if (final && i + 1 < n) {
         size_t k;
         for (k = i + 1; k < n; k++) {
             c = s[k];
-            if (!is_case_ignorable(c)) break;
+            if (!sb_uni_is_case_ignorable(c)) break;
         }
-        final = k == n || !is_cased(c);
+        final = k == n || !sb_uni_is_cased(c);
     }
     return final ? 0x3C2 : 0x3C3;
 }
@@ -98,17 +49,8 @@ static sb_status decode(const char *text, size_t len, uint32_t **out, size_t *n)
     if (!cps) return sb_fail(SB_ENOMEM, "out of memory");
     const unsigned char *p = (const unsigned char *)text, *end = p + len;
     size_t k = 0;
-    while (p < end) {
-        size_t l = sb_utf8_sequence_length(p, end);
-        uint32_t c = l == 1   ? p[0]
-                     : l == 2 ? ((uint32_t)(p[0] & 0x1F) << 6) | (p[1] & 0x3F)
-                     : l == 3 ? ((uint32_t)(p[0] & 0x0F) << 12) | ((uint32_t)(p[1] & 0x3F) << 6) |
-                                    (p[2] & 0x3F)
-                              : ((uint32_t)(p[0] & 0x07) << 18) | ((uint32_t)(p[1] & 0x3F) << 12) |
-                                    ((uint32_t)(p[2] & 0x3F) << 6) | (p[3] & 0x3F);
-        cps[k++] = c;
-        p += l;
-    }
+    while (p < end)
+        cps[k++] = sb_uni_next(&p, end);
     *out = cps;
     *n = k;
     return SB_OK;
@@ -119,7 +61,7 @@ static bool starts_word(const uint32_t *s, size_t n, size_t i, const char *w)
     size_t k = 0;
     for (; w[k]; k++)
         if (i + k >= n || s[i + k] != (uint32_t)w[k]) return false;
-    return i + k == n || !is_word(s[i + k]); /* \b after it */
+    return i + k == n || !sb_uni_is_word(s[i + k]); /* \b after it */
 }
 
 sb_status sb_squad_normalize(const char *text, size_t len, sb_buf *out)
@@ -142,20 +84,16 @@ sb_status sb_squad_normalize(const char *text, size_t len, sb_buf *out)
             a[na++] = lower_sigma(src, n, i);
             continue;
         }
-        const sb_uni_lower *m = c < 0x41 ? NULL : lower_of(c);
-        if (!m) {
-            a[na++] = c;
-        } else {
-            a[na++] = m->to;
-            if (m->to2) a[na++] = m->to2;
-        }
+        uint32_t second;
+        a[na++] = sb_uni_lower(c, &second);
+        if (second) a[na++] = second;
     }
     size_t nb = 0;
     for (size_t i = 0; i < na; i++) /* remove_punc: string.punctuation */
         if (!ascii_punctuation(a[i])) b[nb++] = a[i];
     na = 0;
     for (size_t i = 0; i < nb;) { /* remove_articles: re.sub(r'\b(a|an|the)\b', ' ', text) */
-        bool boundary = i == 0 || !is_word(b[i - 1]);
+        bool boundary = i == 0 || !sb_uni_is_word(b[i - 1]);
         size_t len_match = 0;
         if (boundary) {
             if (starts_word(b, nb, i, "a"))
@@ -175,12 +113,12 @@ sb_status sb_squad_normalize(const char *text, size_t len, sb_buf *out)
     sb_status st = SB_OK;
     bool first = true;
     for (size_t i = 0; i < na && st == SB_OK;) { /* ' '.join(text.split()) */
-        while (i < na && is_space(a[i]))
+        while (i < na && sb_uni_is_space(a[i]))
             i++;
         if (i >= na) break;
         if (!first) st = sb_buf_append(out, " ", 1);
         first = false;
-        while (i < na && !is_space(a[i]) && st == SB_OK) {
+        while (i < na && !sb_uni_is_space(a[i]) && st == SB_OK) {
             char enc[4];
             size_t l = sb_utf8_encode(a[i++], enc);
             st = sb_buf_append(out, enc, l);

@@ -1,0 +1,77 @@
+-- bleu against sacrebleu's default BLEU() (tests/fixtures/eval/bleu.json, written by
+-- tools/fixtures/bleu.py): the 13a tokenizer, then every corpus in one piece and as two merged
+-- shards, to 1e-12.
+local sb = require "sbengine"
+local core = require "sbengine.core"
+local cjson = require "cjson"
+
+local function load_fixture()
+  local f = assert(io.open(os.getenv("SBENGINE_FIXTURES") .. "/eval/bleu.json"))
+  local d = cjson.decode(f:read("a"))
+  f:close()
+  return d
+end
+local fx = load_fixture()
+
+-- reference streams (null = none for that segment) -> one list of references per segment
+local function per_segment(case)
+  local out = {}
+  for i = 1, #case.hyps do
+    local refs = {}
+    for _, stream in ipairs(case.refs) do
+      if stream[i] ~= cjson.null then refs[#refs + 1] = stream[i] end
+    end
+    out[i] = refs
+  end
+  return out
+end
+
+local function same(case, v, what)
+  local function near(a, b, k)
+    assert(math.abs(a - b) <= 1e-12 * math.max(1, math.abs(a)),
+      ("%s: %s expected %.17g, got %.17g"):format(what, k, a, b))
+  end
+  near(case.score, v.score, "score")
+  near(case.bp, v.bp, "bp")
+  for k = 1, 4 do near(case.precisions[k], v.precisions[k], "precisions[" .. k .. "]") end
+  assert.are.equal(case.sys_len, v.sys_len)
+  assert.are.equal(case.ref_len, v.ref_len)
+  assert.are.equal(case.signature, v.signature)
+end
+
+describe("bleu's 13a tokenizer", function()
+  it("equals sacrebleu's", function()
+    local bad = {}
+    for _, c in ipairs(fx.tokenize) do
+      local got = core.eval.bleu_tokenize(c[1])
+      if got ~= c[2] then bad[#bad + 1] = ("%q -> %q, expected %q"):format(c[1], got, c[2]) end
+    end
+    assert.are.equal("", table.concat(bad, "\n"))
+  end)
+end)
+
+describe("bleu equals sacrebleu's corpus BLEU", function()
+  for _, case in ipairs(fx.cases) do
+    it(case.name, function()
+      local refs = per_segment(case)
+      local m = sb.metrics.create("bleu")
+      m:add(case.hyps, refs)
+      same(case, m:value(), case.name)
+
+      local a, b = sb.metrics.create("bleu"), sb.metrics.create("bleu")
+      local half = #case.hyps // 2
+      a:add(table.move(case.hyps, 1, half, 1, {}), table.move(refs, 1, half, 1, {}))
+      b:add(table.move(case.hyps, half + 1, #case.hyps, 1, {}),
+        table.move(refs, half + 1, #refs, 1, {}))
+      same(case, a:merge(b:state()):value(), case.name .. " (merged shards)")
+    end)
+  end
+
+  it("names the segment of a wrong input", function()
+    local m = sb.metrics.create("bleu")
+    assert.has_error(function() m:add({ "a", 3 }, { "a", "b" }) end)
+    local ok, err = pcall(m.add, m, { "a" }, { "a", "b" })
+    assert.is_false(ok)
+    assert.matches("1 hypotheses and 2 references", err, 1, true)
+  end)
+end)

@@ -7,18 +7,23 @@ local M = {}
 local USAGE = [[
 usage: sbengine eval coco --annotations FILE --predictions FILE [OPTIONS]
        sbengine eval squad --data FILE --predictions FILE [--version 1.1|2.0] [OPTIONS]
+       sbengine eval wmt --references FILE[,FILE...] --predictions FILE --dataset NAME [OPTIONS]
 
 coco:  evaluates COCO detections (a results file: a JSON list of {image_id, category_id, bbox,
        score}) against an annotation file (instances_val2017.json) as pycocotools' COCOeval
        does, over every image of the annotation file.
 squad: evaluates answers (a JSON object {question id: answer text}) against a SQuAD dataset
        file (dev-v1.1.json, dev-v2.0.json) as the official evaluation script does.
+wmt:   scores translations (a text file, one segment per line) against reference files (as
+       many lines each) with sacrebleu's default corpus BLEU.
 Both print the numbers and store the result.
 
 options:
   --annotations FILE   coco: the COCO annotation file
   --data FILE          squad: the dataset file
   --version V          squad: 1.1 (default) or 2.0
+  --references FILES   wmt: the reference files, comma-separated
+  --dataset NAME       wmt: the test set's name in the result ("WMT2014 English-German")
   --predictions FILE   the detections / the answers
   --model-name NAME    the result's model name (default: the predictions file's name)
   --out FILE           the store file (default: $SOTABENCH_STORE_FILENAME, else
@@ -35,7 +40,8 @@ local function usage_error(msg)
 end
 
 local VALUE_OPTIONS = { ["--annotations"] = "annotations", ["--predictions"] = "predictions",
-  ["--data"] = "data", ["--version"] = "version",
+  ["--data"] = "data", ["--version"] = "version", ["--references"] = "references",
+  ["--dataset"] = "dataset",
   ["--model-name"] = "model_name", ["--out"] = "out", ["--server"] = "server" }
 local FLAG_OPTIONS = { ["--submit"] = "submit", ["--quiet"] = "quiet" }
 
@@ -134,7 +140,39 @@ local function squad(o)
   return 0
 end
 
-local EVALUATORS = { coco = coco, squad = squad }
+local function wmt(o)
+  if not o.references then return usage_error("wmt needs --references FILE[,FILE...]") end
+  if not o.predictions then return usage_error("wmt needs --predictions FILE") end
+  if not o.dataset then return usage_error("wmt needs --dataset NAME") end
+  local sb = require "sbengine"
+  local refs = {}
+  for path in o.references:gmatch("[^,]+") do refs[#refs + 1] = path end
+  local ev = sb.eval.WMT { references = refs, dataset = o.dataset, model_name = model_name(o) }
+  local f, err = io.open(o.predictions, "rb")
+  if not f then error(err, 0) end
+  local translations, n = {}, 0
+  for line in f:lines() do
+    n = n + 1
+    translations[n] = line
+  end
+  f:close()
+  ev:add(translations)
+  local s = ev:stats()
+  if s.segments ~= #ev.streams[1] then
+    error(("%s has %d lines, the references %d"):format(o.predictions, s.segments,
+      #ev.streams[1]), 0)
+  end
+  if not o.quiet then
+    print(("BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %d ref_len = %d)")
+      :format(s.score, s.precisions[1], s.precisions[2], s.precisions[3], s.precisions[4], s.bp,
+        s.sys_len / s.ref_len, s.sys_len, s.ref_len))
+    print(s.signature)
+  end
+  ev:save()
+  return 0
+end
+
+local EVALUATORS = { coco = coco, squad = squad, wmt = wmt }
 
 function M.main(...)
   local o, err = parse({ ... })
@@ -143,9 +181,9 @@ function M.main(...)
     io.stdout:write(USAGE)
     return 0
   end
-  if not o.name then return usage_error("which evaluator? (coco, squad)") end
+  if not o.name then return usage_error("which evaluator? (coco, squad, wmt)") end
   local run = EVALUATORS[o.name]
-  if not run then return usage_error(("unknown evaluator '%s' (known: coco, squad)"):format(o.name)) end
+  if not run then return usage_error(("unknown evaluator '%s' (known: coco, squad, wmt)"):format(o.name)) end
   local session = require "sbengine.session"
   session.configure { command = "eval", out = o.out, server = o.server, submit = o.submit,
                       quiet = o.quiet }

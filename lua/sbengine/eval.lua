@@ -10,6 +10,12 @@ local util = require "sbengine._util"
 
 local eval = {}
 
+-- m:add(...) whose errors name the caller's caller (the user's line)
+local function calls_add(meter, output, target)
+  local ok, err = pcall(meter.add, meter, output, target)
+  if not ok then error(err, 3) end
+end
+
 -- The fields every evaluator takes for its BenchmarkResult (sotabench-eval's names).
 local RESULT_OPTIONS = {
   model_name = true, paper_arxiv_id = true, paper_pwc_id = true, paper_results = true,
@@ -256,6 +262,116 @@ function SQuAD:save(fields)
   for k, v in pairs(fields or {}) do f[k] = v end
   if f.model == nil then
     error("sb.eval.SQuAD:save: no model name (give model_name to sb.eval.SQuAD or save{model=})", 2)
+  end
+  return results.BenchmarkResult(f)
+end
+
+-- ---- WMT ---------------------------------------------------------------------------------
+
+local WMT = {}
+WMT.__index = WMT
+WMT.__name = "sb.eval.WMT"
+
+local WMT_OPTIONS = { references = true, dataset = true }
+for k in pairs(RESULT_OPTIONS) do WMT_OPTIONS[k] = true end
+
+local function read_lines(path, level)
+  local f, err = io.open(path, "rb")
+  if not f then error("sb.eval.WMT: " .. err, level + 1) end
+  local lines = {}
+  for line in f:lines() do lines[#lines + 1] = line end
+  f:close()
+  return lines
+end
+
+--- sb.eval.WMT{references = PATH | {PATH, ...}, dataset = "WMT2014 English-German", ...}:
+-- machine translation scored with sacrebleu's default corpus BLEU. A references file holds
+-- one segment per line (a test set's reference side, as `sacrebleu -t wmt14 -l de-en --echo
+-- ref` prints it); several files are several references per segment.
+function eval.WMT(opts)
+  opts = util.check_options("sb.eval.WMT", opts, WMT_OPTIONS, 2)
+  local paths = type(opts.references) == "string" and { opts.references } or opts.references
+  if type(paths) ~= "table" or #paths == 0 then
+    error("sb.eval.WMT: option references must be a file of reference lines, or a list of "
+      .. "such files", 2)
+  end
+  if type(opts.dataset) ~= "string" then
+    error("sb.eval.WMT: option dataset must name the test set (\"WMT2014 English-German\")", 2)
+  end
+  local streams = {}
+  for i, path in ipairs(paths) do
+    streams[i] = read_lines(path, 2)
+    if #streams[i] ~= #streams[1] then
+      error(("sb.eval.WMT: %s has %d lines and %s %d; parallel references must have as many")
+        :format(paths[1], #streams[1], path, #streams[i]), 2)
+    end
+  end
+  local self = setmetatable({ opts = opts, streams = streams, added = {}, count = 0,
+    meter = metrics.create("bleu") }, WMT)
+  self.config = { evaluator = "bleu", reference = "sacrebleu BLEU() defaults" }
+  return self
+end
+
+--- ev:add(translations_by_id): {[segment] = "translation"}, segments numbered from 1 as the
+-- lines of the references file.
+function WMT:add(translations)
+  if type(translations) ~= "table" then
+    error("sb.eval.WMT:add: expected a table {[segment] = translation}, got "
+      .. type(translations), 2)
+  end
+  local ids = {}
+  for id, text in pairs(translations) do
+    local n = math.tointeger(id)
+    if n == nil or n < 1 or n > #self.streams[1] then
+      error(("sb.eval.WMT:add: segment %s is not in %s (segments 1 to %d)"):format(tostring(id),
+        self.opts.dataset, #self.streams[1]), 2)
+    end
+    if self.added[n] then error(("sb.eval.WMT:add: segment %d was already added"):format(n), 2) end
+    if type(text) ~= "string" then
+      error(("sb.eval.WMT:add: the translation of segment %d must be a string, got %s")
+        :format(n, type(text)), 2)
+    end
+    ids[#ids + 1] = n
+  end
+  table.sort(ids)
+  local hyps, refs = {}, {}
+  for i, n in ipairs(ids) do
+    hyps[i] = translations[n] or translations[tostring(n)]
+    local r = {}
+    for k, stream in ipairs(self.streams) do r[k] = stream[n] end
+    refs[i] = r
+  end
+  calls_add(self.meter, hyps, refs)
+  for _, n in ipairs(ids) do self.added[n] = true end
+  self.count = self.count + #ids
+  self.cached = nil
+  return self
+end
+
+--- ev:stats() -> the bleu meter's value ({score, precisions, bp, sys_len, ref_len, signature})
+-- and segments (how many were added).
+function WMT:stats()
+  if not self.cached then
+    self.cached = self.meter:value()
+    self.cached.segments = self.count
+  end
+  return self.cached
+end
+
+--- ev:results() -> {SacreBLEU = score}.
+function WMT:results()
+  return { SacreBLEU = self:stats().score }
+end
+
+--- ev:save([fields]) -> a BenchmarkResult (dataset as given, task "Machine Translation"); the
+-- config records sacrebleu's signature.
+function WMT:save(fields)
+  local f = result_fields(self, self.opts.dataset, "Machine Translation", self:results())
+  f.config = { evaluator = "bleu", signature = self:stats().signature,
+               segments = self.count, of_segments = #self.streams[1] }
+  for k, v in pairs(fields or {}) do f[k] = v end
+  if f.model == nil then
+    error("sb.eval.WMT:save: no model name (give model_name to sb.eval.WMT or save{model=})", 2)
   end
   return results.BenchmarkResult(f)
 end

@@ -4,5 +4,5 @@
 # function of sb.eval has an example there.
 . "$(dirname "$0")/lib/assert.sh"
 . "$(dirname "$0")/lib/doc_blocks.sh"
-run_doc_blocks "$SBENGINE_SOURCE_DIR/docs/evaluators.md" 4 lua,sh,json
+run_doc_blocks "$SBENGINE_SOURCE_DIR/docs/evaluators.md" 10 lua,sh,json,text
 finish

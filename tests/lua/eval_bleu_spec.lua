@@ -75,3 +75,49 @@ describe("bleu equals sacrebleu's corpus BLEU", function()
     assert.matches("1 hypotheses and 2 references", err, 1, true)
   end)
 end)
+
+describe("sb.eval.WMT", function()
+  local tmp = require "tmpfiles"
+  local dir = tmp.tmpdir()
+  local case
+  for _, c in ipairs(fx.cases) do
+    if c.name == "three references" then case = c end
+  end
+  local paths = {}
+  for k, stream in ipairs(case.refs) do
+    paths[k] = ("%s/ref%d.txt"):format(dir, k)
+    tmp.write(paths[k], table.concat(stream, "\n") .. "\n")
+  end
+
+  it("scores translations by segment against parallel reference files, as sacrebleu", function()
+    local ev = sb.eval.WMT { references = paths, dataset = "WMT2014 English-German",
+                             model_name = "Translator" }
+    local first, second = {}, {}
+    for i, h in ipairs(case.hyps) do (i % 2 == 1 and first or second)[i] = h end
+    ev:add(first)
+    ev:add(second)
+    same(case, ev:stats(), "sb.eval.WMT")
+    assert.are.equal(case.score, ev:results().SacreBLEU)
+    local d = ev:save():to_dict()
+    assert.are.equal("WMT2014 English-German", d.dataset_name)
+    assert.are.equal("Machine Translation", d.task)
+    assert.are.equal(case.signature, d.config.signature)
+  end)
+
+  it("refuses unknown and duplicate segments, naming them", function()
+    local ev = sb.eval.WMT { references = paths[1], dataset = "WMT" }
+    assert.has_error(function() ev:add { [0] = "x" } end,
+      ("sb.eval.WMT:add: segment 0 is not in WMT (segments 1 to %d)"):format(#case.hyps))
+    ev:add { [2] = "x" }
+    assert.has_error(function() ev:add { [2] = "y" } end,
+      "sb.eval.WMT:add: segment 2 was already added")
+  end)
+
+  it("checks its options", function()
+    assert.has_error(function() sb.eval.WMT { references = paths[1] } end)
+    assert.has_error(function() sb.eval.WMT { dataset = "x" } end)
+    local short = dir .. "/short.txt"
+    tmp.write(short, "one line\n")
+    assert.has_error(function() sb.eval.WMT { references = { paths[1], short }, dataset = "x" } end)
+  end)
+end)

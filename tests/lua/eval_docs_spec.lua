@@ -18,4 +18,9 @@ describe("docs/evaluators.md coverage", function()
   docs.check_examples_cover(page, "sb.eval.SQuAD method",
     docs.public_names(getmetatable(sb.eval.SQuAD { data = squad }), true),
     function(name) return ":" .. name .. "[%(%s{]" end)
+  local refs = tmp.tmpdir() .. "/refs.txt"
+  tmp.write(refs, "a\n")
+  docs.check_examples_cover(page, "sb.eval.WMT method",
+    docs.public_names(getmetatable(sb.eval.WMT { references = refs, dataset = "x" }), true),
+    function(name) return ":" .. name .. "[%(%s{]" end)
 end)

@@ -254,19 +254,36 @@ static int squad_close(lua_State *L)
     return 0;
 }
 
-static int squad_normalize(lua_State *L)
+/* A text operation of the core (text -> text in a buffer) as a Lua function of one string. */
+static int push_text_op(lua_State *L, sb_status (*op)(const char *, size_t, sb_buf *),
+                        const char *what)
 {
     size_t len = 0;
     const char *text = luaL_checklstring(L, 1, &len);
     sb_buf out = {0};
-    sb_status st = sb_squad_normalize(text, len, &out);
+    sb_status st = op(text, len, &out);
     if (st != SB_OK) {
         sb_buf_free(&out);
-        sbL_check(L, st, "squad normalize");
+        sbL_check(L, st, what);
     }
     lua_pushlstring(L, out.len ? out.data : "", out.len);
     sb_buf_free(&out);
     return 1;
+}
+
+static int squad_normalize(lua_State *L)
+{
+    return push_text_op(L, sb_squad_normalize, "squad normalize");
+}
+
+/* The 10 statistics of the list at index 1. */
+static void read_stats(lua_State *L, int64_t stats[SB_BLEU_STATS])
+{
+    for (int k = 0; k < SB_BLEU_STATS; k++) {
+        lua_rawgeti(L, 1, k + 1);
+        stats[k] = (int64_t)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
 }
 
 static int bleu_add(lua_State *L)
@@ -275,11 +292,7 @@ static int bleu_add(lua_State *L)
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_checktype(L, 3, LUA_TTABLE);
     int64_t stats[SB_BLEU_STATS];
-    for (int k = 0; k < SB_BLEU_STATS; k++) {
-        lua_rawgeti(L, 1, k + 1);
-        stats[k] = (int64_t)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-    }
+    read_stats(L, stats);
     lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
     if ((lua_Integer)lua_rawlen(L, 3) != n)
         return luaL_error(L,
@@ -328,11 +341,7 @@ static int bleu_compute(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     int64_t stats[SB_BLEU_STATS];
-    for (int k = 0; k < SB_BLEU_STATS; k++) {
-        lua_rawgeti(L, 1, k + 1);
-        stats[k] = (int64_t)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-    }
+    read_stats(L, stats);
     sb_bleu_score r;
     sb_bleu_compute(stats, &r);
     lua_createtable(L, 0, 5);
@@ -351,17 +360,7 @@ static int bleu_compute(lua_State *L)
 
 static int bleu_tokenize(lua_State *L)
 {
-    size_t len = 0;
-    const char *text = luaL_checklstring(L, 1, &len);
-    sb_buf out = {0};
-    sb_status st = sb_bleu_tokenize_13a(text, len, &out);
-    if (st != SB_OK) {
-        sb_buf_free(&out);
-        sbL_check(L, st, "bleu tokenize");
-    }
-    lua_pushlstring(L, out.len ? out.data : "", out.len);
-    sb_buf_free(&out);
-    return 1;
+    return push_text_op(L, sb_bleu_tokenize_13a, "bleu tokenize");
 }
 
 int sbL_open_eval(lua_State *L)

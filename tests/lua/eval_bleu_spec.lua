@@ -4,14 +4,9 @@
 local sb = require "sbengine"
 local core = require "sbengine.core"
 local cjson = require "cjson"
+local helper = require "eval_helper"
 
-local function load_fixture()
-  local f = assert(io.open(os.getenv("SBENGINE_FIXTURES") .. "/eval/bleu.json"))
-  local d = cjson.decode(f:read("a"))
-  f:close()
-  return d
-end
-local fx = load_fixture()
+local fx = helper.fixture("bleu.json")
 
 -- reference streams (null = none for that segment) -> one list of references per segment
 local function per_segment(case)
@@ -78,7 +73,7 @@ end)
 
 describe("sb.eval.WMT", function()
   local tmp = require "tmpfiles"
-  local dir = tmp.tmpdir()
+  local dir = helper.dir
   local case
   for _, c in ipairs(fx.cases) do
     if c.name == "three references" then case = c end

@@ -3,21 +3,14 @@
 -- merged shards and through the evaluator, to 1e-12; then the errors.
 local sb = require "sbengine"
 local cjson = require "cjson"
+local helper = require "eval_helper"
 local tmp = require "tmpfiles"
 
-local function load_fixture()
-  local f = assert(io.open(os.getenv("SBENGINE_FIXTURES") .. "/eval/coco_bbox.json"))
-  local d = cjson.decode(f:read("a"))
-  f:close()
-  return d
-end
-local cases = load_fixture()
-local dir = tmp.tmpdir()
+local cases = helper.fixture("coco_bbox.json")
+local dir = helper.dir
 
 local function annotations_file(i, case)
-  local path = ("%s/case%d.json"):format(dir, i)
-  tmp.write(path, case.gt)
-  return path
+  return helper.file(("case%d.json"):format(i), case.gt)
 end
 
 local function same_stats(expected, got, what)

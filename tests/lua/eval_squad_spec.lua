@@ -3,22 +3,13 @@
 -- through the meter, through two merged shards and through the evaluator.
 local sb = require "sbengine"
 local core = require "sbengine.core"
-local cjson = require "cjson"
-local tmp = require "tmpfiles"
+local helper = require "eval_helper"
 
-local function load_fixture()
-  local f = assert(io.open(os.getenv("SBENGINE_FIXTURES") .. "/eval/squad.json"))
-  local d = cjson.decode(f:read("a"))
-  f:close()
-  return d
-end
-local fx = load_fixture()
-local dir = tmp.tmpdir()
+local fx = helper.fixture("squad.json")
+local dir = helper.dir
 
 local function data_file(i, case)
-  local path = ("%s/squad%d.json"):format(dir, i)
-  tmp.write(path, case.data)
-  return path
+  return helper.file(("squad%d.json"):format(i), case.data)
 end
 
 local function same(expected, got, what)

@@ -48,6 +48,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static size_t unique_sorted(int64_t *v, size_t n)
 {
+    if (n == 0) return 0; /* v may be NULL */
     qsort(v, n, sizeof *v, cmp_i64);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
@@ -184,7 +185,7 @@ sb_status sb_coco_gt_parse(const char *text, size_t len, const char *what, sb_co
             gt->anns[kept++] = a;
         }
         gt->n_anns = kept;
-        qsort(gt->anns, kept, sizeof *gt->anns, cmp_ann);
+        if (kept) qsort(gt->anns, kept, sizeof *gt->anns, cmp_ann);
         gt->image_start = calloc(gt->n_images + 1, sizeof *gt->image_start);
         if (!gt->image_start) {
             st = sb_fail(SB_ENOMEM, "%s: out of memory", what);

@@ -376,4 +376,53 @@ function WMT:save(fields)
   return results.BenchmarkResult(f)
 end
 
+-- ---- WikiText ----------------------------------------------------------------------------
+
+local WikiText = {}
+WikiText.__index = WikiText
+WikiText.__name = "sb.eval.WikiText"
+
+local WIKITEXT_OPTIONS = { dataset = true, log_probs = true }
+for k in pairs(RESULT_OPTIONS) do WIKITEXT_OPTIONS[k] = true end
+
+--- sb.eval.WikiText{dataset = "WikiText-103"|"WikiText-2", log_probs = false, ...}: language
+-- modelling scored by per-token perplexity (base e), sotabench-eval's WikiText evaluators.
+function eval.WikiText(opts)
+  opts = util.check_options("sb.eval.WikiText", opts, WIKITEXT_OPTIONS, 2)
+  local dataset = opts.dataset or "WikiText-103"
+  if dataset ~= "WikiText-103" and dataset ~= "WikiText-2" then
+    error(("sb.eval.WikiText: option dataset must be \"WikiText-103\" or \"WikiText-2\", got %s")
+      :format(tostring(dataset)), 2)
+  end
+  local self = setmetatable({ opts = opts, dataset = dataset,
+    meter = metrics.create("perplexity", { log_probs = opts.log_probs and true or false }) },
+    WikiText)
+  self.config = { evaluator = "perplexity", base = "e", per = "token" }
+  return self
+end
+
+--- ev:add(output, targets): output (N, V) logits (or log-probabilities with log_probs = true)
+-- for N tokens, targets (N) the next tokens' ids.
+function WikiText:add(output, targets)
+  calls_add(self.meter, output, targets)
+  return self
+end
+
+--- ev:results() -> {["Test perplexity"] = exp(mean negative log-likelihood per token)}.
+function WikiText:results()
+  return { ["Test perplexity"] = self.meter:value() }
+end
+
+--- ev:save([fields]) -> a BenchmarkResult (dataset "WikiText-103" or "WikiText-2", task
+-- "Language Modelling").
+function WikiText:save(fields)
+  local f = result_fields(self, self.dataset, "Language Modelling", self:results())
+  for k, v in pairs(fields or {}) do f[k] = v end
+  if f.model == nil then
+    error("sb.eval.WikiText:save: no model name (give model_name to sb.eval.WikiText or "
+      .. "save{model=})", 2)
+  end
+  return results.BenchmarkResult(f)
+end
+
 return eval

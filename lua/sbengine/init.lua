@@ -29,7 +29,7 @@ local lazy_modules = {
   progress = "sbengine.progress",
   utils = "sbengine.utils",
   bench = "sbengine.bench",
-  eval = "sbengine.eval", -- evaluators for predictions: COCO, SQuAD, WMT (docs/evaluators.md)
+  eval = "sbengine.eval", -- evaluators for predictions: COCO, SQuAD, WMT, WikiText (docs/evaluators.md)
 }
 setmetatable(sb, {
   __index = function(t, key)

@@ -23,4 +23,7 @@ describe("docs/evaluators.md coverage", function()
   docs.check_examples_cover(page, "sb.eval.WMT method",
     docs.public_names(getmetatable(sb.eval.WMT { references = refs, dataset = "x" }), true),
     function(name) return ":" .. name .. "[%(%s{]" end)
+  docs.check_examples_cover(page, "sb.eval.WikiText method",
+    docs.public_names(getmetatable(sb.eval.WikiText {}), true),
+    function(name) return ":" .. name .. "[%(%s{]" end)
 end)

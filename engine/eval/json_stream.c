@@ -1,13 +1,16 @@
 #include "eval/json_stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/dynlib.h"
+#include "core/sys.h"
 
 #ifdef SBENGINE_HAVE_JANSSON
 
@@ -262,29 +265,19 @@ bool sb_jstream_integer(const json_t *object, const char *key, int64_t *out)
 
 sb_status sb_jstream_read_file(const char *path, char **text, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return sb_fail(SB_EIO, "%s: %s", path, strerror(errno));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return sb_fail(SB_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
-    size_t cap = (fstat(fileno(f), &st) == 0 && st.st_size > 0) ? (size_t)st.st_size + 1 : 65536;
-    char *buf = malloc(cap);
-    size_t size = 0;
-    while (buf) {
-        size += fread(buf + size, 1, cap - 1 - size, f);
-        if (size < cap - 1) break;            /* end of file (or an error, checked below) */
-        char *bigger = realloc(buf, cap * 2); /* the file grew while being read */
-        if (!bigger) free(buf);
-        buf = bigger;
-        cap *= 2;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return sb_fail(SB_EIO, "%s: %s", path, strerror(e));
     }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf) return sb_fail(SB_ENOMEM, "%s: out of memory reading the file", path);
-    if (failed) {
-        free(buf);
-        return sb_fail(SB_EIO, "%s: read error", path);
-    }
-    buf[size] = '\0';
-    *text = buf;
-    *len = size;
+    uint8_t *data = NULL;
+    sb_status s = sb_read_fd(fd, (size_t)st.st_size, path, &data);
+    close(fd);
+    if (s != SB_OK) return s;
+    *text = (char *)data;
+    *len = (size_t)st.st_size;
     return SB_OK;
 }

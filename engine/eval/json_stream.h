@@ -51,7 +51,7 @@ typedef sb_status (*sb_jstream_element_fn)(void *ctx, const char *key, const jso
 sb_status sb_jstream_each(const char *text, size_t len, const char *what, const char *const *keys,
                           bool *found, sb_jstream_element_fn fn, void *ctx);
 
-/* Reads a whole file into a malloc()ed buffer (NUL-terminated; *len excludes the NUL). */
+/* Reads a whole file into a malloc()ed buffer of *len bytes (core/sys.h's sb_read_fd). */
 sb_status sb_jstream_read_file(const char *path, char **text, size_t *len);
 
 /* Helpers over one element (an object): a member as a number / an integer (a real with an

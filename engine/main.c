@@ -24,6 +24,7 @@
 #include "nn/cpu/onednn.h"
 #include "runtime.h"
 #include "sandbox_cli.h"
+#include "eval_cli.h"
 #include "server_cli.h"
 
 #define MAX_CHUNKS 64
@@ -115,6 +116,7 @@ static const engine_option engine_options[] = {
 static int run_family(const sb_command *self, int argc, char **argv, int first);
 static int devices_command(const sb_command *self, int argc, char **argv, int first);
 static int server_command(const sb_command *self, int argc, char **argv, int first);
+static int eval_command(const sb_command *self, int argc, char **argv, int first);
 
 /* The subcommands. A new one: a row here, its handler's declaration in cli/cli.h and its own
  * file in engine/cli/. help = NULL: the handler prints its own help for --help. */
@@ -168,6 +170,11 @@ const sb_command sb_commands[] = {
      "run the results server and leaderboards", NULL, server_command, NULL},
     {"report", "sbengine report STORE.json -o REPORT.html",
      "the leaderboards of a store file as one HTML file", NULL, server_command, NULL},
+    {"eval",
+     "sbengine eval coco --annotations FILE --predictions FILE [OPTIONS]\n"
+     "       sbengine eval squad|wmt ... (sbengine eval --help)",
+     "evaluate stored predictions (COCO, SQuAD, WMT) and store the result", NULL, eval_command,
+     NULL},
     {"results",
      "sbengine results [STORE] [--json]\n       sbengine results [STORE] --diff A B [--json]",
      "the stored results as a table; --diff A B compares two", NULL, sb_cli_results, NULL},
@@ -707,6 +714,13 @@ static int devices_command(const sb_command *self, int argc, char **argv, int fi
 static int server_command(const sb_command *self, int argc, char **argv, int first)
 {
     return sb_server_cli(self->name, argc - first + 1, argv + first - 1);
+}
+
+/* eval: the evaluators' command line (engine/eval_cli.c, lua/sbengine/_eval_cli.lua). */
+static int eval_command(const sb_command *self, int argc, char **argv, int first)
+{
+    (void)self;
+    return sb_eval_cli(argv[0], argc - first + 1, argv + first - 1);
 }
 
 /* run, check, submit, bench: engine options, then the script (FILE, NAME) and its arguments. */

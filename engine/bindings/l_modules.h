@@ -21,7 +21,8 @@
     X(vision)                                                                                      \
     X(finish)                                                                                      \
     X(dist)                                                                                        \
-    X(sandbox)
+    X(sandbox)                                                                                     \
+    X(eval)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

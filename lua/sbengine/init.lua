@@ -30,6 +30,7 @@ local lazy_modules = {
   utils = "sbengine.utils",
   bench = "sbengine.bench",
   dist = "sbengine.dist", -- the ranks of an MPI job (docs/distributed.md)
+  eval = "sbengine.eval", -- evaluators for predictions: COCO, SQuAD, WMT, WikiText (docs/evaluators.md)
 }
 setmetatable(sb, {
   __index = function(t, key)

@@ -4,7 +4,7 @@
 # `<!-- file: NAME -->` line before a block saves it under NAME instead: a module or model
 # file that later blocks require or pass to sbengine (it is compiled here, and runs there),
 # or a rockspec for the sh block that installs it; a named block with an `expect` is a
-# script and runs here too;
+# script and runs here too; a named ```json or ```text block is a data file (with LANGS naming it);
 # `<!-- expect: TEXT -->` after it says what its stdout must contain. A lua block with a
 # `-- needs a GPU` line runs only where a GPU is visible. The folder holds the 512-image
 # MNIST fixture at ./.data/vision/mnist and links `benchmarks`, `examples` and `tests/fixtures`
@@ -43,7 +43,9 @@ run_doc_blocks() {
         mkdir -p "$(dirname "$file")"
         cp "$blocks/$id.$lang" "$file"
         case_ "$(basename "$doc") block $id ($lang${name:+, $name})"
-        if [ "$lang" = lua ] && [ "$gpu" = no ] && grep -q -- '-- needs a GPU' "$file"; then
+        if [ "$lang" = json ] || [ "$lang" = text ]; then
+            continue # a data file (named) that later blocks read
+        elif [ "$lang" = lua ] && [ "$gpu" = no ] && grep -q -- '-- needs a GPU' "$file"; then
             echo "SKIP [$sb_current] needs a GPU"
             continue
         elif [ "$lang" = lua ] && [ -n "$name" ] && [ -z "$expect" ]; then

@@ -1,0 +1,46 @@
+/* SQuAD question answering: exact match and F1 as the official evaluation scripts compute
+ * them (evaluate-v1.1.py, evaluate-v2.0.py run under Python 3.11): normalize_answer (lower
+ * case as str.lower() with its full mappings and final sigma, ASCII punctuation removed, the
+ * articles a/an/the removed at \b word boundaries, whitespace as str.split()), token F1 over
+ * the multiset intersection, the maximum over the gold answers, sums in the dataset's order.
+ * v2.0: gold answers that normalize to nothing are dropped, a question without any is
+ * answered by "" only, and the scores split into HasAns/NoAns. */
+#ifndef SB_EVAL_SQUAD_H
+#define SB_EVAL_SQUAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/error.h"
+
+typedef struct sb_squad sb_squad;
+
+/* Reads a SQuAD dataset file ({"version", "data": [{"paragraphs": [{"qas": [...]}]}]}).
+ * `version` 1 or 2 says which script's rules the gold answers follow. */
+sb_status sb_squad_load(const char *path, int version, sb_squad **out);
+void sb_squad_free(sb_squad *s);
+
+size_t sb_squad_count(const sb_squad *s);
+/* The 0-based position of question `id` in the dataset, or -1. */
+long sb_squad_find(const sb_squad *s, const char *id);
+const char *sb_squad_id(const sb_squad *s, size_t i);
+
+/* normalize_answer(text) appended to `out` (UTF-8). Fails on invalid UTF-8. */
+sb_status sb_squad_normalize(const char *text, size_t len, sb_buf *out);
+
+typedef struct sb_squad_scores {
+    double exact, f1; /* percentages, as the scripts print them */
+    int64_t total;
+    /* v2.0 only: the same over the questions with answers and without */
+    double has_ans_exact, has_ans_f1, no_ans_exact, no_ans_f1;
+    int64_t has_ans_total, no_ans_total;
+    int64_t missing; /* questions without a prediction */
+} sb_squad_scores;
+
+/* Scores `answers` (one per question in dataset order; NULL: no prediction). v1.1 counts a
+ * missing prediction as 0 in `total`; v2.0 leaves it out, as its script's raw scores do. */
+sb_status sb_squad_evaluate(const sb_squad *s, const char *const *answers, sb_squad_scores *out);
+
+#endif

@@ -229,6 +229,63 @@ static void test_out_of_memory_frees_cache_retries_then_explains(void)
     SB_CHECK(f.outstanding == 0);
 }
 
+/* A dead tensor the garbage collector has not reached yet holds a block; the reclaim hook
+ * (the GPU layer's full Lua GC) releases it. */
+typedef struct dead_tensors {
+    sb_caching_allocator *a;
+    void *held;
+    int calls;
+    bool enough; /* whether releasing `held` makes room */
+} dead_tensors;
+
+static dead_tensors dead;
+
+static bool collect_garbage(void *ctx, int device)
+{
+    (void)ctx, (void)device;
+    dead.calls++;
+    if (dead.held) sb_caching_release(dead.a, dead.held); /* takes the allocator's lock */
+    dead.held = NULL;
+    return true;
+}
+
+static void test_out_of_memory_collects_garbage_then_retries(void)
+{
+    fake_device f;
+    memset(&f, 0, sizeof f);
+    f.capacity = 16 * MiB;
+    sb_cache_hooks hooks = {.raw_alloc = fake_alloc,
+                            .raw_free = fake_free,
+                            .mem_info = fake_info,
+                            .reclaim = collect_garbage,
+                            .ctx = &f,
+                            .what = "CUDA",
+                            .split = true};
+    sb_caching_allocator *a = NULL;
+    SB_CHECK(sb_caching_allocator_new(&hooks, &a) == SB_OK);
+    dead = (dead_tensors){.a = a};
+    dead.held = must_alloc(a, 0, NULL, 10 * MiB);
+    /* 6 MiB free, 10 MiB in a tensor only the collector knows is dead: the first try fails,
+     * the cache is empty, the hook frees the tensor, the second try reuses its block. */
+    void *p = must_alloc(a, 0, NULL, 8 * MiB);
+    SB_CHECK(dead.calls == 1 && dead.held == NULL);
+    SB_CHECK(f.raw_allocs == 1); /* the dead tensor's block was reused, not a new segment */
+    /* Nothing left to collect: the hook runs, then the error with the allocator's figures. */
+    void *q = NULL;
+    SB_CHECK(sb_caching_alloc(a, 0, NULL, 12 * MiB, &q) == SB_ENOMEM && q == NULL);
+    SB_CHECK(dead.calls == 2);
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "tried to allocate 12.00 MiB");
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "peak 10.00 MiB, 1 segment, 1 device allocations");
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "unreachable tensors collected first");
+    /* An allocation that fits never calls the hook. */
+    sb_caching_release(a, p);
+    void *r = must_alloc(a, 0, NULL, 4 * MiB);
+    SB_CHECK(dead.calls == 2);
+    sb_caching_release(a, r);
+    sb_caching_allocator_free(a);
+    SB_CHECK(f.outstanding == 0);
+}
+
 static void test_stats_peak_and_empty_cache(void)
 {
     fake_device f;
@@ -360,6 +417,7 @@ int main(void)
     SB_RUN(test_best_fit_and_split);
     SB_RUN(test_blocks_stay_with_their_device_and_stream);
     SB_RUN(test_out_of_memory_frees_cache_retries_then_explains);
+    SB_RUN(test_out_of_memory_collects_garbage_then_retries);
     SB_RUN(test_stats_peak_and_empty_cache);
     SB_RUN(test_many_cycles_keep_reserved_bounded);
     SB_RUN(test_pinned_blocks_wait_for_their_event);

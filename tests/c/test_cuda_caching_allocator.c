@@ -87,19 +87,27 @@ static void fake_event_destroy(void *ctx, void *event)
     free(event);
 }
 
-static sb_caching_allocator *device_allocator(fake_device *f, size_t capacity)
+/* A device allocator over `f`; `reclaim` (may be NULL) is its garbage-collection hook. */
+static sb_caching_allocator *device_allocator_reclaiming(fake_device *f, size_t capacity,
+                                                         bool (*reclaim)(void *, int))
 {
     memset(f, 0, sizeof *f);
     f->capacity = capacity;
     sb_cache_hooks hooks = {.raw_alloc = fake_alloc,
                             .raw_free = fake_free,
                             .mem_info = fake_info,
+                            .reclaim = reclaim,
                             .ctx = f,
                             .what = "CUDA",
                             .split = true};
     sb_caching_allocator *a = NULL;
     SB_CHECK(sb_caching_allocator_new(&hooks, &a) == SB_OK);
     return a;
+}
+
+static sb_caching_allocator *device_allocator(fake_device *f, size_t capacity)
+{
+    return device_allocator_reclaiming(f, capacity, NULL);
 }
 
 static void *must_alloc(sb_caching_allocator *a, int device, void *stream, size_t n)
@@ -252,17 +260,7 @@ static bool collect_garbage(void *ctx, int device)
 static void test_out_of_memory_collects_garbage_then_retries(void)
 {
     fake_device f;
-    memset(&f, 0, sizeof f);
-    f.capacity = 16 * MiB;
-    sb_cache_hooks hooks = {.raw_alloc = fake_alloc,
-                            .raw_free = fake_free,
-                            .mem_info = fake_info,
-                            .reclaim = collect_garbage,
-                            .ctx = &f,
-                            .what = "CUDA",
-                            .split = true};
-    sb_caching_allocator *a = NULL;
-    SB_CHECK(sb_caching_allocator_new(&hooks, &a) == SB_OK);
+    sb_caching_allocator *a = device_allocator_reclaiming(&f, 16 * MiB, collect_garbage);
     dead = (dead_tensors){.a = a};
     dead.held = must_alloc(a, 0, NULL, 10 * MiB);
     /* 6 MiB free, 10 MiB in a tensor only the collector knows is dead: the first try fails,

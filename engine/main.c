@@ -20,11 +20,11 @@
 #include "core/buildinfo.h"
 #include "core/suggest.h"
 #include "dist/dist.h"
+#include "eval_cli.h"
 #include "gpu/cuda.h"
 #include "nn/cpu/onednn.h"
 #include "runtime.h"
 #include "sandbox_cli.h"
-#include "eval_cli.h"
 #include "server_cli.h"
 
 #define MAX_CHUNKS 64

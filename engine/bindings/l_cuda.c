@@ -92,8 +92,42 @@ static int cuda_allow_tf32(lua_State *L)
     return 1;
 }
 
+/* --- out of memory: collect garbage before giving up ------------------------------------- */
+
+/* Tensors that are dead but not yet collected still hold device memory. The GPU layer calls
+ * this when the device is full (after emptying its cache) and tries once more. */
+static void collect_garbage(void *ctx)
+{
+    lua_gc((lua_State *)ctx, LUA_GCCOLLECT);
+}
+
+/* The sentinel's __gc: the state is closing, its collector must not be called any more. */
+static int forget_collector(lua_State *L)
+{
+    (void)L;
+    sb_cuda_set_collect_hook(NULL, NULL);
+    return 0;
+}
+
+/* Installs the collector of this state's main thread (the thread that runs the ops), with a
+ * registry sentinel that removes it when the state closes. */
+static void install_collector(lua_State *L)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD); /* [main] */
+    lua_State *main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 1, 0); /* [sentinel] */
+    lua_newtable(L);            /* [sentinel, mt] */
+    lua_pushcfunction(L, forget_collector);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);                                       /* [sentinel] */
+    lua_setfield(L, LUA_REGISTRYINDEX, "sbengine.cuda.collector"); /* [] */
+    sb_cuda_set_collect_hook(collect_garbage, main);
+}
+
 int sbL_open_cuda(lua_State *L)
 {
+    install_collector(L);
     static const luaL_Reg funcs[] = {
         {"available", cuda_available},     {"device_count", cuda_device_count},
         {"synchronize", cuda_synchronize}, {"memory_stats", cuda_memory_stats},

@@ -229,12 +229,13 @@ static block *take_best_fit(sb_caching_allocator *a, pool *p, int device, void *
     return b;
 }
 
-static sb_status out_of_memory(sb_caching_allocator *a, int device, size_t nbytes)
+static sb_status out_of_memory(sb_caching_allocator *a, int device, size_t nbytes, bool reclaimed)
 {
-    char asked[32], free_s[32], total_s[32], alloc_s[32], reserved_s[32];
+    char asked[32], free_s[32], total_s[32], alloc_s[32], reserved_s[32], peak_s[32];
     sb_format_bytes(nbytes, asked, sizeof asked);
     sb_format_bytes(a->stats[device].allocated, alloc_s, sizeof alloc_s);
     sb_format_bytes(a->stats[device].reserved, reserved_s, sizeof reserved_s);
+    sb_format_bytes(a->stats[device].max_allocated, peak_s, sizeof peak_s);
     size_t free_bytes = 0, total_bytes = 0;
     char where[64] = "";
     if (a->hooks.mem_info &&
@@ -247,11 +248,19 @@ static sb_status out_of_memory(sb_caching_allocator *a, int device, size_t nbyte
     }
     char dev[24] = "";
     if (a->hooks.split) snprintf(dev, sizeof dev, " on cuda:%d", device);
+    size_t segments = a->stats[device].segments;
     return sb_fail(SB_ENOMEM,
                    "%s out of memory%s: tried to allocate %s (%s; this engine holds %s in "
-                   "tensors, %s reserved in total)",
-                   a->hooks.what, dev, asked, where, alloc_s, reserved_s);
+                   "tensors, %s reserved in total, peak %s, %zu segment%s, %zu device "
+                   "allocations so far; %s)",
+                   a->hooks.what, dev, asked, where, alloc_s, reserved_s, peak_s, segments,
+                   segments == 1 ? "" : "s", a->stats[device].raw_allocs,
+                   reclaimed ? "the cache was emptied and unreachable tensors collected first"
+                             : "the cache was emptied first");
 }
+
+static sb_status alloc_once(sb_caching_allocator *a, int device, void *stream, size_t nbytes,
+                            void **out, bool reclaimed);
 
 sb_status sb_caching_alloc(sb_caching_allocator *a, int device, void *stream, size_t nbytes,
                            void **out)
@@ -260,6 +269,17 @@ sb_status sb_caching_alloc(sb_caching_allocator *a, int device, void *stream, si
         return sb_fail(SB_EINVAL, "caching allocator: device %d out of range", device);
     if (nbytes > SIZE_MAX - SB_CACHE_ROUND)
         return sb_fail(SB_ERANGE, "caching allocator: %zu bytes is too large", nbytes);
+    sb_status st = alloc_once(a, device, stream, nbytes, out, false);
+    /* Still full with the cache released: let the hook free what only it can reach (without
+     * the lock: its finalizers release blocks here), then once more. */
+    if (st == SB_ENOMEM && a->hooks.reclaim && a->hooks.reclaim(a->hooks.ctx, device))
+        st = alloc_once(a, device, stream, nbytes, out, true);
+    return st;
+}
+
+static sb_status alloc_once(sb_caching_allocator *a, int device, void *stream, size_t nbytes,
+                            void **out, bool reclaimed)
+{
     size_t size = round_size(nbytes);
     bool small = a->hooks.split && size <= SB_CACHE_SMALL_REQUEST;
     pool *p = small ? &a->small : &a->large;
@@ -276,7 +296,7 @@ sb_status sb_caching_alloc(sb_caching_allocator *a, int device, void *stream, si
             release_cached(a, &a->small, device);
             release_cached(a, &a->large, device);
             st = a->hooks.raw_alloc(a->hooks.ctx, device, segment, &ptr);
-            if (st == SB_ENOMEM) st = out_of_memory(a, device, nbytes);
+            if (st == SB_ENOMEM) st = out_of_memory(a, device, nbytes, reclaimed);
         }
         if (st != SB_OK) goto done;
         b = calloc(1, sizeof *b);

@@ -5,8 +5,10 @@
  * cached block (smallest that is large enough) and splits off the rest, requests of at
  * most 1 MiB are carved from 1 MiB segments, and neighbouring free pieces of a segment
  * merge again. When the raw allocation fails, every cached segment of that device is
- * released and the allocation retried once; if it still fails, the error says how much
- * was asked and what is free.
+ * released and the allocation retried once; then, with a reclaim hook, the hook runs (a
+ * full Lua GC: dead tensors give their blocks back) and the allocation is tried again; if it
+ * still fails, the error says how much was asked, what is free and the allocator's
+ * statistics.
  *
  * The bookkeeping is plain C over three hooks (raw allocation, raw release, free-memory
  * query), so it runs and is tested without a GPU; engine/gpu/cuda_memory.c plugs in the
@@ -40,6 +42,11 @@ typedef struct sb_cache_hooks {
     sb_status (*event_record)(void *ctx, void **event);
     bool (*event_done)(void *ctx, void *event);
     void (*event_destroy)(void *ctx, void *event);
+    /* Optional: frees memory this allocator cannot see by itself, called without its lock when
+     * the device is still full after the cache was released (the GPU layer runs the bindings'
+     * full Lua garbage collection there: dead tensors waiting for the collector give their
+     * blocks back). Returns true when it ran; the allocation is then tried once more. */
+    bool (*reclaim)(void *ctx, int device);
     void *ctx;
     const char *what; /* "CUDA" or "pinned host": names the memory in messages */
     bool split;       /* carve blocks out of larger ones (device memory) */

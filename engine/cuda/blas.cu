@@ -70,7 +70,7 @@ static sb_status compact(int device, cudaStream_t stream, size_t elsize, int64_t
                                                      copies, rows, cols, x->s0, x->s1, x->s2);
         break;
     }
-    sb_status st = SB_CUDA_LAUNCH_CHECK();
+    sb_status st = SB_CUDA_LAUNCH_CHECK("compact_kernel");
     if (st != SB_OK) {
         sb_cuda_host_services->device_free(device, *scratch);
         *scratch = NULL;
@@ -115,7 +115,7 @@ static sb_status zero_matrices(int device, sb_dtype dtype, int64_t batch, int64_
             <<<blocks_for(n), kThreads, 0, stream>>>((uint64_t *)c->ptr, batch, M, N, c->s0, c->s1);
         break;
     }
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("zero_kernel");
 }
 
 sb_status sb_cuda_gemm(int device, sb_dtype dtype, int64_t batch, int64_t M, int64_t N, int64_t K,

@@ -9,7 +9,10 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "cuda/common.h"
+#include "tensor/int_convert.h"
 #include "tensor/tensor.h"
 
 // --- dtypes ----------------------------------------------------------------------------
@@ -42,28 +45,38 @@ template <> struct num<__nv_bfloat16> {
     static constexpr bool floating = true;
 };
 
-// One stored type to another as the CPU backend converts (engine/tensor/cpu_types.h):
-// float -> int truncates toward zero, NaN gives 0, out-of-range values saturate to int64
-// and then wrap to the narrower type (-1.0 -> uint8 255, as PyTorch on x86). A plain
-// CUDA cast would saturate to the narrow type instead (-1.0 -> 0).
-template <typename To, typename From> __device__ __forceinline__ To convert(From v)
+// A double as an integer T by the CPU's rule (tensor/int_convert.h, compiled here too):
+// truncate, NaN -> 0, saturate to int64, wrap to the narrow type (-1.0 -> uint8 255). A
+// plain CUDA cast would saturate to the narrow type instead (-1.0 -> 0).
+template <typename T> __host__ __device__ __forceinline__ T int_from_double(double d)
 {
-    if constexpr (!num<To>::floating && num<From>::floating) {
-        double d = (double)num<From>::load(v);
-        long long i = d != d                        ? 0
-                      : d >= 9223372036854775807.0  ? LLONG_MAX
-                      : d <= -9223372036854775808.0 ? LLONG_MIN
-                                                    : (long long)d;
-        return (To)(unsigned long long)i;
-    } else {
-        return num<To>::store(static_cast<typename num<To>::acc>(num<From>::load(v)));
+    if constexpr (std::is_same<T, uint8_t>::value)
+        return sb_double_to_uint8(d);
+    else if constexpr (std::is_same<T, int32_t>::value)
+        return sb_double_to_int32(d);
+    else {
+        static_assert(std::is_same<T, int64_t>::value, "an integer dtype without a conversion");
+        return sb_double_to_int64(d);
     }
 }
 
-// A double (a scalar argument) as a stored T.
+// One stored type to another as the CPU backend converts (engine/tensor/cpu/copy.c).
+template <typename To, typename From> __device__ __forceinline__ To convert(From v)
+{
+    if constexpr (!num<To>::floating && num<From>::floating)
+        return int_from_double<To>((double)num<From>::load(v));
+    else
+        return num<To>::store(static_cast<typename num<To>::acc>(num<From>::load(v)));
+}
+
+// A double (a scalar argument) as a stored T: integers as the CPU converts a scalar
+// (tensor/cpu_types.h's sb_store_double: uint8 5 + (-1) is 4, not 5).
 template <typename T> __device__ __forceinline__ T from_double(double v)
 {
-    return num<T>::store(static_cast<typename num<T>::acc>(v));
+    if constexpr (!num<T>::floating)
+        return int_from_double<T>(v);
+    else
+        return num<T>::store(static_cast<typename num<T>::acc>(v));
 }
 
 static inline size_t dtype_size(sb_dtype d)

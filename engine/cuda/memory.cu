@@ -27,6 +27,26 @@ sb_status check_ordinal(int device)
         return sb_cuda_fail(SB_EINVAL, "CUDA device ordinal %d is out of range", device);
     return SB_OK;
 }
+
+__global__ void probe_kernel() {}
+
+// The check of plugin.cu's device_count by the runtime itself, once per device: whether this
+// plugin has code the GPU can run. Catches what the list of architectures cannot (a driver that
+// refuses to JIT the PTX), before the first real kernel fails.
+sb_status check_kernel_image(int device)
+{
+    cudaFuncAttributes attr;
+    cudaError_t err = cudaFuncGetAttributes(&attr, probe_kernel);
+    if (err == cudaSuccess) return SB_OK;
+    cudaGetLastError();
+    if (err == cudaErrorNoKernelImageForDevice || err == cudaErrorInvalidDeviceFunction ||
+        err == cudaErrorUnsupportedPtxVersion)
+        return sb_cuda_fail(SB_EDEVICE,
+                            "cuda:%d cannot run this sbengine_cuda.so's kernels: %s (built for "
+                            "%s; rebuild with -DCMAKE_CUDA_ARCHITECTURES set for this GPU)",
+                            device, cudaGetErrorString(err), SB_CUDA_ARCHITECTURES);
+    return SB_CUDA_CHECK(err);
+}
 } // namespace
 
 sb_status sb_cuda_use_device(int device, cudaStream_t *stream)
@@ -37,6 +57,7 @@ sb_status sb_cuda_use_device(int device, cudaStream_t *stream)
     if (!d.ready) {
         std::lock_guard<std::mutex> lock(devices_mutex);
         if (!d.ready) {
+            SB_TRY(check_kernel_image(device));
             // Non-blocking: the engine never uses the legacy default stream, so nothing
             // (another library's work) serialises against it.
             SB_CUDA_TRY(cudaStreamCreateWithFlags(&d.stream, cudaStreamNonBlocking));
@@ -47,22 +68,53 @@ sb_status sb_cuda_use_device(int device, cudaStream_t *stream)
     return SB_OK;
 }
 
+// cuBLAS's workspace (PyTorch's default on Hopper), from the host's caching allocator rather
+// than cuBLAS's own cudaMalloc: it is counted in the memory statistics and, when the device is
+// full, the allocator's garbage collection and retry apply to it too.
+static const size_t kCublasWorkspace = (size_t)32 << 20;
+
+// A handle bound to `stream` with its workspace; without holding devices_mutex, because the
+// retry after an allocation failure runs the Lua collector, whose finalizers may call back.
+static sb_status create_cublas(int device, cudaStream_t stream, cublasHandle_t *out,
+                               void **workspace)
+{
+    cublasHandle_t handle;
+    cublasStatus_t created = cublasCreate(&handle);
+    if (created ==
+        CUBLAS_STATUS_ALLOC_FAILED) { // out of memory: collect, empty the cache, once more
+        SB_TRY(sb_cuda_host_services->reclaim(device));
+        created = cublasCreate(&handle);
+    }
+    SB_TRY(sb_cublas_check_status(created, "cublasCreate(&handle)", __FILE__, __LINE__));
+    sb_status st = SB_CUBLAS_CHECK(cublasSetStream(handle, stream));
+    void *ws = NULL;
+    if (st == SB_OK) st = sb_cuda_host_services->device_alloc(device, kCublasWorkspace, &ws);
+    if (st == SB_OK) st = SB_CUBLAS_CHECK(cublasSetWorkspace(handle, ws, kCublasWorkspace));
+    if (st != SB_OK) {
+        if (ws) sb_cuda_host_services->device_free(device, ws);
+        cublasDestroy(handle);
+        return st;
+    }
+    *out = handle;
+    *workspace = ws;
+    return SB_OK;
+}
+
 sb_status sb_cuda_cublas(int device, cublasHandle_t *out)
 {
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device, &stream));
     device_state &d = devices[device];
     if (!d.cublas) {
+        cublasHandle_t handle;
+        void *workspace;
+        SB_TRY(create_cublas(device, stream, &handle, &workspace));
         std::lock_guard<std::mutex> lock(devices_mutex);
         if (!d.cublas) {
-            cublasHandle_t handle;
-            SB_CUBLAS_TRY(cublasCreate(&handle));
-            sb_status st = SB_CUBLAS_CHECK(cublasSetStream(handle, stream));
-            if (st != SB_OK) {
-                cublasDestroy(handle);
-                return st;
-            }
-            d.cublas = handle;
+            d.cublas = handle; // kept, with its workspace, for the life of the process
+        } else {               // another thread was first
+            cublasDestroy(handle);
+            sb_cuda_host_services->device_free(device, workspace);
         }
     }
     *out = d.cublas.load();

@@ -30,7 +30,7 @@ static sb_status fill_bias(cudaStream_t stream, sb_tensor *out, const sb_tensor 
     SB_CUDA_DISPATCH_FLOATING(out->dtype, return unsupported("bias", out),
                               broadcast_rows_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
                                   (T *)data_of(out), (const T *)data_of(bias), rows, cols, inner))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("broadcast_rows_kernel");
 }
 
 static sb_status cuda_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
@@ -98,6 +98,34 @@ __global__ void im2col_kernel(T *col, const T *x, int64_t batch, conv_geometry g
     }
 }
 
+// Depthwise convolution (groups == input channels: each output channel reads one input
+// channel): a thread per output element summing its KH x KW window directly. As im2col + one
+// GEMM per group it would be C tiny GEMMs (K = KH * KW) per chunk of images.
+template <typename T>
+__global__ void depthwise_conv_kernel(T *out, const T *x, const T *w, const T *bias, int64_t N,
+                                      int64_t O, int64_t multiplier, conv_geometry g)
+{
+    using A = typename num<T>::acc;
+    SB_GRID_STRIDE_LOOP(i, N * O * g.OH * g.OW)
+    {
+        int64_t ow = i % g.OW, oh = (i / g.OW) % g.OH, o = (i / (g.OW * g.OH)) % O;
+        int64_t n = i / (g.OW * g.OH * O), c = o / multiplier;
+        const T *plane = x + (n * g.C + c) * g.H * g.W;
+        const T *k = w + o * g.KH * g.KW;
+        A sum = bias ? num<T>::load(bias[o]) : A(0);
+        for (int64_t kh = 0; kh < g.KH; kh++) {
+            int64_t ih = oh * g.sh - g.ph + kh * g.dh;
+            if (ih < 0 || ih >= g.H) continue;
+            for (int64_t kw = 0; kw < g.KW; kw++) {
+                int64_t iw = ow * g.sw - g.pw + kw * g.dw;
+                if (iw < 0 || iw >= g.W) continue;
+                sum += num<T>::load(plane[ih * g.W + iw]) * num<T>::load(k[kh * g.KW + kw]);
+            }
+        }
+        out[i] = num<T>::store(sum);
+    }
+}
+
 // Bytes of im2col buffer per step: bounded so that a large batch (ResNet at 1024 images)
 // runs in chunks instead of asking for gigabytes.
 static const size_t kIm2colBudget = (size_t)256 << 20;
@@ -118,6 +146,15 @@ static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor
     int device = device_of(x);
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device, &stream));
+    if (G > 1 && G == g.C) {
+        int64_t n = N * O * P;
+        SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("conv2d", x),
+                                  depthwise_conv_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                      (T *)data_of(out), (const T *)data_of(x),
+                                      (const T *)data_of(weight),
+                                      bias ? (const T *)data_of(bias) : NULL, N, O, Og, g))
+        return SB_CUDA_LAUNCH_CHECK("depthwise_conv_kernel");
+    }
     if (bias) SB_TRY(fill_bias(stream, out, bias, N, O, P));
     size_t elsize = dtype_size(x->dtype);
     char *px = (char *)data_of(x), *pw = (char *)data_of(weight), *po = (char *)data_of(out);
@@ -144,14 +181,26 @@ static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor
                 x->dtype, st = unsupported("conv2d", x),
                 im2col_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
                     (T *)col, (const T *)(px + n0 * g.C * g.H * g.W * (int64_t)elsize), nb, g))
-            if (st == SB_OK) st = SB_CUDA_LAUNCH_CHECK();
+            if (st == SB_OK) st = SB_CUDA_LAUNCH_CHECK("im2col_kernel");
         }
-        // Per group: out_g [nb][Og, P] (+)= W_g [Og, Kg] . col_g [nb][Kg, P].
-        for (int64_t gi = 0; gi < G && st == SB_OK; gi++) {
-            sb_gemm_operand a = {pw + gi * Og * Kg * (int64_t)elsize, 0, Kg, 1};
-            sb_gemm_operand b = {cols + gi * Kg * P * (int64_t)elsize, CKK * P, P, 1};
-            sb_gemm_operand c = {po + (n0 * O + gi * Og) * P * (int64_t)elsize, O * P, P, 1};
-            st = sb_cuda_gemm(device, x->dtype, nb, Og, P, Kg, &a, &b, &c, bias != NULL);
+        // out_g [n][Og, P] (+)= W_g [Og, Kg] . col_g [n][Kg, P] for every image n and group g,
+        // as strided-batched GEMMs over whichever of the two is longer: one call per group
+        // (batched over the images) or, with more groups than images, one per image (batched
+        // over the groups), never one per (image, group).
+        if (G == 1 || nb >= G) {
+            for (int64_t gi = 0; gi < G && st == SB_OK; gi++) {
+                sb_gemm_operand a = {pw + gi * Og * Kg * (int64_t)elsize, 0, Kg, 1};
+                sb_gemm_operand b = {cols + gi * Kg * P * (int64_t)elsize, CKK * P, P, 1};
+                sb_gemm_operand c = {po + (n0 * O + gi * Og) * P * (int64_t)elsize, O * P, P, 1};
+                st = sb_cuda_gemm(device, x->dtype, nb, Og, P, Kg, &a, &b, &c, bias != NULL);
+            }
+        } else {
+            for (int64_t i = 0; i < nb && st == SB_OK; i++) {
+                sb_gemm_operand a = {pw, Og * Kg, Kg, 1};
+                sb_gemm_operand b = {cols + i * CKK * P * (int64_t)elsize, Kg * P, P, 1};
+                sb_gemm_operand c = {po + (n0 + i) * O * P * (int64_t)elsize, Og * P, P, 1};
+                st = sb_cuda_gemm(device, x->dtype, G, Og, P, Kg, &a, &b, &c, bias != NULL);
+            }
         }
     }
     if (col) sb_cuda_host_services->device_free(device, col);
@@ -249,7 +298,7 @@ static sb_status pool2d(const char *op, bool is_max, sb_tensor *out, const sb_te
         <<<blocks_for(n), kThreads, 0, stream>>>((T *)data_of(out), (const T *)data_of(x), g);
         else avg_pool_kernel<T>
         <<<blocks_for(n), kThreads, 0, stream>>>((T *)data_of(out), (const T *)data_of(x), g))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK(is_max ? "max_pool_kernel" : "avg_pool_kernel");
 }
 
 static sb_status cuda_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
@@ -291,7 +340,7 @@ static sb_status cuda_adaptive_avg_pool2d(sb_tensor *out, const sb_tensor *x)
     SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("adaptive_avg_pool2d", x),
                               adaptive_avg_pool_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
                                   (T *)data_of(out), (const T *)data_of(x), NC, H, W, OH, OW))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("adaptive_avg_pool_kernel");
 }
 
 // --- batch norm, activations, softmax ------------------------------------------------------
@@ -329,7 +378,7 @@ static sb_status cuda_batch_norm(sb_tensor *out, const sb_tensor *x, const sb_te
                                   (const T *)data_of(running_mean), (const T *)data_of(running_var),
                                   weight ? (const T *)data_of(weight) : NULL,
                                   bias ? (const T *)data_of(bias) : NULL, eps, C, L, n))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("batch_norm_kernel");
 }
 
 // One device function per activation, act_<kernel> for each row of nn/op_table.h.
@@ -383,10 +432,64 @@ static sb_status cuda_activation(sb_nn_activation act, sb_tensor *out, const sb_
     SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("activation", x),
                               activation_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
                                   act, (T *)data_of(out), (const T *)data_of(x), n))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("activation_kernel");
 }
 
-// One thread per (outer, inner) position: max, sum of exponentials, then the outputs.
+// softmax over [outer, dim, inner]. The common case, inner == 1 (logits over the last dim), is
+// a block per row: its threads read the row together (coalesced) and combine the max and the
+// sum of exponentials with warp shuffles. With inner > 1, one thread per (outer, inner)
+// position: neighbouring threads read neighbouring positions, coalesced already.
+
+// max that propagates NaN (the CPU's rule: once NaN, NaN).
+template <typename A> __device__ __forceinline__ A nan_max(A a, A b)
+{
+    return (a != a || a > b) ? a : b;
+}
+
+// Every thread's `v` combined over the block (max or sum); the result is returned to all.
+// `shared` holds one value per warp; the caller's block size is a multiple of 32.
+template <bool MAX, typename A> __device__ A block_combine(A v, A *shared)
+{
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        A o = __shfl_xor_sync(0xffffffffu, v, offset);
+        v = MAX ? nan_max(v, o) : v + o;
+    }
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
+    __syncthreads(); // shared is free (a previous call's readers are done)
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    v = lane < warps ? shared[lane] : (MAX ? A(-INFINITY) : A(0));
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        A o = __shfl_xor_sync(0xffffffffu, v, offset);
+        v = MAX ? nan_max(v, o) : v + o;
+    }
+    return v;
+}
+
+template <typename T>
+__global__ void softmax_rows_kernel(T *out, const T *x, int64_t rows, int64_t dim, bool log_softmax)
+{
+    using A = typename num<T>::acc;
+    __shared__ A shared[32];
+    for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const T *row = x + r * dim;
+        T *orow = out + r * dim;
+        A m = -INFINITY;
+        for (int64_t j = threadIdx.x; j < dim; j += blockDim.x)
+            m = nan_max(num<T>::load(row[j]), m);
+        m = block_combine<true>(m, shared);
+        A sum = 0;
+        for (int64_t j = threadIdx.x; j < dim; j += blockDim.x)
+            sum += exp(num<T>::load(row[j]) - m);
+        sum = block_combine<false>(sum, shared);
+        A lse = log(sum);
+        for (int64_t j = threadIdx.x; j < dim; j += blockDim.x) {
+            A v = num<T>::load(row[j]) - m;
+            orow[j] = num<T>::store(log_softmax ? v - lse : exp(v) / sum);
+        }
+    }
+}
+
 template <typename T>
 __global__ void softmax_kernel(T *out, const T *x, int64_t outer, int64_t dim, int64_t inner,
                                bool log_softmax)
@@ -398,10 +501,8 @@ __global__ void softmax_kernel(T *out, const T *x, int64_t outer, int64_t dim, i
         const T *row = x + o * dim * inner + in;
         T *orow = out + o * dim * inner + in;
         A m = -INFINITY;
-        for (int64_t j = 0; j < dim; j++) {
-            A v = num<T>::load(row[j * inner]);
-            if (v > m || v != v) m = v;
-        }
+        for (int64_t j = 0; j < dim; j++)
+            m = nan_max(num<T>::load(row[j * inner]), m);
         A sum = 0;
         for (int64_t j = 0; j < dim; j++)
             sum += exp(num<T>::load(row[j * inner]) - m);
@@ -420,10 +521,19 @@ static sb_status cuda_softmax(sb_tensor *out, const sb_tensor *x, int64_t outer,
     if (n == 0 || dim == 0) return SB_OK;
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    if (inner == 1) {
+        // A warp per 32 elements of the row, up to 256 threads; rows spread over the grid.
+        int threads = dim >= kThreads ? kThreads : (int)((dim + 31) / 32 * 32);
+        unsigned blocks = outer < 65535 * 16 ? (unsigned)outer : 65535u * 16;
+        SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported(log ? "log_softmax" : "softmax", x),
+                                  softmax_rows_kernel<T><<<blocks, threads, 0, stream>>>(
+                                      (T *)data_of(out), (const T *)data_of(x), outer, dim, log))
+        return SB_CUDA_LAUNCH_CHECK("softmax_rows_kernel");
+    }
     SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported(log ? "log_softmax" : "softmax", x),
                               softmax_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
                                   (T *)data_of(out), (const T *)data_of(x), outer, dim, inner, log))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("softmax_kernel");
 }
 
 // --- the table -----------------------------------------------------------------------------

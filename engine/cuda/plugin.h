@@ -80,6 +80,9 @@ typedef struct sb_cuda_host {
      * engine stream of `device`; freed blocks are reused by later work on that stream. */
     sb_status (*device_alloc)(int device, size_t nbytes, void **out);
     void (*device_free)(int device, void *ptr);
+    /* After a library's own allocation failed (cublasCreate, a cuDNN handle): runs the
+     * bindings' garbage collection and empties the cache, so that one retry may succeed. */
+    sb_status (*reclaim)(int device);
     /* sb.cuda.allow_tf32(): whether float32 GEMMs may use TF32 tensor cores. */
     bool (*tf32_allowed)(void);
     /* The caching allocator for CUDA storages: the tensor table's default allocator. */

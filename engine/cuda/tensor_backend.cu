@@ -3,7 +3,6 @@
 // backend, which is the reference in the tests: same dtype rules, NaN propagation and tie-breaking.
 #include <math.h>
 
-#include <limits>
 #include <type_traits>
 
 #include "cuda/blas.h"
@@ -57,7 +56,7 @@ static sb_status copy_from(sb_tensor *dst, const sb_tensor *src, cudaStream_t st
     SB_CUDA_DISPATCH_ALL(src->dtype, return unsupported_dtype("copy", src->dtype),
                          copy_kernel<D, T><<<blocks_for(n), kThreads, 0, stream>>>(
                              d, (const T *)data_of(src), it, n))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("copy_kernel");
 }
 
 static sb_status cuda_copy(sb_tensor *dst, const sb_tensor *src)
@@ -102,19 +101,16 @@ template <typename T> __global__ void fill_kernel(T *dst, T value, strided_iter<
     }
 }
 
-// As the CPU: a C cast, saturating for floats out of an integer type's range.
+// As the CPU (tensor/cpu_types.h's sb_store_double): integers by int_from_double, so
+// sb.full(..., -1, {dtype = "uint8"}) is 255 and an int32 fill with 3e9 is -1294967296.
 template <typename T> static T fill_value(double v)
 {
-    if (num<T>::floating) {
-        if (sizeof(T) == 2) return T(); // 16-bit floats are built on the device below
+    if constexpr (num<T>::floating) {
+        if constexpr (sizeof(T) == 2) return T(); // 16-bit floats are built on the device below
         return (T)v;
+    } else {
+        return int_from_double<T>(v);
     }
-    double lo = (double)std::numeric_limits<T>::lowest(),
-           hi = (double)std::numeric_limits<T>::max();
-    if (v != v) return (T)0;
-    if (v <= lo) return std::numeric_limits<T>::lowest();
-    if (v >= hi) return std::numeric_limits<T>::max();
-    return (T)v;
 }
 
 template <typename T>
@@ -165,7 +161,9 @@ static sb_status cuda_fill(sb_tensor *dst, double value)
             return unsupported_dtype("fill", dst->dtype);
         }
     }
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK(dst->dtype == SB_FLOAT16 || dst->dtype == SB_BFLOAT16
+                                    ? "fill_convert_kernel"
+                                    : "fill_kernel");
 }
 
 // --- elementwise ---------------------------------------------------------------------------
@@ -221,7 +219,7 @@ static sb_status cuda_unary(sb_unary_op op, sb_tensor *out, const sb_tensor *a)
     SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype(sb_unary_op_name(op), out->dtype),
                          unary_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
                              op, (T *)data_of(out), (const T *)data_of(a), e.it, e.n))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("unary_kernel");
 }
 
 static_assert(SB_BINARY_OP_COUNT == 6, "a new binary op (tensor/op_tables.h) needs its case here");
@@ -271,7 +269,7 @@ static sb_status cuda_binary(sb_binary_op op, sb_tensor *out, const sb_tensor *a
         out->dtype, return unsupported_dtype(sb_binary_op_name(op), out->dtype),
         binary_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
             op, (T *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), e.it, e.n))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("binary_kernel");
 }
 
 template <typename T>
@@ -300,7 +298,7 @@ static sb_status cuda_binary_scalar(sb_binary_op op, sb_tensor *out, const sb_te
     SB_CUDA_DISPATCH_ALL(out->dtype, return unsupported_dtype(sb_binary_op_name(op), out->dtype),
                          binary_scalar_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
                              op, (T *)data_of(out), (const T *)data_of(a), s, reversed, e.it, e.n))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("binary_scalar_kernel");
 }
 
 // Built from the comparison table's operator column (tensor/op_tables.h).
@@ -339,7 +337,7 @@ static sb_status cuda_compare(sb_compare_op op, sb_tensor *out, const sb_tensor 
         a->dtype, return unsupported_dtype("comparison", a->dtype),
         compare_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
             op, (uint8_t *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), e.it, e.n))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("compare_kernel");
 }
 
 template <typename T>
@@ -363,7 +361,7 @@ static sb_status cuda_compare_scalar(sb_compare_op op, sb_tensor *out, const sb_
     SB_CUDA_DISPATCH_ALL(a->dtype, return unsupported_dtype("comparison", a->dtype),
                          compare_scalar_kernel<T><<<blocks_for(e.n), kThreads, 0, e.stream>>>(
                              op, (uint8_t *)data_of(out), (const T *)data_of(a), s, e.it, e.n))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("compare_scalar_kernel");
 }
 
 // --- matrix products -----------------------------------------------------------------------
@@ -403,7 +401,7 @@ static sb_status cuda_bmm(sb_tensor *out, const sb_tensor *a, const sb_tensor *b
                                  (T *)data_of(out), (const T *)data_of(a), (const T *)data_of(b), B,
                                  M, N, K, a->strides[0], a->strides[1], a->strides[2],
                                  b->strides[0], b->strides[1], b->strides[2]))
-        return SB_CUDA_LAUNCH_CHECK();
+        return SB_CUDA_LAUNCH_CHECK("naive_bmm_kernel");
     default:
         break;
     }

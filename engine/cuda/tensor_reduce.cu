@@ -170,6 +170,41 @@ __global__ void reduce_block_kernel(sb_reduce_op op, void *values, int64_t *indi
     }
 }
 
+// Column reductions (a [N, C] tensor reduced over N): neighbouring outputs are neighbours in
+// memory while each output's own elements are C apart. A block covers 32 neighbouring outputs
+// (threadIdx.x, so every read of a warp is one coalesced row segment) and splits each one's
+// elements over kColumnRows row groups (threadIdx.y), merged in shared memory at the end.
+constexpr int kColumnRows = 8;
+
+template <typename T>
+__global__ void reduce_columns_kernel(sb_reduce_op op, void *values, int64_t *indices, const T *a,
+                                      reduce_args args)
+{
+    __shared__ racc shared[kColumnRows][32];
+    for (int64_t base = (int64_t)blockIdx.x * 32; base < args.outputs;
+         base += (int64_t)gridDim.x * 32) {
+        int64_t o = base + threadIdx.x;
+        int64_t off[3] = {0, 0, 0};
+        racc r = racc_empty();
+        if (o < args.outputs) {
+            args.outer.offsets(o, off);
+            for (int64_t j = threadIdx.y; j < args.count; j += kColumnRows) {
+                int64_t in;
+                args.inner.offsets(j, &in);
+                racc_add<T>(op, r, a[off[2] + in], j);
+            }
+        }
+        shared[threadIdx.y][threadIdx.x] = r;
+        __syncthreads();
+        if (threadIdx.y == 0 && o < args.outputs) {
+            for (int y = 1; y < kColumnRows; y++)
+                racc_merge<T>(op, r, shared[y][threadIdx.x]);
+            racc_store<T>(op, r, args.count, values, off[0], indices, off[1]);
+        }
+        __syncthreads();
+    }
+}
+
 // One output over many blocks: each block leaves a partial, a second pass merges them.
 template <typename T>
 __global__ void reduce_partial_kernel(sb_reduce_op op, racc *partials, const T *a, reduce_args args)
@@ -241,23 +276,31 @@ static sb_status reduce_typed(sb_reduce_op op, sb_tensor *values, sb_tensor *ind
         SB_TRY(sb_cuda_host_services->device_alloc(device_of(a), nparts * sizeof(racc), &scratch));
         // A whole-tensor reduction: the outer offset is 0, a's data pointer is the start.
         reduce_partial_kernel<T><<<nparts, kThreads, 0, stream>>>(op, (racc *)scratch, pa, args);
-        sb_status st = SB_CUDA_LAUNCH_CHECK();
+        sb_status st = SB_CUDA_LAUNCH_CHECK("reduce_partial_kernel");
         if (st == SB_OK) {
             reduce_final_kernel<T>
                 <<<1, kThreads, 0, stream>>>(op, v, ix, (const racc *)scratch, nparts, args.count);
-            st = SB_CUDA_LAUNCH_CHECK();
+            st = SB_CUDA_LAUNCH_CHECK("reduce_final_kernel");
         }
         sb_cuda_host_services->device_free(device_of(a), scratch);
         return st;
     }
+    // Neighbouring outputs adjacent in a, each output's elements strided: the column kernel.
+    bool columns = args.outer.strides[2][args.outer.ndim - 1] == 1 &&
+                   args.inner.strides[0][args.inner.ndim - 1] != 1 && args.count >= kColumnRows;
+    if (columns && nd > 0) {
+        int64_t groups = (args.outputs + 31) / 32;
+        unsigned blocks = groups < 65535 * 16 ? (unsigned)groups : 65535u * 16;
+        reduce_columns_kernel<T><<<blocks, dim3(32, kColumnRows), 0, stream>>>(op, v, ix, pa, args);
+        return SB_CUDA_LAUNCH_CHECK("reduce_columns_kernel");
+    }
     if (args.count >= 256 && args.outputs < 65536 * 4) {
         unsigned blocks = args.outputs < 65535 ? (unsigned)args.outputs : 65535u;
         reduce_block_kernel<T><<<blocks, kThreads, 0, stream>>>(op, v, ix, pa, args);
-    } else {
-        reduce_thread_kernel<T>
-            <<<blocks_for(args.outputs), kThreads, 0, stream>>>(op, v, ix, pa, args);
+        return SB_CUDA_LAUNCH_CHECK("reduce_block_kernel");
     }
-    return SB_CUDA_LAUNCH_CHECK();
+    reduce_thread_kernel<T><<<blocks_for(args.outputs), kThreads, 0, stream>>>(op, v, ix, pa, args);
+    return SB_CUDA_LAUNCH_CHECK("reduce_thread_kernel");
 }
 
 sb_status cuda_reduce(sb_reduce_op op, sb_tensor *values, sb_tensor *indices, const sb_tensor *a,
@@ -289,8 +332,8 @@ struct topk_args {
     int64_t a_stride, v_stride, i_stride; // along dim, in elements
 };
 
-// One block per row, k passes: pass r picks the element ranked first among those ranked
-// after pick r-1. O(k n) per row, no scratch memory; k is small in practice (top-5).
+// Larger k: one block per row, k passes: pass r picks the element ranked first among those
+// ranked after pick r-1. O(k n) per row, no scratch memory.
 template <typename T>
 __global__ void topk_kernel(T *values, int64_t *indices, const T *a, topk_args args)
 {
@@ -340,6 +383,70 @@ __global__ void topk_kernel(T *values, int64_t *indices, const T *a, topk_args a
     }
 }
 
+// Small k (top-1, top-5 of an accuracy): one pass over the row. Each thread keeps its own k
+// best in registers, sorted; then the block merges those lists pairwise in shared memory
+// (log2(threads) rounds of an O(k) merge) and the first k are the answer.
+constexpr int kTopkSmall = 16;   // the most a thread keeps
+constexpr int kTopkThreads = 64; // 64 lists of 16 (value, position) pairs fit shared memory
+
+template <typename T>
+__global__ void topk_small_kernel(T *values, int64_t *indices, const T *a, topk_args args)
+{
+    using A = typename num<T>::acc;
+    __shared__ A list_v[kTopkThreads][kTopkSmall];
+    __shared__ long long list_i[kTopkThreads][kTopkSmall];
+    const int k = (int)args.k;
+    for (int64_t row = blockIdx.x; row < args.nrows; row += gridDim.x) {
+        int64_t off[3];
+        args.rows.offsets(row, off);
+        const T *in = a + off[2];
+        A mv[kTopkSmall];
+        long long mi[kTopkSmall];
+        int have = 0;
+        for (int64_t j = threadIdx.x; j < args.n; j += blockDim.x) {
+            A v = num<T>::load(in[j * args.a_stride]);
+            if (have == k && !ranks_before(v, j, mv[k - 1], mi[k - 1])) continue;
+            int p = have < k ? have++ : k - 1; // insertion: shift the lower-ranked down
+            while (p > 0 && ranks_before(v, j, mv[p - 1], mi[p - 1])) {
+                mv[p] = mv[p - 1];
+                mi[p] = mi[p - 1];
+                p--;
+            }
+            mv[p] = v;
+            mi[p] = j;
+        }
+        for (int r = 0; r < k; r++) {
+            list_v[threadIdx.x][r] = r < have ? mv[r] : A(0);
+            list_i[threadIdx.x][r] = r < have ? mi[r] : -1; // -1: an empty slot
+        }
+        __syncthreads();
+        for (int step = blockDim.x / 2; step > 0; step >>= 1) {
+            if ((int)threadIdx.x < step) {
+                int other = threadIdx.x + step, x = 0, y = 0;
+                for (int r = 0; r < k; r++) { // the k best of two sorted lists
+                    long long xi = list_i[threadIdx.x][x], yi = list_i[other][y];
+                    bool take_x = yi < 0 || (xi >= 0 && ranks_before(list_v[threadIdx.x][x], xi,
+                                                                     list_v[other][y], yi));
+                    mv[r] = take_x ? list_v[threadIdx.x][x] : list_v[other][y];
+                    mi[r] = take_x ? xi : yi;
+                    take_x ? x++ : y++;
+                }
+                for (int r = 0; r < k; r++) {
+                    list_v[threadIdx.x][r] = mv[r];
+                    list_i[threadIdx.x][r] = mi[r];
+                }
+            }
+            __syncthreads();
+        }
+        if ((int)threadIdx.x < k) {
+            long long pos = list_i[0][threadIdx.x];
+            values[off[0] + threadIdx.x * args.v_stride] = in[pos * args.a_stride];
+            indices[off[1] + threadIdx.x * args.i_stride] = pos;
+        }
+        __syncthreads();
+    }
+}
+
 sb_status cuda_topk(sb_tensor *values, sb_tensor *indices, const sb_tensor *a, int64_t k, int dim)
 {
     cudaStream_t stream;
@@ -360,9 +467,16 @@ sb_status cuda_topk(sb_tensor *values, sb_tensor *indices, const sb_tensor *a, i
     args.i_stride = indices->strides[dim];
     if (args.nrows == 0 || k == 0) return SB_OK;
     unsigned blocks = args.nrows < 65535 ? (unsigned)args.nrows : 65535u;
+    if (k <= kTopkSmall) {
+        SB_CUDA_DISPATCH_ALL(
+            a->dtype, return unsupported_dtype("topk", a->dtype),
+            topk_small_kernel<T><<<blocks, kTopkThreads, 0, stream>>>(
+                (T *)data_of(values), (int64_t *)data_of(indices), (const T *)data_of(a), args))
+        return SB_CUDA_LAUNCH_CHECK("topk_small_kernel");
+    }
     SB_CUDA_DISPATCH_ALL(
         a->dtype, return unsupported_dtype("topk", a->dtype),
         topk_kernel<T><<<blocks, kThreads, 0, stream>>>(
             (T *)data_of(values), (int64_t *)data_of(indices), (const T *)data_of(a), args))
-    return SB_CUDA_LAUNCH_CHECK();
+    return SB_CUDA_LAUNCH_CHECK("topk_kernel");
 }

@@ -88,6 +88,15 @@ size_t sb_cuda_storage_bytes(void);
 /* Stats of cuda:`device`, or summed over devices when device < 0. All zero without CUDA
  * (nothing was allocated). */
 void sb_cuda_memory_stats_get(int device, sb_cuda_memory_stats *out);
+/* Out of device memory, after the cache was given back: the caching allocator calls
+ * `collect(ctx)` (the bindings: a full Lua garbage collection, so tensors that are dead but not
+ * yet collected give their memory back) and tries once more before failing with its
+ * statistics. The hook runs only on the thread that installed it (the Lua state's); NULL
+ * removes it. */
+void sb_cuda_set_collect_hook(void (*collect)(void *ctx), void *ctx);
+/* What an out-of-memory cuBLAS/cuDNN call does before its one retry: the collect hook (on its
+ * thread), then sb_cuda_empty_cache(). */
+sb_status sb_cuda_reclaim(int device);
 /* Gives cached, unused device and pinned memory back to the driver. */
 sb_status sb_cuda_empty_cache(void);
 /* max_allocated = allocated (device < 0: every device). */

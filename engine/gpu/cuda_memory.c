@@ -16,6 +16,48 @@ static char create_message[512];
 static atomic_bool allow_tf32;
 static atomic_size_t storage_bytes; /* CUDA storages alive (not scratch), for the Lua GC */
 
+/* The bindings' collector (sb_cuda_set_collect_hook): the Lua state it collects belongs to one
+ * thread, so it runs only there (a DataLoader worker out of pinned memory just fails). */
+static pthread_mutex_t hook_mutex = PTHREAD_MUTEX_INITIALIZER;
+static void (*collect_hook)(void *ctx);
+static void *collect_ctx;
+static pthread_t collect_thread;
+static _Thread_local bool collecting; /* a finalizer that allocates must not collect again */
+
+void sb_cuda_set_collect_hook(void (*collect)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&hook_mutex);
+    collect_hook = collect;
+    collect_ctx = ctx;
+    collect_thread = pthread_self();
+    pthread_mutex_unlock(&hook_mutex);
+}
+
+/* The caching allocator's reclaim hook: a full collection, on the hook's own thread only. */
+static bool collect_garbage(void *ctx, int device)
+{
+    (void)ctx, (void)device;
+    pthread_mutex_lock(&hook_mutex);
+    void (*collect)(void *) = collect_hook;
+    void *cctx = collect_ctx;
+    bool mine = collect && pthread_equal(collect_thread, pthread_self());
+    pthread_mutex_unlock(&hook_mutex);
+    if (!mine || collecting) return false;
+    collecting = true;
+    collect(cctx);
+    collecting = false;
+    /* Blocks the finalizers freed may still be read by queued kernels: they go back to the
+     * cache, which only reuses them on the same stream, in order. */
+    return true;
+}
+
+sb_status sb_cuda_reclaim(int device)
+{
+    (void)device;
+    collect_garbage(NULL, device);
+    return sb_cuda_empty_cache();
+}
+
 void sb_cuda_set_allow_tf32(bool allow)
 {
     atomic_store(&allow_tf32, allow);
@@ -81,6 +123,7 @@ static void create_caches(void)
     sb_cache_hooks device_hooks = {.raw_alloc = raw_device_alloc,
                                    .raw_free = raw_device_free,
                                    .mem_info = device_mem_info,
+                                   .reclaim = collect_garbage,
                                    .what = "CUDA",
                                    .split = true};
     sb_cache_hooks pinned_hooks = {.raw_alloc = raw_host_alloc,
@@ -88,6 +131,7 @@ static void create_caches(void)
                                    .event_record = host_event_record,
                                    .event_done = host_event_done,
                                    .event_destroy = host_event_destroy,
+                                   .reclaim = collect_garbage,
                                    .what = "pinned host"};
     create_status = sb_caching_allocator_new(&device_hooks, &device_cache);
     if (create_status == SB_OK)

@@ -31,6 +31,7 @@ static sb_cuda_host host = {
     .fail = sb_fail,
     .device_alloc = sb_cuda_scratch_alloc,
     .device_free = sb_cuda_scratch_free,
+    .reclaim = sb_cuda_reclaim,
     .tf32_allowed = sb_cuda_tf32_allowed,
 };
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tensor/int_convert.h"
 #include "tensor/tensor.h"
 
 /* A float's bits and back (memcpy: no aliasing questions). */
@@ -90,16 +91,6 @@ static inline uint16_t sb_float_to_bfloat16(float f)
     return (uint16_t)((x + rounding) >> 16);
 }
 
-/* Float to integer without C's undefined behaviour on out-of-range values: NaN -> 0,
- * saturating to int64, then narrowing wraps (what PyTorch does on x86 in practice). */
-static inline int64_t sb_double_to_int64(double v)
-{
-    if (v != v) return 0;
-    if (v >= 9223372036854775807.0) return INT64_MAX;
-    if (v <= -9223372036854775808.0) return INT64_MIN;
-    return (int64_t)v;
-}
-
 static inline double sb_load_double(const void *p, sb_dtype dtype)
 {
     switch (dtype) {
@@ -135,10 +126,10 @@ static inline void sb_store_double(void *p, sb_dtype dtype, double v)
         *(int64_t *)p = sb_double_to_int64(v);
         break;
     case SB_INT32:
-        *(int32_t *)p = (int32_t)(uint64_t)sb_double_to_int64(v);
+        *(int32_t *)p = sb_double_to_int32(v);
         break;
     case SB_UINT8:
-        *(uint8_t *)p = (uint8_t)(uint64_t)sb_double_to_int64(v);
+        *(uint8_t *)p = sb_double_to_uint8(v);
         break;
     case SB_FLOAT16:
         *(uint16_t *)p = sb_float_to_half((float)v);

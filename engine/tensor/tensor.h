@@ -101,8 +101,8 @@ sb_status sb_tensor_from_storage(sb_storage *storage, sb_dtype dtype, int ndim,
 void sb_tensor_free(sb_tensor *t); /* NULL is a no-op */
 /* Same shape, dtype and device as t, contiguous, uninitialised. */
 sb_status sb_tensor_empty_like(const sb_tensor *t, sb_tensor **out);
-/* Every element = value (converted to dtype as a C cast, saturating for out-of-range
- * floats). */
+/* Every element = value, converted to an integer dtype as tensor/int_convert.h says
+ * (saturate to int64, then wrap: -1 -> uint8 255), the same on every backend. */
 sb_status sb_tensor_full(int ndim, const int64_t *sizes, double value, sb_dtype dtype,
                          sb_device device, sb_tensor **out);
 sb_status sb_tensor_fill_(sb_tensor *t, double value);

@@ -8,12 +8,29 @@ local utils = {}
 
 local function api() return require "sbengine" end
 
+local announced = false
+
+-- Says once per run (on stderr, not with --quiet) which device the default picked and why, so a
+-- run that fell back to the CPU cannot pass for a GPU run.
+local function announce(device, why)
+  if announced or session.config.quiet then return end
+  announced = true
+  io.stderr:write(("sbengine: device %s (%s; --device D chooses)\n"):format(device, why))
+end
+
 --- The device a run uses when nothing asks for one: `--device` on the command line, else
--- "cuda" when a GPU is visible, else "cpu".
+-- "cuda" when a GPU is visible, else "cpu". The choice made here is printed once, with why.
 function utils.default_device()
   if session.config.device then return session.config.device end
   local sb = api()
-  if sb.cuda.available() then return "cuda" end
+  local available, why = sb.cuda.available()
+  if available then
+    local dev = require("sbengine.core").sys.devices()[2]
+    announce("cuda", "the default: a GPU is visible"
+      .. (dev and dev.description and (", " .. dev.description) or ""))
+    return "cuda"
+  end
+  announce("cpu", "the default: no usable GPU: " .. tostring(why))
   return "cpu"
 end
 
@@ -25,10 +42,11 @@ local function check_device(device, what)
   end
   if device ~= "cpu" then
     local sb = api()
-    if not (sb.cuda and sb.cuda.available and sb.cuda.available()) then
-      error(("%s: device %q was asked for but no CUDA device is visible; "
+    local available, why = sb.cuda.available()
+    if not available then
+      error(("%s: device %q was asked for but CUDA is not usable: %s; "
         .. "use device = \"cpu\" (or leave device unset to pick the GPU when there is one)")
-        :format(what, device), 3)
+        :format(what, device, tostring(why)), 3)
     end
   end
 end

@@ -87,19 +87,27 @@ static void fake_event_destroy(void *ctx, void *event)
     free(event);
 }
 
-static sb_caching_allocator *device_allocator(fake_device *f, size_t capacity)
+/* A device allocator over `f`; `reclaim` (may be NULL) is its garbage-collection hook. */
+static sb_caching_allocator *device_allocator_reclaiming(fake_device *f, size_t capacity,
+                                                         bool (*reclaim)(void *, int))
 {
     memset(f, 0, sizeof *f);
     f->capacity = capacity;
     sb_cache_hooks hooks = {.raw_alloc = fake_alloc,
                             .raw_free = fake_free,
                             .mem_info = fake_info,
+                            .reclaim = reclaim,
                             .ctx = f,
                             .what = "CUDA",
                             .split = true};
     sb_caching_allocator *a = NULL;
     SB_CHECK(sb_caching_allocator_new(&hooks, &a) == SB_OK);
     return a;
+}
+
+static sb_caching_allocator *device_allocator(fake_device *f, size_t capacity)
+{
+    return device_allocator_reclaiming(f, capacity, NULL);
 }
 
 static void *must_alloc(sb_caching_allocator *a, int device, void *stream, size_t n)
@@ -225,6 +233,53 @@ static void test_out_of_memory_frees_cache_retries_then_explains(void)
     sb_caching_release(a, r);
     sb_caching_stats(a, 0, &s);
     SB_CHECK(s.allocated == 0);
+    sb_caching_allocator_free(a);
+    SB_CHECK(f.outstanding == 0);
+}
+
+/* A dead tensor the garbage collector has not reached yet holds a block; the reclaim hook
+ * (the GPU layer's full Lua GC) releases it. */
+typedef struct dead_tensors {
+    sb_caching_allocator *a;
+    void *held;
+    int calls;
+    bool enough; /* whether releasing `held` makes room */
+} dead_tensors;
+
+static dead_tensors dead;
+
+static bool collect_garbage(void *ctx, int device)
+{
+    (void)ctx, (void)device;
+    dead.calls++;
+    if (dead.held) sb_caching_release(dead.a, dead.held); /* takes the allocator's lock */
+    dead.held = NULL;
+    return true;
+}
+
+static void test_out_of_memory_collects_garbage_then_retries(void)
+{
+    fake_device f;
+    sb_caching_allocator *a = device_allocator_reclaiming(&f, 16 * MiB, collect_garbage);
+    dead = (dead_tensors){.a = a};
+    dead.held = must_alloc(a, 0, NULL, 10 * MiB);
+    /* 6 MiB free, 10 MiB in a tensor only the collector knows is dead: the first try fails,
+     * the cache is empty, the hook frees the tensor, the second try reuses its block. */
+    void *p = must_alloc(a, 0, NULL, 8 * MiB);
+    SB_CHECK(dead.calls == 1 && dead.held == NULL);
+    SB_CHECK(f.raw_allocs == 1); /* the dead tensor's block was reused, not a new segment */
+    /* Nothing left to collect: the hook runs, then the error with the allocator's figures. */
+    void *q = NULL;
+    SB_CHECK(sb_caching_alloc(a, 0, NULL, 12 * MiB, &q) == SB_ENOMEM && q == NULL);
+    SB_CHECK(dead.calls == 2);
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "tried to allocate 12.00 MiB");
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "peak 10.00 MiB, 1 segment, 1 device allocations");
+    SB_CHECK_STR_CONTAINS(sb_error_message(), "unreachable tensors collected first");
+    /* An allocation that fits never calls the hook. */
+    sb_caching_release(a, p);
+    void *r = must_alloc(a, 0, NULL, 4 * MiB);
+    SB_CHECK(dead.calls == 2);
+    sb_caching_release(a, r);
     sb_caching_allocator_free(a);
     SB_CHECK(f.outstanding == 0);
 }
@@ -360,6 +415,7 @@ int main(void)
     SB_RUN(test_best_fit_and_split);
     SB_RUN(test_blocks_stay_with_their_device_and_stream);
     SB_RUN(test_out_of_memory_frees_cache_retries_then_explains);
+    SB_RUN(test_out_of_memory_collects_garbage_then_retries);
     SB_RUN(test_stats_peak_and_empty_cache);
     SB_RUN(test_many_cycles_keep_reserved_bounded);
     SB_RUN(test_pinned_blocks_wait_for_their_event);

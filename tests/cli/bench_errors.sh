@@ -88,7 +88,8 @@ if "$SBENGINE" -e 'os.exit(sb.cuda.available() and 0 or 1)' 2>/dev/null; then
 else
     run_sb --device cuda --data-root "$data" "$src/benchmarks/mnist.lua" "$lenet5"
     expect_exit 1
-    expect_err "no CUDA device is visible; use device = \"cpu\""
+    expect_err "device \"cuda\" was asked for but CUDA is not usable: "
+    expect_err "; use device = \"cpu\""
 fi
 
 finish

@@ -154,6 +154,24 @@ describe("CUDA elementwise ops", function()
           from .. " -> " .. dtype)
       end
     end
+    -- Out-of-range scalars (fills, arithmetic, comparisons) too: the same function
+    -- (tensor/int_convert.h) on both sides, so uint8 5 + (-1) is 4 and a uint8 fill with -1 is
+    -- 255 on the GPU as on the CPU (issue 20).
+    for _, case in ipairs {
+      { "uint8", -1 }, { "uint8", 300 }, { "int32", 3e9 }, { "int32", -3e9 }, { "int64", 1e30 },
+      { "uint8", 0 / 0 },
+    } do
+      local dtype, v = case[1], case[2]
+      local what = dtype .. " " .. tostring(v)
+      assert.are.same(sb.full({ 3 }, v, { dtype = dtype }):totable(),
+        sb.full({ 3 }, v, { dtype = dtype, device = "cuda" }):cpu():totable(), "full " .. what)
+      local c = sb.tensor({ 5, 0, 200 }, { dtype = dtype })
+      local g = c:cuda()
+      assert.are.same((c + v):totable(), (g + v):cpu():totable(), "add " .. what)
+      assert.are.same((c * v):totable(), (g * v):cpu():totable(), "mul " .. what)
+      assert.are.same(c:eq(v):totable(), g:eq(v):cpu():totable(), "eq " .. what)
+    end
+    assert.are.same({ 4 }, (sb.tensor({ 5 }, { dtype = "uint8", device = "cuda" }) + -1):cpu():totable())
   end)
 
   it("float16 and bfloat16 storage round as expected", function()

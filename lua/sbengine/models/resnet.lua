@@ -30,11 +30,12 @@ function BasicBlock:init(inplanes, planes, stride, downsample, groups, base_widt
   if downsample then self.downsample = downsample end
 end
 
+-- nn.conv_bn runs conv + batch norm (+ residual) + ReLU as one fused conv2d in eval mode
+-- (the same formula as the modules one after another).
 function BasicBlock:forward(x)
-  local out = F.relu(self.bn1(self.conv1(x)))
-  out = self.bn2(self.conv2(out))
+  local out = nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu"})
   local identity = self.downsample and self.downsample(x) or x
-  return F.relu(out + identity)
+  return nn.conv_bn(out, self.conv2, self.bn2, {activation = "relu", residual = identity})
 end
 
 --- Bottleneck: 1x1, 3x3 (stride, groups), 1x1 expanding by 4 (ResNet-50 and deeper).
@@ -54,11 +55,10 @@ function Bottleneck:init(inplanes, planes, stride, downsample, groups, base_widt
 end
 
 function Bottleneck:forward(x)
-  local out = F.relu(self.bn1(self.conv1(x)))
-  out = F.relu(self.bn2(self.conv2(out)))
-  out = self.bn3(self.conv3(out))
+  local out = nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu"})
+  out = nn.conv_bn(out, self.conv2, self.bn2, {activation = "relu"})
   local identity = self.downsample and self.downsample(x) or x
-  return F.relu(out + identity)
+  return nn.conv_bn(out, self.conv3, self.bn3, {activation = "relu", residual = identity})
 end
 
 --- ResNet(block, layers, {num_classes = 1000, groups = 1, width_per_group = 64})
@@ -96,7 +96,7 @@ function ResNet:make_layer(block, planes, blocks, stride)
 end
 
 function ResNet:forward(x)
-  x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+  x = self.maxpool(nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu"}))
   x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
   return self.fc(F.flatten(self.avgpool(x), 2))
 end

@@ -184,9 +184,9 @@ static int l_conv2d(lua_State *L)
     else
         b = opt_tensor(L, 3);
     check_options(L, op, opt_idx);
-    static const char *const known[] = {"stride",     "padding",    "dilation",
-                                        "groups",     "activation", "max_pool",
-                                        "batch_norm", "residual",   NULL};
+    static const char *const known[] = {"stride",        "padding",  "dilation",   "groups",
+                                        "activation",    "max_pool", "batch_norm", "residual",
+                                        "channels_last", NULL};
     check_known_options(L, op, opt_idx, known);
     sb_conv2d_options o = sb_conv2d_defaults();
     sb_conv_bn bn;
@@ -228,6 +228,7 @@ static int l_conv2d(lua_State *L)
             o.bn = &bn;
         }
         o.residual = field_tensor(L, op, opt_idx, "residual");
+        o.channels_last = sbL_optfield_boolean(L, opt_idx, "channels_last", false);
         lua_Integer pool = sbL_optfield_integer(L, opt_idx, "max_pool", 0);
         if (pool != 0 && pool != 2)
             return luaL_error(L, "%s: max_pool must be 2 (or absent), got %d", op, (int)pool);

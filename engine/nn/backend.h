@@ -105,6 +105,9 @@ typedef struct sb_nn_backend {
     /* conv2d honours sb_conv2d_params.fusion; else the front-end runs batch_norm, the add
      * and the activation on conv2d's output. */
     bool conv2d_fusion;
+    /* conv2d takes x, the residual and out channels-last as well (4-D, strides
+     * [H*W*C, 1, W*C, C]: NHWC memory), not only contiguous. */
+    bool conv2d_channels_last;
 
     /* out [N,O] = x [N,I] . weight [O,I]^T + bias [O] */
     sb_status (*linear)(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,

@@ -211,6 +211,17 @@ static sb_status run_image_op(const sb_nn_backend *be, const sb_tensor *x, const
     return finish(st, &set, y, out);
 }
 
+/* A 4-D [N, C, H, W] tensor laid out channels-last (NHWC memory) and not also contiguous. */
+static bool is_channels_last(const sb_tensor *t)
+{
+    if (t->ndim != 4 || sb_tensor_is_contiguous(t)) return false;
+    const int64_t c = t->sizes[1], h = t->sizes[2], w = t->sizes[3];
+    const int64_t want[4] = {h * w * c, 1, w * c, c};
+    for (int d = 0; d < 4; d++)
+        if (t->sizes[d] > 1 && t->strides[d] != want[d]) return false;
+    return true;
+}
+
 /* *y = op(*y), replacing *y with the result (freeing the old one) when op succeeds. */
 static sb_status replace(sb_tensor **y, sb_status st, sb_tensor *result)
 {
@@ -393,29 +404,46 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     p.out_h = oh;
     p.out_w = ow;
 
+    /* channels-last tensors go to a backend that takes them as they are */
+    const bool cl_ok = be->conv2d_channels_last && batched && !p.max_pool2 && !opt->max_pool2;
+    const bool x_cl = cl_ok && is_channels_last(x);
+    const bool r_cl = cl_ok && fuse && opt->residual && is_channels_last(opt->residual);
+    const bool y_cl = cl_ok && opt->channels_last && o > 1 && oh * ow > 1;
     /* the kernel's output: pooled when the backend fuses the pooling */
     const int64_t ysizes[4] = {n, o, p.max_pool2 ? oh / 2 : oh, p.max_pool2 ? ow / 2 : ow};
     sb_tensor *y;
-    SB_TRY(sb_tensor_empty(batched ? 4 : 3, batched ? ysizes : ysizes + 1, x->dtype,
-                           sb_tensor_device(x), &y));
+    if (y_cl) { /* [N, OH, OW, O] seen as [N, O, OH, OW] */
+        sb_tensor *nhwc;
+        SB_TRY(sb_tensor_empty(4, (const int64_t[4]){n, oh, ow, o}, x->dtype, sb_tensor_device(x),
+                               &nhwc));
+        sb_status pst = sb_tensor_permute(nhwc, (const int[4]){0, 3, 1, 2}, &y);
+        sb_tensor_free(nhwc);
+        SB_TRY(pst);
+    } else {
+        SB_TRY(sb_tensor_empty(batched ? 4 : 3, batched ? ysizes : ysizes + 1, x->dtype,
+                               sb_tensor_device(x), &y));
+    }
     contig_set set = {0};
     const sb_conv_bn *bn = opt->bn;
     const sb_tensor *cs[8] = {NULL};
     sb_status st = contig_all(&set, 8,
-                              (const sb_tensor *[8]){x, weight, bias, opt->residual,
+                              (const sb_tensor *[8]){x_cl ? NULL : x, weight, bias,
+                                                     r_cl ? NULL : opt->residual,
                                                      bn ? bn->mean : NULL, bn ? bn->var : NULL,
                                                      bn ? bn->weight : NULL, bn ? bn->bias : NULL},
                               cs);
+    if (x_cl) cs[0] = x;
+    if (r_cl) cs[3] = opt->residual;
     const sb_tensor *xc = cs[0], *wc = cs[1], *bc = cs[2];
     sb_conv_bn bnc = bn ? (sb_conv_bn){cs[4], cs[5], cs[6], cs[7], bn->eps} : (sb_conv_bn){0};
     sb_conv2d_fusion fusion = {.bn = bn ? &bnc : NULL, .act = act};
     sb_tensor r4;
     if (st == SB_OK) {
         const int64_t xs[4] = {n, c, h, w};
-        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
+        sb_tensor x4 = x_cl ? *xc : reshaped(xc, 4, xs), y4 = y_cl ? *y : reshaped(y, 4, ysizes);
         if (fuse) {
             if (cs[3]) {
-                r4 = reshaped(cs[3], 4, ysizes);
+                r4 = r_cl ? *cs[3] : reshaped(cs[3], 4, ysizes);
                 fusion.residual = &r4;
             }
             p.fusion = &fusion;

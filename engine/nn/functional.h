@@ -44,6 +44,11 @@ typedef struct sb_conv2d_options {
     const sb_conv_bn *bn;
     const sb_tensor *residual;
     sb_conv_act act;
+    /* The output may be laid out channels-last (NHWC memory, a strided [N, O, OH, OW]
+     * view) where the backend works in that layout: for a result only another conv2d
+     * reads, which then needs no reorder. Inputs and residuals in that layout are always
+     * taken as they are (default false). */
+    bool channels_last;
 } sb_conv2d_options;
 
 /* PyTorch's defaults: stride 1, padding 0, dilation 1, groups 1. */

@@ -168,3 +168,53 @@ describe("sb.nn.conv_bn and Sequential's fused groups", function()
     end
   end)
 end)
+
+describe("channels-last results between convolutions", function()
+  it("gives the same values, laid out NHWC, and takes them back as inputs and residuals", function()
+    for _, o in ipairs({8, 64}) do
+      sb.manual_seed(11)
+      local x = sb.randn(3, 16, 7, 7)
+      local w1, w2 = sb.randn(o, 16, 3, 3) * 0.1, sb.randn(o, o, 1, 1) * 0.1
+      local bn = {running_mean = sb.randn(o), running_var = sb.rand(o) + 0.5}
+      local y = F.conv2d(x, w1, nil, {padding = 1, batch_norm = bn, activation = "relu",
+                                      channels_last = true})
+      local ref = reference(x, w1, nil, bn, nil, "relu", {padding = 1})
+      assert.is_true(rel_diff(y, ref) < TOL)
+      if o > 1 then
+        -- on the CPU the values sit in NHWC order: a strided [N, C, H, W] view
+        assert.is_false(y:is_contiguous())
+        assert.are.equal(1, y:stride(2))
+      end
+      -- a channels-last input and residual give what their contiguous copies give
+      local z = F.conv2d(y, w2, nil, {residual = y, activation = "silu"})
+      local zref = F.conv2d(y:contiguous(), w2, nil, {residual = y:contiguous(), activation = "silu"})
+      assert.is_true(z:is_contiguous())
+      assert.is_true(rel_diff(z, zref) < TOL)
+      local z2 = F.conv2d(y, w2, nil, {residual = y, channels_last = true})
+      assert.is_true(rel_diff(z2, F.conv2d(y:contiguous(), w2, nil, {residual = y:contiguous()})) < TOL)
+      -- ops other than conv2d read it as any strided tensor
+      assert.is_true(rel_diff(F.max_pool2d(y, 2), F.max_pool2d(y:contiguous(), 2)) == 0)
+    end
+  end)
+
+  it("fuses through nested Sequentials (Conv2dNormActivation) with the same result", function()
+    local ops = require "sbengine.models.ops"
+    sb.manual_seed(5)
+    local seq = nn.Sequential(ops.Conv2dNormActivation(8, 48, {activation = nn.ReLU6}),
+      ops.Conv2dNormActivation(48, 48, {groups = 48, activation = nn.ReLU6}),
+      nn.Conv2d(48, 40, 1, {bias = false}), nn.BatchNorm2d(40)):eval()
+    for _, m in ipairs(seq:modules()) do
+      if m:class_name() == "BatchNorm2d" then
+        m.running_mean:copy(sb.randn(m.num_features)); m.running_var:copy(sb.rand(m.num_features) + 0.5)
+      end
+    end
+    local x = sb.randn(2, 8, 10, 10)
+    local ref = x
+    for _, m in ipairs({seq[1][1], seq[1][2], seq[1][3], seq[2][1], seq[2][2], seq[2][3], seq[3], seq[4]}) do
+      ref = m(ref)
+    end
+    local y = seq(x)
+    assert.is_true(y:is_contiguous())
+    assert.is_true(rel_diff(y, ref) < TOL)
+  end)
+end)

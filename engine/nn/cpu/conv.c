@@ -376,6 +376,33 @@ static void fusion_epilogue(float *y, int64_t n, const float *res, sb_conv_act a
     }
 }
 
+/* The engine's kernel works in NCHW: channels-last inputs are copied into it, and the
+ * result into a channels-last out. */
+static sb_status conv_contiguous(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                                 const sb_tensor *bias, const sb_conv2d_params *p)
+{
+    const sb_conv2d_fusion *f = p->fusion;
+    sb_tensor *xc = NULL, *rc = NULL, *oc = NULL;
+    sb_status st = sb_tensor_contiguous(x, &xc);
+    if (st == SB_OK && f && f->residual) st = sb_tensor_contiguous(f->residual, &rc);
+    if (st == SB_OK) st = sb_tensor_empty(4, out->sizes, out->dtype, sb_tensor_device(out), &oc);
+    if (st == SB_OK) {
+        sb_conv2d_fusion fc;
+        sb_conv2d_params pc = *p;
+        if (f) {
+            fc = *f;
+            fc.residual = rc;
+            pc.fusion = &fc;
+        }
+        st = sb_nn_cpu_conv2d(oc, xc, weight, bias, &pc);
+    }
+    if (st == SB_OK) st = sb_tensor_copy_(out, oc);
+    sb_tensor_free(xc);
+    sb_tensor_free(rc);
+    sb_tensor_free(oc);
+    return st;
+}
+
 sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
                            const sb_tensor *bias, const sb_conv2d_params *p)
 {
@@ -383,6 +410,9 @@ sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *
     sb_status onednn_status;
     if (sb_onednn_conv2d(out, x, weight, bias, p, &onednn_status)) return onednn_status;
     const sb_conv2d_fusion *f = p->fusion;
+    if (!sb_tensor_is_contiguous(x) || !sb_tensor_is_contiguous(out) ||
+        (f && f->residual && !sb_tensor_is_contiguous(f->residual)))
+        return conv_contiguous(out, x, weight, bias, p);
     const sb_prepared_weights *prepared = NULL;
     if (f && f->bn) { /* batch norm folded into the weights and bias (kept while unchanged) */
         sb_status st = SB_OK;

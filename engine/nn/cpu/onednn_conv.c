@@ -28,8 +28,9 @@ const char *sb_onednn_info(void)
 typedef struct conv_key {
     int64_t n, c, h, w, o, kh, kw, oh, ow, groups;
     int64_t stride[2], pad_l[2], pad_r[2], dilation[2];
-    int64_t bias, act, sum; /* sb_conv_act; sum: a residual added before the activation */
-    int64_t slot;           /* which batch slice (and so which workspace and stream) it runs on */
+    int64_t bias, act, sum;         /* sb_conv_act; sum: a residual added before the activation */
+    int64_t src_cl, dst_cl, res_cl; /* the caller's tensor is channels-last (else NCHW) */
+    int64_t slot; /* which batch slice (and so which workspace and stream) it runs on */
 } conv_key;
 
 /* A convolution for one shape: the primitive, and the reorders between the caller's NCHW /
@@ -216,10 +217,10 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
     dnnl_dims_t dilates = {k->dilation[0] - 1, k->dilation[1] - 1};
     dnnl_dims_t pad_l = {k->pad_l[0], k->pad_l[1]}, pad_r = {k->pad_r[0], k->pad_r[1]};
     bool ok =
-        d->dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nchw) ==
-            dnnl_success &&
-        d->dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nchw) ==
-            dnnl_success &&
+        d->dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32,
+                                        k->src_cl ? dnnl_nhwc : dnnl_nchw) == dnnl_success &&
+        d->dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32,
+                                        k->dst_cl ? dnnl_nhwc : dnnl_nchw) == dnnl_success &&
         d->dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_x) == dnnl_success &&
         d->dnnl_memory_desc_init_by_tag(&w_md, w_ndims, w_dims, dnnl_f32,
                                         k->groups == 1 ? dnnl_oihw : dnnl_goihw) == dnnl_success &&
@@ -261,12 +262,16 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
         if (ok) e->w_md = *p_w;
         /* the residual goes into the primitive's output buffer before it runs */
         if (ok && k->sum) {
+            dnnl_memory_desc_t res_md;
             dnnl_memory_t unused = NULL;
             size_t unused_bytes = 0;
-            ok = d->dnnl_memory_create(&e->user_res, &dst_md, d->engine, DNNL_MEMORY_NONE) ==
+            ok = d->dnnl_memory_desc_init_by_tag(&res_md, 4, dst_dims, dnnl_f32,
+                                                 k->res_cl ? dnnl_nhwc : dnnl_nchw) ==
                      dnnl_success &&
-                 (!e->dst || make_reorder(d, &dst_md, p_dst, true, &unused, &e->res_reorder,
-                                          &unused_bytes, &e->res_scratch, &e->scratch_bytes));
+                 d->dnnl_memory_create(&e->user_res, &res_md, d->engine, DNNL_MEMORY_NONE) ==
+                     dnnl_success &&
+                 make_reorder(d, &res_md, p_dst, true, &unused, &e->res_reorder, &unused_bytes,
+                              &e->res_scratch, &e->scratch_bytes);
             if (unused) d->dnnl_memory_destroy(unused);
         }
     }
@@ -378,8 +383,9 @@ static bool run_slice(conv_run *r, int slot)
                                {DNNL_ARG_SCRATCHPAD, e->res_scratch}};
         ok = d->dnnl_primitive_execute(e->res_reorder, stream, e->res_scratch ? 3 : 2, a) ==
              dnnl_success;
-    } else if (ok && sl->res) {
-        memcpy(dst_ptr, sl->res, (size_t)(k->n * k->o * k->oh * k->ow) * sizeof(float));
+    } else if (ok && sl->res) { /* the same layout as the primitive's output */
+        memcpy(e->dst ? ws[2] : dst_ptr, sl->res,
+               (size_t)(k->n * k->o * k->oh * k->ow) * sizeof(float));
     }
     if (ok) {
         dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}};
@@ -478,6 +484,10 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
     k.bias = bias != NULL || bn != NULL;
     k.act = f ? f->act : p->relu ? SB_CONV_ACT_RELU : SB_CONV_ACT_NONE;
     k.sum = f && f->residual;
+    /* the front-end passes 4-D tensors either contiguous or channels-last */
+    k.src_cl = !sb_tensor_is_contiguous(x);
+    k.dst_cl = !sb_tensor_is_contiguous(out);
+    k.res_cl = k.sum && !sb_tensor_is_contiguous(f->residual);
 
     const int threads = sb_get_num_threads();
     int64_t slots = threads < MAX_SLOTS ? threads : MAX_SLOTS;

@@ -31,9 +31,10 @@ function BasicBlock:init(inplanes, planes, stride, downsample, groups, base_widt
 end
 
 -- nn.conv_bn runs conv + batch norm (+ residual) + ReLU as one fused conv2d in eval mode
--- (the same formula as the modules one after another).
+-- (the same formula as the modules one after another); a result only the next convolution
+-- reads stays channels-last.
 function BasicBlock:forward(x)
-  local out = nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu"})
+  local out = nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu", channels_last = true})
   local identity = self.downsample and self.downsample(x) or x
   return nn.conv_bn(out, self.conv2, self.bn2, {activation = "relu", residual = identity})
 end
@@ -55,8 +56,8 @@ function Bottleneck:init(inplanes, planes, stride, downsample, groups, base_widt
 end
 
 function Bottleneck:forward(x)
-  local out = nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu"})
-  out = nn.conv_bn(out, self.conv2, self.bn2, {activation = "relu"})
+  local out = nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu", channels_last = true})
+  out = nn.conv_bn(out, self.conv2, self.bn2, {activation = "relu", channels_last = true})
   local identity = self.downsample and self.downsample(x) or x
   return nn.conv_bn(out, self.conv3, self.bn3, {activation = "relu", residual = identity})
 end

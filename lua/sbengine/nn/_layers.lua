@@ -410,10 +410,11 @@ local activations = {
   silu = function(x) return x * F.sigmoid(x) end,
 }
 
--- conv2d's options for conv with bn folded, the activation and the residual.
-local function fused_options(conv, bn, act, residual)
+-- conv2d's options for conv with bn folded, the activation and the residual; channels_last
+-- when only another conv2d reads the result.
+local function fused_options(conv, bn, act, residual, channels_last)
   local o = {stride = conv.stride, padding = conv.padding, dilation = conv.dilation,
-    groups = conv.groups, activation = act, residual = residual}
+    groups = conv.groups, activation = act, residual = residual, channels_last = channels_last}
   if bn then
     o.batch_norm = {running_mean = bn.running_mean, running_var = bn.running_var,
       weight = bn.weight, bias = bn.bias, eps = bn.eps}
@@ -421,21 +422,24 @@ local function fused_options(conv, bn, act, residual)
   return o
 end
 
---- conv_bn(x, conv, bn [, {activation = nil, residual = nil}]): act(bn(conv(x)) + residual),
--- PyTorch's order in ResNet's blocks; bn, activation ("relu", "relu6", "hardswish", "silu")
--- and residual may be absent. When conv is a Conv2d and bn a BatchNorm2d in eval mode
--- (exactly those classes, without a forward of their own) on a 4-D input, it runs as ONE
--- conv2d: the batch norm folded into the weights (once; again after any change to them),
--- the residual and activation fused; otherwise the modules are called one after another.
+--- conv_bn(x, conv, bn [, {activation = nil, residual = nil, channels_last = false}]):
+-- act(bn(conv(x)) + residual), PyTorch's order in ResNet's blocks; bn, activation ("relu",
+-- "relu6", "hardswish", "silu") and residual may be absent. When conv is a Conv2d and bn a
+-- BatchNorm2d in eval mode (exactly those classes, without a forward of their own) on a 4-D
+-- input, it runs as ONE conv2d: the batch norm folded into the weights (once; again after
+-- any change to them), the residual and activation fused; otherwise the modules are called
+-- one after another. channels_last: see F.conv2d (for a result only a convolution reads).
 function M.conv_bn(x, conv, bn, opts)
-  opts = check_options("conv_bn", opts, {activation = true, residual = true})
+  opts = check_options("conv_bn", opts, {activation = true, residual = true,
+    channels_last = true})
   local act = opts.activation
   if act ~= nil and not activations[act] then
     error("conv_bn: activation must be 'relu', 'relu6', 'hardswish' or 'silu', got '" ..
           tostring(act) .. "'", 2)
   end
   if plain(conv, M.Conv2d) and (bn == nil or foldable_bn(bn, conv)) and x:dim() == 4 then
-    return F.conv2d(x, conv.weight, conv.bias, fused_options(conv, bn, act, opts.residual))
+    return F.conv2d(x, conv.weight, conv.bias,
+      fused_options(conv, bn, act, opts.residual, opts.channels_last))
   end
   local y = conv(x)
   if bn ~= nil then y = bn(y) end
@@ -485,10 +489,27 @@ local function conv_group(children, i, n, x)
   return bn, act, j - i
 end
 
--- The loop of Sequential's forward; `residual` (or nil) is added to the output, fused into
--- the last convolution when the sequence ends with a Conv2d [+ BatchNorm2d].
+-- A Sequential (or a subclass: Conv2dNormActivation) that runs Sequential's own forward:
+-- its children can run as part of the enclosing sequence, with the same result.
+local function plain_sequential(m)
+  return getmetatable(m) ~= nil and getmetatable(m).class ~= nil and
+    m.forward == M.Sequential.forward and rawget(m, "forward") == nil
+end
+
+local function flat_children(seq, out)
+  for _, m in ipairs(seq:children()) do
+    if plain_sequential(m) then flat_children(m, out) else out[#out + 1] = m end
+  end
+  return out
+end
+
+-- The loop of Sequential's forward over its children (nested plain Sequentials flattened,
+-- so that fusion sees through Conv2dNormActivation); `residual` (or nil) is added to the
+-- output, fused into the last convolution when the sequence ends with a Conv2d
+-- [+ BatchNorm2d]. A fused group whose result goes straight into another Conv2d leaves it
+-- channels-last (no reorder between the two on oneDNN); the sequence's output never is.
 local function run_sequential(self, x, residual)
-  local children = self:children()
+  local children = flat_children(self, {})
   local i, n = 1, #children
   while i <= n do
     local m = children[i]
@@ -502,7 +523,8 @@ local function run_sequential(self, x, residual)
         x = F.conv2d(x, m.weight, m.bias, fused_options(m, bn, nil, residual))
         return x
       elseif size then
-        x = F.conv2d(x, m.weight, m.bias, fused_options(m, bn, act, nil))
+        local to_conv = i + size <= n and plain(children[i + size], M.Conv2d)
+        x = F.conv2d(x, m.weight, m.bias, fused_options(m, bn, act, nil, to_conv))
         i = i + size
       else
         x = m(x)

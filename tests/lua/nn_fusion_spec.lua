@@ -218,3 +218,18 @@ describe("channels-last results between convolutions", function()
     assert.is_true(rel_diff(y, ref) < TOL)
   end)
 end)
+
+describe("sb.models' ResNet with fused blocks", function()
+  it("hands channels-last results between its own blocks only", function()
+    sb.manual_seed(2)
+    local m = sb.models.resnet18 {num_classes = 10}
+    m:eval()
+    local x = sb.randn(2, 64, 8, 8)
+    local y = m.layer1(x) -- a layer called directly returns an ordinary contiguous tensor
+    assert.is_true(y:is_contiguous())
+    local ref = x
+    for _, block in ipairs(m.layer1:children()) do ref = block(ref) end
+    assert.is_true(rel_diff(y, ref) == 0)
+    assert.is_true(m(sb.randn(2, 3, 32, 32)):is_contiguous())
+  end)
+end)

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -75,5 +76,25 @@ sb_status sb_host_info(char *host, size_t host_size, char *os, size_t os_size)
         snprintf(os, os_size, "%s %s %s", u.sysname, u.release, u.machine);
     else
         snprintf(os, os_size, "unknown");
+    return SB_OK;
+}
+
+sb_status sb_read_fd(int fd, size_t size, const char *path, uint8_t **data)
+{
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf) return sb_fail(SB_ENOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int err = errno;
+            free(buf);
+            return sb_fail(SB_EIO, "cannot read '%s': %s", path,
+                           n < 0 ? strerror(err) : "file shrank while reading");
+        }
+        got += (size_t)n;
+    }
+    *data = buf;
     return SB_OK;
 }

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "core/sys.h"
+
 /* The bound's state during one read: the limit once known (0 = not yet). */
 typedef struct bound {
     const sb_read_limit *spec;
@@ -82,28 +84,10 @@ static sb_status read_plain(const char *path, bound *b, uint8_t **data, size_t *
             }
         }
     }
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return sb_fail(SB_ENOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
-    }
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int err = errno;
-            free(buf);
-            close(fd);
-            return sb_fail(SB_EIO, "cannot read '%s': %s", path,
-                           n < 0 ? strerror(err) : "file shrank");
-        }
-        got += (size_t)n;
-    }
+    sb_status s = sb_read_fd(fd, size, path, data);
     close(fd);
-    *data = buf;
-    *len = size;
-    return SB_OK;
+    if (s == SB_OK) *len = size;
+    return s;
 }
 
 /* Inflates every gzip member of `in`; trailing zero padding is tolerated as gzip does. */

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/sys.h"
+
 static int64_t max_pixels = SB_IMAGE_DEFAULT_MAX_PIXELS;
 
 int64_t sb_image_set_max_pixels(int64_t limit)
@@ -99,28 +101,11 @@ static sb_status read_whole(const char *path, uint8_t **data, size_t *len)
         close(fd);
         return sb_fail(SB_EIO, "image '%s' is not a regular file", path);
     }
-    size_t size = (size_t)st.st_size, got = 0;
-    uint8_t *buf = malloc(size ? size : 1);
-    if (!buf) {
-        close(fd);
-        return sb_fail(SB_ENOMEM, "cannot allocate %zu bytes to read '%s'", size, path);
-    }
-    while (got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            int err = errno;
-            free(buf);
-            close(fd);
-            return sb_fail(SB_EIO, "cannot read image '%s': %s", path,
-                           n < 0 ? strerror(err) : "file shrank while reading");
-        }
-        got += (size_t)n;
-    }
+    size_t size = (size_t)st.st_size;
+    sb_status s = sb_read_fd(fd, size, path, data);
     close(fd);
-    *data = buf;
-    *len = size;
-    return SB_OK;
+    if (s == SB_OK) *len = size;
+    return s;
 }
 
 sb_status sb_image_load(const char *path, sb_image *img)

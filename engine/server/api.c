@@ -141,9 +141,19 @@ static void api_submit(sb_request *req, sb_reply *reply, int64_t user)
             set(o, "errors", errors_json(job.errors));
             sb_reply_json(reply, 400, o);
         } else {
+            /* Where the result's page is: under --public-url when the server is reached
+             * through a proxy, else relative to the server's own address. */
+            const char *base = req->server->public_url ? req->server->public_url : "";
+            size_t bl = strlen(base);
+            while (bl > 0 && base[bl - 1] == '/')
+                bl--;
+            char url[2048];
+            snprintf(url, sizeof url, "%.*s/r/%lld", (int)(bl < 1900 ? bl : 1900), base,
+                     (long long)job.id);
             sb_json *o = obj();
             set(o, "id", integer(job.id));
             set(o, "created", boolean(job.created));
+            set(o, "url", str(url));
             sb_reply_json(reply, job.created ? 201 : 200, o);
         }
         json_decref(job.errors);

@@ -226,9 +226,18 @@ local function result_json(r)
   return r:to_json()
 end
 
+--- The address of a result's page from a reply's `url`: as it is when absolute (the server's
+-- --public-url), else resolved against the scheme and host of the base URL.
+function server.page_url(url)
+  if type(url) ~= "string" or url == "" then return nil end
+  if url:sub(1, 1) ~= "/" then return server.redact(url) end
+  local origin = (server.base_url() or ""):match("^(%a[%w+.-]*://[^/]+)")
+  return origin and server.redact(origin .. url) or url
+end
+
 --- POST results/ (sbengine's addition): submits one result. The idempotency key travels in
 -- the body and in the Idempotency-Key header, so a retry never creates a duplicate.
--- Returns the reply ({id=, created=}) or nil, message.
+-- Returns the reply ({id=, created=, url=}) or nil, message.
 function server.submit(r)
   return server.request("POST", "results/", result_json(r), { "Idempotency-Key: " .. r.idempotency_key })
 end

@@ -122,6 +122,20 @@ function data.CIFAR100(opts) return (cifar(100, opts, { coarse = true })) end
 
 local folder_options = { root = true, transform = true, target_transform = true, extensions = true }
 
+-- A dataset of image files (ImageFolder, ImageNet) with torchvision's lists: ds.samples[i] =
+-- {path, class id}, ds.targets[i] = class id (ds.imgs = ds.samples), in file order.
+local function image_files(name, c, opts)
+  local ds = wrap(name, c, opts, name)
+  ds._get = core.vision.get
+  ds.samples, ds.targets = {}, {}
+  for i = 1, #c do
+    local path, class = core.vision.path(c, i)
+    ds.samples[i], ds.targets[i] = { path, class }, class
+  end
+  ds.imgs = ds.samples
+  return ds
+end
+
 --- ImageFolder{root, transform, target_transform, extensions}: torchvision's ImageFolder.
 -- Classes are the sorted sub-folders of root (ds.classes, ds.class_to_idx, ids from 0);
 -- images (JPEG, PNG) are decoded as PIL's convert("RGB") when read: uint8 [H, W, 3].
@@ -132,8 +146,7 @@ function data.ImageFolder(opts)
   if type(exts) == "string" then exts = { exts } end
   local ok, c, classes = pcall(core.vision.image_folder, "ImageFolder", opts.root, exts)
   if not ok then error(c, 2) end
-  local ds = wrap("ImageFolder", c, opts, "ImageFolder")
-  ds._get = core.vision.get
+  local ds = image_files("ImageFolder", c, opts)
   ds.root = opts.root
   ds.classes = classes
   ds.class_to_idx = {}
@@ -147,7 +160,9 @@ local imagenet_options = { root = true, split = true, transform = true, target_t
 --- ImageNet{root = "./.data/vision/imagenet", split = "val", transform, target_transform}:
 -- torchvision's ImageNet. ROOT/<split>/<wnid>/*.JPEG, made once from the official archives
 -- (ILSVRC2012_devkit_t12.tar.gz, ILSVRC2012_img_val.tar, md5-checked) when missing.
--- ds.classes[i] = the names of class i - 1 (a list), ds.wnids, ds.wnid_to_idx, ds.class_to_idx.
+-- ds.classes[i] = the names of class i - 1 (a list: the devkit's words, or without a devkit the
+-- ILSVRC2012 names the engine ships; a WNID that is not one of the 1000 is its own name),
+-- ds.wnids, ds.wnid_to_idx, ds.class_to_idx, ds.samples, ds.targets.
 function data.ImageNet(opts)
   opts = check_options("ImageNet", opts, imagenet_options, 2)
   local root = opts.root or "./.data/vision/imagenet"
@@ -161,8 +176,7 @@ function data.ImageNet(opts)
   local c, wnids
   ok, c, wnids = pcall(core.vision.image_folder, "ImageNet", root .. "/" .. split, nil)
   if not ok then error(c, 2) end
-  local ds = wrap("ImageNet", c, opts, "ImageNet")
-  ds._get = core.vision.get
+  local ds = image_files("ImageNet", c, opts)
   ds.root, ds.split, ds.wnids, ds.wnid_to_idx = root, split, wnids, {}
   local names = {}
   local f = io.open(root .. "/sbengine_meta.tsv", "r")
@@ -176,6 +190,12 @@ function data.ImageNet(opts)
       end
     end
     f:close()
+  else -- torchvision's prepared layout alone: the 1000 classes' names are known
+    for _, entry in ipairs(require "sbengine._imagenet_classes") do
+      local list = {}
+      for name in (entry[2] .. ", "):gmatch("(.-), ") do list[#list + 1] = name end
+      names[entry[1]] = list
+    end
   end
   ds.classes, ds.class_to_idx = {}, {}
   for i, wnid in ipairs(wnids) do

@@ -197,8 +197,9 @@ function results.submit_list(list, path)
         :format(i - 1, #list, path, shell_quote(path)))
       return 3
     end
-    io.stderr:write(("sbengine: submitted %s on %s (%s)\n"):format(r.model, r.dataset,
-      reply.created == false and "already on the server" or "new"))
+    local page = server.page_url(reply.url)
+    io.stderr:write(("sbengine: submitted %s on %s (%s)%s\n"):format(r.model, r.dataset,
+      reply.created == false and "already on the server" or "new", page and (": " .. page) or ""))
   end
   return 0
 end

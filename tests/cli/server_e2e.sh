@@ -35,11 +35,13 @@ end
 print("evaluated")
 LUA
 
-case_ "--submit: every result reaches the server once"
+case_ "--submit: every result reaches the server once, and says where its page is"
 run_sb --out store.json --submit two.lua
 expect_exit 0
-expect_err "submitted LeNet-5 <script>alert('x')</script> on MNIST (new)"
-expect_err "(new)"
+expect_err "submitted LeNet-5 <script>alert('x')</script> on MNIST (new): http://127.0.0.1:$SERVE_PORT/r/1"
+expect_err "(new): http://127.0.0.1:$SERVE_PORT/r/2"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVE_PORT/r/2")
+[ "$CODE" = 200 ] && sb_ok || sb_fail "the printed page /r/2 answered $CODE"
 if [ -z "${SB_TEST_DB:-}" ]; then
     [ "$(sql "$DB" 'SELECT count(*) FROM results')" = 2 ] && sb_ok || sb_fail "the database does not hold 2 results"
 fi
@@ -164,6 +166,16 @@ RC=$SERVE_RC
 expect_exit 0
 ERR=$(cat serve.err)
 expect_err "SIGTERM: stopping"
+
+case_ "--public-url: replies name the result's page at the address users reach"
+start_serve "$DB" --public-url https://results.example.org/sb/
+ERR=$(cat serve.out)
+expect_err "public URL https://results.example.org/sb/"
+first_result() { "$SBENGINE" -e "local l = require('cjson').decode(io.open('store.json'):read('a')); io.write($1)"; }
+OUT=$(curl -s -X POST -H "Authorization: JWT $TOKEN" -H "Idempotency-Key: $(first_result 'l[1].idempotency_key')" \
+  --data-binary "$(first_result "require('cjson').encode(l[1])")" "$SERVE_URL/results/")
+expect_out '"url":"https://results.example.org/sb/r/1"'
+stop_serve TERM
 
 case_ "429 with Retry-After when a token goes over its rate"
 start_serve "$DB" --rate-limit 2

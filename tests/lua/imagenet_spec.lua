@@ -50,6 +50,11 @@ describe("sb.data.ImageNet", function()
       assert.equal(root .. "/" .. s[1], path)
       assert.equal(s[2], class)
     end
+    for i, s in ipairs(e.samples) do -- torchvision's samples and targets lists
+      assert.same({ root .. "/" .. s[1], s[2] }, ds.samples[i])
+      assert.equal(s[2], ds.targets[i])
+    end
+    assert.equal(ds.samples, ds.imgs)
     local x, y = ds:get(1)
     assert.equal(3, x:size(3))
     assert.equal(0, y)
@@ -85,5 +90,21 @@ describe("sb.data.ImageNet", function()
       for j = 1, x:size(1) do n = n + 1; assert.equal(e.samples[n][2], y[j]) end
     end
     assert.equal(#e.samples, n)
+  end)
+
+  it("names the 1000 classes without a devkit, and a folder that is no ILSVRC2012 class by its WNID", function()
+    local list = require "sbengine._imagenet_classes"
+    assert.equal(1000, #list)
+    for i = 2, #list do assert.is_true(list[i - 1][1] < list[i][1], list[i][1]) end
+    local root = tmp .. "/prepared"
+    for _, wnid in ipairs { "n01440764", "n01484850", "n99999999" } do
+      os.execute("mkdir -p '" .. root .. "/val/" .. wnid .. "'")
+      H.write(root .. "/val/" .. wnid .. "/a.JPEG", H.read(fixtures .. "../images/pixel_1x1.jpg"))
+    end
+    local ds = sb.data.ImageNet { root = root }
+    assert.same(e.classes[1], ds.classes[1]) -- the devkit's words, as the archive gives them
+    assert.same(e.classes[3], ds.classes[2])
+    assert.same({ "n99999999" }, ds.classes[3])
+    assert.equal(1, ds.class_to_idx["great white shark"])
   end)
 end)

@@ -80,7 +80,7 @@ local function script_hash(path)
   return ("%08x"):format(h)
 end
 
--- {name, format}: the architectures of the issue that sb.models has, the three file formats.
+-- {name, format[, size]}: the architectures of the issue that sb.models has, the three file formats.
 local parity = {
   {"resnet18", "zip"}, {"resnet34", "legacy"}, {"resnet50", "safetensors"},
   {"resnet101", "zip"}, {"resnet152", "legacy"}, {"resnext50_32x4d", "zip"},
@@ -88,6 +88,7 @@ local parity = {
   {"alexnet", "legacy"}, {"mobilenet_v2", "legacy"}, {"mobilenet_v3_large", "zip"},
   {"mobilenet_v3_small", "safetensors"}, {"efficientnet_b0", "zip"}, {"efficientnet_b5", "legacy"},
   {"densenet121", "safetensors"}, {"squeezenet1_0", "zip"}, {"squeezenet1_1", "legacy"},
+  {"convnext_tiny", "zip"}, {"vit_b_16", "legacy", size = 224}, -- a ViT takes its image size only
 }
 
 -- The sanitizer build checks memory safety, not numerics (the release build does): there one
@@ -117,6 +118,7 @@ describe("sb.models parity with torchvision", function()
         f:close()
       else
         local cmd = ("%s %s %s %s --format %s"):format(python, script, name, dir, format)
+        if case.size then cmd = cmd .. " --size " .. case.size .. " --batch 1" end
         assert.is_true(os.execute(cmd) == true, cmd)
       end
       local model = sb.models[name]{weights = weights}

@@ -19,6 +19,8 @@ local families = {
   (require "sbengine.models.efficientnet"),
   (require "sbengine.models.densenet"),
   (require "sbengine.models.squeezenet"),
+  (require "sbengine.models.convnext"),
+  (require "sbengine.models.vision_transformer"),
 }
 
 local common_options = {weights = true, weights_key = true, strip_prefix = true, progress = true}

@@ -13,19 +13,22 @@ function M.make_divisible(v, divisor, min_value)
   return math.tointeger(new_v) or new_v
 end
 
---- Conv2dNormActivation(in, out, {kernel_size = 3, stride = 1, groups = 1, dilation = 1,
--- norm = true, eps = 1e-5, activation = nn.ReLU | false}): a Sequential of Conv2d (padding
--- (k - 1) / 2 * dilation, bias only without a norm), BatchNorm2d and the activation.
+--- Conv2dNormActivation(in, out, {kernel_size = 3, stride = 1, padding, groups = 1,
+-- dilation = 1, bias, norm = true, norm_layer, eps = 1e-5, activation = nn.ReLU | false}): a
+-- Sequential of Conv2d (padding (k - 1) / 2 * dilation unless given, bias only without a norm
+-- unless given), the norm (BatchNorm2d(out, {eps}), or norm_layer(out)) and the activation.
 M.Conv2dNormActivation = nn.Sequential:extend("Conv2dNormActivation")
 
 function M.Conv2dNormActivation:init(inp, out, o)
   o = o or {}
   local k, dilation = o.kernel_size or 3, o.dilation or 1
   local norm = o.norm ~= false
+  local bias = o.bias
+  if bias == nil then bias = not norm end
   nn.Sequential.init(self, nn.Conv2d(inp, out, k, {stride = o.stride or 1,
-    padding = (k - 1) // 2 * dilation, dilation = dilation, groups = o.groups or 1,
-    bias = not norm}))
-  if norm then self:append(nn.BatchNorm2d(out, {eps = o.eps or 1e-5})) end
+    padding = o.padding or (k - 1) // 2 * dilation, dilation = dilation, groups = o.groups or 1,
+    bias = bias}))
+  if norm then self:append(o.norm_layer and o.norm_layer(out) or nn.BatchNorm2d(out, {eps = o.eps or 1e-5})) end
   local act = o.activation
   if act == nil then act = nn.ReLU end
   if act then self:append(act()) end
@@ -67,6 +70,34 @@ end
 
 function M.StochasticDepth:extra_repr()
   return ("p=%g, mode=%s"):format(self.p, self.mode)
+end
+
+--- Permute(dims): x:permute(dims) as a module (torchvision.ops.Permute; dims 1-based here).
+M.Permute = nn.Module:extend("Permute")
+
+function M.Permute:init(dims)
+  self.dims = dims
+end
+
+function M.Permute:forward(x)
+  return x:permute(self.dims)
+end
+
+function M.Permute:extra_repr()
+  return "dims=[" .. table.concat(self.dims, ", ") .. "]"
+end
+
+--- A Sequential whose children have names (torchvision's Sequential(OrderedDict(...))):
+-- NamedSequential({{"name", module}, ...}); runs them in that order.
+M.NamedSequential = nn.Module:extend("NamedSequential")
+
+function M.NamedSequential:init(named)
+  for _, entry in ipairs(named) do self:add_module(entry[1], entry[2]) end
+end
+
+function M.NamedSequential:forward(x)
+  for _, m in ipairs(self:children()) do x = m(x) end
+  return x
 end
 
 --- x: [N, C, H, W] -> [N, C] by global average pooling.

@@ -181,6 +181,132 @@ M.BatchNorm2d = batch_norm_class("BatchNorm2d", function(x)
   end
 end)
 
+-- ---- LayerNorm ------------------------------------------------------------------------
+
+--- LayerNorm(normalized_shape [, {eps = 1e-5, elementwise_affine = true}]): normalises over
+-- the last #normalized_shape dims (an integer is one dim) with the biased variance, then
+-- scales by `weight` and shifts by `bias` (of shape normalized_shape), as PyTorch.
+M.LayerNorm = Module:extend("LayerNorm")
+
+function M.LayerNorm:init(normalized_shape, opts)
+  opts = check_options("LayerNorm", opts, {eps = true, elementwise_affine = true})
+  local shape = type(normalized_shape) == "table" and normalized_shape or {normalized_shape}
+  if #shape == 0 then error("LayerNorm: normalized_shape must not be empty", 2) end
+  self.normalized_shape = {}
+  for i, n in ipairs(shape) do
+    check_positive_int("LayerNorm", "normalized_shape", n)
+    self.normalized_shape[i] = n
+  end
+  self.eps = opts.eps or 1e-5
+  self.elementwise_affine = opts.elementwise_affine ~= false
+  if self.elementwise_affine then
+    self:register_parameter("weight", init.ones(self.normalized_shape))
+    self:register_parameter("bias", init.zeros(self.normalized_shape))
+  end
+end
+
+function M.LayerNorm:forward(x)
+  local k, d = #self.normalized_shape, x:dim()
+  local lead, inner = {}, 1
+  for i = 1, d - k do lead[i] = x:size(i) end
+  for i = 1, k do
+    if d - k + i < 1 or x:size(d - k + i) ~= self.normalized_shape[i] then
+      error(("LayerNorm: input of shape %s does not end with normalized_shape %s"):format(
+        shape_text(x), "[" .. table.concat(self.normalized_shape, ", ") .. "]"), 2)
+    end
+    inner = inner * self.normalized_shape[i]
+  end
+  local rows = x:reshape(-1, inner)
+  local centred = rows - rows:mean(2, {keepdim = true})
+  local var = (centred * centred):mean(2, {keepdim = true})
+  local y = (centred / (var + self.eps):sqrt()):reshape(x:size())
+  if self.weight then y = y * self.weight + self.bias end
+  return y
+end
+
+function M.LayerNorm:extra_repr()
+  return ("(%s,), eps=%g, elementwise_affine=%s"):format(table.concat(self.normalized_shape, ", "),
+    self.eps, tostring(self.elementwise_affine))
+end
+
+-- ---- MultiheadAttention ---------------------------------------------------------------
+
+--- MultiheadAttention(embed_dim, num_heads [, {bias = true, batch_first = false, dropout = 0}]):
+-- PyTorch's, for query/key/value of one width (its in_proj_weight [3E, E], in_proj_bias,
+-- out_proj). m(query, key, value [, {need_weights = true, average_attn_weights = true}])
+-- returns the output ([L, N, E], or [N, L, E] with batch_first) and the attention weights
+-- ([N, L, S], averaged over the heads; per head [N, H, L, S]) or nil. Inference only:
+-- dropout is accepted for PyTorch's signature and not applied; masks are not supported.
+M.MultiheadAttention = Module:extend("MultiheadAttention")
+
+function M.MultiheadAttention:init(embed_dim, num_heads, opts)
+  opts = check_options("MultiheadAttention", opts, {bias = true, batch_first = true, dropout = true})
+  check_positive_int("MultiheadAttention", "embed_dim", embed_dim)
+  check_positive_int("MultiheadAttention", "num_heads", num_heads)
+  if embed_dim % num_heads ~= 0 then
+    error(("MultiheadAttention: embed_dim (%d) must be divisible by num_heads (%d)"):format(
+      embed_dim, num_heads), 2)
+  end
+  self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
+  self.batch_first, self.dropout = opts.batch_first == true, opts.dropout or 0
+  -- PyTorch: xavier_uniform_ for in_proj_weight, zero biases; out_proj as a Linear with
+  -- a zero bias.
+  local bound = math.sqrt(6 / (embed_dim + 3 * embed_dim))
+  self:register_parameter("in_proj_weight", init.uniform({3 * embed_dim, embed_dim}, -bound, bound))
+  if opts.bias ~= false then
+    self:register_parameter("in_proj_bias", init.zeros({3 * embed_dim}))
+  else
+    self:register_parameter("in_proj_bias", nil)
+  end
+  self.out_proj = M.Linear(embed_dim, embed_dim, {bias = opts.bias ~= false})
+  if self.out_proj.bias then self.out_proj.bias = Module.Parameter(init.zeros({embed_dim})) end
+end
+
+-- [N, L, E] -> [N * H, L, head_dim]
+local function split_heads(x, heads, head_dim)
+  local n, l = x:size(1), x:size(2)
+  return x:reshape(n, l, heads, head_dim):permute(1, 3, 2, 4):reshape(n * heads, l, head_dim)
+end
+
+function M.MultiheadAttention:forward(query, key, value, opts)
+  opts = check_options("MultiheadAttention:forward", opts,
+    {need_weights = true, average_attn_weights = true})
+  key, value = key or query, value or key or query
+  for _, t in ipairs {query, key, value} do
+    if t:dim() ~= 3 or t:size(3) ~= self.embed_dim then
+      error(("MultiheadAttention: expected 3-D inputs with embed_dim %d as the last dim, got %s")
+        :format(self.embed_dim, shape_text(t)), 2)
+    end
+  end
+  if not self.batch_first then
+    query, key, value = query:transpose(1, 2), key:transpose(1, 2), value:transpose(1, 2)
+  end
+  local e, h, hd = self.embed_dim, self.num_heads, self.head_dim
+  local w, b = self.in_proj_weight, self.in_proj_bias
+  local function project(x, i)
+    return F.linear(x, w:narrow(1, i * e + 1, e), b and b:narrow(1, i * e + 1, e) or nil)
+  end
+  local n, l, s = query:size(1), query:size(2), key:size(2)
+  local q = split_heads(project(query, 0), h, hd) * (1 / math.sqrt(hd))
+  local k = split_heads(project(key, 1), h, hd)
+  local v = split_heads(project(value, 2), h, hd)
+  local attn = F.softmax(q:bmm(k:transpose(2, 3)), 3) -- [N * H, L, S]
+  local out = attn:bmm(v):reshape(n, h, l, hd):permute(1, 3, 2, 4):reshape(n, l, e)
+  out = self.out_proj(out)
+  if not self.batch_first then out = out:transpose(1, 2) end
+  local weights = nil
+  if opts.need_weights ~= false then
+    weights = attn:reshape(n, h, l, s)
+    if opts.average_attn_weights ~= false then weights = weights:mean(2) end
+  end
+  return out, weights
+end
+
+function M.MultiheadAttention:extra_repr()
+  return ("embed_dim=%d, num_heads=%d, batch_first=%s"):format(self.embed_dim, self.num_heads,
+    tostring(self.batch_first))
+end
+
 -- ---- activations ----------------------------------------------------------------------
 
 local function activation(name, fn, repr)

@@ -126,7 +126,52 @@ static int l_linear(lua_State *L)
     return push_result(L, st, y);
 }
 
-/* conv2d(x, weight [, bias] [, {stride=, padding=, dilation=, groups=}]) */
+/* A tensor field of the table at idx (nil allowed), left on the stack so it stays alive. */
+static const sb_tensor *field_tensor(lua_State *L, const char *op, int idx, const char *name)
+{
+    if (lua_getfield(L, idx, name) == LUA_TNIL) return NULL;
+    const sb_tensor *t = sbL_test_tensor(L, -1);
+    if (!t) luaL_error(L, "%s: %s must be a tensor, got %s", op, name, luaL_typename(L, -1));
+    return t;
+}
+
+/* conv2d's batch_norm = {running_mean =, running_var =, weight =, bias =, eps = 1e-5}. */
+static void conv_bn_option(lua_State *L, const char *op, int opt_idx, sb_conv_bn *bn)
+{
+    if (lua_getfield(L, opt_idx, "batch_norm") != LUA_TTABLE)
+        luaL_error(L,
+                   "%s: batch_norm must be a table {running_mean =, running_var =, weight =, "
+                   "bias =, eps =}, got %s",
+                   op, luaL_typename(L, -1));
+    const int t = lua_gettop(L);
+    static const char *const known[] = {"running_mean", "running_var", "weight",
+                                        "bias",         "eps",         NULL};
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        bool ok = false;
+        for (int i = 0; key && known[i]; i++)
+            ok = ok || strcmp(known[i], key) == 0;
+        if (!ok)
+            luaL_error(L,
+                       "%s: batch_norm: unknown field '%s' (known: running_mean, running_var, "
+                       "weight, bias, eps)",
+                       op, key ? key : luaL_typename(L, -2));
+        lua_pop(L, 1);
+    }
+    bn->mean = field_tensor(L, op, t, "running_mean");
+    bn->var = field_tensor(L, op, t, "running_var");
+    if (!bn->mean || !bn->var)
+        luaL_error(L, "%s: batch_norm needs running_mean and running_var", op);
+    bn->weight = field_tensor(L, op, t, "weight");
+    bn->bias = field_tensor(L, op, t, "bias");
+    lua_getfield(L, t, "eps");
+    bn->eps = lua_isnil(L, -1) ? 1e-5 : luaL_checknumber(L, -1);
+    lua_pop(L, 1);
+}
+
+/* conv2d(x, weight [, bias] [, {stride=, padding=, dilation=, groups=, activation=,
+ * max_pool=, batch_norm=, residual=}]) */
 static int l_conv2d(lua_State *L)
 {
     const char *op = "conv2d";
@@ -139,10 +184,12 @@ static int l_conv2d(lua_State *L)
     else
         b = opt_tensor(L, 3);
     check_options(L, op, opt_idx);
-    static const char *const known[] = {"stride",     "padding",  "dilation", "groups",
-                                        "activation", "max_pool", NULL};
+    static const char *const known[] = {"stride",        "padding",  "dilation",   "groups",
+                                        "activation",    "max_pool", "batch_norm", "residual",
+                                        "channels_last", NULL};
     check_known_options(L, op, opt_idx, known);
     sb_conv2d_options o = sb_conv2d_defaults();
+    sb_conv_bn bn;
     opt_pair(L, op, opt_idx, "stride", o.stride);
     opt_pair(L, op, opt_idx, "dilation", o.dilation);
     if (!lua_isnoneornil(L, opt_idx)) {
@@ -163,9 +210,25 @@ static int l_conv2d(lua_State *L)
         lua_pop(L, 1);
         o.groups = sbL_optfield_integer(L, opt_idx, "groups", 1);
         const char *act = sbL_optfield_string(L, opt_idx, "activation", NULL);
-        if (act && strcmp(act, "relu") != 0)
-            return luaL_error(L, "%s: activation must be 'relu' (or absent), got '%s'", op, act);
-        o.relu = act != NULL;
+        static const char *const acts[] = {"relu", "relu6", "hardswish", "silu", NULL};
+        static const sb_conv_act act_kinds[] = {SB_CONV_ACT_RELU, SB_CONV_ACT_RELU6,
+                                                SB_CONV_ACT_HARDSWISH, SB_CONV_ACT_SILU};
+        for (int i = 0; act && acts[i]; i++)
+            if (strcmp(act, acts[i]) == 0) o.act = act_kinds[i];
+        if (act && o.act == SB_CONV_ACT_NONE)
+            return luaL_error(L,
+                              "%s: activation must be 'relu', 'relu6', 'hardswish' or 'silu' (or "
+                              "absent), got '%s'",
+                              op, act);
+        lua_getfield(L, opt_idx, "batch_norm");
+        const bool has_bn = !lua_isnil(L, -1);
+        lua_pop(L, 1);
+        if (has_bn) {
+            conv_bn_option(L, op, opt_idx, &bn);
+            o.bn = &bn;
+        }
+        o.residual = field_tensor(L, op, opt_idx, "residual");
+        o.channels_last = sbL_optfield_boolean(L, opt_idx, "channels_last", false);
         lua_Integer pool = sbL_optfield_integer(L, opt_idx, "max_pool", 0);
         if (pool != 0 && pool != 2)
             return luaL_error(L, "%s: max_pool must be 2 (or absent), got %d", op, (int)pool);

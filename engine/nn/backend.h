@@ -22,6 +22,29 @@
 #include "nn/op_table.h"
 #include "tensor/tensor.h"
 
+/* What conv2d can fuse after the convolution, in this order: inference batch norm (on the
+ * CPU folded into the weights and bias), a residual added elementwise, an activation. */
+typedef enum sb_conv_act {
+    SB_CONV_ACT_NONE,
+    SB_CONV_ACT_RELU,
+    SB_CONV_ACT_RELU6,     /* min(max(x, 0), 6) */
+    SB_CONV_ACT_HARDSWISH, /* x * min(max(x + 3, 0), 6) / 6 */
+    SB_CONV_ACT_SILU,      /* x * sigmoid(x) */
+} sb_conv_act;
+
+/* Inference batch norm over the output channels: (y - mean) / sqrt(var + eps) * weight +
+ * bias; weight and bias may be NULL (1 and 0). */
+typedef struct sb_conv_bn {
+    const sb_tensor *mean, *var, *weight, *bias;
+    double eps;
+} sb_conv_bn;
+
+typedef struct sb_conv2d_fusion {
+    const sb_conv_bn *bn;      /* NULL: none */
+    const sb_tensor *residual; /* [N, O, OH, OW] contiguous, or NULL */
+    sb_conv_act act;
+} sb_conv2d_fusion;
+
 /* Convolution geometry, already resolved by the front-end: `pad` is the padding before
  * the first row/column (after the last one it is implied by the output size, so "same"
  * padding with an even kernel, which pads more on the far side, needs nothing more). */
@@ -36,6 +59,9 @@ typedef struct sb_conv2d_params {
      * convolution's own output size (OH, OW). */
     bool max_pool2;
     int64_t out_h, out_w;
+    /* Batch norm, residual and activation to apply (never together with relu/max_pool2);
+     * only set for backends with conv2d_fusion; NULL: none. */
+    const sb_conv2d_fusion *fusion;
 } sb_conv2d_params;
 
 typedef struct sb_pool2d_params {
@@ -76,6 +102,12 @@ typedef struct sb_nn_backend {
     bool conv2d_relu;
     /* conv2d honours sb_conv2d_params.max_pool2; else the front-end pools separately. */
     bool conv2d_max_pool2;
+    /* conv2d honours sb_conv2d_params.fusion; else the front-end runs batch_norm, the add
+     * and the activation on conv2d's output. */
+    bool conv2d_fusion;
+    /* conv2d takes x, the residual and out channels-last as well (4-D, strides
+     * [H*W*C, 1, W*C, C]: NHWC memory), not only contiguous. */
+    bool conv2d_channels_last;
 
     /* out [N,O] = x [N,I] . weight [O,I]^T + bias [O] */
     sb_status (*linear)(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,

@@ -1,6 +1,8 @@
 /* nn functional front-ends: checks, PyTorch's shape rules, dispatch to the nn backend. */
 #include "nn/functional.h"
 
+#include "tensor/ops.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -56,7 +58,7 @@ static sb_tensor reshaped(const sb_tensor *t, int ndim, const int64_t *sizes)
 
 /* Contiguous versions of the given tensors (aliases when already contiguous). */
 typedef struct contig_set {
-    sb_tensor *t[6];
+    sb_tensor *t[10];
     int n;
 } contig_set;
 
@@ -209,6 +211,69 @@ static sb_status run_image_op(const sb_nn_backend *be, const sb_tensor *x, const
     return finish(st, &set, y, out);
 }
 
+/* A 4-D [N, C, H, W] tensor laid out channels-last (NHWC memory) and not also contiguous. */
+static bool is_channels_last(const sb_tensor *t)
+{
+    if (t->ndim != 4 || sb_tensor_is_contiguous(t)) return false;
+    const int64_t c = t->sizes[1], h = t->sizes[2], w = t->sizes[3];
+    const int64_t want[4] = {h * w * c, 1, w * c, c};
+    for (int d = 0; d < 4; d++)
+        if (t->sizes[d] > 1 && t->strides[d] != want[d]) return false;
+    return true;
+}
+
+/* *y = op(*y), replacing *y with the result (freeing the old one) when op succeeds. */
+static sb_status replace(sb_tensor **y, sb_status st, sb_tensor *result)
+{
+    if (st != SB_OK) return st;
+    sb_tensor_free(*y);
+    *y = result;
+    return SB_OK;
+}
+
+/* conv2d's batch norm, residual and activation as separate ops, for a backend that does
+ * not fuse them: the same formulas as the Lua modules (nn/_layers.lua). */
+static sb_status conv_epilogue(sb_tensor **y, const sb_conv_bn *bn, const sb_tensor *residual,
+                               sb_conv_act act)
+{
+    sb_tensor *t = NULL, *u = NULL;
+    if (bn) {
+        SB_TRY(replace(
+            y, sb_nn_batch_norm(*y, bn->mean, bn->var, bn->weight, bn->bias, bn->eps, &t), t));
+    }
+    if (residual) SB_TRY(sb_tensor_binary_(SB_BINARY_ADD, *y, residual));
+    switch (act) {
+    case SB_CONV_ACT_NONE:
+        return SB_OK;
+    case SB_CONV_ACT_RELU:
+        return replace(y, sb_nn_activate(SB_ACT_RELU, *y, &t), t);
+    case SB_CONV_ACT_RELU6:
+        return replace(y, sb_tensor_clamp(*y, 0.0, 6.0, &t), t);
+    case SB_CONV_ACT_SILU: {
+        SB_TRY(sb_nn_activate(SB_ACT_SIGMOID, *y, &t));
+        sb_status st = sb_tensor_binary_(SB_BINARY_MUL, t, *y);
+        if (st != SB_OK) {
+            sb_tensor_free(t);
+            return st;
+        }
+        return replace(y, SB_OK, t);
+    }
+    case SB_CONV_ACT_HARDSWISH: { /* x * clamp(x + 3, 0, 6) / 6 */
+        SB_TRY(sb_tensor_binary_scalar(SB_BINARY_ADD, *y, 3.0, false, &t));
+        sb_status st = sb_tensor_clamp(t, 0.0, 6.0, &u);
+        sb_tensor_free(t);
+        if (st == SB_OK) st = sb_tensor_binary_(SB_BINARY_MUL, u, *y);
+        if (st == SB_OK) st = sb_tensor_binary_scalar_(SB_BINARY_DIV, u, 6.0);
+        if (st != SB_OK) {
+            sb_tensor_free(u);
+            return st;
+        }
+        return replace(y, SB_OK, u);
+    }
+    }
+    return SB_OK;
+}
+
 sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_tensor *bias,
                        const sb_conv2d_options *opt, sb_tensor **out)
 {
@@ -292,29 +357,103 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
                        "%s: the fused 2x2 max pooling needs a convolution output of at least "
                        "2x2, got %lldx%lld (input %s)",
                        op, (long long)oh, (long long)ow, sb_tensor_shape_text(x).s);
+    sb_conv_act act = opt->act;
+    if (opt->relu && act != SB_CONV_ACT_NONE && act != SB_CONV_ACT_RELU)
+        return sb_fail(SB_EINVAL, "%s: two activations asked for (relu and another one)", op);
+    if (opt->relu) act = SB_CONV_ACT_RELU;
+    /* what goes beyond the fused ReLU and pooling every backend has */
+    const bool extras =
+        opt->bn || opt->residual || (act != SB_CONV_ACT_NONE && act != SB_CONV_ACT_RELU);
+    if (opt->max_pool2 && extras)
+        return sb_fail(SB_EINVAL,
+                       "%s: the fused max pooling combines only with the ReLU activation (not "
+                       "with batch_norm, residual or another activation)",
+                       op);
+    if (opt->bn) {
+        const sb_conv_bn *bn = opt->bn;
+        if (!bn->mean || !bn->var)
+            return sb_fail(SB_EINVAL, "%s: batch_norm needs running_mean and running_var", op);
+        SB_TRY(check_vector(op, "batch_norm running_mean", x, bn->mean, o, "out_channels"));
+        SB_TRY(check_vector(op, "batch_norm running_var", x, bn->var, o, "out_channels"));
+        if (bn->weight)
+            SB_TRY(check_vector(op, "batch_norm weight", x, bn->weight, o, "out_channels"));
+        if (bn->bias) SB_TRY(check_vector(op, "batch_norm bias", x, bn->bias, o, "out_channels"));
+        if (!(bn->eps >= 0))
+            return sb_fail(SB_EINVAL, "%s: batch_norm eps must be non-negative, got %g", op,
+                           bn->eps);
+    }
+    if (opt->residual) {
+        SB_TRY(check_like(op, "residual", x, opt->residual));
+        const int64_t rs[4] = {n, o, oh, ow};
+        const int rdim = batched ? 4 : 3;
+        bool same = opt->residual->ndim == rdim;
+        for (int i = 0; same && i < rdim; i++)
+            same = opt->residual->sizes[i] == (batched ? rs : rs + 1)[i];
+        if (!same) {
+            sb_tensor shape = {.ndim = rdim};
+            memcpy(shape.sizes, batched ? rs : rs + 1, (size_t)rdim * sizeof rs[0]);
+            return sb_fail(SB_EINVAL, "%s: residual must have the output's shape %s, got %s", op,
+                           sb_tensor_shape_text(&shape).s, sb_tensor_shape_text(opt->residual).s);
+        }
+    }
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
-    p.relu = opt->relu && be->conv2d_relu;
+    const bool fuse = extras && be->conv2d_fusion;
+    p.relu = act == SB_CONV_ACT_RELU && !extras && be->conv2d_relu;
     p.max_pool2 = opt->max_pool2 && be->conv2d_max_pool2 && (!opt->relu || p.relu);
     p.out_h = oh;
     p.out_w = ow;
 
+    /* channels-last tensors go to a backend that takes them as they are */
+    const bool cl_ok = be->conv2d_channels_last && batched && !p.max_pool2 && !opt->max_pool2;
+    const bool x_cl = cl_ok && is_channels_last(x);
+    const bool r_cl = cl_ok && fuse && opt->residual && is_channels_last(opt->residual);
+    const bool y_cl = cl_ok && opt->channels_last && o > 1 && oh * ow > 1;
     /* the kernel's output: pooled when the backend fuses the pooling */
     const int64_t ysizes[4] = {n, o, p.max_pool2 ? oh / 2 : oh, p.max_pool2 ? ow / 2 : ow};
     sb_tensor *y;
-    SB_TRY(sb_tensor_empty(batched ? 4 : 3, batched ? ysizes : ysizes + 1, x->dtype,
-                           sb_tensor_device(x), &y));
+    if (y_cl) { /* [N, OH, OW, O] seen as [N, O, OH, OW] */
+        sb_tensor *nhwc;
+        SB_TRY(sb_tensor_empty(4, (const int64_t[4]){n, oh, ow, o}, x->dtype, sb_tensor_device(x),
+                               &nhwc));
+        sb_status pst = sb_tensor_permute(nhwc, (const int[4]){0, 3, 1, 2}, &y);
+        sb_tensor_free(nhwc);
+        SB_TRY(pst);
+    } else {
+        SB_TRY(sb_tensor_empty(batched ? 4 : 3, batched ? ysizes : ysizes + 1, x->dtype,
+                               sb_tensor_device(x), &y));
+    }
     contig_set set = {0};
-    const sb_tensor *cs[3] = {NULL};
-    sb_status st = contig_all(&set, 3, (const sb_tensor *[3]){x, weight, bias}, cs);
+    const sb_conv_bn *bn = opt->bn;
+    const sb_tensor *cs[8] = {NULL};
+    sb_status st = contig_all(&set, 8,
+                              (const sb_tensor *[8]){x_cl ? NULL : x, weight, bias,
+                                                     r_cl ? NULL : opt->residual,
+                                                     bn ? bn->mean : NULL, bn ? bn->var : NULL,
+                                                     bn ? bn->weight : NULL, bn ? bn->bias : NULL},
+                              cs);
+    if (x_cl) cs[0] = x;
+    if (r_cl) cs[3] = opt->residual;
     const sb_tensor *xc = cs[0], *wc = cs[1], *bc = cs[2];
+    sb_conv_bn bnc = bn ? (sb_conv_bn){cs[4], cs[5], cs[6], cs[7], bn->eps} : (sb_conv_bn){0};
+    sb_conv2d_fusion fusion = {.bn = bn ? &bnc : NULL, .act = act};
+    sb_tensor r4;
     if (st == SB_OK) {
         const int64_t xs[4] = {n, c, h, w};
-        sb_tensor x4 = reshaped(xc, 4, xs), y4 = reshaped(y, 4, ysizes);
+        sb_tensor x4 = x_cl ? *xc : reshaped(xc, 4, xs), y4 = y_cl ? *y : reshaped(y, 4, ysizes);
+        if (fuse) {
+            if (cs[3]) {
+                r4 = r_cl ? *cs[3] : reshaped(cs[3], 4, ysizes);
+                fusion.residual = &r4;
+            }
+            p.fusion = &fusion;
+        }
         st = be->conv2d(&y4, &x4, wc, bc, &p);
     }
-    /* what the backend did not fuse, in order: ReLU, then pooling */
-    if (st == SB_OK && opt->relu && !p.relu && sb_tensor_numel(y) > 0) {
+    /* what the backend did not fuse, in order: batch norm, residual, activation, pooling */
+    if (st == SB_OK && extras && !fuse && sb_tensor_numel(y) > 0)
+        st = conv_epilogue(&y, bn ? &bnc : NULL, cs[3], act);
+    else if (st == SB_OK && opt->relu && !p.relu && sb_tensor_numel(y) > 0) {
         sb_tensor *activated;
         st = sb_tensor_empty(y->ndim, y->sizes, y->dtype, sb_tensor_device(y), &activated);
         if (st == SB_OK) {

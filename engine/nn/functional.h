@@ -36,6 +36,19 @@ typedef struct sb_conv2d_options {
     /* max_pool2d(result, 2) fused (kernel 2, stride 2, no padding, floor), after the ReLU
      * when `relu` is set; the output is [N, O, OH/2, OW/2] (default false) */
     bool max_pool2;
+    /* After the convolution, in this order (PyTorch's act(bn(conv(x)) + residual)): batch
+     * norm (tensors [O]; NULL: none), residual (the output's shape; NULL: none), activation
+     * (NONE by default; relu above is SB_CONV_ACT_RELU). Not with max_pool2. On the CPU the
+     * batch norm is folded into the convolution's weights once and kept while none of the
+     * tensors involved is written (sb_tensor_version). */
+    const sb_conv_bn *bn;
+    const sb_tensor *residual;
+    sb_conv_act act;
+    /* The output may be laid out channels-last (NHWC memory, a strided [N, O, OH, OW]
+     * view) where the backend works in that layout: for a result only another conv2d
+     * reads, which then needs no reorder. Inputs and residuals in that layout are always
+     * taken as they are (default false). */
+    bool channels_last;
 } sb_conv2d_options;
 
 /* PyTorch's defaults: stride 1, padding 0, dilation 1, groups 1. */

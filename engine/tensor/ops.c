@@ -208,7 +208,10 @@ sb_status sb_tensor_binary_(sb_binary_op op, sb_tensor *self, const sb_tensor *b
         st = sb_fail(SB_EINVAL, "cannot broadcast the operand %s to the updated tensor %s",
                      sb_tensor_shape_text(b).s, sb_tensor_shape_text(self).s);
     }
-    if (st == SB_OK && sb_tensor_numel(self) > 0) st = backend->binary(op, self, self, eb);
+    if (st == SB_OK && sb_tensor_numel(self) > 0) {
+        sb_tensor_mark_written(self);
+        st = backend->binary(op, self, self, eb);
+    }
     free_all(cb, eb, NULL);
     return st;
 }
@@ -220,6 +223,7 @@ sb_status sb_tensor_binary_scalar_(sb_binary_op op, sb_tensor *self, double s)
     SB_TRY(sb_tensor_check_writable(self));
     SB_TRY(inplace_dtype_check(self, scalar_dtype(op, self->dtype, s)));
     if (sb_tensor_numel(self) == 0) return SB_OK;
+    sb_tensor_mark_written(self);
     return backend->binary_scalar(op, self, self, s, false);
 }
 

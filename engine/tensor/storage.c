@@ -164,7 +164,9 @@ static sb_status storage_header(void *data, size_t nbytes, sb_device device,
 {
     sb_storage *s = malloc(sizeof *s);
     if (!s) return sb_fail(SB_ENOMEM, "out of memory allocating a storage header");
-    *s = (sb_storage){.refcount = 1,
+    static uint64_t next_id;
+    *s = (sb_storage){.id = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED),
+                      .refcount = 1,
                       .data = data,
                       .nbytes = nbytes,
                       .device = device,

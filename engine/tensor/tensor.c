@@ -147,6 +147,7 @@ sb_status sb_tensor_fill_(sb_tensor *t, double value)
     const sb_backend *backend = NULL;
     SB_TRY(sb_backend_for(sb_tensor_device(t), &backend));
     if (sb_tensor_numel(t) == 0) return SB_OK;
+    sb_tensor_mark_written(t);
     return backend->fill(t, value);
 }
 
@@ -249,6 +250,21 @@ sb_status sb_tensor_check_writable(const sb_tensor *t)
                    "the tensor %s written to is an expanded view (several positions share one "
                    "element): clone() it first",
                    shape);
+}
+
+void sb_tensor_mark_written(const sb_tensor *t)
+{
+    if (t->storage) __atomic_add_fetch(&t->storage->version, 1, __ATOMIC_RELEASE);
+}
+
+uint64_t sb_tensor_storage_id(const sb_tensor *t)
+{
+    return t->storage ? t->storage->id : 0;
+}
+
+uint64_t sb_tensor_version(const sb_tensor *t)
+{
+    return t->storage ? __atomic_load_n(&t->storage->version, __ATOMIC_ACQUIRE) : 0;
 }
 
 /* ---- views ------------------------------------------------------------------------- */
@@ -541,6 +557,7 @@ static bool may_overlap(const sb_tensor *dst, const sb_tensor *src)
 sb_status sb_tensor_copy_(sb_tensor *dst, const sb_tensor *src)
 {
     SB_TRY(sb_tensor_check_writable(dst));
+    sb_tensor_mark_written(dst);
     sb_tensor *expanded = NULL;
     if (!sb_tensor_same_shape(dst, src)) {
         if (sb_tensor_expand(src, dst->ndim, dst->sizes, &expanded) != SB_OK) {

@@ -69,6 +69,13 @@ typedef struct sb_storage {
     /* Foreign memory (an mmap'd safetensors file, a Lua string's bytes kept alive...). */
     void (*release)(void *release_ctx, void *data, size_t nbytes);
     void *release_ctx;
+    /* A process-unique number given at creation (never reused, unlike the address), and a
+     * counter that every in-place write through the tensor API bumps (fill_, copy_, the
+     * in-place arithmetic): together they say whether bytes derived from this storage (the
+     * nn CPU kernels' folded and reordered weights) are still current. Plain integers
+     * updated with the GCC __atomic builtins, as refcount. */
+    uint64_t id;
+    uint64_t version;
 } sb_storage;
 
 /* allocator NULL = the default for the device (CPU allocator, or the CUDA caching one). */
@@ -134,6 +141,13 @@ bool sb_tensor_same_shape(const sb_tensor *a, const sb_tensor *b);
 bool sb_tensor_has_internal_overlap(const sb_tensor *t);
 /* SB_EINVAL with a message when t cannot be written elementwise (see above). */
 sb_status sb_tensor_check_writable(const sb_tensor *t);
+/* Records that t's bytes are about to change (bumps its storage's version); every in-place
+ * write of the tensor API calls it. Code that writes into an existing tensor's data behind
+ * the API's back must call it too. */
+void sb_tensor_mark_written(const sb_tensor *t);
+/* The storage's (id, version): equal pairs mean the same unchanged bytes. */
+uint64_t sb_tensor_storage_id(const sb_tensor *t);
+uint64_t sb_tensor_version(const sb_tensor *t);
 
 /* --- views (share storage) ----------------------------------------------------------- */
 /* An alias: same storage, shape, strides. */

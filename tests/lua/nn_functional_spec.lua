@@ -110,7 +110,7 @@ describe("sb.nn.functional argument checks", function()
           F.conv2d, sb.zeros(1, 1, 4, 4), sb.zeros(6, 1, 5, 5))
     fails("conv2d: padding='same' is not supported for strided convolutions",
           F.conv2d, sb.zeros(1, 1, 8, 8), sb.zeros(2, 1, 3, 3), nil, {padding = "same", stride = 2})
-    fails("conv2d: activation must be 'relu' (or absent), got 'gelu'", F.conv2d, sb.zeros(1, 1, 8, 8),
+    fails("conv2d: activation must be 'relu', 'relu6', 'hardswish' or 'silu' (or absent), got 'gelu'", F.conv2d, sb.zeros(1, 1, 8, 8),
           sb.zeros(2, 1, 3, 3), nil, {activation = "gelu"})
     fails("conv2d: max_pool must be 2 (or absent), got 3", F.conv2d, sb.zeros(1, 1, 8, 8),
           sb.zeros(2, 1, 3, 3), nil, {max_pool = 3})

@@ -16,6 +16,7 @@
 
 #include "nn/cpu/cpu_kernels.h"
 #include "nn/cpu/onednn.h"
+#include "nn/cpu/weight_cache.h"
 #include "tensor/parallel.h"
 
 /* Runs fn over [0, n) on the engine pool with OpenBLAS single-threaded meanwhile. The
@@ -316,31 +317,11 @@ static void conv_images(void *ctx, int64_t begin, int64_t end)
     free(full);
 }
 
-sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
-                           const sb_tensor *bias, const sb_conv2d_params *p)
+/* The engine's own convolution of a prepared job (j->y is out's data). */
+static sb_status conv_run_own(conv_job *jp, int64_t n, const sb_tensor *out)
 {
-    SB_TRY(sb_nn_cpu_require_float32("conv2d", x));
-    sb_status onednn_status;
-    if (sb_onednn_conv2d(out, x, weight, bias, p, &onednn_status)) return onednn_status;
-    conv_job j = {
-        .x = sb_tensor_data(x),
-        .w = sb_tensor_data(weight),
-        .b = bias ? sb_tensor_data(bias) : NULL,
-        .y = sb_tensor_data(out),
-        .C = x->sizes[1],
-        .H = x->sizes[2],
-        .W = x->sizes[3],
-        .O = weight->sizes[0],
-        .KH = weight->sizes[2],
-        .KW = weight->sizes[3],
-        .OH = p->max_pool2 ? p->out_h : out->sizes[2],
-        .OW = p->max_pool2 ? p->out_w : out->sizes[3],
-        .POH = out->sizes[2],
-        .POW = out->sizes[3],
-        .groups = p->groups,
-        .p = *p,
-    };
-    const int64_t n = x->sizes[0];
+    conv_job j = *jp;
+    const sb_conv2d_params *p = &jp->p;
     if (sb_tensor_numel(out) == 0) return SB_OK;
     const int64_t k = (j.C / j.groups) * j.KH * j.KW;
     if (k == 0) { /* no input channels: the output (pooled or not) is the bias */
@@ -364,4 +345,107 @@ sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *
         return sb_fail(SB_ENOMEM, "conv2d: out of memory for the im2col buffer (%lld floats)",
                        (long long)(k * j.OH * j.OW));
     return SB_OK;
+}
+
+/* conv2d's residual and activation after the engine's own kernel (the fused ReLU alone is
+ * done in the kernel): the formulas of the Lua modules, NaN kept as PyTorch keeps it. */
+static void fusion_epilogue(float *y, int64_t n, const float *res, sb_conv_act act)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = res ? y[i] + res[i] : y[i];
+        switch (act) {
+        case SB_CONV_ACT_RELU:
+            v = v < 0.0f ? 0.0f : v;
+            break;
+        case SB_CONV_ACT_RELU6:
+            v = v < 0.0f ? 0.0f : v > 6.0f ? 6.0f : v;
+            break;
+        case SB_CONV_ACT_HARDSWISH: {
+            float c = v + 3.0f;
+            c = c < 0.0f ? 0.0f : c > 6.0f ? 6.0f : c;
+            v = v * c / 6.0f;
+            break;
+        }
+        case SB_CONV_ACT_SILU:
+            v = v * (1.0f / (1.0f + expf(-v)));
+            break;
+        default:
+            break;
+        }
+        y[i] = v;
+    }
+}
+
+/* The engine's kernel works in NCHW: channels-last inputs are copied into it, and the
+ * result into a channels-last out. */
+static sb_status conv_contiguous(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                                 const sb_tensor *bias, const sb_conv2d_params *p)
+{
+    const sb_conv2d_fusion *f = p->fusion;
+    sb_tensor *xc = NULL, *rc = NULL, *oc = NULL;
+    sb_status st = sb_tensor_contiguous(x, &xc);
+    if (st == SB_OK && f && f->residual) st = sb_tensor_contiguous(f->residual, &rc);
+    if (st == SB_OK) st = sb_tensor_empty(4, out->sizes, out->dtype, sb_tensor_device(out), &oc);
+    if (st == SB_OK) {
+        sb_conv2d_fusion fc;
+        sb_conv2d_params pc = *p;
+        if (f) {
+            fc = *f;
+            fc.residual = rc;
+            pc.fusion = &fc;
+        }
+        st = sb_nn_cpu_conv2d(oc, xc, weight, bias, &pc);
+    }
+    if (st == SB_OK) st = sb_tensor_copy_(out, oc);
+    sb_tensor_free(xc);
+    sb_tensor_free(rc);
+    sb_tensor_free(oc);
+    return st;
+}
+
+sb_status sb_nn_cpu_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                           const sb_tensor *bias, const sb_conv2d_params *p)
+{
+    SB_TRY(sb_nn_cpu_require_float32("conv2d", x));
+    sb_status onednn_status;
+    if (sb_onednn_conv2d(out, x, weight, bias, p, &onednn_status)) return onednn_status;
+    const sb_conv2d_fusion *f = p->fusion;
+    if (!sb_tensor_is_contiguous(x) || !sb_tensor_is_contiguous(out) ||
+        (f && f->residual && !sb_tensor_is_contiguous(f->residual)))
+        return conv_contiguous(out, x, weight, bias, p);
+    const sb_prepared_weights *prepared = NULL;
+    if (f && f->bn) { /* batch norm folded into the weights and bias (kept while unchanged) */
+        sb_status st = SB_OK;
+        prepared = sb_weight_cache_get(weight, bias, f->bn, NULL, 0, NULL, 0, NULL, NULL, &st);
+        if (!prepared) return st;
+    }
+    conv_job j = {
+        .x = sb_tensor_data(x),
+        .w = prepared ? prepared->w : sb_tensor_data(weight),
+        .b = prepared ? prepared->b
+             : bias   ? sb_tensor_data(bias)
+                      : NULL,
+        .y = sb_tensor_data(out),
+        .C = x->sizes[1],
+        .H = x->sizes[2],
+        .W = x->sizes[3],
+        .O = weight->sizes[0],
+        .KH = weight->sizes[2],
+        .KW = weight->sizes[3],
+        .OH = p->max_pool2 ? p->out_h : out->sizes[2],
+        .OW = p->max_pool2 ? p->out_w : out->sizes[3],
+        .POH = out->sizes[2],
+        .POW = out->sizes[3],
+        .groups = p->groups,
+        .p = *p,
+    };
+    /* the kernel's own ReLU when nothing comes between it and the convolution */
+    if (f) j.p.relu = f->act == SB_CONV_ACT_RELU && !f->residual;
+    const bool epilogue = f && !j.p.relu && (f->residual || f->act != SB_CONV_ACT_NONE);
+    sb_status st = conv_run_own(&j, x->sizes[0], out);
+    if (st == SB_OK && epilogue)
+        fusion_epilogue(j.y, sb_tensor_numel(out), f->residual ? sb_tensor_data(f->residual) : NULL,
+                        f->act);
+    sb_weight_cache_release(prepared);
+    return st;
 }

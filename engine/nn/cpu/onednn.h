@@ -4,10 +4,13 @@
  * and OpenMP runtimes out of startup; when it cannot be loaded the engine's own kernels
  * run). SBENGINE_ONEDNN=0 in the environment turns it off (to compare the two).
  *
- * Convolutions take NCHW tensors in and out: the input is reordered into the layout the
- * primitive picked (blocked, e.g. nChw16c), the output back; the weights are reordered
- * on each call (a weight tensor can change between calls). Primitives and reorders are
- * cached per shape. Threads: oneDNN's OpenMP team follows sb_get_num_threads(). */
+ * Convolutions take NCHW or channels-last (NHWC-strided) tensors in and out: an input
+ * whose layout differs from the one the primitive picked (on AVX-512, NHWC) is reordered
+ * into it, the output back. The weights come from the weight cache (weight_cache.h):
+ * batch norm folded in and reordered into the primitive's layout once per version of
+ * their source tensors. Bias, residual (sum) and activation are post-ops. Primitives and
+ * reorders are cached per shape. Threads: one single-threaded primitive per batch slice
+ * on the engine's pool, or oneDNN's OpenMP team (sb_get_num_threads()) for one image. */
 #ifndef SB_NN_CPU_ONEDNN_H
 #define SB_NN_CPU_ONEDNN_H
 

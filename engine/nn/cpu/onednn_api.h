@@ -23,6 +23,7 @@
     X(dnnl_post_ops_create)                                                                        \
     X(dnnl_post_ops_destroy)                                                                       \
     X(dnnl_post_ops_append_eltwise)                                                                \
+    X(dnnl_post_ops_append_sum)                                                                    \
     X(dnnl_primitive_desc_create)                                                                  \
     X(dnnl_primitive_desc_destroy)                                                                 \
     X(dnnl_primitive_desc_query)                                                                   \

@@ -22,12 +22,14 @@ const char *sb_onednn_info(void)
 
 #include "nn/cpu/cpu_kernels.h"
 #include "nn/cpu/onednn_api.h"
+#include "nn/cpu/weight_cache.h"
 #include "tensor/parallel.h"
 
 typedef struct conv_key {
     int64_t n, c, h, w, o, kh, kw, oh, ow, groups;
     int64_t stride[2], pad_l[2], pad_r[2], dilation[2];
-    int64_t bias, relu;
+    int64_t bias, act, sum;         /* sb_conv_act; sum: a residual added before the activation */
+    int64_t src_cl, dst_cl, res_cl; /* the caller's tensor is channels-last (else NCHW) */
     int64_t slot; /* which batch slice (and so which workspace and stream) it runs on */
 } conv_key;
 
@@ -35,13 +37,15 @@ typedef struct conv_key {
  * OIHW tensors and the layouts the primitive chose (NULL when they are the same). */
 typedef struct conv_entry {
     conv_key key;
-    dnnl_primitive_t conv, src_reorder, w_reorder, dst_reorder;
-    dnnl_memory_t user_src, user_w, user_b, user_dst; /* the caller's buffers */
-    dnnl_memory_t src, w, dst;                        /* the primitive's; workspace buffers */
+    dnnl_primitive_t conv, src_reorder, w_reorder, dst_reorder, res_reorder;
+    /* the caller's buffers (user_res: the residual, in the output's NCHW layout) */
+    dnnl_memory_t user_src, user_w, user_b, user_dst, user_res;
+    dnnl_memory_t src, w, dst; /* the primitive's; workspace buffers (w: prepared weights) */
     size_t src_bytes, w_bytes, dst_bytes;
+    dnnl_memory_desc_t w_md; /* the primitive's weights layout (the weight cache's key) */
     /* Each primitive's scratchpad (user-managed: oneDNN's own is per creating thread, and
      * slices run on pool threads), all in the slot's scratch buffer; NULL when none. */
-    dnnl_memory_t conv_scratch, src_scratch, w_scratch, dst_scratch;
+    dnnl_memory_t conv_scratch, src_scratch, w_scratch, dst_scratch, res_scratch;
     size_t scratch_bytes; /* the largest of them */
 } conv_entry;
 
@@ -94,30 +98,60 @@ static bool turned_off(void)
 static void entry_free(const sb_dnnl_api *d, conv_entry *e)
 {
     if (!e) return;
-    dnnl_primitive_t prims[] = {e->conv, e->src_reorder, e->w_reorder, e->dst_reorder};
+    dnnl_primitive_t prims[] = {e->conv, e->src_reorder, e->w_reorder, e->dst_reorder,
+                                e->res_reorder};
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
         if (prims[i]) d->dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {e->user_src,    e->user_w,    e->user_b,     e->user_dst,
-                            e->src,         e->w,         e->dst,        e->conv_scratch,
-                            e->src_scratch, e->w_scratch, e->dst_scratch};
+    dnnl_memory_t mems[] = {e->user_src,     e->user_w,      e->user_b,    e->user_dst,
+                            e->user_res,     e->src,         e->w,         e->dst,
+                            e->conv_scratch, e->src_scratch, e->w_scratch, e->dst_scratch,
+                            e->res_scratch};
     for (size_t i = 0; i < sizeof mems / sizeof mems[0]; i++)
         if (mems[i]) d->dnnl_memory_destroy(mems[i]);
     free(e);
 }
 
-/* Attributes asking for a user-managed scratchpad (and ReLU as a post-op when asked). */
-static dnnl_primitive_attr_t make_attr(const sb_dnnl_api *d, bool relu)
+/* The oneDNN eltwise post-op of an activation: kind and alpha, beta. */
+static bool eltwise_of(int64_t act, dnnl_alg_kind_t *alg, float *alpha, float *beta)
+{
+    *alpha = 0.0f, *beta = 0.0f;
+    switch (act) {
+    case SB_CONV_ACT_RELU:
+        *alg = dnnl_eltwise_relu;
+        return true;
+    case SB_CONV_ACT_RELU6: /* min(max(x, 0), 6) */
+        *alg = dnnl_eltwise_clip_v2, *beta = 6.0f;
+        return true;
+    case SB_CONV_ACT_HARDSWISH:
+        *alg = dnnl_eltwise_hardswish;
+        return true;
+    case SB_CONV_ACT_SILU: /* x * sigmoid(1 * x) */
+        *alg = dnnl_eltwise_swish, *alpha = 1.0f;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Attributes asking for a user-managed scratchpad, with the post-ops asked for: the sum
+ * (the residual, which the output buffer holds when the convolution runs), then the
+ * activation. */
+static dnnl_primitive_attr_t make_attr(const sb_dnnl_api *d, int64_t act, bool sum)
 {
     dnnl_primitive_attr_t attr = NULL;
     if (d->dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
     bool ok =
         d->dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) == dnnl_success;
-    if (ok && relu) {
+    dnnl_alg_kind_t alg = dnnl_eltwise_relu;
+    float alpha, beta;
+    const bool eltwise = eltwise_of(act, &alg, &alpha, &beta);
+    if (ok && (eltwise || sum)) {
         dnnl_post_ops_t ops = NULL;
-        ok = d->dnnl_post_ops_create(&ops) == dnnl_success &&
-             d->dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f) ==
-                 dnnl_success &&
-             d->dnnl_primitive_attr_set_post_ops(attr, ops) == dnnl_success;
+        ok = d->dnnl_post_ops_create(&ops) == dnnl_success;
+        if (ok && sum) ok = d->dnnl_post_ops_append_sum(ops, 1.0f) == dnnl_success;
+        if (ok && eltwise)
+            ok = d->dnnl_post_ops_append_eltwise(ops, 1.0f, alg, alpha, beta) == dnnl_success;
+        ok = ok && d->dnnl_primitive_attr_set_post_ops(attr, ops) == dnnl_success;
         if (ops) d->dnnl_post_ops_destroy(ops);
     }
     if (!ok) {
@@ -153,7 +187,7 @@ static bool make_reorder(const sb_dnnl_api *d, const dnnl_memory_desc_t *from,
     if (d->dnnl_memory_create(mem, other, d->engine, DNNL_MEMORY_NONE) != dnnl_success)
         return false;
     *bytes = d->dnnl_memory_desc_get_size(other);
-    dnnl_primitive_attr_t attr = make_attr(d, false);
+    dnnl_primitive_attr_t attr = make_attr(d, SB_CONV_ACT_NONE, false);
     if (!attr) return false;
     dnnl_primitive_desc_t pd = NULL;
     bool ok = d->dnnl_reorder_primitive_desc_create(&pd, from, d->engine, to, d->engine, attr) ==
@@ -183,10 +217,10 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
     dnnl_dims_t dilates = {k->dilation[0] - 1, k->dilation[1] - 1};
     dnnl_dims_t pad_l = {k->pad_l[0], k->pad_l[1]}, pad_r = {k->pad_r[0], k->pad_r[1]};
     bool ok =
-        d->dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nchw) ==
-            dnnl_success &&
-        d->dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nchw) ==
-            dnnl_success &&
+        d->dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32,
+                                        k->src_cl ? dnnl_nhwc : dnnl_nchw) == dnnl_success &&
+        d->dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32,
+                                        k->dst_cl ? dnnl_nhwc : dnnl_nchw) == dnnl_success &&
         d->dnnl_memory_desc_init_by_tag(&b_md, 1, b_dims, dnnl_f32, dnnl_x) == dnnl_success &&
         d->dnnl_memory_desc_init_by_tag(&w_md, w_ndims, w_dims, dnnl_f32,
                                         k->groups == 1 ? dnnl_oihw : dnnl_goihw) == dnnl_success &&
@@ -201,7 +235,7 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
         ok && d->dnnl_dilated_convolution_forward_desc_init(
                   &cd, dnnl_forward_inference, dnnl_convolution_direct, &any_src, &any_w,
                   k->bias ? &b_md : NULL, &any_dst, strides, dilates, pad_l, pad_r) == dnnl_success;
-    dnnl_primitive_attr_t attr = ok ? make_attr(d, k->relu) : NULL;
+    dnnl_primitive_attr_t attr = ok ? make_attr(d, k->act, k->sum) : NULL;
     dnnl_primitive_desc_t pd = NULL;
     ok = ok && attr &&
          d->dnnl_primitive_desc_create(&pd, &cd, attr, d->engine, NULL) == dnnl_success;
@@ -225,6 +259,21 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
                          &e->scratch_bytes) &&
             make_reorder(d, p_dst, &dst_md, false, &e->dst, &e->dst_reorder, &e->dst_bytes,
                          &e->dst_scratch, &e->scratch_bytes);
+        if (ok) e->w_md = *p_w;
+        /* the residual goes into the primitive's output buffer before it runs */
+        if (ok && k->sum) {
+            dnnl_memory_desc_t res_md;
+            dnnl_memory_t unused = NULL;
+            size_t unused_bytes = 0;
+            ok = d->dnnl_memory_desc_init_by_tag(&res_md, 4, dst_dims, dnnl_f32,
+                                                 k->res_cl ? dnnl_nhwc : dnnl_nchw) ==
+                     dnnl_success &&
+                 d->dnnl_memory_create(&e->user_res, &res_md, d->engine, DNNL_MEMORY_NONE) ==
+                     dnnl_success &&
+                 make_reorder(d, &res_md, p_dst, true, &unused, &e->res_reorder, &unused_bytes,
+                              &e->res_scratch, &e->scratch_bytes);
+            if (unused) d->dnnl_memory_destroy(unused);
+        }
     }
     if (pd) d->dnnl_primitive_desc_destroy(pd);
     if (!ok) {
@@ -265,15 +314,15 @@ static conv_entry *entry_for(const sb_dnnl_api *d, const conv_key *k, conv_entry
  * is per thread and this may run on a pool worker). */
 typedef struct slice {
     conv_entry *e;
-    const float *x;
-    float *out; /* pooled output when pool is set */
+    const float *x, *w, *b, *res; /* w: in e's weights layout; res: NULL without a residual */
+    const sb_prepared_weights *prepared; /* what w, b come from (released after the run) */
+    float *out;                          /* pooled output when pool is set */
     int64_t poh, pow;
     bool pool;
 } slice;
 
 typedef struct conv_run {
     const sb_dnnl_api *d;
-    const float *w, *b;
     slice slices[MAX_SLOTS];
     int omp_threads;
     atomic_bool failed;
@@ -287,7 +336,7 @@ static bool run_slice(conv_run *r, int slot)
     conv_entry *e = sl->e;
     const conv_key *k = &e->key;
     void *ws[4] = {NULL, NULL, NULL, NULL};
-    size_t need[4] = {e->src_bytes, e->w_bytes, e->dst_bytes, e->scratch_bytes};
+    size_t need[4] = {e->src_bytes, 0, e->dst_bytes, e->scratch_bytes};
     for (int i = WS_SRC; i <= WS_SCRATCH; i++)
         if (need[i] && !(ws[i] = workspace_get(slot, i, need[i]))) {
             r->out_of_memory = true;
@@ -306,13 +355,13 @@ static bool run_slice(conv_run *r, int slot)
         return false;
     dnnl_stream_t stream = streams[slot];
     d->dnnl_memory_set_data_handle(e->user_src, (void *)sl->x);
-    d->dnnl_memory_set_data_handle(e->user_w, (void *)r->w);
-    if (r->b) d->dnnl_memory_set_data_handle(e->user_b, (void *)r->b);
+    d->dnnl_memory_set_data_handle(e->w ? e->w : e->user_w, (void *)sl->w);
+    if (sl->b) d->dnnl_memory_set_data_handle(e->user_b, (void *)sl->b);
     d->dnnl_memory_set_data_handle(e->user_dst, dst_ptr);
+    if (sl->res) d->dnnl_memory_set_data_handle(e->user_res, (void *)sl->res);
     if (e->src) d->dnnl_memory_set_data_handle(e->src, ws[0]);
-    if (e->w) d->dnnl_memory_set_data_handle(e->w, ws[1]);
     if (e->dst) d->dnnl_memory_set_data_handle(e->dst, ws[2]);
-    dnnl_memory_t scratches[] = {e->conv_scratch, e->src_scratch, e->w_scratch, e->dst_scratch};
+    dnnl_memory_t scratches[] = {e->conv_scratch, e->src_scratch, e->dst_scratch, e->res_scratch};
     for (int i = 0; i < 4; i++)
         if (scratches[i]) d->dnnl_memory_set_data_handle(scratches[i], ws[3]);
     if (d->omp_set_num_threads) d->omp_set_num_threads(r->omp_threads);
@@ -327,16 +376,21 @@ static bool run_slice(conv_run *r, int slot)
         ok = d->dnnl_primitive_execute(e->src_reorder, stream, e->src_scratch ? 3 : 2, a) ==
              dnnl_success;
     }
-    if (ok && e->w_reorder) {
-        dnnl_exec_arg_t a[] = {
-            {DNNL_ARG_FROM, e->user_w}, {DNNL_ARG_TO, w}, {DNNL_ARG_SCRATCHPAD, e->w_scratch}};
-        ok = d->dnnl_primitive_execute(e->w_reorder, stream, e->w_scratch ? 3 : 2, a) ==
+    /* the residual into the output buffer, where the sum post-op adds it */
+    if (ok && sl->res && e->res_reorder) {
+        dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, e->user_res},
+                               {DNNL_ARG_TO, dst},
+                               {DNNL_ARG_SCRATCHPAD, e->res_scratch}};
+        ok = d->dnnl_primitive_execute(e->res_reorder, stream, e->res_scratch ? 3 : 2, a) ==
              dnnl_success;
+    } else if (ok && sl->res) { /* the same layout as the primitive's output */
+        memcpy(e->dst ? ws[2] : dst_ptr, sl->res,
+               (size_t)(k->n * k->o * k->oh * k->ow) * sizeof(float));
     }
     if (ok) {
         dnnl_exec_arg_t a[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, dst}};
         int nargs = 3;
-        if (r->b) a[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->user_b};
+        if (sl->b) a[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, e->user_b};
         if (e->conv_scratch) a[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, e->conv_scratch};
         ok = d->dnnl_primitive_execute(e->conv, stream, nargs, a) == dnnl_success;
     }
@@ -360,6 +414,38 @@ static void run_slices(void *ctx, int64_t begin, int64_t end)
     conv_run *r = ctx;
     for (int64_t s = begin; s < end; s++)
         if (!run_slice(r, (int)s)) atomic_store(&r->failed, true);
+}
+
+/* The weight cache's layout key: a oneDNN memory descriptor. */
+static bool md_equal(const void *a, const void *b)
+{
+    const sb_dnnl_api *d = sb_dnnl(NULL);
+    return d && d->dnnl_memory_desc_equal(a, b);
+}
+
+typedef struct weight_prep {
+    const sb_dnnl_api *d;
+    conv_entry *e;
+} weight_prep;
+
+/* Plain OIHW weights into the primitive's layout, with the entry's weight reorder on the
+ * calling thread (under `lock`, before the slices run: slot 0's scratch buffer is free). */
+static bool reorder_weights(void *ctx, const float *plain, void *out)
+{
+    const weight_prep *wp = ctx;
+    const sb_dnnl_api *d = wp->d;
+    conv_entry *e = wp->e;
+    void *scratch = NULL;
+    if (e->w_scratch && !(scratch = workspace_get(0, WS_SCRATCH, e->scratch_bytes))) return false;
+    d->dnnl_memory_set_data_handle(e->user_w, (void *)plain);
+    d->dnnl_memory_set_data_handle(e->w, out);
+    if (e->w_scratch) d->dnnl_memory_set_data_handle(e->w_scratch, scratch);
+    if (d->omp_set_num_threads) d->omp_set_num_threads(sb_get_num_threads());
+    dnnl_exec_arg_t a[] = {
+        {DNNL_ARG_FROM, e->user_w}, {DNNL_ARG_TO, e->w}, {DNNL_ARG_SCRATCHPAD, e->w_scratch}};
+    return d->dnnl_primitive_execute(e->w_reorder, d->stream, e->w_scratch ? 3 : 2, a) ==
+               dnnl_success &&
+           d->dnnl_stream_wait(d->stream) == dnnl_success;
 }
 
 bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
@@ -393,25 +479,31 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
             (outs[i] - 1) * p->stride[i] + (ker[i] - 1) * p->dilation[i] + 1 - in[i] - p->pad[i];
         k.pad_r[i] = r < 0 ? 0 : r;
     }
-    k.bias = bias != NULL;
-    k.relu = p->relu;
+    const sb_conv2d_fusion *f = p->fusion;
+    const sb_conv_bn *bn = f ? f->bn : NULL;
+    k.bias = bias != NULL || bn != NULL;
+    k.act = f ? f->act : p->relu ? SB_CONV_ACT_RELU : SB_CONV_ACT_NONE;
+    k.sum = f && f->residual;
+    /* the front-end passes 4-D tensors either contiguous or channels-last */
+    k.src_cl = !sb_tensor_is_contiguous(x);
+    k.dst_cl = !sb_tensor_is_contiguous(out);
+    k.res_cl = k.sum && !sb_tensor_is_contiguous(f->residual);
 
     const int threads = sb_get_num_threads();
     int64_t slots = threads < MAX_SLOTS ? threads : MAX_SLOTS;
     if (slots > n) slots = n;
     const int64_t chunk = (n + slots - 1) / slots;
     slots = (n + chunk - 1) / chunk;
-    conv_run r = {.d = d,
-                  .w = sb_tensor_data(weight),
-                  .b = bias ? sb_tensor_data(bias) : NULL,
-                  .omp_threads = slots > 1 ? 1 : threads};
+    conv_run r = {.d = d, .omp_threads = slots > 1 ? 1 : threads};
     atomic_init(&r.failed, false);
     const float *xd = sb_tensor_data(x);
+    const float *rd = k.sum ? sb_tensor_data(f->residual) : NULL;
     float *od = sb_tensor_data(out);
     const int64_t x_image = k.c * k.h * k.w, out_image = k.o * out->sizes[2] * out->sizes[3];
 
     pthread_mutex_lock(&lock);
-    for (int64_t s = 0; s < slots; s++) {
+    bool handled = true;
+    for (int64_t s = 0; s < slots && handled; s++) {
         k.slot = s;
         k.n = s == slots - 1 ? n - s * chunk : chunk;
         conv_entry *busy[MAX_SLOTS];
@@ -419,22 +511,49 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
             busy[b] = r.slices[b].e;
         conv_entry *e = entry_for(d, &k, busy, (int)s);
         if (!e) {
-            pthread_mutex_unlock(&lock);
-            return false; /* oneDNN has no implementation for this case: the engine's kernel */
+            handled = false; /* oneDNN has no implementation for this case: the engine's kernel */
+            break;
         }
         r.slices[s] = (slice){.e = e,
                               .x = xd + s * chunk * x_image,
+                              .res = rd ? rd + s * chunk * out_image : NULL,
                               .out = od + s * chunk * out_image,
                               .poh = out->sizes[2],
                               .pow = out->sizes[3],
                               .pool = p->max_pool2};
     }
-    if (slots > 1)
-        sb_parallel_for(slots, 1, run_slices, &r);
-    else
-        run_slices(&r, 0, 1);
+    /* The weights: the caller's when the primitive reads them as they are; else prepared
+     * (batch norm folded in, reordered) once and kept while none of their sources changes. */
+    sb_status st = SB_OK;
+    for (int64_t s = 0; s < slots && handled && st == SB_OK; s++) {
+        slice *sl = &r.slices[s];
+        if (!bn && !sl->e->w_reorder) {
+            sl->w = sb_tensor_data(weight);
+            sl->b = bias ? sb_tensor_data(bias) : NULL;
+            continue;
+        }
+        weight_prep wp = {.d = d, .e = sl->e};
+        sl->prepared = sb_weight_cache_get(weight, bias, bn, sl->e->w_reorder ? &sl->e->w_md : NULL,
+                                           sizeof sl->e->w_md, md_equal, sl->e->w_bytes,
+                                           reorder_weights, &wp, &st);
+        if (sl->prepared) {
+            sl->w = sl->prepared->w;
+            sl->b = sl->prepared->b ? sl->prepared->b : bias ? sb_tensor_data(bias) : NULL;
+        }
+    }
+    if (handled && st == SB_OK) {
+        if (slots > 1)
+            sb_parallel_for(slots, 1, run_slices, &r);
+        else
+            run_slices(&r, 0, 1);
+    }
     pthread_mutex_unlock(&lock);
-    if (r.out_of_memory)
+    for (int64_t s = 0; s < slots; s++)
+        sb_weight_cache_release(r.slices[s].prepared);
+    if (!handled) return false;
+    if (st != SB_OK)
+        *status = st;
+    else if (r.out_of_memory)
         *status = sb_fail(SB_ENOMEM, "conv2d: out of memory for oneDNN's buffers");
     else if (atomic_load(&r.failed))
         *status = sb_fail(SB_EUNSUPPORTED, "conv2d: oneDNN failed to run the convolution");

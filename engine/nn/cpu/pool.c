@@ -84,6 +84,48 @@ static void max_pool_plane_inside(const pool_job *j, const float *x, float *y)
     }
 }
 
+/* Padding, no dilation (ResNet's 3x3 stride-2 stem pooling): each window row and column
+ * offset runs over the outputs whose input position is inside the image, with no check
+ * per element. Windows are scanned in the general loop's order (row, then column), so the
+ * result is the same to the bit (the first of equal values, a NaN anywhere). */
+static void max_pool_plane_padded(const pool_job *j, const float *x, float *y)
+{
+    const int64_t kh = j->p.kernel[0], kw = j->p.kernel[1];
+    const int64_t sh = j->p.stride[0], sw = j->p.stride[1];
+    const int64_t ph = j->p.pad[0], pw = j->p.pad[1];
+    const int64_t H = j->H, W = j->W, OW = j->OW;
+    int64_t lo[64], hi[64]; /* per kx: the outputs [lo, hi) whose column is inside */
+    const int64_t nkx = kw < 64 ? kw : 64;
+    for (int64_t kx = 0; kx < nkx; kx++) {
+        const int64_t off = kx - pw; /* input column = ox * sw + off */
+        int64_t a = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int64_t b = W - off <= 0 ? 0 : (W - off - 1) / sw + 1;
+        lo[kx] = a;
+        hi[kx] = b < OW ? b : OW;
+    }
+    for (int64_t oy = 0; oy < j->OH; oy++) {
+        float *out = y + oy * OW;
+        for (int64_t ox = 0; ox < OW; ox++)
+            out[ox] = -INFINITY;
+        for (int64_t ky = 0; ky < kh; ky++) {
+            const int64_t iy = oy * sh - ph + ky;
+            if (iy < 0 || iy >= H) continue;
+            const float *row = x + iy * W;
+            for (int64_t kx = 0; kx < kw; kx++) {
+                if (kx >= 64) { /* wider than any real window: checked per element */
+                    for (int64_t ox = 0; ox < OW; ox++) {
+                        const int64_t ix = ox * sw - pw + kx;
+                        if (ix >= 0 && ix < W) out[ox] = max_nan(out[ox], row[ix]);
+                    }
+                    continue;
+                }
+                for (int64_t ox = lo[kx]; ox < hi[kx]; ox++)
+                    out[ox] = max_nan(out[ox], row[ox * sw + kx - pw]);
+            }
+        }
+    }
+}
+
 static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
 {
     const pool_job *j = ctx;
@@ -98,6 +140,10 @@ static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
         float *y = j->y + plane * j->OH * j->OW;
         if (inside) {
             max_pool_plane_inside(j, x, y);
+            continue;
+        }
+        if (dh == 1 && dw == 1) {
+            max_pool_plane_padded(j, x, y);
             continue;
         }
         for (int64_t oy = 0; oy < j->OH; oy++) {

@@ -24,7 +24,7 @@ function InvertedResidualV2:init(inp, oup, stride, expand_ratio)
 end
 
 function InvertedResidualV2:forward(x)
-  if self.use_res_connect then return x + self.conv(x) end
+  if self.use_res_connect then return self.conv:forward_add(x, x) end -- x + conv(x), fused
   return self.conv(x)
 end
 
@@ -77,9 +77,8 @@ function InvertedResidualV3:init(c, eps)
 end
 
 function InvertedResidualV3:forward(x)
-  local r = self.block(x)
-  if self.use_res_connect then r = r + x end
-  return r
+  if self.use_res_connect then return self.block:forward_add(x, x) end -- fused when it can be
+  return self.block(x)
 end
 
 local v3_settings = {

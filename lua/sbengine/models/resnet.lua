@@ -30,11 +30,16 @@ function BasicBlock:init(inplanes, planes, stride, downsample, groups, base_widt
   if downsample then self.downsample = downsample end
 end
 
-function BasicBlock:forward(x)
-  local out = F.relu(self.bn1(self.conv1(x)))
-  out = self.bn2(self.conv2(out))
+-- nn.conv_bn runs conv + batch norm (+ residual) + ReLU as one fused conv2d in eval mode
+-- (the same formula as the modules one after another); a result only the next convolution
+-- reads stays channels-last.
+-- cl: the block's result may be channels-last too (ResNet:forward, whose next block or
+-- pooling reads it).
+function BasicBlock:forward(x, cl)
+  local out = nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu", channels_last = true})
   local identity = self.downsample and self.downsample(x) or x
-  return F.relu(out + identity)
+  return nn.conv_bn(out, self.conv2, self.bn2, {activation = "relu", residual = identity,
+    channels_last = cl == true})
 end
 
 --- Bottleneck: 1x1, 3x3 (stride, groups), 1x1 expanding by 4 (ResNet-50 and deeper).
@@ -53,12 +58,12 @@ function Bottleneck:init(inplanes, planes, stride, downsample, groups, base_widt
   if downsample then self.downsample = downsample end
 end
 
-function Bottleneck:forward(x)
-  local out = F.relu(self.bn1(self.conv1(x)))
-  out = F.relu(self.bn2(self.conv2(out)))
-  out = self.bn3(self.conv3(out))
+function Bottleneck:forward(x, cl)
+  local out = nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu", channels_last = true})
+  out = nn.conv_bn(out, self.conv2, self.bn2, {activation = "relu", channels_last = true})
   local identity = self.downsample and self.downsample(x) or x
-  return F.relu(out + identity)
+  return nn.conv_bn(out, self.conv3, self.bn3, {activation = "relu", residual = identity,
+    channels_last = cl == true})
 end
 
 --- ResNet(block, layers, {num_classes = 1000, groups = 1, width_per_group = 64})
@@ -95,9 +100,31 @@ function ResNet:make_layer(block, planes, blocks, stride)
   return layer
 end
 
+-- A layer as make_layer builds it: a Sequential of this file's blocks, none replaced or
+-- given a forward of its own; its blocks can hand each other channels-last results.
+local function stock_layer(layer)
+  if getmetatable(layer) ~= nn.Sequential._instance_mt or rawget(layer, "forward") ~= nil then
+    return false
+  end
+  for _, b in ipairs(layer:children()) do
+    local mt = getmetatable(b)
+    if (mt ~= BasicBlock._instance_mt and mt ~= Bottleneck._instance_mt) or
+       rawget(b, "forward") ~= nil then
+      return false
+    end
+  end
+  return true
+end
+
 function ResNet:forward(x)
-  x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
-  x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+  x = self.maxpool(nn.conv_bn(x, self.conv1, self.bn1, {activation = "relu"}))
+  for _, layer in ipairs({self.layer1, self.layer2, self.layer3, self.layer4}) do
+    if stock_layer(layer) then
+      for _, block in ipairs(layer:children()) do x = block:forward(x, true) end
+    else
+      x = layer(x)
+    end
+  end
   return self.fc(F.flatten(self.avgpool(x), 2))
 end
 

@@ -506,18 +506,85 @@ function M.Sequential:append(m)
   return self
 end
 
+-- ---- fused inference ------------------------------------------------------------------
+
+-- An instance of exactly `class` (not a subclass) without a forward of its own: running it
+-- as part of a fused conv2d gives what calling it would.
+local function plain(m, class)
+  return getmetatable(m) == class._instance_mt and rawget(m, "forward") == nil
+end
+
+-- The fused activation of an activation module, or nil.
+local function activation_name(m)
+  if plain(m, M.ReLU) then return "relu" end
+  if plain(m, M.ReLU6) then return "relu6" end
+  if plain(m, M.Hardswish) then return "hardswish" end
+  if plain(m, M.SiLU) then return "silu" end
+end
+
+-- A BatchNorm2d that can be folded into conv: eval mode, running statistics, conv's channels.
+local function foldable_bn(bn, conv)
+  return plain(bn, M.BatchNorm2d) and not bn.training and bn.track_running_stats and
+    bn.num_features == conv.out_channels
+end
+
+-- The activations by name, as the modules compute them (the unfused path).
+local activations = {
+  relu = function(x) return F.relu(x) end,
+  relu6 = function(x) return x:clamp(0, 6) end,
+  hardswish = function(x) return x * (x + 3):clamp(0, 6) / 6 end,
+  silu = function(x) return x * F.sigmoid(x) end,
+}
+
+-- conv2d's options for conv with bn folded, the activation and the residual; channels_last
+-- when only another conv2d reads the result.
+local function fused_options(conv, bn, act, residual, channels_last)
+  local o = {stride = conv.stride, padding = conv.padding, dilation = conv.dilation,
+    groups = conv.groups, activation = act, residual = residual, channels_last = channels_last}
+  if bn then
+    o.batch_norm = {running_mean = bn.running_mean, running_var = bn.running_var,
+      weight = bn.weight, bias = bn.bias, eps = bn.eps}
+  end
+  return o
+end
+
+--- conv_bn(x, conv, bn [, {activation = nil, residual = nil, channels_last = false}]):
+-- act(bn(conv(x)) + residual), PyTorch's order in ResNet's blocks; bn, activation ("relu",
+-- "relu6", "hardswish", "silu") and residual may be absent. When conv is a Conv2d and bn a
+-- BatchNorm2d in eval mode (exactly those classes, without a forward of their own) on a 4-D
+-- input, it runs as ONE conv2d: the batch norm folded into the weights (once; again after
+-- any change to them), the residual and activation fused; otherwise the modules are called
+-- one after another. channels_last: see F.conv2d (for a result only a convolution reads).
+function M.conv_bn(x, conv, bn, opts)
+  opts = check_options("conv_bn", opts, {activation = true, residual = true,
+    channels_last = true})
+  local act = opts.activation
+  if act ~= nil and not activations[act] then
+    error("conv_bn: activation must be 'relu', 'relu6', 'hardswish' or 'silu', got '" ..
+          tostring(act) .. "'", 2)
+  end
+  if plain(conv, M.Conv2d) and (bn == nil or foldable_bn(bn, conv)) and x:dim() == 4 then
+    return F.conv2d(x, conv.weight, conv.bias,
+      fused_options(conv, bn, act, opts.residual, opts.channels_last))
+  end
+  local y = conv(x)
+  if bn ~= nil then y = bn(y) end
+  if opts.residual ~= nil then y = y + opts.residual end
+  if act ~= nil then y = activations[act](y) end
+  return y
+end
+
 -- A Conv2d directly followed by a ReLU (both exactly those classes, not subclasses) runs
 -- as one conv2d with the ReLU fused: the same numbers, one pass less over the output.
 -- The conv's own output is never visible outside this loop, so nothing can tell.
 local function fused_conv_relu(conv, relu)
-  return getmetatable(conv) == M.Conv2d._instance_mt and getmetatable(relu) == M.ReLU._instance_mt
-    and rawget(conv, "forward") == nil and rawget(relu, "forward") == nil
+  return plain(conv, M.Conv2d) and plain(relu, M.ReLU)
 end
 
 -- ... and a MaxPool2d(2) right after that pair (kernel 2, stride 2, no padding, no
 -- dilation, floor) is fused too: each image's activations are pooled while in cache.
 local function is_pool2(m)
-  if getmetatable(m) ~= M.MaxPool2d._instance_mt or rawget(m, "forward") ~= nil then return false end
+  if not plain(m, M.MaxPool2d) then return false end
   local function is(v, want)
     if v == nil then return true end
     if type(v) == "table" then return v[1] == want and v[2] == want end
@@ -529,23 +596,80 @@ local function is_pool2(m)
     not o.ceil_mode
 end
 
-function M.Sequential:forward(x)
-  local children = self:children()
+-- The fusable group starting at children[i]: a Conv2d, then optionally a foldable
+-- BatchNorm2d, then optionally an activation; returns bn, act, the group's size (nil when
+-- there is no group of at least two, or the input is not 4-D).
+local function conv_group(children, i, n, x)
+  local conv = children[i]
+  if not plain(conv, M.Conv2d) or x:dim() ~= 4 then return nil end
+  local j, bn, act = i + 1, nil, nil
+  if j <= n and foldable_bn(children[j], conv) then
+    bn = children[j]
+    j = j + 1
+  end
+  if j <= n then
+    act = activation_name(children[j])
+    if act then j = j + 1 end
+  end
+  if j == i + 1 then return nil end
+  return bn, act, j - i
+end
+
+-- A Sequential (or a subclass: Conv2dNormActivation) that runs Sequential's own forward:
+-- its children can run as part of the enclosing sequence, with the same result.
+local function plain_sequential(m)
+  return getmetatable(m) ~= nil and getmetatable(m).class ~= nil and
+    m.forward == M.Sequential.forward and rawget(m, "forward") == nil
+end
+
+local function flat_children(seq, out)
+  for _, m in ipairs(seq:children()) do
+    if plain_sequential(m) then flat_children(m, out) else out[#out + 1] = m end
+  end
+  return out
+end
+
+-- The loop of Sequential's forward over its children (nested plain Sequentials flattened,
+-- so that fusion sees through Conv2dNormActivation); `residual` (or nil) is added to the
+-- output, fused into the last convolution when the sequence ends with a Conv2d
+-- [+ BatchNorm2d]. A fused group whose result goes straight into another Conv2d leaves it
+-- channels-last (no reorder between the two on oneDNN); the sequence's output never is.
+local function run_sequential(self, x, residual)
+  local children = flat_children(self, {})
   local i, n = 1, #children
   while i <= n do
     local m = children[i]
     if i + 1 < n and fused_conv_relu(m, children[i + 1]) and is_pool2(children[i + 2]) then
       x = F.conv2d(x, m.weight, m.bias, m._opts_relu_pool)
       i = i + 3
-    elseif i < n and fused_conv_relu(m, children[i + 1]) then
-      x = F.conv2d(x, m.weight, m.bias, m._opts_relu)
-      i = i + 2
     else
-      x = m(x)
-      i = i + 1
+      local bn, act, size = conv_group(children, i, n, x)
+      local last = size and i + size - 1 == n or (i == n and plain(m, M.Conv2d) and x:dim() == 4)
+      if residual ~= nil and last and act == nil then
+        x = F.conv2d(x, m.weight, m.bias, fused_options(m, bn, nil, residual))
+        return x
+      elseif size then
+        local to_conv = i + size <= n and plain(children[i + size], M.Conv2d)
+        x = F.conv2d(x, m.weight, m.bias, fused_options(m, bn, act, nil, to_conv))
+        i = i + size
+      else
+        x = m(x)
+        i = i + 1
+      end
     end
   end
+  if residual ~= nil then x = x + residual end
   return x
+end
+
+function M.Sequential:forward(x)
+  return run_sequential(self, x, nil)
+end
+
+--- seq:forward_add(x, residual): seq(x) + residual, the add fused into the last convolution
+-- when the sequence ends with a Conv2d (and a BatchNorm2d); MobileNetV2's blocks use it.
+function M.Sequential:forward_add(x, residual)
+  return run_sequential(self, x, residual)
 end
 
 return M

@@ -291,24 +291,12 @@ sb_status sb_cifar_download(const char *root, int classes, bool train, const cha
     if (sb_file_exists(archive) && sb_md5_file(archive, have) == SB_OK && strcmp(have, md5) == 0) {
         /* a verified archive from an earlier run: no network */
     } else {
-        char list[4096];
-        snprintf(list, sizeof list, "%s", mirrors);
-        char urls[32][1024];
-        const char *url_ptrs[32];
-        int n = 0;
-        for (char *save = NULL, *tok = strtok_r(list, ", \t\n", &save); tok && n < 32;
-             tok = strtok_r(NULL, ", \t\n", &save), n++) {
-            size_t bl = strlen(tok);
-            snprintf(urls[n], sizeof urls[n], "%s%s%s", tok, bl && tok[bl - 1] == '/' ? "" : "/",
-                     file);
-            url_ptrs[n] = urls[n];
-        }
-        if (n == 0)
-            return sb_fail(SB_EINVAL, "CIFAR%d: SBENGINE_CIFAR_MIRRORS lists no URL", classes);
         cifar_fetch f = {file, progress, ctx};
         sb_download_options opts = {
             .md5 = md5, .progress = progress ? cifar_progress : NULL, .progress_ctx = &f};
-        sb_status s = sb_download_first(url_ptrs, n, archive, &opts, NULL);
+        sb_status s =
+            sb_download_from_mirrors(mirrors, file, archive, &opts, "SBENGINE_CIFAR_MIRRORS");
+        if (s == SB_EINVAL) return sb_fail_context(s, "CIFAR%d", classes);
         if (s != SB_OK) {
             char why[8192];
             snprintf(why, sizeof why, "%s", sb_error_message());

@@ -223,15 +223,6 @@ sb_status sb_mnist_download(const char *root, bool train, const char *mirrors,
 {
     if (!mirrors) mirrors = getenv("SBENGINE_MNIST_MIRRORS");
     if (!mirrors || !*mirrors) mirrors = sb_mnist_default_mirrors;
-    char list[4096];
-    snprintf(list, sizeof list, "%s", mirrors);
-    char *bases[32];
-    int nbases = 0;
-    for (char *save = NULL, *tok = strtok_r(list, ", \t\n", &save); tok && nbases < 32;
-         tok = strtok_r(NULL, ", \t\n", &save))
-        bases[nbases++] = tok;
-    if (nbases == 0) return sb_fail(SB_EINVAL, "MNIST: SBENGINE_MNIST_MIRRORS lists no URL");
-
     char raw[4096];
     snprintf(raw, sizeof raw, "%s/MNIST/raw", root);
     for (int r = train ? 0 : 2; r < (train ? 2 : 4); r++) {
@@ -244,19 +235,13 @@ sb_status sb_mnist_download(const char *root, bool train, const char *mirrors,
         snprintf(f.file, sizeof f.file, "%s.gz", res->name);
         char gz_path[4200];
         snprintf(gz_path, sizeof gz_path, "%s/%s.gz", raw, res->name);
-        char urls[32][1024];
-        const char *url_ptrs[32];
-        for (int i = 0; i < nbases; i++) {
-            size_t bl = strlen(bases[i]);
-            snprintf(urls[i], sizeof urls[i], "%s%s%s.gz", bases[i],
-                     bl && bases[i][bl - 1] == '/' ? "" : "/", res->name);
-            url_ptrs[i] = urls[i];
-        }
         sb_download_options opts = {.verify = verify_mnist,
                                     .verify_ctx = &f,
                                     .progress = progress ? mnist_progress : NULL,
                                     .progress_ctx = &f};
-        sb_status s = sb_download_first(url_ptrs, nbases, gz_path, &opts, NULL);
+        sb_status s =
+            sb_download_from_mirrors(mirrors, f.file, gz_path, &opts, "SBENGINE_MNIST_MIRRORS");
+        if (s == SB_EINVAL) return sb_fail_context(s, "MNIST");
         if (s != SB_OK) {
             char why[8192];
             snprintf(why, sizeof why, "%s", sb_error_message());

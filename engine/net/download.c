@@ -138,3 +138,22 @@ sb_status sb_download_first(const char *const *urls, int n, const char *dest,
     free(tried);
     return last == SB_EFORMAT ? SB_EFORMAT : SB_ENET;
 }
+
+sb_status sb_download_from_mirrors(const char *mirrors, const char *file, const char *dest,
+                                   const sb_download_options *opts, const char *list_name)
+{
+    char list[4096];
+    snprintf(list, sizeof list, "%s", mirrors ? mirrors : "");
+    char urls[SB_DOWNLOAD_MAX_MIRRORS][1024];
+    const char *url_ptrs[SB_DOWNLOAD_MAX_MIRRORS];
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ", \t\n", &save);
+         tok && n < SB_DOWNLOAD_MAX_MIRRORS; tok = strtok_r(NULL, ", \t\n", &save), n++) {
+        size_t len = strlen(tok);
+        snprintf(urls[n], sizeof urls[n], "%s%s%s", tok, len && tok[len - 1] == '/' ? "" : "/",
+                 file);
+        url_ptrs[n] = urls[n];
+    }
+    if (n == 0) return sb_fail(SB_EINVAL, "%s lists no URL", list_name);
+    return sb_download_first(url_ptrs, n, dest, opts, NULL);
+}

@@ -34,4 +34,12 @@ sb_status sb_download(const char *url, const char *dest, const sb_download_optio
 sb_status sb_download_first(const char *const *urls, int n, const char *dest,
                             const sb_download_options *opts, int *which);
 
+/* The datasets' mirror lists: `mirrors` holds base URLs separated by commas or blanks (at most
+ * SB_DOWNLOAD_MAX_MIRRORS); `file` is appended to each (with a '/' where the base has none) and
+ * the results are tried in order as sb_download_first does. `list_name` names the list in the
+ * error when it holds no URL (e.g. the environment variable it came from). */
+#define SB_DOWNLOAD_MAX_MIRRORS 32
+sb_status sb_download_from_mirrors(const char *mirrors, const char *file, const char *dest,
+                                   const sb_download_options *opts, const char *list_name);
+
 #endif

@@ -16,65 +16,17 @@ local function annotations_file(i, case)
   return helper.file(("segm_case%d.json"):format(i), case.gt)
 end
 
-local function same_stats(expected, got, what)
-  assert.are.equal(12, #got, what .. ": 12 numbers")
-  for k = 1, 12 do
-    assert(math.abs(expected[k] - got[k]) <= 1e-12,
-      ("%s: stats[%d] expected %.17g, got %.17g"):format(what, k, expected[k], got[k]))
-  end
-end
-
--- detections by image, and the evaluated image ids in a stable order
-local function by_image(case)
-  local groups, ids, seen = {}, {}, {}
-  for _, d in ipairs(case.dets) do
-    local id = d.image_id
-    groups[id] = groups[id] or {}
-    table.insert(groups[id], d)
-    if not seen[id] then seen[id], ids[#ids + 1] = true, id end
-  end
-  if case.images then
-    ids = {}
-    for _, id in ipairs(case.images) do ids[#ids + 1] = id end
-  end
-  return groups, ids
-end
+local same_stats = helper.same_stats
 
 describe("coco_segmentation equals pycocotools' COCOeval (segm)", function()
   for i, case in ipairs(cases) do
     it(case.name, function()
       local path = annotations_file(i, case)
-      local groups, ids = by_image(case)
-      local images = case.images and "added" or "all"
-      local m = sb.metrics.create("coco_segmentation", { annotations = path, images = images })
-      local output = {}
-      for k, id in ipairs(ids) do output[k] = groups[id] or {} end
-      m:add(output, ids)
-      same_stats(case.stats, m:value().stats, case.name)
-
-      local a = sb.metrics.create("coco_segmentation", { annotations = path, images = images })
-      local b = sb.metrics.create("coco_segmentation", { annotations = path, images = images })
-      local half = #ids // 2
-      for k, id in ipairs(ids) do
-        (k <= half and a or b):add({ groups[id] or {} }, { id })
-      end
-      a:merge(b:state())
-      same_stats(case.stats, a:value().stats, case.name .. " (merged shards)")
-
-      local ev = sb.eval.COCO { annotations = path, images = images, iou_type = "segm" }
-      if case.images then
-        local preds = {}
-        for _, id in ipairs(ids) do preds[id] = groups[id] or {} end
-        ev:add(preds)
-      else
-        ev:add_results(case.dets)
-      end
-      same_stats(case.stats, ev:stats().stats, case.name .. " (sb.eval.COCO)")
-
-      if not case.images and #case.dets > 0 then
+      helper.check_coco_case(case, path, "coco_segmentation", "segm")
+      if not case.images and #case.dets > 0 then -- and from a results file
         local file = dir .. ("/segm_dets%d.json"):format(i)
         tmp.write(file, cjson.encode(case.dets))
-        local ev2 = sb.eval.COCO { annotations = path, images = images, iou_type = "segm" }
+        local ev2 = sb.eval.COCO { annotations = path, images = "all", iou_type = "segm" }
         ev2:add_results(file)
         same_stats(case.stats, ev2:stats().stats, case.name .. " (results file)")
       end

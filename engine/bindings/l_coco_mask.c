@@ -9,6 +9,9 @@
  *   coco_rle_decode(rle) -> bytes (h * w of 0 / 1, column-major)
  *   coco_rle_merge({rle...}, intersect) -> {h, w, counts}
  *   coco_rle_iou({rle...} dts, {rle...} gts, {0|1...} iscrowd) -> {{iou of dt 1 per gt}, ...}
+ *   coco_rle_from_masks(masks, threshold) -> {counts...}, h, w: each of the K masks of a
+ *       (K, H, W) or (K, 1, H, W) tensor (torchvision's Mask R-CNN output) taken where it is
+ *       > threshold and encoded, as torchvision's CocoEvaluator does
  * and, for l_eval.c, sbL_coco_masks: the masks of a detection list. */
 #include "bindings/l_coco_mask.h"
 
@@ -17,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bindings/l_tensor.h"
 #include "bindings/l_util.h"
 
 #define MASKS_MT "sbengine.CocoMasks"
@@ -247,6 +251,68 @@ static int l_coco_rle_iou(lua_State *L)
     return 1;
 }
 
+/* The K masks of `t` (K, H, W) or (K, 1, H, W) > thr, encoded; NULL-terminated malloc()ed
+ * strings in out[K]. */
+static sb_status encode_masks(const sb_tensor *t, double thr, int64_t K, int64_t H, int64_t W,
+                              char **out)
+{
+    sb_tensor *cpu = NULL, *dbl = NULL;
+    SB_TRY(sb_tensor_to_device(t, SB_CPU, &cpu));
+    sb_status st = sb_tensor_to_dtype(cpu, SB_FLOAT64, &dbl);
+    sb_tensor_free(cpu);
+    if (st != SB_OK) return st;
+    sb_tensor *c = NULL;
+    st = sb_tensor_contiguous(dbl, &c);
+    sb_tensor_free(dbl);
+    if (st != SB_OK) return st;
+    const double *data = sb_tensor_data(c);
+    size_t a = (size_t)H * (size_t)W;
+    uint8_t *mask = malloc(a ? a : 1);
+    if (!mask) st = sb_fail(SB_ENOMEM, "coco_rle_from_masks: out of memory");
+    for (int64_t k = 0; k < K && st == SB_OK; k++) {
+        const double *m = data + (size_t)k * a;
+        for (int64_t y = 0; y < H; y++) /* column-major, as np.array(..., order="F") */
+            for (int64_t x = 0; x < W; x++)
+                mask[(size_t)x * (size_t)H + (size_t)y] =
+                    m[(size_t)y * (size_t)W + (size_t)x] > thr;
+        sb_rle r = {0};
+        st = sb_rle_encode(mask, (uint32_t)H, (uint32_t)W, &r);
+        if (st == SB_OK) st = sb_rle_to_string(&r, &out[k]);
+        sb_rle_free(&r);
+    }
+    free(mask);
+    sb_tensor_free(c);
+    return st;
+}
+
+static int l_coco_rle_from_masks(lua_State *L)
+{
+    sb_tensor *t = sbL_check_tensor(L, 1);
+    double thr = luaL_optnumber(L, 2, 0.5);
+    int nd = t->ndim;
+    if (!(nd == 3 || (nd == 4 && t->sizes[1] == 1)))
+        return luaL_error(L, "coco: masks must be a (K, H, W) or (K, 1, H, W) tensor, got %s",
+                          sb_tensor_shape_text(t).s);
+    int64_t K = t->sizes[0], H = t->sizes[nd - 2], W = t->sizes[nd - 1];
+    if (H > (int64_t)UINT32_MAX || W > (int64_t)UINT32_MAX)
+        return luaL_error(L, "coco: masks of %s are too large", sb_tensor_shape_text(t).s);
+    char **out = lua_newuserdatauv(L, (size_t)(K ? K : 1) * sizeof *out, 0);
+    memset(out, 0, (size_t)(K ? K : 1) * sizeof *out);
+    sb_status st = encode_masks(t, thr, K, H, W, out);
+    if (st == SB_OK) lua_createtable(L, (int)K, 0);
+    for (int64_t k = 0; k < K; k++) {
+        if (st == SB_OK) {
+            lua_pushstring(L, out[k]);
+            lua_rawseti(L, -2, (lua_Integer)k + 1);
+        }
+        free(out[k]);
+    }
+    sbL_check(L, st, "coco masks");
+    lua_pushinteger(L, (lua_Integer)H);
+    lua_pushinteger(L, (lua_Integer)W);
+    return 3;
+}
+
 void sbL_coco_masks(lua_State *L, int idx, sb_coco_det *dets, size_t n)
 {
     if ((size_t)lua_rawlen(L, idx) != n * 4)
@@ -282,6 +348,7 @@ void sbL_coco_mask_open(lua_State *L)
         {"coco_rle_decode", l_coco_rle_decode},
         {"coco_rle_merge", l_coco_rle_merge},
         {"coco_rle_iou", l_coco_rle_iou},
+        {"coco_rle_from_masks", l_coco_rle_from_masks},
         {NULL, NULL},
     };
     luaL_setfuncs(L, funcs, 0);

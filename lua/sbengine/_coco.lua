@@ -138,16 +138,44 @@ local function append_segm_results(out, masks, image_id, list, where, level)
   end
 end
 
+-- torchvision's Mask R-CNN output {masks = (K, 1, H, W) probabilities, scores = (K), labels =
+-- (K)}: each mask taken where > 0.5 and encoded, as torchvision's CocoEvaluator does (no box:
+-- areas are the masks').
+local function append_torchvision_masks(out, masks, image_id, p, where, level)
+  if not is_tensor(p.masks) then
+    error(("%s: masks must be a (K, 1, H, W) tensor, got %s"):format(where, type(p.masks)),
+      level + 1)
+  end
+  local counts, h, w = calls.c(level + 1, core.eval.coco_rle_from_masks, p.masks, 0.5)
+  local scores = as_list(p.scores, where .. ": scores", level + 1)
+  local labels = as_list(p.labels, where .. ": labels", level + 1)
+  if #scores ~= #counts or #labels ~= #counts then
+    error(("%s: %d masks, %d scores and %d labels; expected one of each per detection")
+      :format(where, #counts, #scores, #labels), level + 1)
+  end
+  local list = {}
+  for i = 1, #counts do
+    list[i] = { segmentation = { size = { h, w }, counts = counts[i] }, score = scores[i],
+                category_id = labels[i] }
+  end
+  append_segm_results(out, masks, image_id, list, where, level + 1)
+end
+
 --- Appends the detections of `prediction` (either form above) for image `image_id` to `out`;
--- with `masks` (iou_type "segm") a results list with segmentations, their masks to `masks`.
+-- with `masks` (iou_type "segm") a results list with segmentations or torchvision's {masks=,
+-- scores=, labels=}, their masks to `masks`.
 function coco.append(out, image_id, prediction, where, level, masks)
   if masks then
-    if type(prediction) ~= "table" or prediction.boxes ~= nil or prediction.masks ~= nil then
-      error(("%s: expected a list of {segmentation = {size =, counts =}, score=, category_id=}"
-        .. ", got %s"):format(where, type(prediction) == "table" and "another table"
-        or type(prediction)), level + 1)
+    if type(prediction) ~= "table" or prediction.boxes ~= nil and prediction.masks == nil then
+      error(("%s: expected {masks=, scores=, labels=} or a list of {segmentation = {size =, "
+        .. "counts =}, score=, category_id=}, got %s"):format(where,
+        type(prediction) == "table" and "boxes without masks" or type(prediction)), level + 1)
     end
-    append_segm_results(out, masks, image_id, prediction, where, level + 1)
+    if prediction.masks ~= nil then
+      append_torchvision_masks(out, masks, image_id, prediction, where, level + 1)
+    else
+      append_segm_results(out, masks, image_id, prediction, where, level + 1)
+    end
     return
   end
   if type(prediction) ~= "table" then

@@ -34,6 +34,44 @@ describe("coco_segmentation equals pycocotools' COCOeval (segm)", function()
   end
 end)
 
+describe("sb.eval.COCO with iou_type segm", function()
+  it("takes torchvision's {masks = (K, 1, H, W) probabilities, scores, labels}", function()
+    local case = cases[1]
+    local path = annotations_file(1, case)
+    local groups = helper.coco_by_image(case)
+    local ev = sb.eval.COCO { annotations = path, images = "all", iou_type = "segm" }
+    local preds = {}
+    for id, list in pairs(groups) do
+      local h, w = list[1].segmentation.size[1], list[1].segmentation.size[2]
+      local masks, scores, labels = {}, {}, {}
+      for k, d in ipairs(list) do
+        local bytes = core.eval.coco_rle_decode { h, w, d.segmentation.counts } -- column-major
+        local rows = {}
+        for y = 1, h do
+          local row = {}
+          for x = 1, w do
+            row[x] = bytes:byte((x - 1) * h + y) == 1 and 0.75 or 0.5 -- > 0.5 is inside
+          end
+          rows[y] = row
+        end
+        masks[k], scores[k], labels[k] = { rows }, d.score, d.category_id
+      end
+      preds[id] = { masks = sb.tensor(masks, { dtype = "float32" }), scores = scores,
+                    labels = sb.tensor(labels, { dtype = "int64" }) }
+    end
+    ev:add(preds)
+    same_stats(case.stats, ev:stats().stats, "torchvision masks")
+    local ok, err = pcall(function()
+      sb.eval.COCO { annotations = path, iou_type = "segm" }:add {
+        [cjson.decode(case.gt).images[1].id] = { masks = sb.zeros(2, 3, 4, 5), scores = { 1, 1 },
+                                                 labels = { 1, 1 } } }
+    end)
+    assert.is_false(ok)
+    assert.matches("masks must be a (K, H, W) or (K, 1, H, W) tensor, got [2, 3, 4, 5]", err, 1,
+      true)
+  end)
+end)
+
 describe("the COCO mask functions equal pycocotools.mask", function()
   it("rasterises polygons (frPyObjects + merge) and gives their area and box", function()
     local n = 0

@@ -27,8 +27,9 @@ typedef struct gt_ann {
     uint32_t cat;   /* index into cat_ids */
     uint32_t order; /* position in the file, for stable grouping */
     uint8_t iscrowd;
-    /* masks: the segmentation's RLE, rle_m counts at rle_at of sb_coco_gt.rle_cnts */
-    uint32_t rle_h, rle_w, rle_m;
+    /* masks: the segmentation's RLE as its compressed string (pycocotools keeps them so too;
+     * ~1.3 bytes a run instead of 4), rle_len bytes at rle_at of sb_coco_gt.rle_str */
+    uint32_t rle_h, rle_w, rle_len;
     size_t rle_at;
 } gt_ann;
 
@@ -53,8 +54,8 @@ struct sb_coco_gt {
     const char *what;
     /* masks (iouType "segm") */
     bool masks;
-    uint32_t *rle_cnts;
-    size_t n_cnts, cap_cnts;
+    char *rle_str;
+    size_t n_str, cap_str;
     image_size *sizes; /* while parsing; sorted by id once annotations start */
     size_t n_sizes, cap_sizes;
     bool sizes_sorted;
@@ -159,7 +160,7 @@ static const image_size *find_size(sb_coco_gt *gt, int64_t id)
     return lo < gt->n_sizes && gt->sizes[lo].id == id ? &gt->sizes[lo] : NULL;
 }
 
-/* The RLE of annotation `n`'s segmentation, stored in gt->rle_cnts. An annotation of an image
+/* The RLE of annotation `n`'s segmentation, stored in gt->rle_str. An annotation of an image
  * the file does not list is left without one (COCOeval never reads it). */
 static sb_status convert_segm(sb_coco_gt *gt, size_t n, const json_t *segm)
 {
@@ -170,18 +171,23 @@ static sb_status convert_segm(sb_coco_gt *gt, size_t n, const json_t *segm)
     snprintf(what, sizeof what, "%s: annotation %lld", gt->what, (long long)a->id);
     sb_rle r = {0};
     SB_TRY(sb_coco_segm_from_json(segm, true, im->h, im->w, what, &r));
-    if (!grow((void **)&gt->rle_cnts, &gt->cap_cnts, gt->n_cnts + r.m, sizeof *gt->rle_cnts)) {
-        sb_rle_free(&r);
-        return sb_fail(SB_ENOMEM, "%s: out of memory", gt->what);
+    char *str = NULL;
+    sb_status st = sb_rle_to_string(&r, &str);
+    size_t len = str ? strlen(str) : 0;
+    if (st == SB_OK && (len > UINT32_MAX || !grow((void **)&gt->rle_str, &gt->cap_str,
+                                                  gt->n_str + len, sizeof *gt->rle_str)))
+        st = sb_fail(SB_ENOMEM, "%s: out of memory", gt->what);
+    if (st == SB_OK) {
+        memcpy(gt->rle_str + gt->n_str, str, len);
+        a->rle_h = r.h;
+        a->rle_w = r.w;
+        a->rle_len = (uint32_t)len;
+        a->rle_at = gt->n_str;
+        gt->n_str += len;
     }
-    if (r.m) memcpy(gt->rle_cnts + gt->n_cnts, r.cnts, r.m * sizeof *r.cnts);
-    a->rle_h = r.h;
-    a->rle_w = r.w;
-    a->rle_m = (uint32_t)r.m;
-    a->rle_at = gt->n_cnts;
-    gt->n_cnts += r.m;
+    free(str);
     sb_rle_free(&r);
-    return SB_OK;
+    return st;
 }
 
 static sb_status read_segm(sb_coco_gt *gt, const json_t *el, size_t n)
@@ -354,7 +360,7 @@ void sb_coco_gt_free(sb_coco_gt *gt)
     free(gt->image_start);
     free(gt->ann_image_ids);
     free(gt->ann_cat_ids);
-    free(gt->rle_cnts);
+    free(gt->rle_str);
     free(gt->sizes);
     for (size_t i = 0; i < gt->n_deferred; i++)
         sb_jstream_free(gt->deferred[i].segm);
@@ -651,15 +657,22 @@ static bool evaluate_group(const sb_coco_gt *gt, bool segm, const gt_ann *gts, s
     }
     qsort(w->order, n_refs, sizeof *w->order, cmp_scored);
     size_t D = n_refs < MAXDET ? n_refs : MAXDET;
-    if (segm) { /* maskUtils.iou(d, g, iscrowd) */
+    if (segm && D && G) { /* maskUtils.iou(d, g, iscrowd) */
         for (size_t d = 0; d < D; d++)
             w->dr[d] = *dets[refs[w->order[d].pos].order].mask;
+        bool ok = true;
         for (size_t g = 0; g < G; g++) {
-            w->gr[g] =
-                (sb_rle){gts[g].rle_h, gts[g].rle_w, gts[g].rle_m, gt->rle_cnts + gts[g].rle_at};
+            w->gr[g] = (sb_rle){0};
+            /* strings this file wrote: only memory can fail */
+            if (ok)
+                ok = sb_rle_from_string(gt->rle_str + gts[g].rle_at, gts[g].rle_len, gts[g].rle_h,
+                                        gts[g].rle_w, "coco_segmentation", &w->gr[g]) == SB_OK;
             w->crowd[g] = gts[g].iscrowd;
         }
-        if (D && G && sb_rle_iou(w->dr, D, w->gr, G, w->crowd, w->o) != SB_OK) return false;
+        if (ok) ok = sb_rle_iou(w->dr, D, w->gr, G, w->crowd, w->o) == SB_OK;
+        for (size_t g = 0; g < G; g++)
+            sb_rle_free(&w->gr[g]);
+        if (!ok) return false;
         for (size_t d = 0; d < D; d++)
             for (size_t g = 0; g < G; g++)
                 w->ious[d * G + g] = w->o[g * D + d];

@@ -40,7 +40,7 @@ sb_status sb_coco_gt_load(const char *path, sb_coco_gt **out);
 sb_status sb_coco_gt_parse(const char *text, size_t len, const char *what, sb_coco_gt **out);
 /* masks: also reads each annotation's "segmentation" (polygons, RLE or compressed RLE, as
  * COCO.annToRLE; the images need "height" and "width") for sb_coco_evaluate_segm. Memory: the
- * masks' run lengths, 4 bytes each. */
+ * masks as compressed RLE strings (~1.3 bytes a run). */
 sb_status sb_coco_gt_load_ex(const char *path, bool masks, sb_coco_gt **out);
 sb_status sb_coco_gt_parse_ex(const char *text, size_t len, const char *what, bool masks,
                               sb_coco_gt **out);

@@ -92,8 +92,14 @@ sb_status sb_rle_merge(const sb_rle *R, size_t n, bool intersect, sb_rle *out)
     uint32_t h = R[0].h, w = R[0].w;
     size_t m = R[0].m;
     if (n == 1) return rle_init(out, h, w, m, R[0].cnts);
-    uint32_t *cnts = malloc(((size_t)h * w + 1) * sizeof *cnts);
-    uint32_t *acnts = malloc(((size_t)h * w + 1) * sizeof *acnts);
+    /* maskApi allocates h * w + 1 runs; runs of length 0 in the inputs can make more, but each
+     * step's loop takes a run of A or B every turn (their counts sum alike), so the result of
+     * merging A and B has at most A.m + B.m + 1 runs */
+    size_t cap = 1;
+    for (size_t i = 0; i < n; i++)
+        cap += R[i].m + 1;
+    uint32_t *cnts = malloc(cap * sizeof *cnts);
+    uint32_t *acnts = malloc(cap * sizeof *acnts);
     if (!cnts || !acnts) {
         free(cnts);
         free(acnts);
@@ -265,6 +271,10 @@ sb_status sb_rle_from_poly(const double *xy, size_t k, uint32_t h, uint32_t w, c
 {
     SB_TRY(check_size(h, w, what));
     if (k == 0) return sb_fail(SB_EFORMAT, "%s: a polygon without points", what);
+    if (h == 0 || w == 0) { /* an image without pixels: maskApi's arithmetic wraps; one empty run */
+        uint32_t zero = 0;
+        return rle_init(out, h, w, 1, &zero);
+    }
     for (size_t j = 0; j < 2 * k; j++)
         if (!(fabs(xy[j]) <= MAX_COORD))
             return sb_fail(SB_EFORMAT,

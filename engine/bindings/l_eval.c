@@ -1,12 +1,17 @@
 /* sbengine.core.eval: the C side of sb.eval and the evaluators' meters (engine/eval/). Thin:
  * check arguments, call the core, return plain values.
  *
- *   coco_load(path) -> CocoAnnotations (userdata), the parsed annotation file:
+ *   coco_load(path[, "bbox"|"segm"]) -> CocoAnnotations (userdata), the parsed annotation
+ *       file ("segm": with the annotations' masks):
  *       :has_image(id), :has_category(id), :counts() -> images, categories, annotations,
- *       :evaluate(images | nil, dets) -> {12 numbers} (COCOeval.stats order), where dets is a
- *       flat list of 7 numbers per detection (image_id, category_id, x, y, w, h, score) and
- *       images the evaluated image ids (nil: every image); :close()
- *   coco_read_results(path) -> dets (flat, as above), the number of detections
+ *       :evaluate(images | nil, dets[, masks]) -> {12 numbers} (COCOeval.stats order), where
+ *       dets is a flat list of 7 numbers per detection (image_id, category_id, x, y, w, h,
+ *       score) and images the evaluated image ids (nil: every image); with masks (4 values per
+ *       detection: height, width, counts, area or false) the masks' AP (iouType "segm");
+ *       :close()
+ *   coco_read_results(path[, "segm"]) -> dets (flat, as above), the number of detections[,
+ *       masks (as above; counts as compressed strings)]
+ *   coco_rle* (engine/bindings/l_coco_mask.c): pycocotools.mask's functions
  *   squad_load(path, version 1|2) -> SquadDataset (userdata): :count(), :find(id) -> 1-based
  *       position or nil, :evaluate({[position] = answer}) -> {exact, f1, total, HasAns_*,
  *       NoAns_*, missing}, :close()
@@ -18,7 +23,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "bindings/l_coco_mask.h"
 #include "bindings/l_util.h"
 #include "eval/bleu.h"
 #include "eval/coco.h"
@@ -35,9 +42,11 @@ static sb_coco_gt *check_coco(lua_State *L)
 static int coco_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    static const char *const types[] = {"bbox", "segm", NULL};
+    int segm = luaL_checkoption(L, 2, "bbox", types);
     void **box = sbL_new_box(L, COCO_MT);
     sb_coco_gt *gt = NULL;
-    sbL_check(L, sb_coco_gt_load(path, &gt), "COCO annotations");
+    sbL_check(L, sb_coco_gt_load_ex(path, segm, &gt), "COCO annotations");
     *box = gt;
     return 1;
 }
@@ -106,6 +115,12 @@ static int coco_evaluate(lua_State *L)
     /* Lua owns the buffers: nothing leaks when an argument check raises. */
     int64_t *images = lua_newuserdatauv(L, (size_t)(n_images ? n_images : 1) * sizeof(int64_t), 0);
     sb_coco_det *dets = lua_newuserdatauv(L, (n_dets ? n_dets : 1) * sizeof(sb_coco_det), 0);
+    memset(dets, 0, (n_dets ? n_dets : 1) * sizeof(sb_coco_det));
+    int segm = !lua_isnoneornil(L, 4);
+    if (segm) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        sbL_coco_masks(L, 4, dets, n_dets);
+    }
     for (lua_Integer i = 0; i < n_images; i++)
         images[i] = whole_at(L, 2, i + 1, "images");
     for (size_t d = 0; d < n_dets; d++) {
@@ -117,9 +132,16 @@ static int coco_evaluate(lua_State *L)
         dets[d].score = number_at(L, 3, at + 7, "detections");
     }
     double stats[SB_COCO_STATS];
-    sbL_check(
-        L, sb_coco_evaluate(gt, all_images ? NULL : images, (size_t)n_images, dets, n_dets, stats),
-        "coco_detection");
+    if (segm)
+        sbL_check(L,
+                  sb_coco_evaluate_segm(gt, all_images ? NULL : images, (size_t)n_images, dets,
+                                        n_dets, stats),
+                  "coco_segmentation");
+    else
+        sbL_check(
+            L,
+            sb_coco_evaluate(gt, all_images ? NULL : images, (size_t)n_images, dets, n_dets, stats),
+            "coco_detection");
     lua_createtable(L, SB_COCO_STATS, 0);
     for (int i = 0; i < SB_COCO_STATS; i++) {
         lua_pushnumber(L, stats[i]);
@@ -137,11 +159,15 @@ static int coco_close(lua_State *L)
 static int coco_read_results(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    static const char *const types[] = {"bbox", "segm", NULL};
+    int segm = luaL_checkoption(L, 2, "bbox", types);
     sb_coco_det *dets = NULL;
     size_t n = 0;
-    sbL_check(L, sb_coco_dets_load(path, &dets, &n), "COCO results");
-    if (!lua_checkstack(L, 4)) {
-        free(dets);
+    sbL_check(L,
+              segm ? sb_coco_dets_load_segm(path, &dets, &n) : sb_coco_dets_load(path, &dets, &n),
+              "COCO results");
+    if (!lua_checkstack(L, 8)) {
+        sb_coco_dets_free(dets, n);
         return luaL_error(L, "coco: out of Lua stack");
     }
     lua_createtable(L, (int)(n * DET_FIELDS < 0x7fffffff ? n * DET_FIELDS : 0), 0);
@@ -158,9 +184,31 @@ static int coco_read_results(lua_State *L)
         lua_pushnumber(L, dets[d].score);
         lua_rawseti(L, -2, at + 7);
     }
-    free(dets);
     lua_pushinteger(L, (lua_Integer)n);
-    return 2;
+    if (!segm) {
+        free(dets);
+        return 2;
+    }
+    lua_createtable(L, (int)(n * 4 < 0x7fffffff ? n * 4 : 0), 0);
+    for (size_t d = 0; d < n; d++) {
+        lua_Integer at = (lua_Integer)d * 4;
+        char *counts = NULL;
+        if (sb_rle_to_string(dets[d].mask, &counts) != SB_OK) {
+            sb_coco_dets_free(dets, n);
+            return sbL_raise(L, "COCO results");
+        }
+        lua_pushinteger(L, dets[d].mask->h);
+        lua_rawseti(L, -2, at + 1);
+        lua_pushinteger(L, dets[d].mask->w);
+        lua_rawseti(L, -2, at + 2);
+        lua_pushstring(L, counts);
+        free(counts);
+        lua_rawseti(L, -2, at + 3);
+        lua_pushnumber(L, dets[d].area);
+        lua_rawseti(L, -2, at + 4);
+    }
+    sb_coco_dets_free(dets, n);
+    return 3;
 }
 
 #define SQUAD_MT "sbengine.SquadDataset"
@@ -387,5 +435,6 @@ int sbL_open_eval(lua_State *L)
         {"bleu_tokenize", bleu_tokenize}, {NULL, NULL},
     };
     luaL_newlib(L, funcs);
+    sbL_coco_mask_open(L);
     return 1;
 }

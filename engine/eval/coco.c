@@ -2,9 +2,11 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/coco_mask.h"
 #include "eval/json_stream.h"
 
 const char *const sb_coco_stat_names[SB_COCO_STATS] = {
@@ -25,7 +27,21 @@ typedef struct gt_ann {
     uint32_t cat;   /* index into cat_ids */
     uint32_t order; /* position in the file, for stable grouping */
     uint8_t iscrowd;
+    /* masks: the segmentation's RLE as its compressed string (pycocotools keeps them so too;
+     * ~1.3 bytes a run instead of 4), rle_len bytes at rle_at of sb_coco_gt.rle_str */
+    uint32_t rle_h, rle_w, rle_len;
+    size_t rle_at;
 } gt_ann;
+
+/* masks: an image's size, and annotations whose image size was not yet known when read */
+typedef struct image_size {
+    int64_t id;
+    uint32_t h, w;
+} image_size;
+typedef struct deferred_segm {
+    size_t ann;
+    json_t *segm;
+} deferred_segm;
 
 struct sb_coco_gt {
     int64_t *image_ids, *cat_ids; /* sorted, unique */
@@ -36,6 +52,15 @@ struct sb_coco_gt {
     size_t cap_images, cap_cats, cap_anns, cap_ann_images, cap_ann_cats;
     int64_t *ann_image_ids, *ann_cat_ids;
     const char *what;
+    /* masks (iouType "segm") */
+    bool masks;
+    char *rle_str;
+    size_t n_str, cap_str;
+    image_size *sizes; /* while parsing; sorted by id once annotations start */
+    size_t n_sizes, cap_sizes;
+    bool sizes_sorted;
+    deferred_segm *deferred;
+    size_t n_deferred, cap_deferred;
 };
 
 /* ---- reading the annotation file ------------------------------------------------------- */
@@ -95,6 +120,91 @@ static bool read_bbox(const json_t *obj, double bbox[4])
     return true;
 }
 
+/* ---- masks: images' sizes and the annotations' segmentations (COCO.annToRLE) ----------- */
+
+static sb_status read_image_size(sb_coco_gt *gt, const json_t *el, int64_t id)
+{
+    int64_t h, w;
+    if (!sb_jstream_integer(el, "height", &h) || !sb_jstream_integer(el, "width", &w) || h < 0 ||
+        w < 0 || h > UINT32_MAX || w > UINT32_MAX)
+        return sb_fail(SB_EFORMAT,
+                       "%s: image %lld needs whole numbers \"height\" and \"width\" (segmentation "
+                       "masks are measured in its pixels)",
+                       gt->what, (long long)id);
+    if (!grow((void **)&gt->sizes, &gt->cap_sizes, gt->n_sizes + 1, sizeof *gt->sizes))
+        return sb_fail(SB_ENOMEM, "%s: out of memory", gt->what);
+    gt->sizes[gt->n_sizes++] = (image_size){id, (uint32_t)h, (uint32_t)w};
+    gt->sizes_sorted = false;
+    return SB_OK;
+}
+
+static int cmp_size(const void *pa, const void *pb)
+{
+    return cmp_i64(&((const image_size *)pa)->id, &((const image_size *)pb)->id);
+}
+
+static const image_size *find_size(sb_coco_gt *gt, int64_t id)
+{
+    if (!gt->sizes_sorted) {
+        if (gt->n_sizes) qsort(gt->sizes, gt->n_sizes, sizeof *gt->sizes, cmp_size);
+        gt->sizes_sorted = true;
+    }
+    size_t lo = 0, hi = gt->n_sizes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (gt->sizes[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < gt->n_sizes && gt->sizes[lo].id == id ? &gt->sizes[lo] : NULL;
+}
+
+/* The RLE of annotation `n`'s segmentation, stored in gt->rle_str. An annotation of an image
+ * the file does not list is left without one (COCOeval never reads it). */
+static sb_status convert_segm(sb_coco_gt *gt, size_t n, const json_t *segm)
+{
+    gt_ann *a = &gt->anns[n];
+    const image_size *im = find_size(gt, gt->ann_image_ids[n]);
+    if (!im) return SB_OK;
+    char what[512];
+    snprintf(what, sizeof what, "%s: annotation %lld", gt->what, (long long)a->id);
+    sb_rle r = {0};
+    SB_TRY(sb_coco_segm_from_json(segm, true, im->h, im->w, what, &r));
+    char *str = NULL;
+    sb_status st = sb_rle_to_string(&r, &str);
+    size_t len = str ? strlen(str) : 0;
+    if (st == SB_OK && (len > UINT32_MAX || !grow((void **)&gt->rle_str, &gt->cap_str,
+                                                  gt->n_str + len, sizeof *gt->rle_str)))
+        st = sb_fail(SB_ENOMEM, "%s: out of memory", gt->what);
+    if (st == SB_OK) {
+        memcpy(gt->rle_str + gt->n_str, str, len);
+        a->rle_h = r.h;
+        a->rle_w = r.w;
+        a->rle_len = (uint32_t)len;
+        a->rle_at = gt->n_str;
+        gt->n_str += len;
+    }
+    free(str);
+    sb_rle_free(&r);
+    return st;
+}
+
+static sb_status read_segm(sb_coco_gt *gt, const json_t *el, size_t n)
+{
+    const json_t *segm = sb_jansson()->object_get(el, "segmentation");
+    if (!segm)
+        return sb_fail(SB_EFORMAT, "%s: annotation %lld has no \"segmentation\"", gt->what,
+                       (long long)gt->anns[n].id);
+    /* "images" came before "annotations" (as in COCO's files): convert now; else keep the
+     * segmentation until the images' sizes are known */
+    if (gt->n_sizes) return convert_segm(gt, n, segm);
+    if (!grow((void **)&gt->deferred, &gt->cap_deferred, gt->n_deferred + 1, sizeof *gt->deferred))
+        return sb_fail(SB_ENOMEM, "%s: out of memory", gt->what);
+    gt->deferred[gt->n_deferred++] = (deferred_segm){n, sb_jstream_keep(segm)};
+    return SB_OK;
+}
+
 static sb_status gt_element(void *ctx, const char *key, const json_t *el, size_t index)
 {
     sb_coco_gt *gt = ctx;
@@ -108,6 +218,7 @@ static sb_status gt_element(void *ctx, const char *key, const json_t *el, size_t
         if (!grow((void **)&gt->image_ids, &gt->cap_images, gt->n_images + 1, sizeof(int64_t)))
             return sb_fail(SB_ENOMEM, "%s: out of memory", gt->what);
         gt->image_ids[gt->n_images++] = id;
+        if (gt->masks) SB_TRY(read_image_size(gt, el, id));
     } else if (strcmp(key, "categories") == 0) {
         if (!grow((void **)&gt->cat_ids, &gt->cap_cats, gt->n_cats + 1, sizeof(int64_t)))
             return sb_fail(SB_ENOMEM, "%s: out of memory", gt->what);
@@ -146,6 +257,7 @@ static sb_status gt_element(void *ctx, const char *key, const json_t *el, size_t
             a->iscrowd = c != 0;
         }
         gt->n_anns = n + 1;
+        if (gt->masks) SB_TRY(read_segm(gt, el, n));
     }
     return SB_OK;
 }
@@ -160,9 +272,16 @@ static int cmp_ann(const void *pa, const void *pb)
 
 sb_status sb_coco_gt_parse(const char *text, size_t len, const char *what, sb_coco_gt **out)
 {
+    return sb_coco_gt_parse_ex(text, len, what, false, out);
+}
+
+sb_status sb_coco_gt_parse_ex(const char *text, size_t len, const char *what, bool masks,
+                              sb_coco_gt **out)
+{
     sb_coco_gt *gt = calloc(1, sizeof *gt);
     if (!gt) return sb_fail(SB_ENOMEM, "%s: out of memory", what);
     gt->what = what;
+    gt->masks = masks;
     static const char *const keys[] = {"images", "categories", "annotations", NULL};
     bool found[3] = {false, false, false};
     sb_status st = sb_jstream_each(text, len, what, keys, found, gt_element, gt);
@@ -170,6 +289,15 @@ sb_status sb_coco_gt_parse(const char *text, size_t len, const char *what, sb_co
         if (!found[k])
             st = sb_fail(SB_EFORMAT, "%s: no \"%s\" array (is it a COCO annotation file?)", what,
                          keys[k]);
+    for (size_t i = 0; i < gt->n_deferred; i++) {
+        if (st == SB_OK) st = convert_segm(gt, gt->deferred[i].ann, gt->deferred[i].segm);
+        sb_jstream_free(gt->deferred[i].segm);
+    }
+    free(gt->deferred);
+    gt->deferred = NULL;
+    gt->n_deferred = 0;
+    free(gt->sizes);
+    gt->sizes = NULL;
     if (st == SB_OK) {
         gt->n_images = unique_sorted(gt->image_ids, gt->n_images);
         gt->n_cats = unique_sorted(gt->cat_ids, gt->n_cats);
@@ -210,10 +338,15 @@ sb_status sb_coco_gt_parse(const char *text, size_t len, const char *what, sb_co
 
 sb_status sb_coco_gt_load(const char *path, sb_coco_gt **out)
 {
+    return sb_coco_gt_load_ex(path, false, out);
+}
+
+sb_status sb_coco_gt_load_ex(const char *path, bool masks, sb_coco_gt **out)
+{
     char *text = NULL;
     size_t len = 0;
     SB_TRY(sb_jstream_read_file(path, &text, &len));
-    sb_status st = sb_coco_gt_parse(text, len, path, out);
+    sb_status st = sb_coco_gt_parse_ex(text, len, path, masks, out);
     free(text);
     return st;
 }
@@ -227,7 +360,17 @@ void sb_coco_gt_free(sb_coco_gt *gt)
     free(gt->image_start);
     free(gt->ann_image_ids);
     free(gt->ann_cat_ids);
+    free(gt->rle_str);
+    free(gt->sizes);
+    for (size_t i = 0; i < gt->n_deferred; i++)
+        sb_jstream_free(gt->deferred[i].segm);
+    free(gt->deferred);
     free(gt);
+}
+
+bool sb_coco_gt_has_masks(const sb_coco_gt *gt)
+{
+    return gt->masks;
 }
 
 size_t sb_coco_gt_image_count(const sb_coco_gt *gt)
@@ -259,7 +402,37 @@ typedef struct dets_ctx {
     sb_coco_det *dets;
     size_t n, cap;
     const char *what;
+    bool segm;     /* masks: read "segmentation" */
+    int bbox_area; /* masks: -1 undecided, 1 loadRes's bbox branch (area = w * h), 0 mask area */
 } dets_ctx;
+
+/* A detection's mask and the area loadRes gives it. */
+static sb_status det_mask(dets_ctx *c, const json_t *el, size_t index, sb_coco_det *d)
+{
+    const sb_jansson_api *J = sb_jansson();
+    char what[512];
+    snprintf(what, sizeof what, "%s: detection %zu (image %lld)", c->what, index + 1,
+             (long long)d->image_id);
+    json_t *b = J->object_get(el, "bbox");
+    if (c->bbox_area < 0) c->bbox_area = json_is_array(b) && J->array_size(b) > 0;
+    if (c->bbox_area && !read_bbox(el, d->bbox))
+        return sb_fail(SB_EFORMAT,
+                       "%s: \"bbox\" must be 4 numbers [x, y, width, height] (the first "
+                       "detection has one, so loadRes takes every area from the boxes)",
+                       what);
+    json_t *segm = J->object_get(el, "segmentation");
+    if (!segm) return sb_fail(SB_EFORMAT, "%s has no \"segmentation\"", what);
+    sb_rle *r = calloc(1, sizeof *r);
+    if (!r) return sb_fail(SB_ENOMEM, "%s: out of memory", c->what);
+    sb_status st = sb_coco_segm_from_json(segm, false, 0, 0, what, r);
+    if (st != SB_OK) {
+        free(r);
+        return st;
+    }
+    d->mask = r;
+    d->area = c->bbox_area ? d->bbox[2] * d->bbox[3] : (double)sb_rle_area(r);
+    return SB_OK;
+}
 
 static sb_status det_element(void *ctx, const char *key, const json_t *el, size_t index)
 {
@@ -270,37 +443,63 @@ static sb_status det_element(void *ctx, const char *key, const json_t *el, size_
     if (!grow((void **)&c->dets, &c->cap, c->n + 1, sizeof *c->dets))
         return sb_fail(SB_ENOMEM, "%s: out of memory", c->what);
     sb_coco_det *d = &c->dets[c->n];
+    memset(d, 0, sizeof *d);
     if (!sb_jstream_integer(el, "image_id", &d->image_id))
         return sb_fail(SB_EFORMAT, "%s: detection %zu has no integer \"image_id\"", c->what,
                        index + 1);
     if (!sb_jstream_integer(el, "category_id", &d->category_id))
         return sb_fail(SB_EFORMAT, "%s: detection %zu has no integer \"category_id\"", c->what,
                        index + 1);
-    if (!read_bbox(el, d->bbox))
+    if (!sb_jstream_number(el, "score", &d->score))
+        return sb_fail(SB_EFORMAT, "%s: detection %zu has no number \"score\"", c->what, index + 1);
+    if (c->segm) {
+        SB_TRY(det_mask(c, el, index, d));
+    } else if (!read_bbox(el, d->bbox)) {
         return sb_fail(SB_EFORMAT,
                        "%s: detection %zu: \"bbox\" must be 4 numbers [x, y, width, height]",
                        c->what, index + 1);
-    if (!sb_jstream_number(el, "score", &d->score))
-        return sb_fail(SB_EFORMAT, "%s: detection %zu has no number \"score\"", c->what, index + 1);
+    }
     c->n++;
     return SB_OK;
 }
 
-sb_status sb_coco_dets_load(const char *path, sb_coco_det **dets, size_t *count)
+static sb_status dets_load(const char *path, bool segm, sb_coco_det **dets, size_t *count)
 {
     char *text = NULL;
     size_t len = 0;
     SB_TRY(sb_jstream_read_file(path, &text, &len));
-    dets_ctx c = {NULL, 0, 0, path};
+    dets_ctx c = {NULL, 0, 0, path, segm, -1};
     sb_status st = sb_jstream_each(text, len, path, NULL, NULL, det_element, &c);
     free(text);
     if (st != SB_OK) {
-        free(c.dets);
+        sb_coco_dets_free(c.dets, c.n); /* a failing element holds no mask */
         return st;
     }
     *dets = c.dets;
     *count = c.n;
     return SB_OK;
+}
+
+sb_status sb_coco_dets_load(const char *path, sb_coco_det **dets, size_t *count)
+{
+    return dets_load(path, false, dets, count);
+}
+
+sb_status sb_coco_dets_load_segm(const char *path, sb_coco_det **dets, size_t *count)
+{
+    return dets_load(path, true, dets, count);
+}
+
+void sb_coco_dets_free(sb_coco_det *dets, size_t count)
+{
+    if (!dets) return;
+    for (size_t i = 0; i < count; i++)
+        if (dets[i].mask) {
+            sb_rle *r = (sb_rle *)dets[i].mask;
+            sb_rle_free(r);
+            free(r);
+        }
+    free(dets);
 }
 
 /* ---- evaluation ------------------------------------------------------------------------ */
@@ -385,19 +584,6 @@ static double recall_threshold(int r)
     return r == NREC - 1 ? 1.0 : r * (1.0 / (NREC - 1)) + 0.0;
 }
 
-/* maskApi.c's bbIou for one pair. */
-static double box_iou(const double *D, const double *G, bool crowd)
-{
-    double ga = G[2] * G[3], da = D[2] * D[3];
-    double w = fmin(D[2] + D[0], G[2] + G[0]) - fmax(D[0], G[0]);
-    if (w <= 0) return 0;
-    double h = fmin(D[3] + D[1], G[3] + G[1]) - fmax(D[1], G[1]);
-    if (h <= 0) return 0;
-    double i = w * h;
-    double u = crowd ? da : da + ga - i;
-    return i / u;
-}
-
 typedef struct work {
     /* per (image, category) scratch, sized for the largest group */
     double *ious;    /* D x G */
@@ -406,6 +592,10 @@ typedef struct work {
     uint8_t *gt_taken;
     scored *order;
     size_t cap_d, cap_g;
+    /* masks: the sorted detections' and the ground truths' RLEs, rleIou's g x d result */
+    sb_rle *dr, *gr;
+    double *o;
+    uint8_t *crowd;
 } work;
 
 static bool work_reserve(work *w, size_t d, size_t g)
@@ -417,6 +607,14 @@ static bool work_reserve(work *w, size_t d, size_t g)
         free(w->gt_ig);
         free(w->gt_taken);
         free(w->order);
+        free(w->dr);
+        free(w->gr);
+        free(w->o);
+        free(w->crowd);
+        w->dr = malloc((nd ? nd : 1) * sizeof *w->dr);
+        w->gr = malloc((ng ? ng : 1) * sizeof *w->gr);
+        w->o = malloc((nd ? nd : 1) * (ng ? ng : 1) * sizeof(double));
+        w->crowd = malloc(ng ? ng : 1);
         w->ious = malloc((nd ? nd : 1) * (ng ? ng : 1) * sizeof(double));
         w->gt_sort = malloc((ng ? ng : 1) * sizeof(size_t));
         w->gt_ig = malloc(ng ? ng : 1);
@@ -424,7 +622,8 @@ static bool work_reserve(work *w, size_t d, size_t g)
         w->order = malloc((nd ? nd : 1) * sizeof(scored));
         w->cap_d = nd;
         w->cap_g = ng;
-        if (!w->ious || !w->gt_sort || !w->gt_ig || !w->gt_taken || !w->order) {
+        if (!w->ious || !w->gt_sort || !w->gt_ig || !w->gt_taken || !w->order || !w->dr || !w->gr ||
+            !w->o || !w->crowd) {
             w->cap_d = w->cap_g = 0;
             return false;
         }
@@ -434,6 +633,10 @@ static bool work_reserve(work *w, size_t d, size_t g)
 
 static void work_free(work *w)
 {
+    free(w->dr);
+    free(w->gr);
+    free(w->o);
+    free(w->crowd);
     free(w->ious);
     free(w->gt_sort);
     free(w->gt_ig);
@@ -443,8 +646,9 @@ static void work_free(work *w)
 
 /* COCOeval.evaluateImg for one image and category, all area ranges: appends one det_rec per
  * kept detection to cells[a] and counts the ground truths that are not ignored. */
-static bool evaluate_group(const gt_ann *gts, size_t G, const sb_coco_det *dets,
-                           const det_ref *refs, size_t n_refs, cell *cells, work *w)
+static bool evaluate_group(const sb_coco_gt *gt, bool segm, const gt_ann *gts, size_t G,
+                           const sb_coco_det *dets, const det_ref *refs, size_t n_refs, cell *cells,
+                           work *w)
 {
     if (!work_reserve(w, n_refs, G)) return false;
     for (size_t i = 0; i < n_refs; i++) {
@@ -453,10 +657,31 @@ static bool evaluate_group(const gt_ann *gts, size_t G, const sb_coco_det *dets,
     }
     qsort(w->order, n_refs, sizeof *w->order, cmp_scored);
     size_t D = n_refs < MAXDET ? n_refs : MAXDET;
-    for (size_t d = 0; d < D; d++)
+    if (segm && D && G) { /* maskUtils.iou(d, g, iscrowd) */
+        for (size_t d = 0; d < D; d++)
+            w->dr[d] = *dets[refs[w->order[d].pos].order].mask;
+        bool ok = true;
+        for (size_t g = 0; g < G; g++) {
+            w->gr[g] = (sb_rle){0};
+            /* strings this file wrote: only memory can fail */
+            if (ok)
+                ok = sb_rle_from_string(gt->rle_str + gts[g].rle_at, gts[g].rle_len, gts[g].rle_h,
+                                        gts[g].rle_w, "coco_segmentation", &w->gr[g]) == SB_OK;
+            w->crowd[g] = gts[g].iscrowd;
+        }
+        if (ok) ok = sb_rle_iou(w->dr, D, w->gr, G, w->crowd, w->o) == SB_OK;
         for (size_t g = 0; g < G; g++)
-            w->ious[d * G + g] =
-                box_iou(dets[refs[w->order[d].pos].order].bbox, gts[g].bbox, gts[g].iscrowd);
+            sb_rle_free(&w->gr[g]);
+        if (!ok) return false;
+        for (size_t d = 0; d < D; d++)
+            for (size_t g = 0; g < G; g++)
+                w->ious[d * G + g] = w->o[g * D + d];
+    } else {
+        for (size_t d = 0; d < D; d++)
+            for (size_t g = 0; g < G; g++)
+                w->ious[d * G + g] =
+                    sb_bb_iou(dets[refs[w->order[d].pos].order].bbox, gts[g].bbox, gts[g].iscrowd);
+    }
     for (int a = 0; a < NAREA; a++) {
         cell *c = &cells[a];
         c->any = true;
@@ -498,8 +723,8 @@ static bool evaluate_group(const gt_ann *gts, size_t G, const sb_coco_det *dets,
             }
         }
         for (size_t d = 0; d < D; d++) {
-            const double *bb = dets[refs[w->order[d].pos].order].bbox;
-            double area = bb[2] * bb[3];
+            const sb_coco_det *det = &dets[refs[w->order[d].pos].order];
+            double area = segm ? det->area : det->bbox[2] * det->bbox[3];
             bool out = area < area_lo[a] || area > area_hi[a];
             for (int t = 0; t < NTHR; t++)
                 if (!(recs[d].matched >> t & 1) && out) recs[d].ignored |= (uint16_t)(1u << t);
@@ -555,10 +780,14 @@ static double mean_defined(const double *v, size_t n, double *scratch)
     return k ? pairwise_sum(scratch, k) / (double)k : -1;
 }
 
-sb_status sb_coco_evaluate(const sb_coco_gt *gt, const int64_t *image_ids, size_t n_images,
-                           const sb_coco_det *dets, size_t n_dets, double stats[SB_COCO_STATS])
+static sb_status evaluate(const sb_coco_gt *gt, bool segm, const int64_t *image_ids,
+                          size_t n_images, const sb_coco_det *dets, size_t n_dets,
+                          double stats[SB_COCO_STATS])
 {
     size_t I = gt->n_images, K = gt->n_cats;
+    const char *name = segm ? "coco_segmentation" : "coco_detection";
+    if (segm && !gt->masks)
+        return sb_fail(SB_EINVAL, "%s: the annotations were read without their masks", name);
     sb_status st = SB_OK;
     uint8_t *evaluated = calloc(I ? I : 1, 1);
     det_ref *refs = malloc((n_dets ? n_dets : 1) * sizeof *refs);
@@ -569,14 +798,14 @@ sb_status sb_coco_evaluate(const sb_coco_gt *gt, const int64_t *image_ids, size_
     double *recall = malloc((nr ? nr : 1) * sizeof(double));
     work w = {0};
     if (!evaluated || !refs || !cells || !precision || !recall) {
-        st = sb_fail(SB_ENOMEM, "coco_detection: out of memory");
+        st = sb_fail(SB_ENOMEM, "%s: out of memory", name);
         goto done;
     }
     if (image_ids) {
         for (size_t i = 0; i < n_images; i++) {
             long im = find_id(gt->image_ids, I, image_ids[i]);
             if (im < 0) {
-                st = sb_fail(SB_EINVAL, "coco_detection: image %lld is not in the annotations",
+                st = sb_fail(SB_EINVAL, "%s: image %lld is not in the annotations", name,
                              (long long)image_ids[i]);
                 goto done;
             }
@@ -591,14 +820,18 @@ sb_status sb_coco_evaluate(const sb_coco_gt *gt, const int64_t *image_ids, size_
         long im = find_id(gt->image_ids, I, d->image_id);
         if (im < 0) {
             st = sb_fail(SB_EINVAL,
-                         "coco_detection: detection %zu is for image %lld, which is not in the "
-                         "annotations",
-                         i + 1, (long long)d->image_id);
+                         "%s: detection %zu is for image %lld, which is not in the annotations",
+                         name, i + 1, (long long)d->image_id);
             goto done;
         }
         if (isnan(d->score)) {
-            st = sb_fail(SB_EINVAL, "coco_detection: detection %zu (image %lld) has a NaN score",
-                         i + 1, (long long)d->image_id);
+            st = sb_fail(SB_EINVAL, "%s: detection %zu (image %lld) has a NaN score", name, i + 1,
+                         (long long)d->image_id);
+            goto done;
+        }
+        if (segm && !d->mask) {
+            st = sb_fail(SB_EINVAL, "%s: detection %zu (image %lld) has no mask", name, i + 1,
+                         (long long)d->image_id);
             goto done;
         }
         long c = find_id(gt->cat_ids, K, d->category_id);
@@ -628,9 +861,9 @@ sb_status sb_coco_evaluate(const sb_coco_gt *gt, const int64_t *image_ids, size_
             size_t d0 = rr;
             while (rr < r_end && refs[rr].cat == cat)
                 rr++;
-            if (!evaluate_group(g0, (size_t)(ga - g0), dets, refs + d0, rr - d0,
+            if (!evaluate_group(gt, segm, g0, (size_t)(ga - g0), dets, refs + d0, rr - d0,
                                 cells + (size_t)cat * NAREA, &w)) {
-                st = sb_fail(SB_ENOMEM, "coco_detection: out of memory");
+                st = sb_fail(SB_ENOMEM, "%s: out of memory", name);
                 goto done;
             }
         }
@@ -648,7 +881,7 @@ sb_status sb_coco_evaluate(const sb_coco_gt *gt, const int64_t *image_ids, size_
         free(order);
         free(rc);
         free(pr);
-        st = sb_fail(SB_ENOMEM, "coco_detection: out of memory");
+        st = sb_fail(SB_ENOMEM, "%s: out of memory", name);
         goto done;
     }
     for (size_t i = 0; i < np; i++)
@@ -676,7 +909,7 @@ sb_status sb_coco_evaluate(const sb_coco_gt *gt, const int64_t *image_ids, size_
     if (!vals || !scratch) {
         free(vals);
         free(scratch);
-        st = sb_fail(SB_ENOMEM, "coco_detection: out of memory");
+        st = sb_fail(SB_ENOMEM, "%s: out of memory", name);
         goto done;
     }
     static const struct {
@@ -724,4 +957,16 @@ done:
     free(precision);
     free(recall);
     return st;
+}
+
+sb_status sb_coco_evaluate(const sb_coco_gt *gt, const int64_t *image_ids, size_t n_images,
+                           const sb_coco_det *dets, size_t n_dets, double stats[SB_COCO_STATS])
+{
+    return evaluate(gt, false, image_ids, n_images, dets, n_dets, stats);
+}
+
+sb_status sb_coco_evaluate_segm(const sb_coco_gt *gt, const int64_t *image_ids, size_t n_images,
+                                const sb_coco_det *dets, size_t n_dets, double stats[SB_COCO_STATS])
+{
+    return evaluate(gt, true, image_ids, n_images, dets, n_dets, stats);
 }

@@ -55,6 +55,11 @@ void sb_jstream_free(json_t *json)
         loaded->delete_(json);
 }
 
+json_t *sb_jstream_keep(const json_t *json)
+{
+    return json_incref((json_t *)json);
+}
+
 static size_t skip_space(const char *t, size_t len, size_t i)
 {
     while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
@@ -228,6 +233,12 @@ static sb_status no_jansson(void)
 const sb_jansson_api *sb_jansson(void)
 {
     no_jansson();
+    return NULL;
+}
+
+json_t *sb_jstream_keep(const json_t *json)
+{
+    (void)json;
     return NULL;
 }
 

@@ -47,6 +47,8 @@ const sb_jansson_api *sb_jansson(void);
 
 /* Frees a tree that sb_jstream_each handed over (json_decref). */
 void sb_jstream_free(json_t *json);
+/* Keeps (a part of) an element past its callback (json_incref); sb_jstream_free releases it. */
+json_t *sb_jstream_keep(const json_t *json);
 
 /* Called for each element of an array; `key` is the top-level key that holds the array (NULL
  * for a top-level array), `index` the element's 0-based position. The element is freed after

@@ -11,7 +11,8 @@ usage: sbengine eval coco --annotations FILE --predictions FILE [OPTIONS]
 
 coco:  evaluates COCO detections (a results file: a JSON list of {image_id, category_id, bbox,
        score}) against an annotation file (instances_val2017.json) as pycocotools' COCOeval
-       does, over every image of the annotation file.
+       does, over every image of the annotation file; with --iou-type segm, instance masks
+       (results with "segmentation": compressed RLE {size, counts}) by mask IoU.
 squad: evaluates answers (a JSON object {question id: answer text}) against a SQuAD dataset
        file (dev-v1.1.json, dev-v2.0.json) as the official evaluation script does.
 wmt:   scores translations (a text file, one segment per line) against reference files (as
@@ -20,6 +21,7 @@ Both print the numbers and store the result.
 
 options:
   --annotations FILE   coco: the COCO annotation file
+  --iou-type TYPE      coco: bbox (default, box AP) or segm (mask AP)
   --data FILE          squad: the dataset file
   --version V          squad: 1.1 (default) or 2.0
   --references FILES   wmt: the reference files, comma-separated
@@ -40,6 +42,7 @@ local function usage_error(msg)
 end
 
 local VALUE_OPTIONS = { ["--annotations"] = "annotations", ["--predictions"] = "predictions",
+  ["--iou-type"] = "iou_type",
   ["--data"] = "data", ["--version"] = "version", ["--references"] = "references",
   ["--dataset"] = "dataset",
   ["--model-name"] = "model_name", ["--out"] = "out", ["--server"] = "server" }
@@ -97,9 +100,12 @@ end
 local function coco(o)
   if not o.annotations then return usage_error("coco needs --annotations FILE") end
   if not o.predictions then return usage_error("coco needs --predictions FILE") end
+  if o.iou_type and o.iou_type ~= "bbox" and o.iou_type ~= "segm" then
+    return usage_error(("--iou-type must be bbox or segm, got %s"):format(o.iou_type))
+  end
   local sb = require "sbengine"
   local ev = sb.eval.COCO { annotations = o.annotations, images = "all",
-    model_name = model_name(o) }
+    iou_type = o.iou_type, model_name = model_name(o) }
   ev:add_results(o.predictions)
   local stats = ev:stats().stats
   if not o.quiet then

@@ -37,14 +37,19 @@ local COCO = {}
 COCO.__index = COCO
 COCO.__name = "sb.eval.COCO"
 
-local COCO_OPTIONS = { annotations = true, images = true }
+local COCO_OPTIONS = { annotations = true, images = true, iou_type = true }
 for k in pairs(RESULT_OPTIONS) do COCO_OPTIONS[k] = true end
 
--- sotabench's result names for COCOeval.stats[1..6]
+-- sotabench's result names for COCOeval.stats[1..6] ("mask AP" for iou_type "segm")
 local COCO_RESULT_NAMES = { "box AP", "AP50", "AP75", "APS", "APM", "APL" }
+local COCO_KINDS = {
+  bbox = { meter = "coco_detection", first = "box AP", task = "Object Detection" },
+  segm = { meter = "coco_segmentation", first = "mask AP", task = "Instance Segmentation" },
+}
 
---- sb.eval.COCO{annotations = PATH, images = "added"|"all", model_name = ...}: object
--- detection on COCO (bbox AP as pycocotools' COCOeval).
+--- sb.eval.COCO{annotations = PATH, iou_type = "bbox"|"segm", images = "added"|"all",
+-- model_name = ...}: object detection ("bbox", box AP) or instance segmentation ("segm", mask
+-- AP) on COCO, as pycocotools' COCOeval.
 function eval.COCO(opts)
   opts = util.check_options("sb.eval.COCO", opts, COCO_OPTIONS, 2)
   if type(opts.annotations) ~= "string" then
@@ -55,11 +60,18 @@ function eval.COCO(opts)
     error(("sb.eval.COCO: option images must be \"added\" or \"all\", got %s")
       :format(tostring(opts.images)), 2)
   end
-  local gt = coco.annotations(opts.annotations, 2)
-  local meter = metrics.create("coco_detection",
+  local iou_type = opts.iou_type or "bbox"
+  local kind = COCO_KINDS[iou_type]
+  if not kind then
+    error(("sb.eval.COCO: option iou_type must be \"bbox\" or \"segm\", got %s")
+      :format(tostring(opts.iou_type)), 2)
+  end
+  local gt = coco.annotations(opts.annotations, 2, iou_type)
+  local meter = metrics.create(kind.meter,
     { annotations = opts.annotations, images = opts.images, _gt = gt })
-  local self = setmetatable({ opts = opts, meter = meter, added = {}, gt = gt }, COCO)
-  self.config = { evaluator = "coco_detection", reference = "pycocotools COCOeval (bbox)",
+  local self = setmetatable({ opts = opts, meter = meter, added = {}, gt = gt, kind = kind },
+    COCO)
+  self.config = { evaluator = kind.meter, reference = ("pycocotools COCOeval (%s)"):format(iou_type),
                   annotations = opts.annotations:match("[^/]*$"),
                   images = opts.images or "added" }
   return self
@@ -76,11 +88,13 @@ local function add_one(self, id, prediction, level)
   self.added[id] = true
   local s = self.meter._state
   s.images[#s.images + 1] = id
-  coco.append(s.dets, id, prediction, ("sb.eval.COCO:add: image %d"):format(id), level + 1)
+  coco.append(s.dets, id, prediction, ("sb.eval.COCO:add: image %d"):format(id), level + 1,
+    s.masks)
 end
 
 --- ev:add(predictions_by_id): {[image_id] = prediction}, a prediction being torchvision's
--- {boxes=, scores=, labels=} or a list of {bbox = {x, y, w, h}, score=, category_id=}.
+-- {boxes=, scores=, labels=} or a list of {bbox = {x, y, w, h}, score=, category_id=}; for
+-- iou_type "segm" a list of {segmentation = {size = {h, w}, counts =}, score=, category_id=}.
 function COCO:add(predictions)
   if type(predictions) ~= "table" then
     error("sb.eval.COCO:add: expected a table {[image_id] = prediction}, got " .. type(predictions), 2)
@@ -96,9 +110,10 @@ function COCO:add(predictions)
   return self
 end
 
--- Adds detections given flat (7 numbers each: image_id, category_id, x, y, w, h, score); their
--- images count as added (checked first, so a refused call adds nothing).
-local function add_flat(self, flat, n, level)
+-- Adds detections given flat (7 numbers each: image_id, category_id, x, y, w, h, score) and,
+-- for masks, their masks (4 values each); their images count as added (checked first, so a
+-- refused call adds nothing).
+local function add_flat(self, flat, n, masks, level)
   local new, ids = {}, {}
   for i = 0, n - 1 do
     local id = flat[i * 7 + 1]
@@ -121,26 +136,37 @@ local function add_flat(self, flat, n, level)
     s.images[#s.images + 1] = id
   end
   table.move(flat, 1, n * 7, #s.dets + 1, s.dets)
+  if masks then table.move(masks, 1, n * 4, #s.masks + 1, s.masks) end
 end
 
 --- ev:add_results(path | list): a COCO results file (or its list) of {image_id, category_id,
--- bbox, score}; each image's detections must all be in it.
+-- bbox, score} (segm: segmentation, score, optional bbox); each image's detections must all be
+-- in it.
 function COCO:add_results(source)
+  local segm = self.meter._state.masks ~= nil
   if type(source) == "string" then
     local core = require "sbengine.core"
     local calls = require "sbengine._calls"
-    local flat, n = calls.c(2, core.eval.coco_read_results, source)
-    add_flat(self, flat, n, 2)
+    local flat, n, masks = calls.c(2, core.eval.coco_read_results, source,
+      segm and "segm" or "bbox")
+    add_flat(self, flat, n, masks, 2)
   elseif type(source) == "table" then
-    local flat = {}
+    local flat, masks = {}, segm and {} or nil
+    -- loadRes: when the first detection has a bbox, every area comes from the boxes
+    local boxes = segm and type(source[1]) == "table" and type(source[1].bbox) == "table"
+      and #source[1].bbox > 0
     for i, d in ipairs(source) do
       local id = type(d) == "table" and d.image_id
       if id == nil then
         error(("sb.eval.COCO:add_results: detection %d has no image_id"):format(i), 2)
       end
-      coco.append(flat, id, { d }, ("sb.eval.COCO:add_results: detection %d"):format(i), 2)
+      if segm and not boxes and d.bbox ~= nil then
+        d = setmetatable({ bbox = false }, { __index = d })
+      end
+      coco.append(flat, id, { d }, ("sb.eval.COCO:add_results: detection %d"):format(i), 2,
+        masks)
     end
-    add_flat(self, flat, #flat // 7, 2)
+    add_flat(self, flat, #flat // 7, masks, 2)
   else
     error("sb.eval.COCO:add_results: expected a results file's path or its list, got "
       .. type(source), 2)
@@ -149,11 +175,14 @@ function COCO:add_results(source)
   return self
 end
 
---- ev:results() -> {["box AP"], AP50, AP75, APS, APM, APL} (COCOeval.stats[1..6], fractions).
+--- ev:results() -> {["box AP"] (segm: ["mask AP"]), AP50, AP75, APS, APM, APL}
+-- (COCOeval.stats[1..6], fractions).
 function COCO:results()
   if not self.cached then self.cached = self.meter:value() end
   local out = {}
-  for i, name in ipairs(COCO_RESULT_NAMES) do out[name] = self.cached.stats[i] end
+  for i, name in ipairs(COCO_RESULT_NAMES) do
+    out[i == 1 and self.kind.first or name] = self.cached.stats[i]
+  end
   return out
 end
 
@@ -163,10 +192,10 @@ function COCO:stats()
   return self.cached
 end
 
---- ev:save([fields]) -> a BenchmarkResult (dataset "COCO minival", task "Object Detection");
--- `fields` overrides the result's fields (model, dataset, ...).
+--- ev:save([fields]) -> a BenchmarkResult (dataset "COCO minival", task "Object Detection", or
+-- "Instance Segmentation" for segm); `fields` overrides the result's fields (model, ...).
 function COCO:save(fields)
-  local f = result_fields(self, "COCO minival", "Object Detection", self:results())
+  local f = result_fields(self, "COCO minival", self.kind.task, self:results())
   for k, v in pairs(fields or {}) do f[k] = v end
   if f.model == nil then
     error("sb.eval.COCO:save: no model name (give model_name to sb.eval.COCO or save{model=})", 2)

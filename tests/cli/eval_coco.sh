@@ -49,6 +49,32 @@ run_sb eval coco --annotations gt.json --predictions broken.json --out store3.js
 expect_exit 1
 expect_err "broken.json: line 2, column 1"
 
+case_ "eval coco --iou-type segm: mask AP of the first case of coco_segm.json"
+run_sb -e '
+  local cjson = require "cjson"
+  local f = assert(io.open(os.getenv("SBENGINE_FIXTURES") .. "/eval/coco_segm.json"))
+  local case = cjson.decode(f:read("a")).cases[1]
+  f:close()
+  local g = assert(io.open("segm_gt.json", "w")); g:write(case.gt); g:close()
+  local d = assert(io.open("segm_dets.json", "w")); d:write(cjson.encode(case.dets)); d:close()
+  print(("%.17g"):format(case.stats[1]))'
+expect_exit 0
+MASK_AP=$OUT
+case "$MASK_AP" in 0.[0-9]*) sb_ok ;; *) sb_fail "no mask AP in the fixture: '$MASK_AP'" ;; esac
+run_sb eval coco --iou-type segm --annotations segm_gt.json --predictions segm_dets.json \
+    --model-name "My Masks" --out store4.json
+expect_exit 0
+expect_err "1 result stored in store4.json"
+run_sb -e '
+  local cjson = require "cjson"
+  local r = cjson.decode(io.open("store4.json"):read("a"))[1]
+  print(r.task, ("%.17g"):format(r.results["mask AP"]))'
+expect_exit 0
+expect_out "Instance Segmentation	$MASK_AP"
+run_sb eval coco --iou-type mask --annotations segm_gt.json --predictions segm_dets.json
+expect_exit 2
+expect_err "--iou-type must be bbox or segm, got mask"
+
 case_ "usage errors exit 2"
 run_sb eval coco --annotations gt.json
 expect_exit 2

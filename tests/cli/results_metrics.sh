@@ -34,7 +34,7 @@ expect_out "3.0	10.0"
 case_ "without it the metric is unknown, and the message lists the known ones"
 run_sb use.lua
 expect_exit 1
-expect_err "unknown metric 'max_abs_error' (known: balanced_accuracy, bleu, coco_detection, confusion_matrix"
+expect_err "unknown metric 'max_abs_error' (known: balanced_accuracy, bleu, coco_detection, coco_segmentation, confusion_matrix"
 
 case_ "a metric script that fails names itself"
 mkdir -p broken

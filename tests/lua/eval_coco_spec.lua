@@ -13,62 +13,12 @@ local function annotations_file(i, case)
   return helper.file(("case%d.json"):format(i), case.gt)
 end
 
-local function same_stats(expected, got, what)
-  assert.are.equal(12, #got, what .. ": 12 numbers")
-  for k = 1, 12 do
-    assert(math.abs(expected[k] - got[k]) <= 1e-12,
-      ("%s: stats[%d] expected %.17g, got %.17g"):format(what, k, expected[k], got[k]))
-  end
-end
-
--- the case's detections grouped by image, and the evaluated image ids in a stable order
-local function by_image(case)
-  local groups, ids, seen = {}, {}, {}
-  for _, d in ipairs(case.dets) do
-    local id = d.image_id
-    groups[id] = groups[id] or {}
-    table.insert(groups[id], d)
-    if not seen[id] then seen[id], ids[#ids + 1] = true, id end
-  end
-  if case.images then
-    ids, seen = {}, {}
-    for _, id in ipairs(case.images) do ids[#ids + 1] = id end
-  end
-  return groups, ids
-end
+local same_stats, by_image = helper.same_stats, helper.coco_by_image
 
 describe("coco_detection equals pycocotools' COCOeval", function()
   for i, case in ipairs(cases) do
     it(case.name, function()
-      local path = annotations_file(i, case)
-      local groups, ids = by_image(case)
-      local images = case.images and "added" or "all"
-      local m = sb.metrics.create("coco_detection", { annotations = path, images = images })
-      local output = {}
-      for k, id in ipairs(ids) do output[k] = groups[id] or {} end
-      m:add(output, ids)
-      same_stats(case.stats, m:value().stats, case.name)
-
-      -- two shards of images, merged
-      local a = sb.metrics.create("coco_detection", { annotations = path, images = images })
-      local b = sb.metrics.create("coco_detection", { annotations = path, images = images })
-      local half = #ids // 2
-      for k, id in ipairs(ids) do
-        (k <= half and a or b):add({ groups[id] or {} }, { id })
-      end
-      a:merge(b:state())
-      same_stats(case.stats, a:value().stats, case.name .. " (merged shards)")
-
-      -- the evaluator, from the results list
-      local ev = sb.eval.COCO { annotations = path, images = images }
-      if case.images then
-        local preds = {}
-        for _, id in ipairs(ids) do preds[id] = groups[id] or {} end
-        ev:add(preds)
-      else
-        ev:add_results(case.dets)
-      end
-      same_stats(case.stats, ev:stats().stats, case.name .. " (sb.eval.COCO)")
+      helper.check_coco_case(case, annotations_file(i, case), "coco_detection", "bbox")
     end)
   end
 end)

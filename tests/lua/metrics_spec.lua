@@ -208,7 +208,7 @@ end)
 describe("the meter registry", function()
   it("lists the shipped meters", function()
     local names = metrics.list()
-    for _, n in ipairs { "balanced_accuracy", "bleu", "coco_detection", "confusion_matrix", "mae", "mean_iou", "mse",
+    for _, n in ipairs { "balanced_accuracy", "bleu", "coco_detection", "coco_segmentation", "confusion_matrix", "mae", "mean_iou", "mse",
                          "perplexity", "rmse", "topk_accuracy" } do
       assert.truthy(table.concat(names, " "):find(n, 1, true), n)
     end

@@ -102,12 +102,14 @@ static inline bool sb_cudnn_fits_int(int64_t v)
     return v >= 0 && v <= (int64_t)INT32_MAX;
 }
 
-/* Whether cuDNN's legacy API is asked for this convolution: floating dtypes, every size and
- * every tensor's element count within int (grouped, depthwise, strided, dilated and padded
- * convolutions all go). */
+/* Whether cuDNN's legacy API is asked for this convolution: floating dtypes, at least one
+ * input channel per group, every size and every tensor's element count within int (grouped,
+ * depthwise, strided, dilated and padded convolutions all go). */
 static inline bool sb_cudnn_conv_eligible(const sb_cudnn_conv_case *k)
 {
     if (!k->floating || k->groups < 1) return false;
+    /* an empty problem (no input channels: the output is the bias) is the plugin's GEMM path */
+    if (k->n < 1 || k->c < k->groups || k->o < 1 || k->oh < 1 || k->ow < 1) return false;
     const int64_t dims[] = {k->n,      k->c,           k->h,           k->w,
                             k->o,      k->kh,          k->kw,          k->oh,
                             k->ow,     k->stride[0],   k->stride[1],   k->pad[0],

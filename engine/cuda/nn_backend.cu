@@ -210,14 +210,18 @@ __global__ void fold_bn_kernel(T *w_out, T *b_out, const T *w, const T *b, const
                                const T *var, const T *gamma, const T *beta, double eps, int64_t O,
                                int64_t per)
 {
-    SB_GRID_STRIDE_LOOP(i, O * per)
+    // A thread per weight, at least one per channel (a convolution over no input channels still
+    // has its bias).
+    int64_t span = per > 0 ? per : 1;
+    SB_GRID_STRIDE_LOOP(i, O * span)
     {
-        int64_t o = i / per;
+        int64_t o = i / span, k = i % span;
         double scale = (gamma ? (double)num<T>::load(gamma[o]) : 1.0) /
                        sqrt((double)num<T>::load(var[o]) + eps);
-        w_out[i] =
-            num<T>::store(static_cast<typename num<T>::acc>((double)num<T>::load(w[i]) * scale));
-        if (i % per == 0)
+        if (per > 0)
+            w_out[i] = num<T>::store(
+                static_cast<typename num<T>::acc>((double)num<T>::load(w[i]) * scale));
+        if (k == 0)
             b_out[o] = num<T>::store(static_cast<typename num<T>::acc>(
                 ((b ? (double)num<T>::load(b[o]) : 0.0) - (double)num<T>::load(mean[o])) * scale +
                 (beta ? (double)num<T>::load(beta[o]) : 0.0)));
@@ -287,9 +291,10 @@ static sb_status fold_bn(cudaStream_t stream, const sb_tensor *weight, const sb_
     int64_t O = weight->sizes[0], per = numel_of(weight) / O;
     size_t elsize = dtype_size(weight->dtype);
     f->device = device_of(weight);
-    SB_TRY(sb_cuda_host_services->device_alloc(f->device, (size_t)(O * per) * elsize, &f->w));
+    SB_TRY(sb_cuda_host_services->device_alloc(f->device,
+                                               (size_t)(O * (per > 0 ? per : 1)) * elsize, &f->w));
     SB_TRY(sb_cuda_host_services->device_alloc(f->device, (size_t)O * elsize, &f->b));
-    int64_t n = O * per;
+    int64_t n = O * (per > 0 ? per : 1);
     SB_CUDA_DISPATCH_FLOATING(weight->dtype, return unsupported("conv2d", weight),
                               fold_bn_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
                                   (T *)f->w, (T *)f->b, (const T *)data_of(weight),

@@ -83,6 +83,8 @@ static void test_conv_eligibility(void)
     SB_CHECK(!sb_cudnn_conv_eligible(&k));
     k = conv(1, 3, 8, 4, 1, 0);
     SB_CHECK(!sb_cudnn_conv_eligible(&k));
+    k = conv(2, 0, 5, 3, 3, 1); /* no input channels: the result is the bias */
+    SB_CHECK(!sb_cudnn_conv_eligible(&k));
 }
 
 static void test_fused_epilogue(void)

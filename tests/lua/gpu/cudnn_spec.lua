@@ -132,6 +132,16 @@ describe("conv2d on CUDA", function()
     end)
   end
 
+  it("batch norm over a convolution of no input channels (the folded bias alone)", function()
+    local x, wt = sb.randn(2, 0, 5, 5), sb.randn(3, 0, 3, 3)
+    local bn = { running_mean = sb.randn(3), running_var = sb.rand(3) + 0.5, eps = 1e-5 }
+    local gbn = { running_mean = bn.running_mean:cuda(), running_var = bn.running_var:cuda(),
+                  eps = 1e-5 }
+    local ref = F.conv2d(x, wt, { batch_norm = bn, activation = "relu" })
+    check_close(ref, F.conv2d(x:cuda(), wt:cuda(), { batch_norm = gbn, activation = "relu" }),
+      "float32", "no input channels")
+  end)
+
   it("fuses a residual and an activation without batch norm, grouped and strided", function()
     local x, wt = sb.randn(2, 8, 11, 11), sb.randn(8, 2, 3, 3)
     local r = sb.randn(2, 8, 6, 6)

@@ -112,10 +112,16 @@ void load_library()
     loaded = true;
 }
 
+// Set when the library, loaded and of the right version, still cannot work on this machine
+// (cudnnCreate fails, a sub-library is missing or mismatched): from then on the plugin's own
+// kernels run everything, and the reason is reported.
+std::atomic<bool> given_up;
+std::mutex given_up_mutex;
+
 bool usable()
 {
     std::call_once(load_once, load_library);
-    return loaded;
+    return loaded && !given_up;
 }
 
 // --- errors ----------------------------------------------------------------------------------
@@ -132,6 +138,27 @@ bool not_supported(cudnnStatus_t st)
     return CUDNN_STATUS_CATEGORY(st) == CUDNN_STATUS_NOT_SUPPORTED;
 }
 
+// The library cannot work here at all: uncategorised statuses (not initialised, a sub-library
+// that fails to load or does not match) and cudnnCreate's "not supported" (no driver or GPU it
+// supports). Such a call queued nothing, so the plugin's own kernels can take over.
+bool library_unusable(cudnnStatus_t st)
+{
+    return CUDNN_STATUS_CATEGORY(st) == 1000; // CUDNN_STATUS_NOT_INITIALIZED's category
+}
+
+void give_up(cudnnStatus_t st, const char *call)
+{
+    std::lock_guard<std::mutex> lock(given_up_mutex);
+    if (given_up) return;
+    char version[32];
+    sb_cudnn_version_text(loaded_version, version, sizeof version);
+    snprintf(unused_reason, sizeof unused_reason,
+             "cuDNN %s was loaded but cannot run here: %s failed: %s (the plugin's own kernels "
+             "run instead)",
+             version, call, dnn.cudnnGetErrorString(st));
+    given_up = true;
+}
+
 sb_status check(cudnnStatus_t st, const char *call, const char *file, int line)
 {
     if (st == CUDNN_STATUS_SUCCESS) return SB_OK;
@@ -146,8 +173,10 @@ sb_status check(cudnnStatus_t st, const char *call, const char *file, int line)
 std::atomic<cudnnHandle_t> handles[SB_CUDA_MAX_DEVICES];
 std::mutex handles_mutex;
 
+// *out is NULL (and SB_OK) when cuDNN turned out unusable here: the caller declines.
 sb_status handle_for(int device, cudnnHandle_t *out)
 {
+    *out = nullptr;
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device, &stream));
     if (!handles[device]) {
@@ -158,6 +187,10 @@ sb_status handle_for(int device, cudnnHandle_t *out)
         if (out_of_memory(created)) {
             SB_TRY(sb_cuda_host_services->reclaim(device));
             created = dnn.cudnnCreate(&handle);
+        }
+        if (library_unusable(created) || not_supported(created)) {
+            give_up(created, "cudnnCreate");
+            return SB_OK;
         }
         SB_TRY(check(created, "cudnnCreate(&handle)", __FILE__, __LINE__));
         sb_status st = SB_CUDNN_CHECK(dnn.cudnnSetStream(handle, stream));
@@ -340,6 +373,10 @@ sb_status find_plan(cudnnHandle_t handle, const sb_dnn_conv *c, conv_descs *d, b
     if (ws) sb_cuda_host_services->device_free(c->device, ws);
     *plan = conv_plan{};
     if (not_supported(st)) return SB_OK; // not usable
+    if (library_unusable(st)) {
+        give_up(st, "cudnnFindConvolutionForwardAlgorithmEx");
+        return SB_OK;
+    }
     SB_TRY(check(st, "cudnnFindConvolutionForwardAlgorithmEx", __FILE__, __LINE__));
     bool have_lean = false;
     for (int i = 0; i < returned; i++) { // fastest first
@@ -377,6 +414,7 @@ sb_status plan_for(cudnnHandle_t handle, const sb_dnn_conv *c, conv_descs *d, bo
         }
     }
     SB_TRY(find_plan(handle, c, d, tf32, out));
+    if (given_up) return SB_OK; // out->usable is false: declined, and not remembered
     std::lock_guard<std::mutex> lock(plans_mutex);
     if (plans.size() >= kMaxPlans) plans.clear();
     plans[key] = *out;
@@ -387,6 +425,7 @@ sb_status plan_for(cudnnHandle_t handle, const sb_dnn_conv *c, conv_descs *d, bo
 
 int sb_dnn_version(char *text, size_t text_size)
 {
+    std::lock_guard<std::mutex> lock(given_up_mutex); // unused_reason may be rewritten
     if (usable()) {
         sb_cudnn_version_text(loaded_version, text, text_size);
         return (int)loaded_version;
@@ -416,6 +455,7 @@ sb_status sb_dnn_conv2d(const sb_dnn_conv *c, sb_dnn_result *result)
     if (!sb_cudnn_conv_eligible(&k) || !usable()) return SB_OK;
     cudnnHandle_t handle;
     SB_TRY(handle_for(c->device, &handle));
+    if (!handle) return SB_OK;
     const bool tf32 = sb_cuda_host_services->tf32_allowed();
     const bool fused =
         sb_cudnn_fuse_epilogue(c->dtype == SB_FLOAT32 || c->dtype == SB_FLOAT64, c->bias != nullptr,
@@ -453,15 +493,22 @@ sb_status sb_dnn_conv2d(const sb_dnn_conv *c, sb_dnn_result *result)
             d.y.d, z, d.bias.d, c->bias, d.act, d.y.d, c->out);
         if (r == CUDNN_STATUS_SUCCESS) {
             *result = SB_DNN_FUSED;
+        } else if (library_unusable(r)) {
+            give_up(r, "cudnnConvolutionBiasActivationForward");
         } else if (!not_supported(r)) {
             st = check(r, "cudnnConvolutionBiasActivationForward", __FILE__, __LINE__);
         }
     }
-    if (st == SB_OK && *result == SB_DNN_DECLINED) {
-        st = SB_CUDNN_CHECK(dnn.cudnnConvolutionForward(handle, s.one(c->dtype), d.x.d, c->x, d.w,
-                                                        c->weight, d.conv, algo, ws, ws_size,
-                                                        s.zero(c->dtype), d.y.d, c->out));
-        if (st == SB_OK) *result = SB_DNN_CONV;
+    if (st == SB_OK && *result == SB_DNN_DECLINED && !given_up) {
+        cudnnStatus_t r =
+            dnn.cudnnConvolutionForward(handle, s.one(c->dtype), d.x.d, c->x, d.w, c->weight,
+                                        d.conv, algo, ws, ws_size, s.zero(c->dtype), d.y.d, c->out);
+        if (r == CUDNN_STATUS_SUCCESS)
+            *result = SB_DNN_CONV;
+        else if (library_unusable(r))
+            give_up(r, "cudnnConvolutionForward"); // declined: the plugin's kernels run it
+        else
+            st = check(r, "cudnnConvolutionForward", __FILE__, __LINE__);
     }
     // Freed into the cache of the engine stream, where the convolution runs: reused only by
     // work queued after it.
@@ -489,6 +536,7 @@ sb_status sb_dnn_pool2d(const sb_dnn_pool *p, bool *done)
     if (!sb_cudnn_pool_eligible(&k) || !usable()) return SB_OK;
     cudnnHandle_t handle;
     SB_TRY(handle_for(p->device, &handle));
+    if (!handle) return SB_OK;
     cudnnDataType_t data, compute;
     types_of(p->dtype, &data, &compute);
     tensor_desc x, y;
@@ -509,6 +557,8 @@ sb_status sb_dnn_pool2d(const sb_dnn_pool *p, bool *done)
                                                   s.zero(p->dtype), y.d, p->out);
         if (r == CUDNN_STATUS_SUCCESS)
             *done = true;
+        else if (library_unusable(r))
+            give_up(r, "cudnnPoolingForward");
         else if (!not_supported(r))
             st = check(r, "cudnnPoolingForward", __FILE__, __LINE__);
     }

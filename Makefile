@@ -39,8 +39,8 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt
 
 # Formatting and the layers are part of the suite: any file clang-format would change fails
 # it (.clang-format), and so does an include against the layers (tools/check-layers).
-ENGINE_SOURCES = $(shell git ls-files 'engine/*.c' 'engine/*.h' 'engine/*.cu' 'engine/*.cuh' 2>/dev/null || \
-                   find engine -name '*.[ch]' -o -name '*.cu' -o -name '*.cuh')
+ENGINE_SOURCES = $(shell git ls-files 'engine/*.c' 'engine/*.h' 'engine/*.cu' 'engine/*.cuh' 'engine/*.cpp' 2>/dev/null || \
+                   find engine -name '*.[ch]' -o -name '*.cu' -o -name '*.cuh' -o -name '*.cpp')
 lint:
 	@clang-format --dry-run -Werror $(ENGINE_SOURCES) && echo "lint: clang-format finds nothing to change in engine/"
 	@tools/check-layers .

@@ -312,6 +312,10 @@ static void print_version(void)
             printf("%d.%d\n", drv / 1000, (drv % 1000) / 10);
         else
             printf("not found\n");
+        if (sb_cudnn_version() > 0)
+            printf("cuDNN: %s (convolutions and pooling)\n", sb_cudnn_version_text());
+        else
+            printf("cuDNN: not used: %s\n", sb_cudnn_unused_reason());
     }
     int gpus = sb_cuda_device_count();
     if (gpus == 0) {
@@ -334,7 +338,8 @@ static int print_devices(void)
         char name[256] = "";
         size_t mem = 0;
         if (sb_cuda_device_info(i, name, sizeof name, &mem))
-            printf("cuda:%d\t%s, %.1f GiB\n", i, name, (double)mem / (1u << 30));
+            printf("cuda:%d\t%s, %.1f GiB, cuDNN %s\n", i, name, (double)mem / (1u << 30),
+                   sb_cudnn_version() > 0 ? sb_cudnn_version_text() : "not used");
     }
     fflush(stdout);
     if (gpus == 0) fprintf(stderr, "sbengine: no GPU: %s\n", sb_cuda_unavailable_reason());

@@ -92,6 +92,49 @@ static int cuda_allow_tf32(lua_State *L)
     return 1;
 }
 
+/* info() -> what the CUDA backend runs with: versions (as text), cuDNN in use or why not,
+ * whether TF32 is allowed, whether a GPU is available (or why not). Loads the plugin. */
+static int cuda_info(lua_State *L)
+{
+    lua_createtable(L, 0, 10);
+    lua_pushboolean(L, sb_cuda_available());
+    lua_setfield(L, -2, "available");
+    if (!sb_cuda_available()) {
+        lua_pushstring(L, sb_cuda_unavailable_reason());
+        lua_setfield(L, -2, "unavailable");
+    }
+    lua_pushboolean(L, sb_cuda_tf32_allowed());
+    lua_setfield(L, -2, "tf32");
+    if (!sb_cuda_plugin_loaded()) {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "cudnn");
+        lua_pushstring(L, sb_cudnn_unused_reason());
+        lua_setfield(L, -2, "cudnn_unused");
+        return 1;
+    }
+    int rt = sb_cuda_runtime_version(), drv = sb_cuda_driver_version(),
+        cublas = sb_cublas_version();
+    lua_pushfstring(L, "%d.%d", rt / 1000, rt % 1000 / 10);
+    lua_setfield(L, -2, "runtime");
+    if (drv > 0) {
+        lua_pushfstring(L, "%d.%d", drv / 1000, drv % 1000 / 10);
+        lua_setfield(L, -2, "driver");
+    }
+    lua_pushfstring(L, "%d.%d.%d", cublas / 10000, cublas / 100 % 100, cublas % 100);
+    lua_setfield(L, -2, "cublas");
+    if (sb_cudnn_version() > 0) {
+        lua_pushstring(L, sb_cudnn_version_text());
+    } else {
+        lua_pushboolean(L, 0);
+        lua_setfield(L, -2, "cudnn");
+        lua_pushstring(L, sb_cudnn_unused_reason());
+        lua_setfield(L, -2, "cudnn_unused");
+        return 1;
+    }
+    lua_setfield(L, -2, "cudnn");
+    return 1;
+}
+
 /* --- out of memory: collect garbage before giving up ------------------------------------- */
 
 /* Tensors that are dead but not yet collected still hold device memory. The GPU layer calls
@@ -129,10 +172,15 @@ int sbL_open_cuda(lua_State *L)
 {
     install_collector(L);
     static const luaL_Reg funcs[] = {
-        {"available", cuda_available},     {"device_count", cuda_device_count},
-        {"synchronize", cuda_synchronize}, {"memory_stats", cuda_memory_stats},
-        {"empty_cache", cuda_empty_cache}, {"reset_peak", cuda_reset_peak},
-        {"allow_tf32", cuda_allow_tf32},   {NULL, NULL},
+        {"available", cuda_available},
+        {"device_count", cuda_device_count},
+        {"synchronize", cuda_synchronize},
+        {"memory_stats", cuda_memory_stats},
+        {"empty_cache", cuda_empty_cache},
+        {"reset_peak", cuda_reset_peak},
+        {"allow_tf32", cuda_allow_tf32},
+        {"info", cuda_info},
+        {NULL, NULL},
     };
     luaL_newlib(L, funcs);
     return 1;

@@ -1,9 +1,13 @@
 // The CUDA table of engine/nn/backend.h. The front-end guarantees contiguous tensors of one
 // floating dtype; kernels compute in fp32 for float16/bfloat16 (fp64 for float64).
-// conv2d is im2col + cuBLAS GEMM (a 1x1 stride-1 convolution reads the input directly).
+// conv2d and pooling go to cuDNN when it is in use (dnn.h); otherwise conv2d is im2col + cuBLAS
+// GEMM (a 1x1 stride-1 convolution reads the input directly, a depthwise one has a direct
+// kernel) and pooling has kernels of its own. conv2d fuses batch norm (folded into the
+// weights), a residual and an activation on every path.
 #include <math.h>
 
 #include "cuda/blas.h"
+#include "cuda/dnn.h"
 #include "cuda/internal.h"
 #include "cuda/kernels.cuh"
 #include "nn/backend.h"
@@ -23,13 +27,13 @@ __global__ void broadcast_rows_kernel(T *out, const T *bias, int64_t rows, int64
     SB_GRID_STRIDE_LOOP(i, rows * cols * inner) out[i] = bias[(i / inner) % cols];
 }
 
-static sb_status fill_bias(cudaStream_t stream, sb_tensor *out, const sb_tensor *bias, int64_t rows,
+static sb_status fill_bias(cudaStream_t stream, sb_tensor *out, const void *bias, int64_t rows,
                            int64_t cols, int64_t inner)
 {
     int64_t n = rows * cols * inner;
     SB_CUDA_DISPATCH_FLOATING(out->dtype, return unsupported("bias", out),
                               broadcast_rows_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-                                  (T *)data_of(out), (const T *)data_of(bias), rows, cols, inner))
+                                  (T *)data_of(out), (const T *)bias, rows, cols, inner))
     return SB_CUDA_LAUNCH_CHECK("broadcast_rows_kernel");
 }
 
@@ -41,7 +45,7 @@ static sb_status cuda_linear(sb_tensor *out, const sb_tensor *x, const sb_tensor
     int device = device_of(x);
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device, &stream));
-    if (bias) SB_TRY(fill_bias(stream, out, bias, N, O, 1));
+    if (bias) SB_TRY(fill_bias(stream, out, data_of(bias), N, O, 1));
     if (I == 0) {
         if (bias) return SB_OK;
         return SB_CUDA_CHECK(
@@ -130,34 +134,25 @@ __global__ void depthwise_conv_kernel(T *out, const T *x, const T *w, const T *b
 // runs in chunks instead of asking for gigabytes.
 static const size_t kIm2colBudget = (size_t)256 << 20;
 
-static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
-                             const sb_tensor *bias, const sb_conv2d_params *p)
+// out [N, O, OH, OW] = conv(x, w) + b with the plugin's own kernels: the direct depthwise
+// kernel, or im2col + cuBLAS GEMM. w and b are device pointers of x's dtype (b may be NULL).
+static sb_status conv2d_own(cudaStream_t stream, sb_tensor *out, const sb_tensor *x, const void *w,
+                            const void *b, conv_geometry g, int64_t O, int64_t groups)
 {
-    int64_t N = x->sizes[0], O = weight->sizes[0];
-    conv_geometry g;
-    g.C = x->sizes[1];
-    g.KH = weight->sizes[2];
-    g.KW = weight->sizes[3];
-    set_window(g, x, out, p->stride, p->pad, p->dilation);
-    int64_t G = p->groups, P = g.OH * g.OW;
+    int64_t N = x->sizes[0], G = groups, P = g.OH * g.OW;
     int64_t Og = O / G, Kg = (g.C / G) * g.KH * g.KW, CKK = g.C * g.KH * g.KW;
-    if (N == 0 || O == 0 || P == 0) return SB_OK;
-    if (!dtype_is_floating(x->dtype)) return unsupported("conv2d", x);
     int device = device_of(x);
-    cudaStream_t stream;
-    SB_TRY(sb_cuda_use_device(device, &stream));
     if (G > 1 && G == g.C) {
         int64_t n = N * O * P;
-        SB_CUDA_DISPATCH_FLOATING(x->dtype, return unsupported("conv2d", x),
-                                  depthwise_conv_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-                                      (T *)data_of(out), (const T *)data_of(x),
-                                      (const T *)data_of(weight),
-                                      bias ? (const T *)data_of(bias) : NULL, N, O, Og, g))
+        SB_CUDA_DISPATCH_FLOATING(
+            x->dtype, return unsupported("conv2d", x),
+            depthwise_conv_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                (T *)data_of(out), (const T *)data_of(x), (const T *)w, (const T *)b, N, O, Og, g))
         return SB_CUDA_LAUNCH_CHECK("depthwise_conv_kernel");
     }
-    if (bias) SB_TRY(fill_bias(stream, out, bias, N, O, P));
+    if (b) SB_TRY(fill_bias(stream, out, b, N, O, P));
     size_t elsize = dtype_size(x->dtype);
-    char *px = (char *)data_of(x), *pw = (char *)data_of(weight), *po = (char *)data_of(out);
+    char *px = (char *)data_of(x), *pw = (char *)w, *po = (char *)data_of(out);
 
     bool direct = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
     int64_t chunk = N;
@@ -190,21 +185,188 @@ static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor
         if (G == 1 || nb >= G) {
             for (int64_t gi = 0; gi < G && st == SB_OK; gi++) {
                 sb_gemm_operand a = {pw + gi * Og * Kg * (int64_t)elsize, 0, Kg, 1};
-                sb_gemm_operand b = {cols + gi * Kg * P * (int64_t)elsize, CKK * P, P, 1};
+                sb_gemm_operand bm = {cols + gi * Kg * P * (int64_t)elsize, CKK * P, P, 1};
                 sb_gemm_operand c = {po + (n0 * O + gi * Og) * P * (int64_t)elsize, O * P, P, 1};
-                st = sb_cuda_gemm(device, x->dtype, nb, Og, P, Kg, &a, &b, &c, bias != NULL);
+                st = sb_cuda_gemm(device, x->dtype, nb, Og, P, Kg, &a, &bm, &c, b != NULL);
             }
         } else {
             for (int64_t i = 0; i < nb && st == SB_OK; i++) {
                 sb_gemm_operand a = {pw, Og * Kg, Kg, 1};
-                sb_gemm_operand b = {cols + i * CKK * P * (int64_t)elsize, Kg * P, P, 1};
+                sb_gemm_operand bm = {cols + i * CKK * P * (int64_t)elsize, Kg * P, P, 1};
                 sb_gemm_operand c = {po + (n0 + i) * O * P * (int64_t)elsize, Og * P, P, 1};
-                st = sb_cuda_gemm(device, x->dtype, G, Og, P, Kg, &a, &b, &c, bias != NULL);
+                st = sb_cuda_gemm(device, x->dtype, G, Og, P, Kg, &a, &bm, &c, b != NULL);
             }
         }
     }
     if (col) sb_cuda_host_services->device_free(device, col);
     return st;
+}
+
+// Batch norm folded into the convolution (inference), as the CPU folds it
+// (engine/nn/cpu/weight_cache.c): per output channel, scale = gamma / sqrt(var + eps) in double,
+// w' = w * scale, b' = (b - mean) * scale + beta.
+template <typename T>
+__global__ void fold_bn_kernel(T *w_out, T *b_out, const T *w, const T *b, const T *mean,
+                               const T *var, const T *gamma, const T *beta, double eps, int64_t O,
+                               int64_t per)
+{
+    // A thread per weight, at least one per channel (a convolution over no input channels still
+    // has its bias).
+    int64_t span = per > 0 ? per : 1;
+    SB_GRID_STRIDE_LOOP(i, O * span)
+    {
+        int64_t o = i / span, k = i % span;
+        double scale = (gamma ? (double)num<T>::load(gamma[o]) : 1.0) /
+                       sqrt((double)num<T>::load(var[o]) + eps);
+        if (per > 0)
+            w_out[i] = num<T>::store(
+                static_cast<typename num<T>::acc>((double)num<T>::load(w[i]) * scale));
+        if (k == 0)
+            b_out[o] = num<T>::store(static_cast<typename num<T>::acc>(
+                ((b ? (double)num<T>::load(b[o]) : 0.0) - (double)num<T>::load(mean[o])) * scale +
+                (beta ? (double)num<T>::load(beta[o]) : 0.0)));
+    }
+}
+
+// out = act(out + bias[o] + residual): what the convolution did not fuse, in one pass (the
+// formulas of the CPU's post-ops and of nn/functional.c's unfused epilogue).
+template <typename A> __device__ __forceinline__ A conv_activate(sb_conv_act act, A v)
+{
+    switch (act) {
+    case SB_CONV_ACT_RELU:
+        return v <= A(0) ? A(0) : v; // NaN stays NaN
+    case SB_CONV_ACT_RELU6:
+        return v <= A(0) ? A(0) : (v >= A(6) ? A(6) : v);
+    case SB_CONV_ACT_HARDSWISH: {
+        A t = v + A(3);
+        t = t <= A(0) ? A(0) : (t >= A(6) ? A(6) : t);
+        return v * t / A(6);
+    }
+    case SB_CONV_ACT_SILU:
+        return v / (A(1) + exp(-v));
+    default:
+        return v;
+    }
+}
+
+template <typename T>
+__global__ void conv_epilogue_kernel(T *out, const T *bias, const T *residual, sb_conv_act act,
+                                     int64_t O, int64_t P, int64_t n)
+{
+    using A = typename num<T>::acc;
+    SB_GRID_STRIDE_LOOP(i, n)
+    {
+        A v = num<T>::load(out[i]);
+        if (bias) v += num<T>::load(bias[(i / P) % O]);
+        if (residual) v += num<T>::load(residual[i]);
+        out[i] = num<T>::store(conv_activate(act, v));
+    }
+}
+
+static sb_status conv_epilogue(cudaStream_t stream, sb_tensor *out, const void *bias,
+                               const sb_tensor *residual, sb_conv_act act, int64_t O, int64_t P)
+{
+    int64_t n = numel_of(out);
+    SB_CUDA_DISPATCH_FLOATING(out->dtype, return unsupported("conv2d", out),
+                              conv_epilogue_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  (T *)data_of(out), (const T *)bias,
+                                  residual ? (const T *)data_of(residual) : NULL, act, O, P, n))
+    return SB_CUDA_LAUNCH_CHECK("conv_epilogue_kernel");
+}
+
+// The scratch copy of a convolution's weights and bias with batch norm folded in.
+struct folded_weights {
+    void *w = NULL, *b = NULL;
+    int device = 0;
+    ~folded_weights()
+    {
+        if (w) sb_cuda_host_services->device_free(device, w);
+        if (b) sb_cuda_host_services->device_free(device, b);
+    }
+};
+
+static sb_status fold_bn(cudaStream_t stream, const sb_tensor *weight, const sb_tensor *bias,
+                         const sb_conv_bn *bn, folded_weights *f)
+{
+    int64_t O = weight->sizes[0], per = numel_of(weight) / O;
+    size_t elsize = dtype_size(weight->dtype);
+    f->device = device_of(weight);
+    SB_TRY(sb_cuda_host_services->device_alloc(f->device,
+                                               (size_t)(O * (per > 0 ? per : 1)) * elsize, &f->w));
+    SB_TRY(sb_cuda_host_services->device_alloc(f->device, (size_t)O * elsize, &f->b));
+    int64_t n = O * (per > 0 ? per : 1);
+    SB_CUDA_DISPATCH_FLOATING(weight->dtype, return unsupported("conv2d", weight),
+                              fold_bn_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
+                                  (T *)f->w, (T *)f->b, (const T *)data_of(weight),
+                                  bias ? (const T *)data_of(bias) : NULL,
+                                  (const T *)data_of(bn->mean), (const T *)data_of(bn->var),
+                                  bn->weight ? (const T *)data_of(bn->weight) : NULL,
+                                  bn->bias ? (const T *)data_of(bn->bias) : NULL, bn->eps, O, per))
+    return SB_CUDA_LAUNCH_CHECK("fold_bn_kernel");
+}
+
+// cuDNN when it is there and takes the case (dnn.h), else the plugin's own kernels; then what
+// neither fused: the batch norm is folded into the weights first (as on the CPU), the residual
+// and the activation follow in one epilogue pass.
+static sb_status cuda_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,
+                             const sb_tensor *bias, const sb_conv2d_params *p)
+{
+    int64_t N = x->sizes[0], O = weight->sizes[0];
+    conv_geometry g;
+    g.C = x->sizes[1];
+    g.KH = weight->sizes[2];
+    g.KW = weight->sizes[3];
+    set_window(g, x, out, p->stride, p->pad, p->dilation);
+    int64_t P = g.OH * g.OW;
+    if (N == 0 || O == 0 || P == 0) return SB_OK;
+    if (!dtype_is_floating(x->dtype)) return unsupported("conv2d", x);
+    const sb_conv2d_fusion *fusion = p->fusion;
+    const sb_conv_act act = fusion ? fusion->act : (p->relu ? SB_CONV_ACT_RELU : SB_CONV_ACT_NONE);
+    const sb_tensor *residual = fusion ? fusion->residual : NULL;
+    cudaStream_t stream;
+    SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    const void *w = data_of(weight), *b = bias ? data_of(bias) : NULL;
+    folded_weights folded;
+    if (fusion && fusion->bn) {
+        SB_TRY(fold_bn(stream, weight, bias, fusion->bn, &folded));
+        w = folded.w;
+        b = folded.b;
+    }
+
+    sb_dnn_conv c;
+    c.device = device_of(x);
+    c.dtype = x->dtype;
+    c.n = N;
+    c.c = g.C;
+    c.h = g.H;
+    c.w = g.W;
+    c.o = O;
+    c.kh = g.KH;
+    c.kw = g.KW;
+    c.oh = g.OH;
+    c.ow = g.OW;
+    for (int i = 0; i < 2; i++) {
+        c.stride[i] = p->stride[i];
+        c.pad[i] = p->pad[i];
+        c.dilation[i] = p->dilation[i];
+    }
+    c.groups = p->groups;
+    c.x = data_of(x);
+    c.weight = w;
+    c.bias = b;
+    c.residual = residual ? data_of(residual) : NULL;
+    c.out = data_of(out);
+    c.relu = act == SB_CONV_ACT_RELU;
+    sb_dnn_result done;
+    SB_TRY(sb_dnn_conv2d(&c, &done));
+    if (done == SB_DNN_FUSED) return SB_OK;
+    if (done == SB_DNN_CONV) {
+        if (!b && !residual && act == SB_CONV_ACT_NONE) return SB_OK;
+        return conv_epilogue(stream, out, b, residual, act, O, P);
+    }
+    SB_TRY(conv2d_own(stream, out, x, w, b, g, O, p->groups));
+    if (!residual && act == SB_CONV_ACT_NONE) return SB_OK;
+    return conv_epilogue(stream, out, NULL, residual, act, O, P);
 }
 
 // --- pooling -------------------------------------------------------------------------------
@@ -292,6 +454,29 @@ static sb_status pool2d(const char *op, bool is_max, sb_tensor *out, const sb_te
     if (n == 0) return SB_OK;
     cudaStream_t stream;
     SB_TRY(sb_cuda_use_device(device_of(x), &stream));
+    sb_dnn_pool d;
+    d.device = device_of(x);
+    d.dtype = x->dtype;
+    d.is_max = is_max;
+    d.count_include_pad = p->count_include_pad;
+    d.n = x->sizes[0];
+    d.c = x->sizes[1];
+    d.h = g.H;
+    d.w = g.W;
+    d.oh = g.OH;
+    d.ow = g.OW;
+    for (int i = 0; i < 2; i++) {
+        d.kernel[i] = p->kernel[i];
+        d.stride[i] = p->stride[i];
+        d.pad[i] = p->pad[i];
+        d.dilation[i] = is_max ? p->dilation[i] : 1;
+    }
+    d.divisor_override = p->divisor_override;
+    d.x = data_of(x);
+    d.out = data_of(out);
+    bool done = false;
+    SB_TRY(sb_dnn_pool2d(&d, &done));
+    if (done) return SB_OK;
     SB_CUDA_DISPATCH_FLOATING(
         x->dtype, return unsupported(op, x),
         if (is_max) max_pool_kernel<T>
@@ -543,6 +728,10 @@ static sb_nn_backend cuda_nn_backend;
 const sb_nn_backend *sb_cuda_nn_backend(void)
 {
     cuda_nn_backend.name = "cuda";
+    // Every conv2d path (cuDNN or not) applies the ReLU, the folded batch norm, the residual
+    // and the other activations itself (cuda_conv2d).
+    cuda_nn_backend.conv2d_relu = true;
+    cuda_nn_backend.conv2d_fusion = true;
 #define SB_CUDA_NN_SLOT(slot) cuda_nn_backend.slot = cuda_##slot;
     SB_NN_KERNELS(SB_CUDA_NN_SLOT)
 #undef SB_CUDA_NN_SLOT

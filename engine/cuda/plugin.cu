@@ -6,6 +6,7 @@
 
 #include "cuda/common.h"
 #include "cuda/compat.h"
+#include "cuda/dnn.h"
 #include "cuda/internal.h"
 #include "nn/backend.h"
 #include "tensor/backend.h"
@@ -212,6 +213,7 @@ SB_CUDA_EXPORT const sb_cuda_plugin *sb_cuda_plugin_open(const sb_cuda_host *hos
     plugin.runtime_version = runtime_version;
     plugin.driver_version = driver_version;
     plugin.cublas_version = cublas_version;
+    plugin.cudnn_version = sb_dnn_version;
     plugin.device_info = device_info;
     sb_cuda_fill_memory(&plugin);
     plugin.tensor_backend = sb_cuda_tensor_backend(host->device_allocator);

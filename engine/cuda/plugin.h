@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define SB_CUDA_PLUGIN_ABI 4
+#define SB_CUDA_PLUGIN_ABI 5
 #define SB_CUDA_PLUGIN_ENTRY "sb_cuda_plugin_open"
 #define SB_CUDA_PLUGIN_TABLES "sb_cuda_plugin_tables"
 #define SB_CUDA_PLUGIN_FILE "sbengine_cuda.so"
@@ -105,6 +105,11 @@ typedef struct sb_cuda_plugin {
     int (*runtime_version)(void); /* 13000 */
     int (*driver_version)(void);  /* 0 when there is no driver */
     int (*cublas_version)(void);  /* 130100 */
+    /* The cuDNN in use for convolutions and pooling (91900 for 9.19.0, its text "9.19.0" in
+     * `text`), loaded on the first call; 0 with the reason in `text` when none is ("cannot
+     * load cuDNN: ...", "disabled by SBENGINE_CUDNN=0", built without cudnn.h). No device
+     * needed. */
+    int (*cudnn_version)(char *text, size_t text_size);
     bool (*device_info)(int device, char *name, size_t name_size, size_t *total_memory);
 
     /* --- raw memory; the host's caching allocators sit on top -------------------------- */

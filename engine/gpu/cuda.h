@@ -60,6 +60,13 @@ int sb_cuda_device_count(void);
 int sb_cuda_runtime_version(void); /* e.g. 13000 */
 int sb_cuda_driver_version(void);  /* 0 when no driver */
 int sb_cublas_version(void);       /* e.g. 130100 */
+/* The cuDNN the plugin uses for convolutions and pooling: its version (91900 for 9.19.0),
+ * or 0 with the reason in sb_cudnn_unused_reason() (no plugin, libcudnn.so.9 not found,
+ * SBENGINE_CUDNN=0, a build without cudnn.h); the plugin's own kernels run then. The first
+ * call loads the plugin and cuDNN's small front library (no GPU needed). */
+int sb_cudnn_version(void);
+const char *sb_cudnn_version_text(void);  /* "9.19.0"; "" when cuDNN is not used */
+const char *sb_cudnn_unused_reason(void); /* "" when cuDNN is in use */
 /* Name and total memory of device `index`; false when it does not exist. */
 bool sb_cuda_device_info(int index, char *name, size_t name_size, size_t *total_memory);
 

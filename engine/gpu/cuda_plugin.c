@@ -282,6 +282,35 @@ int sb_cublas_version(void)
     return sb_cuda_plugin_get() ? plugin->cublas_version() : 0;
 }
 
+static pthread_once_t cudnn_once = PTHREAD_ONCE_INIT;
+static int cudnn_version;
+static char cudnn_text[1024]; /* "9.19.0", or why cuDNN is not used */
+
+static void ask_cudnn(void)
+{
+    if (!sb_cuda_plugin_get()) {
+        snprintf(cudnn_text, sizeof cudnn_text, "no CUDA plugin: %s", load_error);
+        return;
+    }
+    cudnn_version = plugin->cudnn_version(cudnn_text, sizeof cudnn_text);
+}
+
+int sb_cudnn_version(void)
+{
+    pthread_once(&cudnn_once, ask_cudnn);
+    return cudnn_version;
+}
+
+const char *sb_cudnn_version_text(void)
+{
+    return sb_cudnn_version() > 0 ? cudnn_text : "";
+}
+
+const char *sb_cudnn_unused_reason(void)
+{
+    return sb_cudnn_version() > 0 ? "" : cudnn_text;
+}
+
 bool sb_cuda_device_info(int index, char *name, size_t name_size, size_t *total_memory)
 {
     if (!sb_cuda_available() || index < 0 || index >= visible_devices) return false;

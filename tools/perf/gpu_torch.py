@@ -24,6 +24,9 @@ from mnist_lenet5 import lenet5, read_idx  # noqa: E402
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
+# sbengine picks each convolution's cuDNN algorithm by timing the candidates once per shape
+# (cudnnFind); PyTorch does the same with benchmark mode, which is what a fair comparison needs.
+torch.backends.cudnn.benchmark = True
 dev = torch.device(os.environ.get("SB_PERF_DEVICE", "cuda"))
 gpu = dev.type == "cuda"
 if gpu and not torch.cuda.is_available():
@@ -131,6 +134,9 @@ with torch.no_grad():
     import torchvision  # only here: the rest runs without it
 
     batch = int(os.environ.get("SB_PERF_RESNET_BATCH", "1024"))
+    if gpu:
+        v = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        print("#cudnn\t%s" % (v if v else "none"), flush=True)
     for name in ("resnet18", "resnet50"):
         section()
         net = getattr(torchvision.models, name)(weights=None).to(dev).eval()

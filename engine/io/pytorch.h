@@ -56,7 +56,9 @@ sb_status sb_pytorch_load(const char *path, const sb_pytorch_options *opts,
                           sb_pytorch_state_dict **out);
 
 /* The same over a file image in memory; `storage` (may be NULL: every tensor is then a
- * copy) must hold exactly the `size` bytes at `data`. `what` names the source. */
+ * copy) must hold exactly the `size` bytes at `data`, and be a private mapping of a file:
+ * the pages of the records that are copied are given back with MADV_DONTNEED (read again
+ * from the file if touched). `what` names the source. */
 sb_status sb_pytorch_parse(const void *data, size_t size, sb_storage *storage, const char *what,
                            const sb_pytorch_options *opts, sb_pytorch_state_dict **out);
 

@@ -2,9 +2,11 @@
  * hand-written pickles, every truncation and every single-byte corruption of the fixture
  * checkpoints (tests/fixtures/io/) must fail with a message or load, never crash or leak
  * (the sanitizer build runs this too). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/pytorch.h"
 #include "io/unpickler.h"
@@ -193,6 +195,204 @@ static void test_zip_reader(void)
     free(img);
 }
 
+/* ---- a legacy checkpoint written here, with records of several MiB ---------------------- */
+
+typedef struct buf {
+    unsigned char *p;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const void *data, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
+#define PUT(b, lit) put(b, lit, sizeof(lit) - 1)
+
+static void put_int(buf *b, int32_t v) /* BININT */
+{
+    unsigned char o[5] = {'J', (unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    put(b, o, 5);
+}
+
+static void put_str(buf *b, const char *s) /* BINUNICODE */
+{
+    uint32_t n = (uint32_t)strlen(s);
+    unsigned char o[5] = {'X', (unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
+                          (unsigned char)(n >> 24)};
+    put(b, o, 5);
+    put(b, s, n);
+}
+
+typedef struct legacy_storage {
+    const char *key, *cls;
+    int32_t numel;
+    size_t esize;
+} legacy_storage;
+
+typedef struct legacy_tensor {
+    const char *name;
+    int storage, ndim;
+    int32_t offset, sizes[2], strides[2];
+} legacy_tensor;
+
+/* What torch.save(..., _use_new_zipfile_serialization=False) writes for an OrderedDict of
+ * tensors: the magic number, protocol and system-information pickles, the dict's pickle,
+ * the storage keys, then each storage's element count and bytes. Element i of storage s is
+ * the byte pattern fill(s, i). */
+static unsigned char fill_byte(int s, size_t byte)
+{
+    return (unsigned char)(byte * 7 + (size_t)s * 31 + byte / 251);
+}
+
+static buf legacy_image(const legacy_storage *st, int nst, const legacy_tensor *tt, int nt,
+                        size_t *first_record)
+{
+    buf b = {NULL, 0, 0};
+    PUT(&b, "\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.");
+    PUT(&b, "\x80\x02M\xe9\x03.");
+    PUT(&b, "\x80\x02}.");
+    PUT(&b, "\x80\x02\x63\x63ollections\nOrderedDict\n)R(");
+    for (int i = 0; i < nt; i++) {
+        const legacy_tensor *t = &tt[i];
+        const legacy_storage *s = &st[t->storage];
+        put_str(&b, t->name);
+        PUT(&b, "ctorch._utils\n_rebuild_tensor_v2\n((");
+        put_str(&b, "storage");
+        PUT(&b, "ctorch\n");
+        put(&b, s->cls, strlen(s->cls));
+        PUT(&b, "\n");
+        put_str(&b, s->key);
+        put_str(&b, "cpu");
+        put_int(&b, s->numel);
+        PUT(&b, "NtQ");
+        put_int(&b, t->offset);
+        PUT(&b, "(");
+        for (int d = 0; d < t->ndim; d++)
+            put_int(&b, t->sizes[d]);
+        PUT(&b, "t(");
+        for (int d = 0; d < t->ndim; d++)
+            put_int(&b, t->strides[d]);
+        PUT(&b, "t\x89\x63\x63ollections\nOrderedDict\n)RtR");
+    }
+    PUT(&b, "u.");
+    PUT(&b, "\x80\x02](");
+    for (int i = 0; i < nst; i++)
+        put_str(&b, st[i].key);
+    PUT(&b, "e.");
+    *first_record = b.n + 8;
+    for (int i = 0; i < nst; i++) {
+        uint64_t n = (uint64_t)st[i].numel;
+        unsigned char h[8];
+        for (int k = 0; k < 8; k++)
+            h[k] = (unsigned char)(n >> (8 * k));
+        put(&b, h, 8);
+        size_t bytes = (size_t)n * st[i].esize;
+        unsigned char *data = malloc(bytes ? bytes : 1);
+        for (size_t k = 0; k < bytes; k++)
+            data[k] = fill_byte(i, k);
+        put(&b, data, bytes);
+        free(data);
+    }
+    return b;
+}
+
+static const sb_tensor *find_tensor(const sb_pytorch_state_dict *sd, const char *name)
+{
+    for (size_t i = 0; sd && i < sd->count; i++)
+        if (strcmp(sd->entries[i].name, name) == 0) return sd->entries[i].tensor;
+    return NULL;
+}
+
+/* Float records copied into the shared pool over several 1 MiB blocks (a record that spans
+ * blocks, a block that spans records, a view into a shared storage, empty storages) and
+ * converted ones beside them: every byte where it belongs, from memory and from a file. */
+static void test_legacy_copies(void)
+{
+    const legacy_storage st[] = {
+        {"big", "FloatStorage", 1000003, 4}, {"tiny", "FloatStorage", 5, 4},
+        {"shorts", "ShortStorage", 3, 2},    {"mid", "FloatStorage", 600001, 4},
+        {"empty", "FloatStorage", 0, 4},     {"flags", "BoolStorage", 3, 1},
+        {"longs", "LongStorage", 300000, 8},
+    };
+    const legacy_tensor tt[] = {
+        {"a", 0, 1, 0, {1000003, 0}, {1, 0}}, {"b", 0, 2, 999990, {3, 2}, {1, 3}},
+        {"c", 1, 1, 0, {5, 0}, {1, 0}},       {"d", 2, 1, 0, {3, 0}, {1, 0}},
+        {"e", 3, 2, 1, {600000, 1}, {1, 1}},  {"f", 4, 1, 0, {0, 0}, {1, 0}},
+        {"g", 5, 1, 0, {3, 0}, {1, 0}},       {"h", 6, 1, 0, {300000, 0}, {1, 0}},
+    };
+    size_t first = 0;
+    buf img = legacy_image(st, 7, tt, 8, &first);
+    SB_CHECK(first % 4 != 0); /* the float records really are misaligned: copied */
+    char path[] = "/tmp/sbengine-legacy-XXXXXX";
+    int fd = mkstemp(path);
+    SB_CHECK(fd >= 0);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (f) {
+        fwrite(img.p, 1, img.n, f);
+        fclose(f);
+    }
+    for (int from_file = 0; from_file < 2; from_file++) {
+        sb_pytorch_state_dict *sd = NULL;
+        sb_status s = from_file ? sb_pytorch_load(path, NULL, &sd)
+                                : sb_pytorch_parse(img.p, img.n, NULL, "legacy", NULL, &sd);
+        SB_CHECK(s == SB_OK);
+        if (s != SB_OK) {
+            fprintf(stderr, "%s\n", sb_error_message());
+            continue;
+        }
+        SB_CHECK(sd->count == 8);
+        /* a, c, e, h: every byte of their storages (e from element 1 on) */
+        const char *plain[] = {"a", "c", "e", "h"};
+        const int storage_of[] = {0, 1, 3, 6}, skip[] = {0, 0, 1, 0};
+        for (int k = 0; k < 4; k++) {
+            const sb_tensor *t = find_tensor(sd, plain[k]);
+            SB_CHECK(t != NULL);
+            if (!t) continue;
+            const legacy_storage *ls = &st[storage_of[k]];
+            const unsigned char *p = sb_tensor_data(t);
+            SB_CHECK((uintptr_t)p % ls->esize == 0);
+            size_t bad = 0, bytes = (size_t)sb_tensor_numel(t) * ls->esize;
+            for (size_t i = 0; i < bytes; i++)
+                bad += p[i] != fill_byte(storage_of[k], i + (size_t)skip[k] * ls->esize);
+            SB_CHECK(bad == 0);
+        }
+        const sb_tensor *a = find_tensor(sd, "a"), *b = find_tensor(sd, "b");
+        SB_CHECK(a && b && a->storage == b->storage); /* one storage, as in the file */
+        if (a && b) {
+            const float *pa = sb_tensor_data(a), *pb = sb_tensor_data(b);
+            SB_CHECK(pb[0] == pa[999990] && pb[1 * 1 + 1 * 3] == pa[999994] &&
+                     memcmp(&pb[2 + 3], &pa[999995], 4) == 0);
+        }
+        const sb_tensor *d = find_tensor(sd, "d"), *g = find_tensor(sd, "g");
+        SB_CHECK(d && d->dtype == SB_INT32 && g && g->dtype == SB_UINT8);
+        if (d) {
+            const int32_t *pd = sb_tensor_data(d);
+            for (int i = 0; i < 3; i++) {
+                int16_t want =
+                    (int16_t)(fill_byte(2, 2 * (size_t)i) | fill_byte(2, 2 * (size_t)i + 1) << 8);
+                SB_CHECK(pd[i] == want);
+            }
+        }
+        if (g) {
+            const unsigned char *pg = sb_tensor_data(g);
+            for (int i = 0; i < 3; i++)
+                SB_CHECK(pg[i] == (fill_byte(5, (size_t)i) != 0));
+        }
+        const sb_tensor *e0 = find_tensor(sd, "f");
+        SB_CHECK(e0 && sb_tensor_numel(e0) == 0);
+        sb_pytorch_free(sd);
+    }
+    remove(path);
+    free(img.p);
+}
+
 int main(void)
 {
     SB_RUN(test_values);
@@ -200,5 +400,6 @@ int main(void)
     SB_RUN(test_zip_reader);
     SB_RUN(test_hammer_zip);
     SB_RUN(test_hammer_legacy);
+    SB_RUN(test_legacy_copies);
     return sb_test_summary();
 }

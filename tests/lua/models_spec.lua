@@ -86,7 +86,10 @@ local parity = {
   {"resnet101", "zip"}, {"resnet152", "legacy"}, {"resnext50_32x4d", "zip"},
   {"wide_resnet50_2", "legacy"}, {"vgg16", "zip"}, {"vgg16_bn", "safetensors"},
   {"alexnet", "legacy"}, {"mobilenet_v2", "legacy"}, {"mobilenet_v3_large", "zip"},
-  {"mobilenet_v3_small", "safetensors"}, {"efficientnet_b0", "zip"}, {"efficientnet_b5", "legacy"},
+  {"mobilenet_v3_small", "safetensors"}, {"efficientnet_b0", "zip"},
+  {"efficientnet_b1", "safetensors"}, {"efficientnet_b2", "legacy"}, {"efficientnet_b3", "zip"},
+  {"efficientnet_b4", "safetensors"}, {"efficientnet_b5", "legacy"}, {"efficientnet_b6", "zip"},
+  {"efficientnet_b7", "legacy"},
   {"densenet121", "safetensors"}, {"squeezenet1_0", "zip"}, {"squeezenet1_1", "legacy"},
   {"convnext_tiny", "zip"}, {"vit_b_16", "legacy", size = 224}, -- a ViT takes its image size only
 }

@@ -6,6 +6,8 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static sb_dnnl_api api;
@@ -39,6 +41,21 @@ const sb_dnnl_api *sb_dnnl(const char **why)
     pthread_once(&load_once, load_libdnnl);
     if (!loaded && why) *why = load_error;
     return loaded;
+}
+
+static pthread_once_t off_once = PTHREAD_ONCE_INIT;
+static bool off;
+
+static void read_off(void)
+{
+    const char *v = getenv("SBENGINE_ONEDNN");
+    off = v && strcmp(v, "0") == 0;
+}
+
+bool sb_dnnl_turned_off(void)
+{
+    pthread_once(&off_once, read_off);
+    return off;
 }
 #else
 /* Built without oneDNN: nothing here (engine/nn/cpu/onednn_conv.c reports it). */

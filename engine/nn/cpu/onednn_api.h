@@ -3,6 +3,8 @@
 #ifndef SB_NN_CPU_ONEDNN_API_H
 #define SB_NN_CPU_ONEDNN_API_H
 
+#include <stdbool.h>
+
 #include <oneapi/dnnl/dnnl.h>
 
 #define SB_DNNL_FUNCTIONS(X)                                                                       \
@@ -16,6 +18,7 @@
     X(dnnl_memory_set_data_handle)                                                                 \
     X(dnnl_memory_destroy)                                                                         \
     X(dnnl_dilated_convolution_forward_desc_init)                                                  \
+    X(dnnl_pooling_v2_forward_desc_init)                                                           \
     X(dnnl_primitive_attr_create)                                                                  \
     X(dnnl_primitive_attr_destroy)                                                                 \
     X(dnnl_primitive_attr_set_post_ops)                                                            \
@@ -46,5 +49,8 @@ typedef struct sb_dnnl_api {
 
 /* The loaded API with a CPU engine and a stream, or NULL (then *why says why). */
 const sb_dnnl_api *sb_dnnl(const char **why);
+
+/* SBENGINE_ONEDNN=0 in the environment (read once): the engine's own kernels everywhere. */
+bool sb_dnnl_turned_off(void);
 
 #endif

@@ -84,17 +84,6 @@ static void *workspace_get(int slot, int i, size_t bytes)
     return workspace[slot][i].ptr;
 }
 
-static int off_state = -1; /* SBENGINE_ONEDNN=0: 1; read once */
-
-static bool turned_off(void)
-{
-    if (off_state < 0) {
-        const char *v = getenv("SBENGINE_ONEDNN");
-        off_state = v && strcmp(v, "0") == 0;
-    }
-    return off_state == 1;
-}
-
 static void entry_free(const sb_dnnl_api *d, conv_entry *e)
 {
     if (!e) return;
@@ -452,7 +441,7 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
                       const sb_tensor *bias, const sb_conv2d_params *p, sb_status *status)
 {
     if (x->dtype != SB_FLOAT32 || sb_tensor_numel(out) == 0) return false;
-    if (turned_off()) return false;
+    if (sb_dnnl_turned_off()) return false;
     /* Per-op choice, measured (docs/perf.md): LeNet-5's convolutions (6 and 16 output
      * channels) run 3x faster in the engine's own kernel, where oneDNN's 16-channel blocks
      * are mostly padding; ResNet's (64 and up) 2.5x faster in oneDNN. */
@@ -593,7 +582,7 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
 const char *sb_onednn_info(void)
 {
     static char info[600];
-    if (turned_off()) return "off (SBENGINE_ONEDNN=0)";
+    if (sb_dnnl_turned_off()) return "off (SBENGINE_ONEDNN=0)";
     const char *why = "";
     const sb_dnnl_api *d = sb_dnnl(&why);
     if (!d) {

@@ -51,8 +51,7 @@ typedef struct conv_entry {
 
 #define CACHE_SIZE 64
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static conv_entry *cache[CACHE_SIZE];
-static int cache_next; /* the slot to reuse when all are taken (oldest first) */
+static sb_dnnl_cache cache = {.size = CACHE_SIZE};
 
 /* Reordered activations and weights live in buffers shared by all entries of a slot (one
  * convolution runs at a time per slot), grown to the largest need: the input, the weights,
@@ -272,29 +271,13 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
     return e;
 }
 
-/* The cached entry for k, else a new one in a free cache slot, else in place of the oldest
- * entry that is not among the `busy` ones (those the current call already holds). */
-static conv_entry *entry_for(const sb_dnnl_api *d, const conv_key *k, conv_entry *const *busy,
-                             int nbusy)
+/* The cached entry for k, else a new one (busy: the entries the current call holds). */
+static conv_entry *entry_for(const sb_dnnl_api *d, const conv_key *k, void *const *busy, int nbusy)
 {
-    for (int i = 0; i < CACHE_SIZE; i++)
-        if (cache[i] && memcmp(&cache[i]->key, k, sizeof *k) == 0) return cache[i];
-    conv_entry *e = entry_create(d, k);
-    if (!e) return NULL;
-    int slot = -1;
-    for (int i = 0; i < CACHE_SIZE && slot < 0; i++)
-        if (!cache[i]) slot = i;
-    while (slot < 0) {
-        int candidate = cache_next;
-        cache_next = (cache_next + 1) % CACHE_SIZE;
-        bool in_use = false;
-        for (int b = 0; b < nbusy; b++)
-            in_use = in_use || busy[b] == cache[candidate];
-        if (in_use) continue; /* CACHE_SIZE > MAX_SLOTS: another one is free to go */
-        entry_free(d, cache[candidate]);
-        slot = candidate;
-    }
-    cache[slot] = e;
+    conv_entry *e = sb_dnnl_cache_find(&cache, k, sizeof *k);
+    if (e) return e;
+    e = entry_create(d, k);
+    if (e) entry_free(d, sb_dnnl_cache_put(&cache, e, busy, nbusy));
     return e;
 }
 
@@ -495,7 +478,7 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
     for (int64_t s = 0; s < slots && handled; s++) {
         k.slot = s;
         k.n = s == slots - 1 ? n - s * chunk : chunk;
-        conv_entry *busy[MAX_SLOTS];
+        void *busy[MAX_SLOTS];
         for (int64_t b = 0; b < s; b++)
             busy[b] = r.slices[b].e;
         conv_entry *e = entry_for(d, &k, busy, (int)s);

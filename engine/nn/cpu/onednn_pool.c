@@ -69,8 +69,7 @@ typedef struct pool_entry {
 #define CACHE_SIZE 32
 #define MAX_SLOTS 16
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pool_entry *cache[CACHE_SIZE];
-static int cache_next;
+static sb_dnnl_cache cache = {.size = CACHE_SIZE};
 static dnnl_stream_t streams[MAX_SLOTS];
 static struct {
     void *ptr;
@@ -130,26 +129,14 @@ static pool_entry *entry_create(const sb_dnnl_api *d, const pool_key *k)
     return e;
 }
 
-/* The cached entry for k, else a new one in place of the oldest that the current call does
- * not hold (busy). */
-static pool_entry *entry_for(const sb_dnnl_api *d, const pool_key *k, pool_entry *const *busy,
-                             int nbusy)
+/* The cached entry for k, else a new one (busy: the entries the current call holds). */
+static pool_entry *entry_for(const sb_dnnl_api *d, const pool_key *k, void *const *busy, int nbusy)
 {
-    for (int i = 0; i < CACHE_SIZE; i++)
-        if (cache[i] && memcmp(&cache[i]->key, k, sizeof *k) == 0) return cache[i];
-    pool_entry *e = entry_create(d, k);
-    if (!e) return NULL;
-    for (;;) {
-        const int candidate = cache_next;
-        cache_next = (cache_next + 1) % CACHE_SIZE;
-        bool in_use = false;
-        for (int b = 0; b < nbusy; b++)
-            in_use = in_use || busy[b] == cache[candidate];
-        if (in_use) continue; /* CACHE_SIZE > MAX_SLOTS: another one is free to go */
-        entry_free(d, cache[candidate]);
-        cache[candidate] = e;
-        return e;
-    }
+    pool_entry *e = sb_dnnl_cache_find(&cache, k, sizeof *k);
+    if (e) return e;
+    e = entry_create(d, k);
+    if (e) entry_free(d, sb_dnnl_cache_put(&cache, e, busy, nbusy));
+    return e;
 }
 
 typedef struct pool_run {
@@ -257,10 +244,12 @@ bool sb_onednn_pool2d(bool is_max, sb_tensor *out, const sb_tensor *x, const sb_
 
     pthread_mutex_lock(&lock);
     bool handled = true;
+    void *busy[MAX_SLOTS];
     for (int64_t s = 0; s < slots && handled; s++) {
         k.slot = s;
         k.n = s == slots - 1 ? n - s * chunk : chunk;
-        pool_entry *e = entry_for(d, &k, r.entries, (int)s);
+        pool_entry *e = entry_for(d, &k, busy, (int)s);
+        busy[s] = e;
         handled = e != NULL; /* no implementation for this case: the engine's kernel */
         r.entries[s] = e;
         r.x[s] = xd + s * chunk * x_image;

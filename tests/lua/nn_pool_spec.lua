@@ -16,21 +16,7 @@ local function channels_last(x)
   return x:permute(1, 3, 4, 2):contiguous():permute(1, 4, 2, 3)
 end
 
--- max |a - b|; NaN in the same place counts as equal, elsewhere as infinitely far
-local function max_abs_diff(a, b)
-  local fa, fb = a:contiguous():view(-1):totable(), b:contiguous():view(-1):totable()
-  assert(#fa == #fb, "element counts differ")
-  local worst = 0
-  for i = 1, #fa do
-    local x, y = fa[i], fb[i]
-    if x ~= x or y ~= y then
-      if not (x ~= x and y ~= y) then return math.huge end
-    else
-      worst = math.max(worst, math.abs(x - y))
-    end
-  end
-  return worst
-end
+local max_abs_diff = require("nn_cases").max_abs_diff
 
 describe("pooling on channels-last inputs vs PyTorch", function()
   for _, case in ipairs(cases) do

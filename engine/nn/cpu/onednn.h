@@ -1,6 +1,6 @@
 /* oneDNN (Debian's libdnnl 2.6, its C API) for the CPU nn kernels, optional twice over:
  * at build time (SBENGINE_HAVE_ONEDNN, set when dnnl.h is found) and at run time
- * (libdnnl.so.2 is dlopen()ed on the first convolution that uses it, which keeps its C++
+ * (libdnnl.so.2 is dlopen()ed on the first convolution or pooling that uses it, which keeps its C++
  * and OpenMP runtimes out of startup; when it cannot be loaded the engine's own kernels
  * run). SBENGINE_ONEDNN=0 in the environment turns it off (to compare the two).
  *

@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,6 +113,24 @@ static int sys_monotonic(lua_State *L)
     return 1;
 }
 
+/* rusage() -> {cpu = user + system seconds, voluntary = , involuntary = context switches}
+ * of the whole process, every thread that ever ran in it included (getrusage RUSAGE_SELF):
+ * the perf tools' CPU time and oversubscription figures. */
+static int sys_rusage(lua_State *L)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return luaL_error(L, "rusage: getrusage failed");
+    lua_createtable(L, 0, 3);
+    lua_pushnumber(L, (lua_Number)ru.ru_utime.tv_sec + (lua_Number)ru.ru_utime.tv_usec * 1e-6 +
+                          (lua_Number)ru.ru_stime.tv_sec + (lua_Number)ru.ru_stime.tv_usec * 1e-6);
+    lua_setfield(L, -2, "cpu");
+    lua_pushinteger(L, (lua_Integer)ru.ru_nvcsw);
+    lua_setfield(L, -2, "voluntary");
+    lua_pushinteger(L, (lua_Integer)ru.ru_nivcsw);
+    lua_setfield(L, -2, "involuntary");
+    return 1;
+}
+
 static int sys_uuid4(lua_State *L)
 {
     char uuid[37];
@@ -211,6 +230,7 @@ int sbL_open_sys(lua_State *L)
         {"cuda_device_count", sys_cuda_device_count},
         {"isatty", sys_isatty},
         {"monotonic", sys_monotonic},
+        {"rusage", sys_rusage},
         {"uuid4", sys_uuid4},
         {"host_info", sys_host_info},
         {"write_file_atomic", sys_write_file_atomic},

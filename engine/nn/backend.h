@@ -108,6 +108,9 @@ typedef struct sb_nn_backend {
     /* conv2d takes x, the residual and out channels-last as well (4-D, strides
      * [H*W*C, 1, W*C, C]: NHWC memory), not only contiguous. */
     bool conv2d_channels_last;
+    /* max_pool2d and avg_pool2d take a channels-last x as it is and write a channels-last
+     * out (the same layout), so pooling between two convolutions needs no reorder. */
+    bool pool2d_channels_last;
 
     /* out [N,O] = x [N,I] . weight [O,I]^T + bias [O] */
     sb_status (*linear)(sb_tensor *out, const sb_tensor *x, const sb_tensor *weight,

@@ -222,6 +222,19 @@ static bool is_channels_last(const sb_tensor *t)
     return true;
 }
 
+/* A new [n, c, h, w] tensor like x's laid out channels-last: [n, h, w, c] seen as
+ * [n, c, h, w]. */
+static sb_status empty_channels_last(const sb_tensor *x, int64_t n, int64_t c, int64_t h, int64_t w,
+                                     sb_tensor **y)
+{
+    sb_tensor *nhwc;
+    SB_TRY(
+        sb_tensor_empty(4, (const int64_t[4]){n, h, w, c}, x->dtype, sb_tensor_device(x), &nhwc));
+    sb_status st = sb_tensor_permute(nhwc, (const int[4]){0, 3, 1, 2}, y);
+    sb_tensor_free(nhwc);
+    return st;
+}
+
 /* *y = op(*y), replacing *y with the result (freeing the old one) when op succeeds. */
 static sb_status replace(sb_tensor **y, sb_status st, sb_tensor *result)
 {
@@ -412,13 +425,8 @@ sb_status sb_nn_conv2d(const sb_tensor *x, const sb_tensor *weight, const sb_ten
     /* the kernel's output: pooled when the backend fuses the pooling */
     const int64_t ysizes[4] = {n, o, p.max_pool2 ? oh / 2 : oh, p.max_pool2 ? ow / 2 : ow};
     sb_tensor *y;
-    if (y_cl) { /* [N, OH, OW, O] seen as [N, O, OH, OW] */
-        sb_tensor *nhwc;
-        SB_TRY(sb_tensor_empty(4, (const int64_t[4]){n, oh, ow, o}, x->dtype, sb_tensor_device(x),
-                               &nhwc));
-        sb_status pst = sb_tensor_permute(nhwc, (const int[4]){0, 3, 1, 2}, &y);
-        sb_tensor_free(nhwc);
-        SB_TRY(pst);
+    if (y_cl) {
+        SB_TRY(empty_channels_last(x, n, o, oh, ow, &y));
     } else {
         SB_TRY(sb_tensor_empty(batched ? 4 : 3, batched ? ysizes : ysizes + 1, x->dtype,
                                sb_tensor_device(x), &y));
@@ -518,6 +526,23 @@ static sb_status adaptive_avg_pool_kernel(const sb_nn_backend *be, sb_tensor *y4
     return be->adaptive_avg_pool2d(y4, x4);
 }
 
+/* A channels-last input (a convolution's result) pooled into a channels-last output, with
+ * no reorder (the backend's pool2d_channels_last). */
+static sb_status pool_channels_last(const sb_nn_backend *be, bool is_max, const sb_tensor *x,
+                                    const sb_pool2d_params *p, int64_t oh, int64_t ow,
+                                    sb_tensor **out)
+{
+    sb_tensor *y;
+    SB_TRY(empty_channels_last(x, x->sizes[0], x->sizes[1], oh, ow, &y));
+    sb_status st = is_max ? be->max_pool2d(y, x, p) : be->avg_pool2d(y, x, p);
+    if (st != SB_OK) {
+        sb_tensor_free(y);
+        return st;
+    }
+    *out = y;
+    return SB_OK;
+}
+
 static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
                         const sb_pool2d_options *opt, sb_tensor **out)
 {
@@ -566,6 +591,8 @@ static sb_status pool2d(const char *op, bool is_max, const sb_tensor *x,
                        (long long)opt->divisor_override);
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
+    if (be->pool2d_channels_last && is_channels_last(x))
+        return pool_channels_last(be, is_max, x, &p, out_sz[0], out_sz[1], out);
     return run_image_op(be, x, &in, out_sz[0], out_sz[1],
                         is_max ? max_pool_kernel : avg_pool_kernel, &p, out);
 }
@@ -593,6 +620,15 @@ sb_status sb_nn_adaptive_avg_pool2d(const sb_tensor *x, int64_t oh, int64_t ow, 
     if (ow <= 0) ow = w;
     const sb_nn_backend *be;
     SB_TRY(backend_of(x, &be));
+    /* Output sizes that divide the input's: the windows are avg_pool2d's with kernel =
+     * stride = h / oh (ResNet's global pooling), so a channels-last input stays unreordered. */
+    if (be->pool2d_channels_last && is_channels_last(x) && h % oh == 0 && w % ow == 0) {
+        const sb_pool2d_params p = {.kernel = {h / oh, w / ow},
+                                    .stride = {h / oh, w / ow},
+                                    .dilation = {1, 1},
+                                    .count_include_pad = true};
+        return pool_channels_last(be, false, x, &p, oh, ow, out);
+    }
     return run_image_op(be, x, &in, oh, ow, adaptive_avg_pool_kernel, NULL, out);
 }
 

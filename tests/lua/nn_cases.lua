@@ -30,4 +30,22 @@ function nn_cases.build_args(case, move)
   return args
 end
 
+--- max |a - b| over elements; NaN in the same place counts as equal, elsewhere as
+-- infinitely far.
+function nn_cases.max_abs_diff(a, b)
+  local fa, fb = a:contiguous():view(-1):totable(), b:contiguous():view(-1):totable()
+  assert(#fa == #fb, "element counts differ")
+  local worst = 0
+  for i = 1, #fa do
+    local x, y = fa[i], fb[i]
+    if x ~= x or y ~= y then
+      if not (x ~= x and y ~= y) then return math.huge end
+    else
+      local d = math.abs(x - y)
+      if d > worst then worst = d end
+    end
+  end
+  return worst
+end
+
 return nn_cases

@@ -12,22 +12,7 @@ local function shape(t)
   return s
 end
 
--- max |a - b| over elements; NaN in the same place counts as equal
-local function max_abs_diff(a, b)
-  local fa, fb = a:contiguous():view(-1):totable(), b:contiguous():view(-1):totable()
-  assert(#fa == #fb, "element counts differ")
-  local worst = 0
-  for i = 1, #fa do
-    local x, y = fa[i], fb[i]
-    if x ~= x or y ~= y then
-      if not (x ~= x and y ~= y) then return math.huge end
-    else
-      local d = math.abs(x - y)
-      if d > worst then worst = d end
-    end
-  end
-  return worst
-end
+local max_abs_diff = nn_cases.max_abs_diff
 
 describe("sb.nn.functional vs PyTorch", function()
   it("has cases for every op", function()

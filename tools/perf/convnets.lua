@@ -50,7 +50,10 @@ for i = 3, #arg do
   if kind == "sgemm" then
     local n = tonumber(a)
     local x, y = sb.rand(n, n), sb.rand(n, n)
-    local t, c = time_passes(function() x:matmul(y) end)
+    -- Each result freed at once, as tools/perf/tensor_ops does: left to the collector, every
+    -- pass would get fresh memory and pay its page faults inside the GEMM (measured: half
+    -- the speed at 1024 and 2048; docs/perf.md).
+    local t, c = time_passes(function() x:matmul(y):free() end)
     print(string.format("%s seconds %.6f", name, t))
     print(string.format("%s cpu_seconds %.6f", name, c))
     print(string.format("%s gflops %.2f", name, 2 * n * n * n / t / 1e9))

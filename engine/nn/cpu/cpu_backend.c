@@ -13,6 +13,7 @@ static const sb_nn_backend cpu_backend = {.name = "cpu",
                                           .conv2d_max_pool2 = true,
                                           .conv2d_fusion = true,
                                           .conv2d_channels_last = true,
+                                          .pool2d_channels_last = true,
 #define SB_NN_CPU_SLOT(slot) .slot = sb_nn_cpu_##slot,
                                           SB_NN_KERNELS(SB_NN_CPU_SLOT)
 #undef SB_NN_CPU_SLOT

@@ -3,6 +3,9 @@
 #ifndef SB_NN_CPU_ONEDNN_API_H
 #define SB_NN_CPU_ONEDNN_API_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <oneapi/dnnl/dnnl.h>
 
 #define SB_DNNL_FUNCTIONS(X)                                                                       \
@@ -16,6 +19,7 @@
     X(dnnl_memory_set_data_handle)                                                                 \
     X(dnnl_memory_destroy)                                                                         \
     X(dnnl_dilated_convolution_forward_desc_init)                                                  \
+    X(dnnl_pooling_v2_forward_desc_init)                                                           \
     X(dnnl_primitive_attr_create)                                                                  \
     X(dnnl_primitive_attr_destroy)                                                                 \
     X(dnnl_primitive_attr_set_post_ops)                                                            \
@@ -46,5 +50,23 @@ typedef struct sb_dnnl_api {
 
 /* The loaded API with a CPU engine and a stream, or NULL (then *why says why). */
 const sb_dnnl_api *sb_dnnl(const char **why);
+
+/* A cache of primitives per shape (the caller locks it): entries are structs whose first
+ * member is their key, compared bytewise. */
+#define SB_DNNL_CACHE_MAX 64
+typedef struct sb_dnnl_cache {
+    void *entries[SB_DNNL_CACHE_MAX];
+    int size; /* entries used, <= SB_DNNL_CACHE_MAX; more than a call can hold at once */
+    int next; /* the next to replace when all are taken (oldest first) */
+} sb_dnnl_cache;
+
+/* The entry whose leading key_bytes equal key, or NULL. */
+void *sb_dnnl_cache_find(const sb_dnnl_cache *c, const void *key, size_t key_bytes);
+/* Stores e in a free place, else in place of the oldest entry not among `busy` (those the
+ * current call holds); returns the entry it displaced, for the caller to free, or NULL. */
+void *sb_dnnl_cache_put(sb_dnnl_cache *c, void *e, void *const *busy, int nbusy);
+
+/* SBENGINE_ONEDNN=0 in the environment (read once): the engine's own kernels everywhere. */
+bool sb_dnnl_turned_off(void);
 
 #endif

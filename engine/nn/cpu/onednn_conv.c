@@ -51,8 +51,7 @@ typedef struct conv_entry {
 
 #define CACHE_SIZE 64
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static conv_entry *cache[CACHE_SIZE];
-static int cache_next; /* the slot to reuse when all are taken (oldest first) */
+static sb_dnnl_cache cache = {.size = CACHE_SIZE};
 
 /* Reordered activations and weights live in buffers shared by all entries of a slot (one
  * convolution runs at a time per slot), grown to the largest need: the input, the weights,
@@ -82,17 +81,6 @@ static void *workspace_get(int slot, int i, size_t bytes)
         workspace[slot][i].size = bytes;
     }
     return workspace[slot][i].ptr;
-}
-
-static int off_state = -1; /* SBENGINE_ONEDNN=0: 1; read once */
-
-static bool turned_off(void)
-{
-    if (off_state < 0) {
-        const char *v = getenv("SBENGINE_ONEDNN");
-        off_state = v && strcmp(v, "0") == 0;
-    }
-    return off_state == 1;
 }
 
 static void entry_free(const sb_dnnl_api *d, conv_entry *e)
@@ -283,29 +271,13 @@ static conv_entry *entry_create(const sb_dnnl_api *d, const conv_key *k)
     return e;
 }
 
-/* The cached entry for k, else a new one in a free cache slot, else in place of the oldest
- * entry that is not among the `busy` ones (those the current call already holds). */
-static conv_entry *entry_for(const sb_dnnl_api *d, const conv_key *k, conv_entry *const *busy,
-                             int nbusy)
+/* The cached entry for k, else a new one (busy: the entries the current call holds). */
+static conv_entry *entry_for(const sb_dnnl_api *d, const conv_key *k, void *const *busy, int nbusy)
 {
-    for (int i = 0; i < CACHE_SIZE; i++)
-        if (cache[i] && memcmp(&cache[i]->key, k, sizeof *k) == 0) return cache[i];
-    conv_entry *e = entry_create(d, k);
-    if (!e) return NULL;
-    int slot = -1;
-    for (int i = 0; i < CACHE_SIZE && slot < 0; i++)
-        if (!cache[i]) slot = i;
-    while (slot < 0) {
-        int candidate = cache_next;
-        cache_next = (cache_next + 1) % CACHE_SIZE;
-        bool in_use = false;
-        for (int b = 0; b < nbusy; b++)
-            in_use = in_use || busy[b] == cache[candidate];
-        if (in_use) continue; /* CACHE_SIZE > MAX_SLOTS: another one is free to go */
-        entry_free(d, cache[candidate]);
-        slot = candidate;
-    }
-    cache[slot] = e;
+    conv_entry *e = sb_dnnl_cache_find(&cache, k, sizeof *k);
+    if (e) return e;
+    e = entry_create(d, k);
+    if (e) entry_free(d, sb_dnnl_cache_put(&cache, e, busy, nbusy));
     return e;
 }
 
@@ -452,7 +424,7 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
                       const sb_tensor *bias, const sb_conv2d_params *p, sb_status *status)
 {
     if (x->dtype != SB_FLOAT32 || sb_tensor_numel(out) == 0) return false;
-    if (turned_off()) return false;
+    if (sb_dnnl_turned_off()) return false;
     /* Per-op choice, measured (docs/perf.md): LeNet-5's convolutions (6 and 16 output
      * channels) run 3x faster in the engine's own kernel, where oneDNN's 16-channel blocks
      * are mostly padding; ResNet's (64 and up) 2.5x faster in oneDNN. */
@@ -506,7 +478,7 @@ bool sb_onednn_conv2d(sb_tensor *out, const sb_tensor *x, const sb_tensor *weigh
     for (int64_t s = 0; s < slots && handled; s++) {
         k.slot = s;
         k.n = s == slots - 1 ? n - s * chunk : chunk;
-        conv_entry *busy[MAX_SLOTS];
+        void *busy[MAX_SLOTS];
         for (int64_t b = 0; b < s; b++)
             busy[b] = r.slices[b].e;
         conv_entry *e = entry_for(d, &k, busy, (int)s);
@@ -593,7 +565,7 @@ static const char *isa_name(dnnl_cpu_isa_t isa)
 const char *sb_onednn_info(void)
 {
     static char info[600];
-    if (turned_off()) return "off (SBENGINE_ONEDNN=0)";
+    if (sb_dnnl_turned_off()) return "off (SBENGINE_ONEDNN=0)";
     const char *why = "";
     const sb_dnnl_api *d = sb_dnnl(&why);
     if (!d) {

@@ -1,8 +1,10 @@
-/* Pooling on the CPU, one (image, channel) plane per task, PyTorch's window rules. */
+/* Pooling on the CPU, one (image, channel) plane per task, PyTorch's window rules; oneDNN's
+ * primitive where chosen (nn/cpu/onednn.h). */
 #include <math.h>
 #include <stdbool.h>
 
 #include "nn/cpu/cpu_kernels.h"
+#include "nn/cpu/onednn.h"
 #include "tensor/parallel.h"
 
 typedef struct pool_job {
@@ -167,11 +169,26 @@ static void max_pool_planes(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-/* Runs `planes` over every (image, channel) plane of out. */
-static sb_status pool(const char *op, sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p,
-                      void (*planes)(void *, int64_t, int64_t))
+/* Runs `planes` over every (image, channel) plane of out; oneDNN instead where chosen.
+ * x and out are both contiguous or both channels-last (the front-end's pool2d_channels_last);
+ * the engine's kernels work in NCHW, so channels-last ones are copied in and out. */
+static sb_status pool(const char *op, bool is_max, sb_tensor *out, const sb_tensor *x,
+                      const sb_pool2d_params *p, void (*planes)(void *, int64_t, int64_t))
 {
     SB_TRY(sb_nn_cpu_require_float32(op, x));
+    sb_status st;
+    if (sb_onednn_pool2d(is_max, out, x, p, &st)) return st;
+    if (!sb_tensor_is_contiguous(x) || !sb_tensor_is_contiguous(out)) {
+        sb_tensor *xc = NULL, *oc = NULL;
+        st = sb_tensor_contiguous(x, &xc);
+        if (st == SB_OK)
+            st = sb_tensor_empty(4, out->sizes, out->dtype, sb_tensor_device(out), &oc);
+        if (st == SB_OK) st = pool(op, is_max, oc, xc, p, planes);
+        if (st == SB_OK) st = sb_tensor_copy_(out, oc);
+        sb_tensor_free(xc);
+        sb_tensor_free(oc);
+        return st;
+    }
     pool_job j = make_job(out, x, p);
     sb_parallel_for(out->sizes[0] * out->sizes[1], plane_grain(&j), planes, &j);
     return SB_OK;
@@ -179,7 +196,7 @@ static sb_status pool(const char *op, sb_tensor *out, const sb_tensor *x, const 
 
 sb_status sb_nn_cpu_max_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
 {
-    return pool("max_pool2d", out, x, p, max_pool_planes);
+    return pool("max_pool2d", true, out, x, p, max_pool_planes);
 }
 
 /* PyTorch's average-pooling window along one axis for output position o: [lo, hi) is the
@@ -229,7 +246,7 @@ static void avg_pool_planes(void *ctx, int64_t begin, int64_t end)
 
 sb_status sb_nn_cpu_avg_pool2d(sb_tensor *out, const sb_tensor *x, const sb_pool2d_params *p)
 {
-    return pool("avg_pool2d", out, x, p, avg_pool_planes);
+    return pool("avg_pool2d", false, out, x, p, avg_pool_planes);
 }
 
 static void adaptive_avg_planes(void *ctx, int64_t begin, int64_t end)

@@ -86,10 +86,10 @@ return sb.bench.define{
   },
   options = { dataset_year = "a string (\"2017\")",
               transforms = "a function(image, target) -> image, target" },
-  metrics = function(o)
+  metrics = { { "coco_detection", function(o)
     local _, ann_file = paths(o)
-    return { { "coco_detection", { annotations = ann_file } } }
-  end,
+    return { annotations = ann_file }
+  end } },
   check_outputs = check_outputs,
   hash_output = hash_output,
   send_data_to_device = function(input, target, device)

@@ -513,8 +513,12 @@ local function run(B, opts)
     batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
     pin_memory = device:match("^cuda") ~= nil,
   })
-  local metrics = B.metrics
-  if type(metrics) == "function" then metrics = metrics(o) end
+  -- an entry's options may depend on the run's options (a file under data_root)
+  local metrics = {}
+  for i, m in ipairs(B.metrics) do
+    if type(m) == "table" and type(m[2]) == "function" then m = { m[1], m[2](o), name = m.name } end
+    metrics[i] = m
+  end
   local results, speed_mem_metrics, run_hash, cached, extra = bench.evaluate{
     model = model, loader = loader, device = device, where = where,
     metrics = metrics, num_classes = B.num_classes,
@@ -651,8 +655,8 @@ end
 --- Defines a benchmark from a declarative table and returns its module.
 -- Fields: name (shown in messages, e.g. "MNIST"), dataset_name (default name), task,
 -- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
--- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}) or a
--- function(o) -> that list, num_classes, data_help (what to do when the data is missing),
+-- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}; the options may
+-- be a function(o) -> options), num_classes, data_help (what to do when the data is missing),
 -- defaults (option -> default value), options (extra option names -> what they must be);
 -- for outputs other than class scores: check_outputs(output, target, where) (the first
 -- batch's check), send_data_to_device (the default hook), hash_output(output) (what the run

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "image/image.h"
 
 typedef struct coco_image {
@@ -34,19 +35,6 @@ typedef struct coco_impl {
     size_t *ann_order; /* annotations grouped by image (sorted order), file order within */
 } coco_impl;
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) return true;
-    size_t n = *cap ? *cap * 2 : 256;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * size);
-    if (!q) return false;
-    *p = q;
-    *cap = n;
-    return true;
-}
-
 static sb_status element(void *ctx, const char *key, const json_t *el, size_t index, size_t start,
                          size_t end)
 {
@@ -68,8 +56,9 @@ static sb_status element(void *ctx, const char *key, const json_t *el, size_t in
                            c->ann_file, (long long)id);
         if (c->names_len + n + 1 > UINT32_MAX || c->n_images >= UINT32_MAX)
             return sb_fail(SB_ERANGE, "%s: too many images", c->ann_file);
-        if (!grow((void **)&c->images, &c->cap_images, c->n_images + 1, sizeof *c->images) ||
-            !grow((void **)&c->names, &c->names_cap, c->names_len + n + 1, 1))
+        if (!sb_array_reserve((void **)&c->images, &c->cap_images, c->n_images + 1,
+                              sizeof *c->images) ||
+            !sb_array_reserve((void **)&c->names, &c->names_cap, c->names_len + n + 1, 1))
             return sb_fail(SB_ENOMEM, "%s: out of memory", c->ann_file);
         memcpy(c->names + c->names_len, J->string_value(name), n);
         c->names[c->names_len + n] = '\0';
@@ -82,7 +71,7 @@ static sb_status element(void *ctx, const char *key, const json_t *el, size_t in
         if (!sb_jstream_integer(el, "image_id", &image_id))
             return sb_fail(SB_EFORMAT, "%s: annotations[%zu] has no integer \"image_id\"",
                            c->ann_file, index);
-        if (!grow((void **)&c->anns, &c->cap_anns, c->n_anns + 1, sizeof *c->anns))
+        if (!sb_array_reserve((void **)&c->anns, &c->cap_anns, c->n_anns + 1, sizeof *c->anns))
             return sb_fail(SB_ENOMEM, "%s: out of memory", c->ann_file);
         c->anns[c->n_anns++] = (coco_ann){image_id, start, end};
     }
@@ -127,7 +116,11 @@ static sb_status coco_get_sized(const sb_dataset *ds, int64_t index, sb_sample_b
     size_t n = strlen(c->root) + strlen(name) + 2;
     char *path = malloc(n);
     if (!path) return sb_fail(SB_ENOMEM, "CocoDetection: out of memory");
-    snprintf(path, n, "%s/%s", c->root, name);
+    /* os.path.join(root, file_name): an absolute file name stands alone */
+    if (name[0] == '/')
+        snprintf(path, n, "%s", name);
+    else
+        snprintf(path, n, "%s/%s", c->root, name);
     sb_image img = {0, 0, 0, buf->data, buf->capacity};
     sb_status s = sb_image_load(path, &img);
     free(path);
@@ -195,14 +188,20 @@ static sb_status index_file(coco_impl *c)
     return SB_OK;
 }
 
-sb_status sb_coco_detection_open(const char *root, const char *ann_file, sb_dataset **out)
+/* Takes `text` (malloc()ed, len bytes) whether or not it succeeds. */
+static sb_status open_text(const char *root, char *text, size_t len, const char *ann_file,
+                           sb_dataset **out)
 {
     coco_impl *c = calloc(1, sizeof *c);
     sb_dataset *ds = calloc(1, sizeof *ds);
     sb_status s = SB_OK;
-    if (!c || !ds || !(c->root = strdup(root)) || !(c->ann_file = strdup(ann_file)))
+    if (!c || !ds || !(c->root = strdup(root)) || !(c->ann_file = strdup(ann_file))) {
+        free(text);
         s = sb_fail(SB_ENOMEM, "CocoDetection: out of memory");
-    if (s == SB_OK) s = sb_jstream_read_file(ann_file, &c->text, &c->len);
+    } else {
+        c->text = text;
+        c->len = len;
+    }
     if (s == SB_OK) {
         static const char *const keys[] = {"images", "annotations", NULL};
         bool found[2] = {false, false};
@@ -229,6 +228,24 @@ sb_status sb_coco_detection_open(const char *root, const char *ann_file, sb_data
     ds->impl = c;
     *out = ds;
     return SB_OK;
+}
+
+sb_status sb_coco_detection_open(const char *root, const char *ann_file, sb_dataset **out)
+{
+    char *text;
+    size_t len;
+    sb_status s = sb_jstream_read_file(ann_file, &text, &len);
+    if (s != SB_OK) return sb_fail_context(s, "CocoDetection");
+    return open_text(root, text, len, ann_file, out);
+}
+
+sb_status sb_coco_detection_parse(const char *root, const char *text, size_t len, const char *what,
+                                  sb_dataset **out)
+{
+    char *copy = malloc(len ? len : 1);
+    if (!copy) return sb_fail(SB_ENOMEM, "CocoDetection: out of memory");
+    memcpy(copy, text, len);
+    return open_text(root, copy, len, what, out);
 }
 
 bool sb_coco_detection_check(const sb_dataset *ds)

@@ -17,6 +17,9 @@
 
 /* Reads `ann_file`; the images are found under `root` when read. */
 sb_status sb_coco_detection_open(const char *root, const char *ann_file, sb_dataset **out);
+/* The same over the file's text (copied); `what` names it in messages. */
+sb_status sb_coco_detection_parse(const char *root, const char *text, size_t len, const char *what,
+                                  sb_dataset **out);
 bool sb_coco_detection_check(const sb_dataset *ds); /* is it a CocoDetection? */
 /* The id of sample `index` (0-based) and its file name; how many annotations it has. */
 int64_t sb_coco_detection_image_id(const sb_dataset *ds, int64_t index, const char **file_name,

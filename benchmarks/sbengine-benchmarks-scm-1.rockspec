@@ -22,5 +22,6 @@ build = {
     ["sbengine.benchmarks.imagenet"] = "imagenet.lua",
     ["sbengine.benchmarks.stl10"] = "stl10.lua",
     ["sbengine.benchmarks.svhn"] = "svhn.lua",
+    ["sbengine.benchmarks.coco"] = "coco.lua",
   },
 }

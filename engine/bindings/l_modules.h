@@ -22,7 +22,8 @@
     X(finish)                                                                                      \
     X(dist)                                                                                        \
     X(sandbox)                                                                                     \
-    X(eval)
+    X(eval)                                                                                        \
+    X(coco_data)
 
 #define SB_DECLARE_OPENER(name) int sbL_open_##name(lua_State *L);
 SB_LUA_MODULES(SB_DECLARE_OPENER)

@@ -1,6 +1,7 @@
 #include "core/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,4 +74,18 @@ void sb_buf_free(sb_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
     b->failed = false;
+}
+
+bool sb_array_reserve(void **items, size_t *cap, size_t need, size_t item_size)
+{
+    if (need <= *cap) return true;
+    size_t n = *cap ? *cap * 2 : 256;
+    while (n < need)
+        n *= 2;
+    if (n > SIZE_MAX / item_size) return false;
+    void *grown = realloc(*items, n * item_size);
+    if (!grown) return false;
+    *items = grown;
+    *cap = n;
+    return true;
 }

@@ -23,4 +23,8 @@ sb_status sb_buf_printf(sb_buf *b, const char *fmt, ...) SB_PRINTF(2, 3);
 sb_status sb_buf_repeat(sb_buf *b, char c, size_t n);
 void sb_buf_free(sb_buf *b);
 
+/* Grows the malloc()ed array *items (*cap items of item_size bytes) to hold at least `need`
+ * items, doubling; false when out of memory (the array is then unchanged). */
+bool sb_array_reserve(void **items, size_t *cap, size_t need, size_t item_size);
+
 #endif

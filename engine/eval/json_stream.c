@@ -32,6 +32,10 @@ static void load_jansson(void)
         SB_DYNLIB_SYMBOL(api.number_value, "json_number_value"),
         SB_DYNLIB_SYMBOL(api.string_value, "json_string_value"),
         SB_DYNLIB_SYMBOL(api.string_length, "json_string_length"),
+        SB_DYNLIB_SYMBOL(api.object_iter, "json_object_iter"),
+        SB_DYNLIB_SYMBOL(api.object_iter_next, "json_object_iter_next"),
+        SB_DYNLIB_SYMBOL(api.object_iter_key, "json_object_iter_key"),
+        SB_DYNLIB_SYMBOL(api.object_iter_value, "json_object_iter_value"),
     };
     if (!lib ||
         !sb_dynlib_resolve(lib, "libjansson.so.4", symbols, sizeof symbols / sizeof *symbols,
@@ -104,9 +108,16 @@ static sb_status parse_value(const char *t, size_t len, size_t *i, const char *w
     return SB_OK;
 }
 
-/* The elements of the array starting at t[*i] ('['), each handed to fn. */
+/* Who receives the elements: `fn`, or `span` with their bytes. */
+typedef struct receiver {
+    sb_jstream_element_fn fn;
+    sb_jstream_span_fn span;
+    void *ctx;
+} receiver;
+
+/* The elements of the array starting at t[*i] ('['), each handed to the receiver. */
 static sb_status each_in_array(const char *t, size_t len, size_t *i, const char *what,
-                               const char *key, sb_jstream_element_fn fn, void *ctx)
+                               const char *key, const receiver *r)
 {
     size_t p = skip_space(t, len, *i);
     if (p >= len || t[p] != '[')
@@ -119,8 +130,10 @@ static sb_status each_in_array(const char *t, size_t len, size_t *i, const char 
     }
     for (size_t index = 0;; index++) {
         json_t *element = NULL;
+        size_t start = p;
         SB_TRY(parse_value(t, len, &p, what, &element));
-        sb_status st = fn(ctx, key, element, index);
+        sb_status st = r->span ? r->span(r->ctx, key, element, index, start, p)
+                               : r->fn(r->ctx, key, element, index);
         sb_jstream_free(element);
         if (st != SB_OK) return st;
         p = skip_space(t, len, p);
@@ -135,13 +148,13 @@ static sb_status each_in_array(const char *t, size_t len, size_t *i, const char 
     return SB_OK;
 }
 
-sb_status sb_jstream_each(const char *text, size_t len, const char *what, const char *const *keys,
-                          bool *found, sb_jstream_element_fn fn, void *ctx)
+static sb_status each(const char *text, size_t len, const char *what, const char *const *keys,
+                      bool *found, const receiver *r)
 {
     if (!sb_jansson()) return sb_fail_context(SB_EUNSUPPORTED, "%s", what);
     size_t i = 0;
     if (!keys) {
-        SB_TRY(each_in_array(text, len, &i, what, NULL, fn, ctx));
+        SB_TRY(each_in_array(text, len, &i, what, NULL, r));
     } else {
         i = skip_space(text, len, 0);
         if (i >= len || text[i] != '{') return syntax_error(text, i, what, "an object '{'");
@@ -166,7 +179,7 @@ sb_status sb_jstream_each(const char *text, size_t len, const char *what, const 
                 i++;
                 if (which >= 0) {
                     if (found) found[which] = true;
-                    SB_TRY(each_in_array(text, len, &i, what, keys[which], fn, ctx));
+                    SB_TRY(each_in_array(text, len, &i, what, keys[which], r));
                 } else {
                     json_t *skipped = NULL;
                     i = skip_space(text, len, i);
@@ -189,6 +202,75 @@ sb_status sb_jstream_each(const char *text, size_t len, const char *what, const 
     i = skip_space(text, len, i);
     if (i != len) return syntax_error(text, i, what, "the end of the file");
     return SB_OK;
+}
+
+sb_status sb_jstream_each(const char *text, size_t len, const char *what, const char *const *keys,
+                          bool *found, sb_jstream_element_fn fn, void *ctx)
+{
+    const receiver r = {fn, NULL, ctx};
+    return each(text, len, what, keys, found, &r);
+}
+
+sb_status sb_jstream_each_span(const char *text, size_t len, const char *what,
+                               const char *const *keys, bool *found, sb_jstream_span_fn fn,
+                               void *ctx)
+{
+    const receiver r = {NULL, fn, ctx};
+    return each(text, len, what, keys, found, &r);
+}
+
+sb_status sb_jstream_parse(const char *text, size_t len, const char *what, json_t **out)
+{
+    if (!sb_jansson()) return sb_fail_context(SB_EUNSUPPORTED, "%s", what);
+    size_t i = 0;
+    SB_TRY(parse_value(text, len, &i, what, out));
+    i = skip_space(text, len, i);
+    if (i != len) {
+        sb_jstream_free(*out);
+        *out = NULL;
+        return syntax_error(text, i, what, "the end of the value");
+    }
+    return SB_OK;
+}
+
+sb_status sb_jstream_walk(const json_t *value, const sb_jstream_visitor *v, void *ctx)
+{
+    json_t *j = (json_t *)value; /* jansson's getters take non-const trees */
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        size_t n = 0;
+        for (void *it = api.object_iter(j); it; it = api.object_iter_next(j, it))
+            n++;
+        SB_TRY(v->begin(ctx, false, n));
+        for (void *it = api.object_iter(j); it; it = api.object_iter_next(j, it)) {
+            SB_TRY(sb_jstream_walk(api.object_iter_value(it), v, ctx));
+            SB_TRY(v->member(ctx, api.object_iter_key(it)));
+        }
+        return v->end(ctx, false);
+    }
+    case JSON_ARRAY: {
+        size_t n = api.array_size(j);
+        SB_TRY(v->begin(ctx, true, n));
+        for (size_t k = 0; k < n; k++) {
+            SB_TRY(sb_jstream_walk(api.array_get(j, k), v, ctx));
+            SB_TRY(v->element(ctx, k));
+        }
+        return v->end(ctx, true);
+    }
+    case JSON_STRING:
+        return v->string(ctx, api.string_value(j), api.string_length(j));
+    case JSON_INTEGER:
+        return v->integer(ctx, (int64_t)api.integer_value(j));
+    case JSON_REAL:
+        return v->real(ctx, api.number_value(j));
+    case JSON_TRUE:
+        return v->boolean(ctx, true);
+    case JSON_FALSE:
+        return v->boolean(ctx, false);
+    case JSON_NULL:
+        return v->null(ctx);
+    }
+    return sb_fail(SB_EFORMAT, "a JSON value of an unknown type");
 }
 
 bool sb_jstream_is_integer(const json_t *json, int64_t *out)
@@ -251,6 +333,26 @@ sb_status sb_jstream_each(const char *text, size_t len, const char *what, const 
                           bool *found, sb_jstream_element_fn fn, void *ctx)
 {
     (void)text, (void)len, (void)what, (void)keys, (void)found, (void)fn, (void)ctx;
+    return no_jansson();
+}
+
+sb_status sb_jstream_each_span(const char *text, size_t len, const char *what,
+                               const char *const *keys, bool *found, sb_jstream_span_fn fn,
+                               void *ctx)
+{
+    (void)text, (void)len, (void)what, (void)keys, (void)found, (void)fn, (void)ctx;
+    return no_jansson();
+}
+
+sb_status sb_jstream_parse(const char *text, size_t len, const char *what, json_t **out)
+{
+    (void)text, (void)len, (void)what, (void)out;
+    return no_jansson();
+}
+
+sb_status sb_jstream_walk(const json_t *value, const sb_jstream_visitor *v, void *ctx)
+{
+    (void)value, (void)v, (void)ctx;
     return no_jansson();
 }
 

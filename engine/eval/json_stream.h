@@ -27,6 +27,7 @@ typedef struct json_t json_t;
 #define json_is_real(j) ((void)(j), 0)
 #define json_is_boolean(j) ((void)(j), 0)
 #define json_is_true(j) ((void)(j), 0)
+#define json_is_null(j) ((void)(j), 0)
 #endif
 
 /* The jansson entry points the evaluators use. */
@@ -40,6 +41,10 @@ typedef struct sb_jansson_api {
     double (*number_value)(const json_t *json);
     const char *(*string_value)(const json_t *string);
     size_t (*string_length)(const json_t *string);
+    void *(*object_iter)(json_t *object);
+    void *(*object_iter_next)(json_t *object, void *iter);
+    const char *(*object_iter_key)(void *iter);
+    json_t *(*object_iter_value)(void *iter);
 } sb_jansson_api;
 
 /* The loaded library, or NULL with the reason recorded (sb_fail). */
@@ -62,6 +67,33 @@ typedef sb_status (*sb_jstream_element_fn)(void *ctx, const char *key, const jso
  * ("instances_val2017.json: ..."). *found (optional, one per key) says which keys were seen. */
 sb_status sb_jstream_each(const char *text, size_t len, const char *what, const char *const *keys,
                           bool *found, sb_jstream_element_fn fn, void *ctx);
+
+/* As sb_jstream_each, and each element's bytes in `text` are [start, end): a reader can keep
+ * the text and parse one element again later (sb_jstream_parse) instead of holding its tree. */
+typedef sb_status (*sb_jstream_span_fn)(void *ctx, const char *key, const json_t *element,
+                                        size_t index, size_t start, size_t end);
+sb_status sb_jstream_each_span(const char *text, size_t len, const char *what,
+                               const char *const *keys, bool *found, sb_jstream_span_fn fn,
+                               void *ctx);
+
+/* Parses the one JSON value in text[0, len) into *out (freed with sb_jstream_free). */
+sb_status sb_jstream_parse(const char *text, size_t len, const char *what, json_t **out);
+
+/* Hands a parsed value to a consumer that builds its own copy (a Lua table), depth first:
+ * a container is begun, then each of its values followed by `member` (objects: the key) or
+ * `element` (arrays: the 0-based position), then ended. Any callback may fail the walk. */
+typedef struct sb_jstream_visitor {
+    sb_status (*begin)(void *ctx, bool array, size_t size);
+    sb_status (*end)(void *ctx, bool array);
+    sb_status (*member)(void *ctx, const char *key);
+    sb_status (*element)(void *ctx, size_t index);
+    sb_status (*integer)(void *ctx, int64_t v);
+    sb_status (*real)(void *ctx, double v);
+    sb_status (*string)(void *ctx, const char *s, size_t len);
+    sb_status (*boolean)(void *ctx, bool v);
+    sb_status (*null)(void *ctx);
+} sb_jstream_visitor;
+sb_status sb_jstream_walk(const json_t *value, const sb_jstream_visitor *v, void *ctx);
 
 /* Reads a whole file into a malloc()ed buffer of *len bytes (core/sys.h's sb_read_fd). */
 sb_status sb_jstream_read_file(const char *path, char **text, size_t *len);

@@ -230,7 +230,9 @@ function coco.meter(name, iou_type)
             type(target) == "table" and #target or 0), 3)
       end
       for i = 1, #target do
-        local id = coco.image_id(target[i], name, 3)
+        local t = target[i]
+        if type(t) == "table" then t = t.image_id end -- torchbench's targets: {image_id = ...}
+        local id = coco.image_id(t, name, 3)
         if not gt:has_image(id) then
           error(("%s: image %d is not in %s"):format(name, id, opts.annotations), 3)
         end

@@ -314,11 +314,22 @@ end
 
 local GC_BYTES = 16 << 20
 
+-- A tensor, or the tensors in a list or record (a detection batch), on the host.
+local function to_host(v)
+  if is_tensor(v) then return v:cpu() end
+  if type(v) ~= "table" or getmetatable(v) ~= nil then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = to_host(x) end
+  return out
+end
+
 --- The shared evaluation loop. `a` holds:
 --   model, loader, device, where (the name used in messages, e.g. "MNIST.benchmark"),
 --   metrics (list of metric entries, as in `define`), num_classes (optional; checks the
 --   output width), send_data_to_device, model_output_transform (optional hooks),
---   check_outputs (optional; default checks a (batch, classes) tensor and (batch) target).
+--   check_outputs (optional; default checks a (batch, classes) tensor and (batch) target),
+--   hash_output (optional; the first batch's output as the run hash takes it: a tensor or a
+--   table of numbers; default the output itself).
 -- Returns results (name -> number), speed_mem_metrics, run_hash, `true` when the results
 -- came from the server's cache, and extra (name -> the meter values that are not numbers).
 function bench.evaluate(a)
@@ -379,17 +390,21 @@ function bench.evaluate(a)
     if i == 1 then check_outputs(output, target) end
     -- Meters run on the host: the outputs of a classifier are small.
     local host_output, host_target = output, target
-    if on_gpu then host_output, host_target = output:cpu(), target:cpu() end
+    if on_gpu then host_output, host_target = to_host(output), to_host(target) end
     if i == 1 and is_tensor(host_output) then
       output_checks.warn_probabilities_over_batch(host_output, where)
     end
     for _, m in ipairs(meters) do m.meter:add(host_output, host_target) end
     nonfinite:add(batch0 + i, host_output)
-    tasks = tasks + host_target:size(1)
+    -- a batch of a detection benchmark is a list, one target per image
+    tasks = tasks + (is_tensor(host_target) and host_target:size(1) or #host_target)
     collect_temporaries()
     if i == 1 then
       local cached
-      if rank0 then run_hash = sb.results.run_hash(host_output, collect(meters)) end
+      if rank0 then
+        local hashed = a.hash_output and a.hash_output(host_output) or host_output
+        run_hash = sb.results.run_hash(hashed, collect(meters))
+      end
       -- sb.results.cached asks only when a server is configured and is fail-soft.
       if rank0 and use_cache then cached = sb.results.cached(run_hash) end
       if distributed then
@@ -498,11 +513,23 @@ local function run(B, opts)
     batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
     pin_memory = device:match("^cuda") ~= nil,
   })
-  local results, speed_mem_metrics, run_hash, _, extra = bench.evaluate{
+  -- an entry's options may depend on the run's options (a file under data_root)
+  local metrics = {}
+  for i, m in ipairs(B.metrics) do
+    if type(m) == "table" and type(m[2]) == "function" then m = { m[1], m[2](o), name = m.name } end
+    metrics[i] = m
+  end
+  local results, speed_mem_metrics, run_hash, cached, extra = bench.evaluate{
     model = model, loader = loader, device = device, where = where,
-    metrics = B.metrics, num_classes = B.num_classes,
-    send_data_to_device = o.send_data_to_device, model_output_transform = o.model_output_transform,
+    metrics = metrics, num_classes = B.num_classes,
+    send_data_to_device = o.send_data_to_device or B.send_data_to_device,
+    model_output_transform = o.model_output_transform,
+    check_outputs = B.check_outputs and function(output, target)
+      B.check_outputs(output, target, where)
+    end,
+    hash_output = B.hash_output,
   }
+  if B.results and not cached then results, extra = B.results(results, extra) end
   result_fields.results = results
   result_fields.speed_mem_metrics = speed_mem_metrics
   result_fields.run_hash = run_hash
@@ -628,9 +655,12 @@ end
 --- Defines a benchmark from a declarative table and returns its module.
 -- Fields: name (shown in messages, e.g. "MNIST"), dataset_name (default name), task,
 -- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
--- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}), num_classes,
--- data_help (what to do when the data is missing), defaults (option -> default value),
--- options (extra option names -> what they must be). A file that ends with
+-- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}; the options may
+-- be a function(o) -> options), num_classes, data_help (what to do when the data is missing),
+-- defaults (option -> default value), options (extra option names -> what they must be);
+-- for outputs other than class scores: check_outputs(output, target, where) (the first
+-- batch's check), send_data_to_device (the default hook), hash_output(output) (what the run
+-- hash reads) and results(results, extra) -> results, extra (the meters' values renamed). A file that ends with
 -- `return sb.bench.define{...}` and is run as the script (`sbengine mnist.lua MODEL.lua`)
 -- also runs `bench.main` on its arguments. docs/bench.md has the details.
 function bench.define(spec)
@@ -650,6 +680,10 @@ function bench.define(spec)
     dataset = spec.dataset,
     metrics = spec.metrics or {},
     num_classes = spec.num_classes,
+    check_outputs = spec.check_outputs,
+    send_data_to_device = spec.send_data_to_device,
+    hash_output = spec.hash_output,
+    results = spec.results,
     data_help = spec.data_help,
     defaults = spec.defaults or {},
     accepted = {},

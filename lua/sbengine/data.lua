@@ -282,6 +282,20 @@ function Dataset:path(i)
   return core.vision.path(self._c, i)
 end
 
+--- CocoDetection{root, annFile, transform, target_transform, transforms}: torchvision's
+-- CocoDetection (lua/sbengine/_coco_data.lua); batches are lists (data.list_collate).
+function data.CocoDetection(opts)
+  return (require("sbengine._coco_data").CocoDetection(opts, check_transform))
+end
+
+--- list_collate(samples) -> {inputs}, {targets}: a batch as lists (torchbench's detection
+-- collate, `tuple(zip(*batch))`), for samples that cannot be stacked.
+function data.list_collate(samples)
+  local xs, ys = {}, {}
+  for j, s in ipairs(samples) do xs[j], ys[j] = s[1], s[2] end
+  return xs, ys
+end
+
 --- TensorDataset(input[, target]): sample i is input[i] (and target[i]).
 function data.TensorDataset(input, target, opts)
   opts = check_options("TensorDataset", opts, { transform = true, target_transform = true }, 2)
@@ -294,7 +308,7 @@ end
 
 local loader_options = { batch_size = true, shuffle = true, seed = true, num_workers = true,
                          pin_memory = true, drop_last = true, prefetch = true, shard = true,
-                         shards = true }
+                         shards = true, collate_fn = true }
 
 local Loader = {}
 Loader.__index = Loader
@@ -330,7 +344,7 @@ local function shard_range(nbatches, shard, shards)
 end
 
 --- DataLoader(ds, {batch_size = 1, shuffle = false, seed, num_workers = 0,
--- pin_memory = false, drop_last = false, prefetch = 2, shard = 0, shards = 1})
+-- pin_memory = false, drop_last = false, prefetch = 2, shard = 0, shards = 1, collate_fn})
 function data.DataLoader(ds, opts)
   if not is_dataset(ds) then
     error("DataLoader: expected a dataset (an object with #ds and ds:get(i)), got " .. type(ds), 2)
@@ -361,9 +375,15 @@ function data.DataLoader(ds, opts)
   end
   -- Without a seed every loader shuffles differently, as torch's does.
   self.seed = opts.seed or math.random(0, math.maxinteger)
+  -- A dataset whose samples are not stacked (CocoDetection) names its own collate.
+  self.collate_fn = opts.collate_fn or (type(ds) == "table" and rawget(ds, "collate_fn")) or nil
+  if self.collate_fn ~= nil and type(self.collate_fn) ~= "function" then
+    error("DataLoader: collate_fn must be a function(samples) -> input, target, got "
+      .. type(self.collate_fn), 2)
+  end
 
   local c_transform
-  local c_ok = getmetatable(ds) == Dataset and ds.target_transform == nil
+  local c_ok = getmetatable(ds) == Dataset and ds.target_transform == nil and not self.collate_fn
   if c_ok and ds.transform ~= nil then
     c_transform = transforms.compile(ds.transform)
     c_ok = c_transform ~= nil
@@ -427,6 +447,13 @@ local function lua_iter(self)
         error(("DataLoader: %s: dataset index %d: %s"):format(name, index, tostring(x)), 0)
       end
       xs[j], ys[j] = x, y
+    end
+    if self.collate_fn then
+      local samples = {}
+      for j = 1, count do samples[j] = { xs[j], ys[j] } end
+      local ok, input, target = xpcall(self.collate_fn, errors.handler, samples)
+      if not ok then error(("DataLoader: collate_fn, batch %d: %s"):format(b, tostring(input)), 0) end
+      return b, input, target
     end
     local targets = nil
     if next(ys) ~= nil then

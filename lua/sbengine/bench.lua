@@ -500,9 +500,12 @@ local function run(B, opts)
   })
   local results, speed_mem_metrics, run_hash, _, extra = bench.evaluate{
     model = model, loader = loader, device = device, where = where,
-    metrics = B.metrics, num_classes = B.num_classes,
+    metrics = B.metrics, num_classes = B.num_classes, check_outputs = B.check_outputs,
     send_data_to_device = o.send_data_to_device, model_output_transform = o.model_output_transform,
   }
+  for from, to in pairs(B.result_names or {}) do -- the benchmark's names for meter values
+    if results[from] ~= nil then results[to], results[from] = results[from], nil end
+  end
   result_fields.results = results
   result_fields.speed_mem_metrics = speed_mem_metrics
   result_fields.run_hash = run_hash
@@ -630,7 +633,9 @@ end
 -- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
 -- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}), num_classes,
 -- data_help (what to do when the data is missing), defaults (option -> default value),
--- options (extra option names -> what they must be). A file that ends with
+-- options (extra option names -> what they must be), check_outputs = function(output, target)
+-- (the first batch's check; default: classification scores), result_names (meter value
+-- name -> result name: {mean_iou = "Mean IOU"}). A file that ends with
 -- `return sb.bench.define{...}` and is run as the script (`sbengine mnist.lua MODEL.lua`)
 -- also runs `bench.main` on its arguments. docs/bench.md has the details.
 function bench.define(spec)
@@ -650,6 +655,8 @@ function bench.define(spec)
     dataset = spec.dataset,
     metrics = spec.metrics or {},
     num_classes = spec.num_classes,
+    check_outputs = spec.check_outputs,
+    result_names = spec.result_names,
     data_help = spec.data_help,
     defaults = spec.defaults or {},
     accepted = {},

@@ -26,6 +26,19 @@ local function sorted_ids(t)
 end
 
 return function(eval, h)
+  -- ev:save(fields) of evaluator `name`: the BenchmarkResult of `values`, `fields` overriding
+  local function save(self, name, dataset, task, values, fields, level)
+    local f = h.result_fields(self, dataset, task, values)
+    f.config = { images = self.count }
+    for k, v in pairs(self.config) do f.config[k] = v end
+    for k, v in pairs(fields or {}) do f[k] = v end
+    if f.model == nil then
+      error(("sb.eval.%s:save: no model name (give model_name to sb.eval.%s or save{model=})")
+        :format(name, name), level + 1)
+    end
+    return results.BenchmarkResult(f)
+  end
+
   -- ---- ADE20K ---------------------------------------------------------------------------
 
   local ADE20K = {}
@@ -115,14 +128,8 @@ return function(eval, h)
 
   --- ev:save([fields]) -> a BenchmarkResult (dataset "ADE20K val", task "Semantic Segmentation").
   function ADE20K:save(fields)
-    local f = h.result_fields(self, "ADE20K val", "Semantic Segmentation", self:results())
-    f.config = { evaluator = "mean_iou", protocol = "ade20k", images = self.count }
-    for k, v in pairs(fields or {}) do f[k] = v end
-    if f.model == nil then
-      error("sb.eval.ADE20K:save: no model name (give model_name to sb.eval.ADE20K or "
-        .. "save{model=})", 2)
-    end
-    return results.BenchmarkResult(f)
+    return save(self, "ADE20K", "ADE20K val", "Semantic Segmentation", self:results(),
+      fields, 2)
   end
 
   -- ---- ImageNet -------------------------------------------------------------------------
@@ -241,14 +248,7 @@ return function(eval, h)
 
   --- ev:save([fields]) -> a BenchmarkResult (dataset "ImageNet", task "Image Classification").
   function ImageNet:save(fields)
-    local r = self:results()
-    local f = h.result_fields(self, "ImageNet", "Image Classification", r)
-    f.config = { evaluator = "topk_accuracy", images = self.count }
-    for k, v in pairs(fields or {}) do f[k] = v end
-    if f.model == nil then
-      error("sb.eval.ImageNet:save: no model name (give model_name to sb.eval.ImageNet or "
-        .. "save{model=})", 2)
-    end
-    return results.BenchmarkResult(f)
+    return save(self, "ImageNet", "ImageNet", "Image Classification", self:results(),
+      fields, 2)
   end
 end

@@ -50,12 +50,6 @@ local function new(name, opts, check_transform)
   }, Segmentation)
 end
 
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
 local voc_options = { root = true, year = true, image_set = true, transform = true,
                       target_transform = true, transforms = true }
 
@@ -64,7 +58,8 @@ local VOC_BASE = { ["2007"] = "VOCdevkit/VOC2007", ["2008"] = "VOCdevkit/VOC2008
   ["2009"] = "VOCdevkit/VOC2009", ["2010"] = "VOCdevkit/VOC2010",
   ["2011"] = "TrainVal/VOCdevkit/VOC2011", ["2012"] = "VOCdevkit/VOC2012" }
 
-return function(data, check_transform)
+-- check_transform(fn, what, t) and exists(path) are data.lua's
+return function(data, check_transform, exists)
   --- VOCSegmentation{root = "./.data/vision/voc", year = "2012", image_set = "val", transform,
   -- target_transform, transforms}: torchvision's. ROOT/VOCdevkit/VOC2012/ImageSets/Segmentation/
   -- <image_set>.txt lists the ids; JPEGImages/<id>.jpg, SegmentationClass/<id>.png (palette

@@ -453,6 +453,6 @@ function Loader:__tostring()
 end
 
 -- VOCSegmentation, ADE20K (lua/sbengine/_segmentation_data.lua)
-require("sbengine._segmentation_data")(data, check_transform)
+require("sbengine._segmentation_data")(data, check_transform, file_exists)
 
 return data

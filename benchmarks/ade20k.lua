@@ -13,12 +13,6 @@
 local sb = require "sbengine"
 local T = sb.transforms
 
-local function shape(t)
-  local s = {}
-  for d = 1, t:dim() do s[d] = t:size(d) end
-  return "[" .. table.concat(s, ", ") .. "]"
-end
-
 return sb.bench.define{
   name = "ADE20K",
   dataset_name = "ADE20K val",
@@ -35,21 +29,7 @@ return sb.bench.define{
   metrics = { { "mean_iou", { protocol = "ade20k", num_classes = 150 } } },
   result_names = { mean_iou = "Mean IOU", pixel_accuracy = "Accuracy" },
   check_outputs = function(output, target)
-    local ok = type(output) == "userdata" and type(output.dim) == "function"
-    if ok then
-      local n, h, w = target:size(1), target:size(target:dim() - 1), target:size(target:dim())
-      ok = (output:dim() == 4 and output:size(1) == n and output:size(2) == 150
-              and output:size(3) == h and output:size(4) == w)
-        or (output:dim() == 3 and output:size(1) == n and output:size(2) == h
-              and output:size(3) == w)
-    end
-    if not ok then
-      error(("ADE20K.benchmark: the model returned %s; expected scores (N, 150, H, W) or label "
-        .. "maps (N, H, W) at the size of the target %s (a torchvision segmentation model's "
-        .. "{out = ...}: model_output_transform = function(o, t) return o.out, t end)")
-        :format(type(output) == "userdata" and "a tensor of shape " .. shape(output)
-          or "a " .. type(output), shape(target)), 0)
-    end
+    sb.bench.check_segmentation_outputs(output, target, 150, "ADE20K.benchmark")
   end,
   data_help = "point data_root (or --data-root DIR) at the folder that holds "
     .. "ADEChallengeData2016/ (images/validation/*.jpg and annotations/validation/*.png, "

@@ -153,6 +153,28 @@ local function config_of(o)
   return config
 end
 
+--- Semantic segmentation's first-batch check (benchmarks/ade20k.lua, voc_segmentation.lua):
+-- `output` must be scores (N, num_classes, H, W) or label maps (N, H, W) at the size of
+-- `target` (N, H, W); otherwise an error that says so and how torchvision's {out = ...} fits.
+function bench.check_segmentation_outputs(output, target, num_classes, where)
+  local ok = is_tensor(output) and is_tensor(target) and target:dim() == 3
+  if ok then
+    local n, h, w = target:size(1), target:size(2), target:size(3)
+    ok = (output:dim() == 4 and output:size(1) == n and output:size(2) == num_classes
+            and output:size(3) == h and output:size(4) == w)
+      or (output:dim() == 3 and output:size(1) == n and output:size(2) == h
+            and output:size(3) == w)
+  end
+  if not ok then
+    error(("%s: the model returned %s; expected scores (N, %d, H, W) or label maps (N, H, W) at "
+      .. "the size of the target %s (for a torchvision segmentation model's {out = scores}: "
+      .. "model_output_transform = function(output, target) return output.out, target end)")
+      :format(where, is_tensor(output) and "a tensor of shape " .. shape_text(output)
+        or "a " .. type(output), num_classes,
+        is_tensor(target) and shape_text(target) or type(target)), 0)
+  end
+end
+
 --- torchbench's check_metric_inputs: after the first batch, checks that the model's output
 -- is a (batch_size, num_classes) tensor and the target a (batch_size) tensor, and says how
 -- to fix it when not. A fix is only proposed when it can work: a `view` only when each

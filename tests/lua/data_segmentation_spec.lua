@@ -37,6 +37,17 @@ describe("sb.image.load label maps", function()
     end)
   end
 
+  for _, case in ipairs(expected.images) do
+    it(case.mode .. " of the decoder corpus's " .. case.file, function()
+      local t = sb.image.load(os.getenv("SBENGINE_FIXTURES") .. "/images/" .. case.file,
+        { mode = case.mode })
+      assert.same(case.shape, { t:size(1), t:size(2) })
+      local hex = {}
+      for i, v in ipairs(t:contiguous():view(-1):totable()) do hex[i] = ("%02x"):format(v) end
+      assert.equal(case.hex, table.concat(hex))
+    end)
+  end
+
   it("L of an RGB image is PIL's convert('L'), as the Grayscale transform", function()
     local path = tree .. "/ADEChallengeData2016/images/validation/ADE_val_00000001.jpg"
     local gray = sb.image.load(path, { mode = "L" })

@@ -8,8 +8,8 @@
 -- As the main script: sbengine benchmarks/ade20k.lua MODEL.lua (see --help).
 -- The model gets a batch of normalised images (batch_size 1 by default: the images differ in
 -- size) and returns scores (N, 150, H, W) for the classes 1..150 or label maps (N, H, W) of
--- the classes, at the image's size; model_output_transform adapts other forms (torchvision's
--- segmentation models return {out = scores}).
+-- the classes, at the image's size, or, as torchvision's segmentation models, {out = scores}
+-- (the default model_output_transform takes `out`, as torchbench's).
 local sb = require "sbengine"
 local T = sb.transforms
 
@@ -22,6 +22,12 @@ return sb.bench.define{
       transform = o.input_transform, target_transform = o.target_transform }
   end,
   defaults = {
+    -- torchbench's default_seg_output_transform: torchvision's segmentation models return
+    -- {out = scores}
+    model_output_transform = function(output, target)
+      if type(output) == "table" and output.out ~= nil then return output.out, target end
+      return output, target
+    end,
     input_transform = T.Compose{ T.ToTensor(),
       T.Normalize({ 0.485, 0.456, 0.406 }, { 0.229, 0.224, 0.225 }) },
     data_root = "./.data/vision/ade20k", download = false, batch_size = 1, num_workers = 4,

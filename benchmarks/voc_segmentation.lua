@@ -7,9 +7,9 @@
 --   local VOC = require "sbengine.benchmarks.voc_segmentation"
 --   local result = VOC.benchmark{model = model, paper_model_name = "FCN ResNet-101"}
 -- As the main script: sbengine benchmarks/voc_segmentation.lua MODEL.lua (see --help).
--- The model returns scores (N, 21, H, W) or label maps (N, H, W) at the input's size
--- (torchvision's segmentation models return {out = scores}: model_output_transform =
--- function(o, t) return o.out, t end).
+-- The model returns scores (N, 21, H, W) or label maps (N, H, W) at the input's size, or, as
+-- torchvision's segmentation models, {out = scores} (the default model_output_transform takes
+-- `out`, as torchbench's).
 local sb = require "sbengine"
 local T = sb.transforms
 
@@ -22,6 +22,12 @@ return sb.bench.define{
       transform = o.input_transform, target_transform = o.target_transform }
   end,
   defaults = {
+    -- torchbench's default_seg_output_transform: torchvision's segmentation models return
+    -- {out = scores}
+    model_output_transform = function(output, target)
+      if type(output) == "table" and output.out ~= nil then return output.out, target end
+      return output, target
+    end,
     input_transform = T.Compose{ T.Resize({ 520, 480 }), T.ToTensor(),
       T.Normalize({ 0.485, 0.456, 0.406 }, { 0.229, 0.224, 0.225 }) },
     target_transform = T.Resize({ 520, 480 }, { interpolation = "nearest" }),

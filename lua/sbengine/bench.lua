@@ -155,7 +155,7 @@ end
 
 --- Semantic segmentation's first-batch check (benchmarks/ade20k.lua, voc_segmentation.lua):
 -- `output` must be scores (N, num_classes, H, W) or label maps (N, H, W) at the size of
--- `target` (N, H, W); otherwise an error that says so and how torchvision's {out = ...} fits.
+-- `target` (N, H, W); otherwise an error that says what was returned.
 function bench.check_segmentation_outputs(output, target, num_classes, where)
   local ok = is_tensor(output) and is_tensor(target) and target:dim() == 3
   if ok then
@@ -167,8 +167,8 @@ function bench.check_segmentation_outputs(output, target, num_classes, where)
   end
   if not ok then
     error(("%s: the model returned %s; expected scores (N, %d, H, W) or label maps (N, H, W) at "
-      .. "the size of the target %s (for a torchvision segmentation model's {out = scores}: "
-      .. "model_output_transform = function(output, target) return output.out, target end)")
+      .. "the size of the target %s (model_output_transform = function(output, target) ... "
+      .. "return scores, target end adapts another form)")
       :format(where, is_tensor(output) and "a tensor of shape " .. shape_text(output)
         or "a " .. type(output), num_classes,
         is_tensor(target) and shape_text(target) or type(target)), 0)

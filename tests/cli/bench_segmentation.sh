@@ -58,6 +58,14 @@ expect_exit 0
 OUT=$(same_as_reference v.json voc 2>&1)
 expect_out "ok	PASCAL VOC 2012 val	Semantic Segmentation	3"
 
+case_ "PASCAL VOC: torchvision's {out = scores} is taken by the default output transform"
+echo 'return function(x) return { out = sb.zeros(x:size(1), 21, x:size(3), x:size(4)) } end' >tv.lua
+run_sb --data-root "$tree" --out t.json --quiet "$src/benchmarks/voc_segmentation.lua" \
+    --batch-size 3 tv.lua
+expect_exit 0
+OUT=$(json t.json 'r.results["Mean IOU"] > 0, r.speed_mem_metrics.Tasks')
+expect_out "true	3"
+
 case_ "a model that returns the wrong shape is told what is expected"
 echo 'return function(x) return sb.zeros(x:size(1), 10) end' >bad.lua
 run_sb --data-root "$tree" --quiet "$src/benchmarks/ade20k.lua" bad.lua

@@ -69,3 +69,55 @@ describe("mean_iou protocols", function()
     assert.matches('output has 3 classes, protocol "ade20k" scores 4', err)
   end)
 end)
+
+describe("sb.eval.ADE20K", function()
+  local root = os.getenv("SBENGINE_FIXTURES") .. "/segmentation_tree"
+
+  it("takes label maps or scores, and equals the meter over the same pixels", function()
+    local ds = sb.data.ADE20K { root = root }
+    local by_maps = sb.eval.ADE20K { root = root }
+    local by_scores = sb.eval.ADE20K { root = root }
+    local meter = sb.metrics.create("mean_iou", { protocol = "ade20k" })
+    for i = 1, #ds do
+      local _, label = ds:get(i)
+      local h, w = label:size(1), label:size(2)
+      -- scores whose argmax is class 1 + (x + y) % 5
+      local scores = sb.zeros(150, h, w)
+      local map = sb.zeros({ h, w }, { dtype = "int64" })
+      for y = 1, h do
+        for x = 1, w do
+          local c = 1 + (x + y) % 5
+          scores[c][y][x] = 1
+          map[y][x] = c
+        end
+      end
+      by_maps:add { [ds.ids[i]] = map }
+      by_scores:add { [ds.ids[i]] = scores }
+      meter:add(map:view(1, h, w), label:view(1, h, w))
+    end
+    local want = meter:value()
+    for _, ev in ipairs { by_maps, by_scores } do
+      local r = ev:results()
+      assert.equal(want.mean_iou, r["Mean IOU"])
+      assert.equal(want.pixel_accuracy, r.Accuracy)
+      assert.equal(3, ev:stats().images)
+    end
+  end)
+
+  it("names the image whose prediction has the wrong size, and unknown options", function()
+    local ev = sb.eval.ADE20K { root = root }
+    local ok, err = pcall(ev.add, ev, { ADE_val_00000002 = sb.zeros(4, 4) })
+    assert.is_false(ok)
+    assert.matches("the prediction for ADE_val_00000002 has shape [4, 4]; its annotation is 60 x 42",
+      err, 1, true)
+    ok, err = pcall(ev.add, ev, { ADE_val_00000002 = "map" })
+    assert.is_false(ok)
+    assert.matches("must be a tensor, got string", err, 1, true)
+    ok, err = pcall(sb.eval.ADE20K, { root = root, classes = 150 })
+    assert.is_false(ok)
+    assert.matches("unknown option 'classes'", err, 1, true)
+    ok, err = pcall(ev.save, ev)
+    assert.is_false(ok)
+    assert.matches("no model name", err, 1, true)
+  end)
+end)

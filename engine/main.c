@@ -172,9 +172,9 @@ const sb_command sb_commands[] = {
      "the leaderboards of a store file as one HTML file", NULL, server_command, NULL},
     {"eval",
      "sbengine eval coco --annotations FILE --predictions FILE [OPTIONS]\n"
-     "       sbengine eval squad|wmt ... (sbengine eval --help)",
-     "evaluate stored predictions (COCO, SQuAD, WMT) and store the result", NULL, eval_command,
-     NULL},
+     "       sbengine eval squad|wmt|ade20k|imagenet ... (sbengine eval --help)",
+     "evaluate stored predictions (COCO, SQuAD, WMT, ADE20K, ImageNet) and store the result", NULL,
+     eval_command, NULL},
     {"results",
      "sbengine results [STORE] [--json]\n       sbengine results [STORE] --diff A B [--json]",
      "the stored results as a table; --diff A B compares two", NULL, sb_cli_results, NULL},

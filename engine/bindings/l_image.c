@@ -7,24 +7,51 @@
 #include "bindings/l_util.h"
 #include "image/image.h"
 
-/* A new uint8 [H, W, 3] tensor holding the decoded image; frees the image first on failure. */
+/* A new uint8 [H, W, 3] tensor holding the decoded image ([H, W] for one channel); frees the
+ * image first on failure. */
 static void push_image(lua_State *L, sb_image *img, const char *what)
 {
     int64_t sizes[3] = {img->height, img->width, img->channels};
     sb_tensor *t;
-    sb_status s = sb_tensor_empty(3, sizes, SB_UINT8, SB_CPU, &t);
+    sb_status s = sb_tensor_empty(img->channels == 1 ? 2 : 3, sizes, SB_UINT8, SB_CPU, &t);
     if (s == SB_OK) memcpy(sb_tensor_data(t), img->data, (size_t)(sizes[0] * sizes[1] * sizes[2]));
     sb_image_free(img);
     sbL_check(L, s, what);
     sbL_push_tensor(L, t);
 }
 
-/* load(path) -> uint8 [H, W, 3] */
+/* The mode of an options table {mode = "RGB"|"L"|"P"} at `arg` (absent or nil: RGB). */
+static sb_image_mode check_mode(lua_State *L, int arg, const char *fn)
+{
+    if (lua_isnoneornil(L, arg)) return SB_IMAGE_RGB;
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, arg)) { /* [key, value] */
+        if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "mode") != 0)
+            luaL_error(L, "%s: unknown option '%s' (known: mode)", fn, luaL_tolstring(L, -2, NULL));
+        lua_pop(L, 1);
+    }
+    lua_getfield(L, arg, "mode");
+    const char *mode = lua_tostring(L, -1);
+    sb_image_mode m = !mode                      ? SB_IMAGE_RGB
+                      : strcmp(mode, "RGB") == 0 ? SB_IMAGE_RGB
+                      : strcmp(mode, "L") == 0   ? SB_IMAGE_L
+                      : strcmp(mode, "P") == 0   ? SB_IMAGE_P
+                                                 : (sb_image_mode)-1;
+    if ((int)m < 0 || (mode == NULL && !lua_isnil(L, -1)))
+        luaL_error(L, "%s: option mode must be \"RGB\", \"L\" or \"P\", got %s", fn,
+                   luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1);
+    return m;
+}
+
+/* load(path[, {mode}]) -> uint8 [H, W, 3] (RGB) or [H, W] (L, P) */
 static int image_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    sb_image_mode mode = check_mode(L, 2, "image.load");
     sb_image img = {0};
-    sb_status s = sb_image_load(path, &img);
+    sb_status s = sb_image_load_mode(path, mode, &img);
     if (s != SB_OK) {
         sb_image_free(&img);
         sbL_check(L, s, "image.load");
@@ -33,14 +60,16 @@ static int image_load(lua_State *L)
     return 1;
 }
 
-/* decode(bytes[, name]) -> uint8 [H, W, 3]; `name` is what errors call the bytes. */
+/* decode(bytes[, name][, {mode}]) -> as load; `name` is what errors call the bytes. */
 static int image_decode(lua_State *L)
 {
     size_t len;
     const char *bytes = luaL_checklstring(L, 1, &len);
-    const char *name = luaL_optstring(L, 2, "<bytes>");
+    int opts = lua_istable(L, 2) ? 2 : 3;
+    const char *name = opts == 2 ? "<bytes>" : luaL_optstring(L, 2, "<bytes>");
+    sb_image_mode mode = check_mode(L, opts, "image.decode");
     sb_image img = {0};
-    sb_status s = sb_image_decode(name, (const uint8_t *)bytes, len, &img);
+    sb_status s = sb_image_decode_mode(name, (const uint8_t *)bytes, len, mode, &img);
     if (s != SB_OK) {
         sb_image_free(&img);
         sbL_check(L, s, "image.decode");

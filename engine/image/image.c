@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/sys.h"
+#include "image/geometry.h"
 
 static int64_t max_pixels = SB_IMAGE_DEFAULT_MAX_PIXELS;
 
@@ -108,12 +109,36 @@ static sb_status read_whole(const char *path, uint8_t **data, size_t *len)
     return s;
 }
 
-sb_status sb_image_load(const char *path, sb_image *img)
+sb_status sb_image_decode_mode(const char *what, const uint8_t *bytes, size_t len,
+                               sb_image_mode mode, sb_image *img)
+{
+    if (mode == SB_IMAGE_P) {
+        if (len > 0 && sb_image_sniff(bytes, len) == SB_IMAGE_PNG)
+            return sb_png_decode_indices(what, bytes, len, img);
+        if (len == 0) return sb_fail(SB_EFORMAT, "'%s': empty file (0 bytes), not an image", what);
+        return sb_fail(SB_EFORMAT,
+                       "'%s': mode \"P\" reads palette PNGs, and this is not a PNG file", what);
+    }
+    SB_TRY(sb_image_decode(what, bytes, len, img));
+    if (mode == SB_IMAGE_L) {
+        /* in place: pixel i's byte is written after pixel i's three bytes are read */
+        sb_image_grayscale(img->data, img->height, img->width, img->channels, img->data, 1);
+        img->channels = 1;
+    }
+    return SB_OK;
+}
+
+sb_status sb_image_load_mode(const char *path, sb_image_mode mode, sb_image *img)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
     SB_TRY(read_whole(path, &bytes, &len));
-    sb_status s = sb_image_decode(path, bytes, len, img);
+    sb_status s = sb_image_decode_mode(path, bytes, len, mode, img);
     free(bytes);
     return s;
+}
+
+sb_status sb_image_load(const char *path, sb_image *img)
+{
+    return sb_image_load_mode(path, SB_IMAGE_RGB, img);
 }

@@ -54,9 +54,22 @@ sb_status sb_image_reserve(sb_image *img, int height, int width, int channels);
 sb_status sb_image_save_png(const char *path, const uint8_t *pixels, int height, int width,
                             int channels);
 
+/* What a decode gives (PIL's mode names): RGB = `Image.open(f).convert("RGB")`, [H][W][3];
+ * L = `convert("L")` (luminance, PIL's integer formula), [H][W][1]; P = the palette indices of
+ * a palette PNG as stored, `np.array(Image.open(f))` for a PIL mode "P" image, [H][W][1] (a
+ * file without a palette is refused: segmentation label maps are read this way). */
+typedef enum sb_image_mode { SB_IMAGE_RGB, SB_IMAGE_L, SB_IMAGE_P } sb_image_mode;
+
+/* sb_image_decode / sb_image_load giving `mode`. */
+sb_status sb_image_decode_mode(const char *what, const uint8_t *bytes, size_t len,
+                               sb_image_mode mode, sb_image *img);
+sb_status sb_image_load_mode(const char *path, sb_image_mode mode, sb_image *img);
+
 /* Decoder entry points (used by sb_image_decode); each checks the pixel limit. */
 sb_status sb_jpeg_decode(const char *what, const uint8_t *bytes, size_t len, sb_image *img);
 sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_image *img);
+/* The palette indices of a palette PNG, one byte per pixel (channels 1). */
+sb_status sb_png_decode_indices(const char *what, const uint8_t *bytes, size_t len, sb_image *img);
 
 /* Checks width * height against the pixel limit and the dimensions against 0. */
 sb_status sb_image_check_size(const char *what, const char *format, int64_t width, int64_t height);

@@ -53,7 +53,9 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_image *img)
+/* indices: the palette indices as stored (channels 1), refusing a PNG without a palette */
+static sb_status png_decode(const char *what, const uint8_t *bytes, size_t len, bool indices,
+                            sb_image *img)
 {
     /* The declared size is checked before libpng reads on: IHDR is the first chunk. */
     if (len >= 24 && memcmp(bytes + 12, "IHDR", 4) == 0)
@@ -86,6 +88,11 @@ sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_i
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int depth = png_get_bit_depth(png, info), type = png_get_color_type(png, info);
     status = sb_image_check_size(what, "PNG", w, h);
+    if (status == SB_OK && indices && type != PNG_COLOR_TYPE_PALETTE)
+        status = sb_fail(SB_EFORMAT,
+                         "'%s': not a palette PNG (colour type %d), so it has no palette "
+                         "indices; mode \"L\" reads gray label maps",
+                         what, type);
     uint8_t palette[256 * 3];
     if (type == PNG_COLOR_TYPE_PALETTE) {
         for (int i = 0; i < 256; i++)
@@ -106,8 +113,9 @@ sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_i
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
-    if (status == SB_OK) status = sb_image_reserve(img, (int)h, (int)w, 3);
-    bool direct = type == PNG_COLOR_TYPE_RGB; /* rows land in the output as they are */
+    if (status == SB_OK) status = sb_image_reserve(img, (int)h, (int)w, indices ? 1 : 3);
+    /* rows land in the output as they are */
+    bool direct = type == PNG_COLOR_TYPE_RGB || indices;
     if (status == SB_OK && !direct) {
         raw = malloc(rowbytes * h);
         if (!raw)
@@ -123,7 +131,8 @@ sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_i
         return status;
     }
     for (png_uint_32 y = 0; y < h; y++)
-        rows[y] = direct ? img->data + (size_t)y * w * 3 : raw + (size_t)y * rowbytes;
+        rows[y] =
+            direct ? img->data + (size_t)y * w * (indices ? 1 : 3) : raw + (size_t)y * rowbytes;
     png_read_image(png, rows);
     free(rows);
     if (!direct) {
@@ -156,6 +165,16 @@ sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_i
     free(raw);
     png_destroy_read_struct(&png, &info, NULL);
     return SB_OK;
+}
+
+sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_image *img)
+{
+    return png_decode(what, bytes, len, false, img);
+}
+
+sb_status sb_png_decode_indices(const char *what, const uint8_t *bytes, size_t len, sb_image *img)
+{
+    return png_decode(what, bytes, len, true, img);
 }
 
 typedef struct png_writer {
@@ -226,7 +245,9 @@ sb_status sb_image_save_png(const char *path, const uint8_t *pixels, int height,
 
 #else
 
-sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_image *img)
+/* indices: the palette indices as stored (channels 1), refusing a PNG without a palette */
+static sb_status png_decode(const char *what, const uint8_t *bytes, size_t len, bool indices,
+                            sb_image *img)
 {
     (void)bytes;
     (void)len;
@@ -234,6 +255,11 @@ sb_status sb_png_decode(const char *what, const uint8_t *bytes, size_t len, sb_i
     return sb_fail(SB_EUNSUPPORTED,
                    "'%s': this sbengine was built without libpng (install libpng-dev and rebuild)",
                    what);
+}
+
+sb_status sb_png_decode_indices(const char *what, const uint8_t *bytes, size_t len, sb_image *img)
+{
+    return sb_png_decode(what, bytes, len, img);
 }
 
 sb_status sb_image_save_png(const char *path, const uint8_t *pixels, int height, int width,

@@ -3,11 +3,13 @@
 -- stores the result like a run does (--out, SOTABENCH_STORE_FILENAME, sotabench_results.json)
 -- and with --submit sends it. Returns the exit code. Internal; docs/evaluators.md.
 local M = {}
+local images = require "sbengine._eval_cli_images" -- ade20k, imagenet
 
 local USAGE = [[
 usage: sbengine eval coco --annotations FILE --predictions FILE [OPTIONS]
        sbengine eval squad --data FILE --predictions FILE [--version 1.1|2.0] [OPTIONS]
        sbengine eval wmt --references FILE[,FILE...] --predictions FILE --dataset NAME [OPTIONS]
+]] .. images.USAGE .. [[
 
 coco:  evaluates COCO detections (a results file: a JSON list of {image_id, category_id, bbox,
        score}) against an annotation file (instances_val2017.json) as pycocotools' COCOeval
@@ -17,7 +19,8 @@ squad: evaluates answers (a JSON object {question id: answer text}) against a SQ
        file (dev-v1.1.json, dev-v2.0.json) as the official evaluation script does.
 wmt:   scores translations (a text file, one segment per line) against reference files (as
        many lines each) with sacrebleu's default corpus BLEU.
-Both print the numbers and store the result.
+]] .. images.HELP .. [[
+Each prints the numbers and stores the result.
 
 options:
   --annotations FILE   coco: the COCO annotation file
@@ -26,6 +29,7 @@ options:
   --version V          squad: 1.1 (default) or 2.0
   --references FILES   wmt: the reference files, comma-separated
   --dataset NAME       wmt: the test set's name in the result ("WMT2014 English-German")
+]] .. images.OPTIONS .. [[
   --predictions FILE   the detections / the answers
   --model-name NAME    the result's model name (default: the predictions file's name)
   --out FILE           the store file (default: $SOTABENCH_STORE_FILENAME, else
@@ -46,6 +50,7 @@ local VALUE_OPTIONS = { ["--annotations"] = "annotations", ["--predictions"] = "
   ["--data"] = "data", ["--version"] = "version", ["--references"] = "references",
   ["--dataset"] = "dataset",
   ["--model-name"] = "model_name", ["--out"] = "out", ["--server"] = "server" }
+for k, v in pairs(images.VALUE_OPTIONS) do VALUE_OPTIONS[k] = v end
 local FLAG_OPTIONS = { ["--submit"] = "submit", ["--quiet"] = "quiet" }
 
 local function parse(args)
@@ -179,6 +184,9 @@ local function wmt(o)
 end
 
 local EVALUATORS = { coco = coco, squad = squad, wmt = wmt }
+local helpers = { usage_error = usage_error, model_name = model_name }
+EVALUATORS.ade20k = function(o) return images.ade20k(o, helpers) end
+EVALUATORS.imagenet = function(o) return images.imagenet(o, helpers) end
 
 function M.main(...)
   local o, err = parse({ ... })
@@ -187,9 +195,9 @@ function M.main(...)
     io.stdout:write(USAGE)
     return 0
   end
-  if not o.name then return usage_error("which evaluator? (coco, squad, wmt)") end
+  if not o.name then return usage_error("which evaluator? (coco, squad, wmt, ade20k, imagenet)") end
   local run = EVALUATORS[o.name]
-  if not run then return usage_error(("unknown evaluator '%s' (known: coco, squad, wmt)"):format(o.name)) end
+  if not run then return usage_error(("unknown evaluator '%s' (known: coco, squad, wmt, ade20k, imagenet)"):format(o.name)) end
   local session = require "sbengine.session"
   session.configure { command = "eval", out = o.out, server = o.server, submit = o.submit,
                       quiet = o.quiet }

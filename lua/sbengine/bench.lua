@@ -153,6 +153,28 @@ local function config_of(o)
   return config
 end
 
+--- Semantic segmentation's first-batch check (benchmarks/ade20k.lua, voc_segmentation.lua):
+-- `output` must be scores (N, num_classes, H, W) or label maps (N, H, W) at the size of
+-- `target` (N, H, W); otherwise an error that says what was returned.
+function bench.check_segmentation_outputs(output, target, num_classes, where)
+  local ok = is_tensor(output) and is_tensor(target) and target:dim() == 3
+  if ok then
+    local n, h, w = target:size(1), target:size(2), target:size(3)
+    ok = (output:dim() == 4 and output:size(1) == n and output:size(2) == num_classes
+            and output:size(3) == h and output:size(4) == w)
+      or (output:dim() == 3 and output:size(1) == n and output:size(2) == h
+            and output:size(3) == w)
+  end
+  if not ok then
+    error(("%s: the model returned %s; expected scores (N, %d, H, W) or label maps (N, H, W) at "
+      .. "the size of the target %s (model_output_transform = function(output, target) ... "
+      .. "return scores, target end adapts another form)")
+      :format(where, is_tensor(output) and "a tensor of shape " .. shape_text(output)
+        or "a " .. type(output), num_classes,
+        is_tensor(target) and shape_text(target) or type(target)), 0)
+  end
+end
+
 --- torchbench's check_metric_inputs: after the first batch, checks that the model's output
 -- is a (batch_size, num_classes) tensor and the target a (batch_size) tensor, and says how
 -- to fix it when not. A fix is only proposed when it can work: a `view` only when each
@@ -529,6 +551,9 @@ local function run(B, opts)
     end,
     hash_output = B.hash_output,
   }
+  for from, to in pairs(B.result_names or {}) do -- the benchmark's names for meter values
+    if results[from] ~= nil then results[to], results[from] = results[from], nil end
+  end
   if B.results and not cached then results, extra = B.results(results, extra) end
   result_fields.results = results
   result_fields.speed_mem_metrics = speed_mem_metrics
@@ -657,7 +682,8 @@ end
 -- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
 -- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}; the options may
 -- be a function(o) -> options), num_classes, data_help (what to do when the data is missing),
--- defaults (option -> default value), options (extra option names -> what they must be);
+-- defaults (option -> default value), options (extra option names -> what they must be),
+-- result_names (meter value name -> result name: {mean_iou = "Mean IOU"});
 -- for outputs other than class scores: check_outputs(output, target, where) (the first
 -- batch's check), send_data_to_device (the default hook), hash_output(output) (what the run
 -- hash reads) and results(results, extra) -> results, extra (the meters' values renamed). A file that ends with
@@ -684,6 +710,7 @@ function bench.define(spec)
     send_data_to_device = spec.send_data_to_device,
     hash_output = spec.hash_output,
     results = spec.results,
+    result_names = spec.result_names,
     data_help = spec.data_help,
     defaults = spec.defaults or {},
     accepted = {},

@@ -479,4 +479,7 @@ function Loader:__tostring()
     self.threaded and (self.num_workers .. " workers") or "Lua thread")
 end
 
+-- VOCSegmentation, ADE20K (lua/sbengine/_segmentation_data.lua)
+require("sbengine._segmentation_data")(data, check_transform, file_exists)
+
 return data

@@ -454,4 +454,8 @@ function WikiText:save(fields)
   return results.BenchmarkResult(f)
 end
 
+-- ---- ADE20K, ImageNet (lua/sbengine/_eval_images.lua) ------------------------------------
+require("sbengine._eval_images")(eval, { RESULT_OPTIONS = RESULT_OPTIONS,
+  result_fields = result_fields })
+
 return eval

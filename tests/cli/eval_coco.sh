@@ -81,7 +81,7 @@ expect_exit 2
 expect_err "coco needs --predictions FILE"
 run_sb eval nope
 expect_exit 2
-expect_err "unknown evaluator 'nope' (known: coco, squad, wmt)"
+expect_err "unknown evaluator 'nope' (known: coco, squad, wmt"
 run_sb eval coco --annotations gt.json --predictions dets.json --bogus
 expect_exit 2
 expect_err "unknown option --bogus"

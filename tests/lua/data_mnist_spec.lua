@@ -87,6 +87,8 @@ describe("docs/data.md", function()
     local dir = H.tmpdir()
     local abs_root = root:sub(1, 1) == "/" and root or (os.getenv("PWD") .. "/" .. root)
     os.execute("mkdir -p '" .. dir .. "/.data/vision' && ln -s '" .. abs_root .. "' '" .. dir .. "/.data/vision/mnist'")
+    -- the segmentation examples read the test suite's small trees
+    os.execute("mkdir -p '" .. dir .. "/tests' && ln -s '" .. os.getenv("SBENGINE_FIXTURES") .. "' '" .. dir .. "/tests/fixtures'")
     local count = 0
     for code in doc:gmatch("```lua\n(.-)```") do
       count = count + 1

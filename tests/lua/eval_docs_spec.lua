@@ -23,6 +23,13 @@ describe("docs/evaluators.md coverage", function()
   docs.check_examples_cover(page, "sb.eval.WMT method",
     docs.public_names(getmetatable(sb.eval.WMT { references = refs, dataset = "x" }), true),
     function(name) return ":" .. name .. "[%(%s{]" end)
+  -- ADE20K, ImageNet
+  docs.check_examples_cover(page, "sb.eval.ADE20K method", docs.public_names(getmetatable(
+    sb.eval.ADE20K { root = os.getenv("SBENGINE_FIXTURES") .. "/segmentation_tree" }), true),
+    function(name) return ":" .. name .. "[%(%s{]" end)
+  docs.check_examples_cover(page, "sb.eval.ImageNet method",
+    docs.public_names(getmetatable(sb.eval.ImageNet { targets = {} }), true),
+    function(name) return ":" .. name .. "[%(%s{]" end)
   docs.check_examples_cover(page, "sb.eval.WikiText method",
     docs.public_names(getmetatable(sb.eval.WikiText {}), true),
     function(name) return ":" .. name .. "[%(%s{]" end)

@@ -240,13 +240,17 @@ function metrics.define(spec)
               #v), 2)
         end
         local e = ex[field]
-        if not e then
-          e = {}
-          ex[field] = e
-        end
         for i = 1, #v do
           local x = part[i]
-          if x ~= 0 or mtype(x) ~= "integer" then v[i], e[i] = fold(v[i], e[i], x, name, field) end
+          if x ~= 0 or mtype(x) ~= "integer" then
+            local p
+            v[i], p = fold(v[i], e and e[i], x, name, field)
+            if p and not e then
+              e = {}
+              ex[field] = e
+            end
+            if e then e[i] = p end
+          end
         end
         s[field] = v
       else
@@ -292,9 +296,16 @@ function metrics.define(spec)
           error(("merge: state '%s' has %d entries here and %s in the other meter (different "
             .. "options?)"):format(field, #v, type(x) == "table" and #x or type(x)), 2)
         end
-        local e = ex[field] or {}
-        ex[field] = e
-        for i = 1, #v do v[i], e[i] = fold_exact(v[i], e[i], x[i], q[i], name, field) end
+        local e = ex[field]
+        for i = 1, #v do
+          local p
+          v[i], p = fold_exact(v[i], e and e[i], x[i], q[i], name, field)
+          if p and not e then
+            e = {}
+            ex[field] = e
+          end
+          if e then e[i] = p end
+        end
       else
         mine[field], ex[field] = fold_exact(mine[field], ex[field], s[field], their_exact[field],
           name, field)

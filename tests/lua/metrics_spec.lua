@@ -296,6 +296,10 @@ describe("the meter registry", function()
     assert.are.equal(1e16, c:value().total) -- 1e16 + 1: the tie rounds to even
     c:merge { total = 1.0, bins = { 0, 0 }, n = 0 }
     assert.are.equal(1e16 + 2, c:value().total)
+    -- a meter of integers only keeps no exact sums: its state() is what it was
+    local t = metrics.create("topk_accuracy", { k = { 1 } })
+    t:add(sb.tensor { { 0.1, 0.9 } }, sb.tensor({ 1 }, { dtype = "int64" }))
+    assert.are.same({ correct = { 1 }, total = 1 }, t:state())
   end)
 
   it("leaves \"sum\" states as they were when update fails, and checks what it left", function()

@@ -43,7 +43,7 @@ run_sb --threads 1 --data-root "$data" --out single.json --quiet "$src/benchmark
     --batch-size 100 "$lenet5"
 reference=$(json single.json 'r.results["Top 1 Accuracy"], r.results["Top 5 Accuracy"], r.run_hash, r.speed_mem_metrics.Tasks')
 
-# 512 images in batches of 100: 6 batches, which 4 ranks share as 2, 2, 1, 1 and 7 ranks as
+# 512 images in batches of 100: 6 batches, which 4 ranks share as 1, 1, 2, 2 and 7 ranks as
 # 1 each with one rank left without a batch.
 for n in 1 2 3 4 7; do
     case_ "mpirun -n $n: one stored result with the single process's numbers and run hash"

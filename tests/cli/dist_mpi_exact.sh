@@ -67,7 +67,7 @@ for n in 1 2 3; do
     if [ "$OUT" = "$reference" ]; then sb_ok; else sb_fail "$OUT; one process: $reference"; fi
 done
 
-# MNIST (512 images in 6 batches of 100, 4 ranks share them 2, 2, 1, 1) with perplexity and
+# MNIST (512 images in 6 batches of 100, 4 ranks share them 1, 1, 2, 2) with perplexity and
 # a metric script whose "sum" state adds one float per image.
 mkdir -p metrics
 cat >metrics/score_sum.lua <<'EOF2'

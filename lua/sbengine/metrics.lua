@@ -134,6 +134,18 @@ local function fold_exact(v, p, x, q, name, field)
   return exact.value(p), p
 end
 
+-- Folds into entry i of the list field `field` (running values `v`, exact sums in
+-- ex[field], made at the first float) another value `x` whose exact sum is `q` (or nil).
+local function fold_entry(v, ex, field, i, x, q, name)
+  local e, p = ex[field], nil
+  v[i], p = fold_exact(v[i], e and e[i], x, q, name, field)
+  if p and not e then
+    e = {}
+    ex[field] = e
+  end
+  if e then e[i] = p end
+end
+
 local ZEROS = setmetatable({}, { __mode = "v" })
 
 local function zeros(n)
@@ -239,18 +251,9 @@ function metrics.define(spec)
             :format(name, field, type(part) == "table" and ("a list of " .. #part) or type(part),
               #v), 2)
         end
-        local e = ex[field]
         for i = 1, #v do
           local x = part[i]
-          if x ~= 0 or mtype(x) ~= "integer" then
-            local p
-            v[i], p = fold(v[i], e and e[i], x, name, field)
-            if p and not e then
-              e = {}
-              ex[field] = e
-            end
-            if e then e[i] = p end
-          end
+          if x ~= 0 or mtype(x) ~= "integer" then fold_entry(v, ex, field, i, x, nil, name) end
         end
         s[field] = v
       else
@@ -296,16 +299,7 @@ function metrics.define(spec)
           error(("merge: state '%s' has %d entries here and %s in the other meter (different "
             .. "options?)"):format(field, #v, type(x) == "table" and #x or type(x)), 2)
         end
-        local e = ex[field]
-        for i = 1, #v do
-          local p
-          v[i], p = fold_exact(v[i], e and e[i], x[i], q[i], name, field)
-          if p and not e then
-            e = {}
-            ex[field] = e
-          end
-          if e then e[i] = p end
-        end
+        for i = 1, #v do fold_entry(v, ex, field, i, x[i], q[i], name) end
       else
         mine[field], ex[field] = fold_exact(mine[field], ex[field], s[field], their_exact[field],
           name, field)

@@ -158,6 +158,17 @@ local function zeros(n)
   return table.move(z, 1, n, 1, {})
 end
 
+-- Scratch lists of 0s, one per list field of a meter, handed to update and zeroed again
+-- where it wrote: a batch costs one pass over the list, no new list.
+local function scratch_for(scratch, field, n)
+  local z = scratch[field]
+  if not z or #z ~= n then
+    z = zeros(n)
+    scratch[field] = z
+  end
+  return z
+end
+
 local function copy(v)
   if type(v) ~= "table" then return v end
   local out = {}
@@ -208,13 +219,14 @@ function metrics.define(spec)
     end
     opts = copy(opts or {})
     if spec.setup then opts = spec.setup(opts) or opts end
-    local m = setmetatable({ opts = opts, _before = {} }, Meter)
+    local m = setmetatable({ opts = opts, _before = {}, _scratch = {} }, Meter)
     -- Closed when add() leaves: after an error in update the "sum" fields get their totals
     -- back (the failed batch adds nothing to them).
     m._guard = setmetatable({}, { __close = function(_, err)
       if err == nil then return end
       for _, field in ipairs(sums) do
         if m._before[field] ~= nil then m._state[field] = m._before[field] end
+        m._scratch[field] = nil -- written to, maybe
       end
     end })
     m:reset()
@@ -234,11 +246,11 @@ function metrics.define(spec)
   end
 
   function Meter:add(output, target)
-    local s, before = self._state, self._before
+    local s, before, scratch = self._state, self._before, self._scratch
     for _, field in ipairs(sums) do
       local v = s[field]
       before[field] = v
-      s[field] = type(v) == "table" and zeros(#v) or 0
+      s[field] = type(v) == "table" and scratch_for(scratch, field, #v) or 0
     end
     local guard <close> = self._guard
     spec.update(s, output, target, self.opts)
@@ -253,11 +265,17 @@ function metrics.define(spec)
         end
         for i = 1, #v do
           local x = part[i]
-          if x ~= 0 or mtype(x) ~= "integer" then fold_entry(v, ex, field, i, x, nil, name) end
+          if x ~= 0 then -- a part of 0 adds nothing
+            fold_entry(v, ex, field, i, x, nil, name)
+            part[i] = 0
+          end
         end
+        if part ~= scratch[field] then scratch[field] = nil end
         s[field] = v
-      else
+      elseif part ~= 0 then
         s[field], ex[field] = fold(v, ex[field], part, name, field)
+      else
+        s[field] = v
       end
       before[field] = nil
     end

@@ -190,9 +190,20 @@ sb_status sb_loader_new(sb_dataset *ds, const sb_transform *tf, const sb_loader_
     int64_t bs = opts->batch_size;
     l->nbatches = opts->drop_last ? ds->length / bs : (ds->length + bs - 1) / bs;
     if (opts->shards > 1) {
-        int64_t per = l->nbatches / opts->shards, extra = l->nbatches % opts->shards;
-        l->first_batch = opts->shard * per + (opts->shard < extra ? opts->shard : extra);
-        l->nbatches = per + (opts->shard < extra ? 1 : 0);
+        /* Contiguous parts, the last (nbatches mod shards) one batch longer: the one short
+         * batch, the dataset's last, then evens out the samples per part. With fewer batches
+         * than shards the first shards get one each (shard 0 always has the first batch).
+         * data.lua's shard_range cuts the same way. */
+        int64_t shard = opts->shard, shards = opts->shards;
+        int64_t per = l->nbatches / shards, extra = l->nbatches % shards;
+        if (per == 0) {
+            l->first_batch = shard < extra ? shard : extra;
+            l->nbatches = shard < extra ? 1 : 0;
+        } else {
+            int64_t shorter = shards - extra; /* the parts of `per` batches, first */
+            l->first_batch = shard * per + (shard > shorter ? shard - shorter : 0);
+            l->nbatches = per + (shard >= shorter ? 1 : 0);
+        }
     }
     l->allocator = sb_cpu_allocator();
     if (opts->pin_memory) {

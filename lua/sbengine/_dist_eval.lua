@@ -45,7 +45,7 @@ function M.batches(loader, desc)
   local cdist, clock = core.dist, core.sys.monotonic
   local rank, size = dist.rank(), dist.size()
   local f, s, c, closing = loader:iter()
-  local bar, mine, reported = nil, 0, clock()
+  local bar, mine, reported, others, polled = nil, 0, clock(), 0, clock()
   if rank == 0 then
     bar = progress.bar { desc = desc, unit = "batch", total = loader:_all_batches() }
     cdist.progress_poll(0, true)
@@ -57,7 +57,8 @@ function M.batches(loader, desc)
       cdist.progress_send(mine, true)
       return
     end
-    local others, finished = cdist.progress_poll(0)
+    local finished
+    others, finished = cdist.progress_poll(0)
     while finished < size - 1 do
       bar:set(mine + others)
       others, finished = cdist.progress_poll(0.2)
@@ -81,7 +82,12 @@ function M.batches(loader, desc)
     end
     mine = mine + 1
     if rank == 0 then
-      local others = cdist.progress_poll(0)
+      -- Polled as often as the others report: a poll that finds nothing makes MPI yield
+      -- the core (mpi_yield_when_idle), which after every batch would slow rank 0 down.
+      if clock() - polled >= REPORT_EVERY then
+        others = cdist.progress_poll(0)
+        polled = clock()
+      end
       bar:set(mine + others)
     elseif clock() - reported >= REPORT_EVERY then
       cdist.progress_send(mine, false)

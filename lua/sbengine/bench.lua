@@ -394,6 +394,9 @@ function bench.evaluate(a)
   local nonfinite = sb.results.nonfinite_counter(where)
   reset_peak_memory(device)
   collected_at = allocated()
+  -- Every rank starts its clock when all are ready: one that is ready first would
+  -- otherwise count its wait for rank 0's first batch (below) as evaluation time.
+  if distributed then sb.dist.barrier() end
   local start = bench.clock()
   -- One progress bar, rank 0's, over every rank's batches.
   local next_batch, state, control, closing

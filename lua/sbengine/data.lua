@@ -335,12 +335,15 @@ local function check_bool(name, v, default)
   return v
 end
 
--- Part `shard` (0-based) of `shards` contiguous parts of `nbatches` batches, the first
--- (nbatches mod shards) parts one batch longer (engine/data/loader.c cuts the same way):
--- the number of batches before it and its length.
+-- Part `shard` (0-based) of `shards` contiguous parts of `nbatches` batches, the last
+-- (nbatches mod shards) parts one batch longer, so that the one short batch (the last)
+-- evens out the samples; with fewer batches than shards, the first shards get one each
+-- (engine/data/loader.c cuts the same way): the number of batches before it and its length.
 local function shard_range(nbatches, shard, shards)
   local per, extra = nbatches // shards, nbatches % shards
-  return shard * per + math.min(shard, extra), per + (shard < extra and 1 or 0)
+  if per == 0 then return math.min(shard, extra), shard < extra and 1 or 0 end
+  local shorter = shards - extra
+  return shard * per + math.max(0, shard - shorter), per + (shard >= shorter and 1 or 0)
 end
 
 --- DataLoader(ds, {batch_size = 1, shuffle = false, seed, num_workers = 0,

@@ -90,12 +90,83 @@ local function elementwise(op)
   end
 end
 
-MERGE.sum = elementwise(function(a, b) return a + b end)
+-- "sum" merges through exact sums (below), not through this table.
+MERGE.sum = true
 MERGE.min = elementwise(math.min)
 MERGE.max = elementwise(math.max)
 MERGE.cat = function(a, b)
   local out = table.move(a, 1, #a, 1, {})
   return table.move(b, 1, #b, #out + 1, out)
+end
+
+-- ---- "sum" states: exact ---------------------------------------------------------------
+-- Each entry of a "sum" field (the number, or each number of the list) is a running value,
+-- which update and compute see, and, once a float has been added to it, the exact sum of
+-- every term (sbengine._exact_sum) of which the running value is the correctly rounded
+-- value. While only integers arrive the running value is the exact integer total. update sees
+-- each "sum" field at 0 (a list of 0s) and adds this batch's part; add() then folds that
+-- part into the exact sum. So the total is the correctly rounded sum of the batches' parts,
+-- whatever their order or the ranks that added them.
+
+local exact = require "sbengine._exact_sum"
+local mtype = math.type
+
+-- The entry with running value `v` and exact sum `p` (nil while integers only) plus the
+-- term `x` -> the new running value and exact sum.
+local function fold(v, p, x, name, field)
+  local kind = mtype(x)
+  if kind == nil then
+    error(("%s: \"sum\" state '%s' must hold numbers, got %s"):format(name, field, type(x)), 0)
+  end
+  if p == nil then
+    if kind == "integer" and mtype(v) == "integer" then return v + x, nil end
+    p = exact.add_number(exact.new(), v)
+  end
+  exact.add_number(p, x)
+  return exact.value(p), p
+end
+
+-- The same entry plus another meter's entry: its running value `x` and exact sum `q`.
+local function fold_exact(v, p, x, q, name, field)
+  if q == nil then return fold(v, p, x, name, field) end
+  p = p or exact.add_number(exact.new(), v)
+  exact.merge(p, q)
+  return exact.value(p), p
+end
+
+-- Folds into entry i of the list field `field` (running values `v`, exact sums in
+-- ex[field], made at the first float) another value `x` whose exact sum is `q` (or nil).
+local function fold_entry(v, ex, field, i, x, q, name)
+  local e, p = ex[field], nil
+  v[i], p = fold_exact(v[i], e and e[i], x, q, name, field)
+  if p and not e then
+    e = {}
+    ex[field] = e
+  end
+  if e then e[i] = p end
+end
+
+local ZEROS = setmetatable({}, { __mode = "v" })
+
+local function zeros(n)
+  local z = ZEROS[n]
+  if not z then
+    z = {}
+    for i = 1, n do z[i] = 0 end
+    ZEROS[n] = z
+  end
+  return table.move(z, 1, n, 1, {})
+end
+
+-- Scratch lists of 0s, one per list field of a meter, handed to update and zeroed again
+-- where it wrote: a batch costs one pass over the list, no new list.
+local function scratch_for(scratch, field, n)
+  local z = scratch[field]
+  if not z or #z ~= n then
+    z = zeros(n)
+    scratch[field] = z
+  end
+  return z
 end
 
 local function copy(v)
@@ -125,6 +196,19 @@ function metrics.define(spec)
     end
   end
 
+  for field in pairs(spec.state) do
+    if field == "_exact" then
+      error(("define %s: '_exact' is reserved (state() keeps the exact sums there)")
+        :format(spec.name), 2)
+    end
+  end
+  local sums = {}
+  for field, kind in pairs(spec.state) do
+    if kind == "sum" then sums[#sums + 1] = field end
+  end
+  table.sort(sums)
+  local name = spec.name
+
   local Meter = { name = spec.name, spec = spec, _defined = true }
   Meter.__index = Meter
   Meter.__name = spec.name
@@ -135,7 +219,16 @@ function metrics.define(spec)
     end
     opts = copy(opts or {})
     if spec.setup then opts = spec.setup(opts) or opts end
-    local m = setmetatable({ opts = opts }, Meter)
+    local m = setmetatable({ opts = opts, _before = {}, _scratch = {} }, Meter)
+    -- Closed when add() leaves: after an error in update the "sum" fields get their totals
+    -- back (the failed batch adds nothing to them).
+    m._guard = setmetatable({}, { __close = function(_, err)
+      if err == nil then return end
+      for _, field in ipairs(sums) do
+        if m._before[field] ~= nil then m._state[field] = m._before[field] end
+        m._scratch[field] = nil -- written to, maybe
+      end
+    end })
     m:reset()
     return m
   end
@@ -148,11 +241,44 @@ function metrics.define(spec)
       end
     end
     self._state = s
+    self._exact = {} -- field -> exact sum (a number field) or {index -> exact sum} (a list)
     return self
   end
 
   function Meter:add(output, target)
-    spec.update(self._state, output, target, self.opts)
+    local s, before, scratch = self._state, self._before, self._scratch
+    for _, field in ipairs(sums) do
+      local v = s[field]
+      before[field] = v
+      s[field] = type(v) == "table" and scratch_for(scratch, field, #v) or 0
+    end
+    local guard <close> = self._guard
+    spec.update(s, output, target, self.opts)
+    local ex = self._exact
+    for _, field in ipairs(sums) do
+      local v, part = before[field], s[field]
+      if type(v) == "table" then
+        if type(part) ~= "table" or #part ~= #v then
+          error(("%s: update left \"sum\" state '%s' as %s; expected a list of %d numbers")
+            :format(name, field, type(part) == "table" and ("a list of " .. #part) or type(part),
+              #v), 2)
+        end
+        for i = 1, #v do
+          local x = part[i]
+          if x ~= 0 then -- a part of 0 adds nothing
+            fold_entry(v, ex, field, i, x, nil, name)
+            part[i] = 0
+          end
+        end
+        if part ~= scratch[field] then scratch[field] = nil end
+        s[field] = v
+      elseif part ~= 0 then
+        s[field], ex[field] = fold(v, ex[field], part, name, field)
+      else
+        s[field] = v
+      end
+      before[field] = nil
+    end
     return self
   end
 
@@ -160,26 +286,42 @@ function metrics.define(spec)
     return spec.compute(self._state, self.opts)
   end
 
-  --- A deep copy of the declared state fields.
+  --- A deep copy of the declared state fields, and under `_exact` the exact sums of the
+  -- "sum" fields that hold floats (what merge needs to stay exact).
   function Meter:state()
     local out = {}
     for field in pairs(spec.state) do out[field] = copy(self._state[field]) end
+    if next(self._exact) then out._exact = copy(self._exact) end
     return out
   end
 
   --- Merges another meter of the same kind (or a state() table) into this one.
   function Meter:merge(other)
-    local s
+    local s, their_exact
     if getmetatable(other) == Meter then
-      s = other._state
+      s, their_exact = other._state, other._exact
     elseif type(other) == "table" and getmetatable(other) == nil then
-      s = other
+      s, their_exact = other, other._exact
     else
       error(("%s:merge: expected a %s meter or its state()"):format(spec.name, spec.name), 2)
     end
+    their_exact = their_exact or {}
+    local mine, ex = self._state, self._exact
     for field, kind in pairs(spec.state) do
       if s[field] == nil then error(("%s:merge: state '%s' missing"):format(spec.name, field), 2) end
-      self._state[field] = MERGE[kind](self._state[field], s[field], field)
+      if kind ~= "sum" then
+        mine[field] = MERGE[kind](mine[field], s[field], field)
+      elseif type(mine[field]) == "table" then
+        local v, x, q = mine[field], s[field], their_exact[field] or {}
+        if type(x) ~= "table" or #x ~= #v then
+          error(("merge: state '%s' has %d entries here and %s in the other meter (different "
+            .. "options?)"):format(field, #v, type(x) == "table" and #x or type(x)), 2)
+        end
+        for i = 1, #v do fold_entry(v, ex, field, i, x[i], q[i], name) end
+      else
+        mine[field], ex[field] = fold_exact(mine[field], ex[field], s[field], their_exact[field],
+          name, field)
+      end
     end
     return self
   end

@@ -43,7 +43,7 @@ run_sb --threads 1 --data-root "$data" --out single.json --quiet "$src/benchmark
     --batch-size 100 "$lenet5"
 reference=$(json single.json 'r.results["Top 1 Accuracy"], r.results["Top 5 Accuracy"], r.run_hash, r.speed_mem_metrics.Tasks')
 
-# 512 images in batches of 100: 6 batches, which 4 ranks share as 2, 2, 1, 1 and 7 ranks as
+# 512 images in batches of 100: 6 batches, which 4 ranks share as 1, 1, 2, 2 and 7 ranks as
 # 1 each with one rank left without a batch.
 for n in 1 2 3 4 7; do
     case_ "mpirun -n $n: one stored result with the single process's numbers and run hash"
@@ -83,7 +83,7 @@ n=$(printf '%s\n' "$ERR" | grep "Evaluation:" | grep -vc "/6 ")
 if [ "$n" = 0 ]; then sb_ok; else sb_fail "a bar counts something else than the 6 batches of the job"; fi
 
 # A metric script with integer sums, a floating sum and a "cat" state: merged by the
-# registry's declared state alone.
+# registry's declared state alone (tests/cli/dist_mpi_exact.sh checks floating sums further).
 mkdir -p metrics
 cat >metrics/argmax_stats.lua <<'EOF'
 local metrics = require "sbengine.metrics"
@@ -137,20 +137,8 @@ single_stats="$OUT"
 case_ "a metric script's declared state merges across 3 ranks as one process computes it"
 run_mpi 3 --threads 1 --metrics metrics --data-root "$data" --out m3.json --quiet run_metric.lua "$lenet5"
 expect_exit 0
-read -r rows argmax ordered best score <<<"$single_stats"
-expect_out "$rows $argmax $ordered $best "
-# The floating sum is added in a fixed order (rank by rank), which may differ from one
-# process's batch-by-batch order in the last bits only.
-got=$(printf '%s' "$OUT" | awk '{print $5}')
-if awk -v a="$score" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-9 * (a < 0 ? -a : a)) }'; then
-    sb_ok
-else
-    sb_fail "Score Sum $got is not $score"
-fi
-case_ "the same ranks give the same floating sum, bit for bit, run after run"
-first="$OUT"
-run_mpi 3 --threads 1 --metrics metrics --data-root "$data" --out m3b.json --quiet run_metric.lua "$lenet5"
-if [ "$OUT" = "$first" ]; then sb_ok; else sb_fail "second run: $OUT, first: $first"; fi
+# The floating sum too, bit for bit: "sum" states add exactly (docs/distributed.md).
+if [ "$OUT" = "$single_stats" ]; then sb_ok; else sb_fail "$OUT; one process: $single_stats"; fi
 
 cat >broken_model.lua <<EOF
 local model = dofile("$lenet5")

@@ -105,11 +105,15 @@ describe("DataLoader shards", function()
           for k, v in pairs(extra) do opts[k] = v end
           local parts = shard_indices(ds, opts, shards)
           assert.are.same(whole, concat(parts), ("batch_size %d, %d shards"):format(bs, shards))
-          -- The first (batches mod shards) shards hold one batch more than the rest.
+          -- The last (batches mod shards) shards hold one batch more than the rest; with
+          -- fewer batches than shards, the first ones hold one each.
           local batches = (n + bs - 1) // bs
+          local per, extra = batches // shards, batches % shards
           for s = 1, shards do
-            local want = batches // shards + ((s - 1) < batches % shards and 1 or 0)
-            assert.are.equal(want, (#parts[s] + bs - 1) // bs)
+            local want = per == 0 and ((s - 1) < extra and 1 or 0)
+              or per + ((s - 1) >= shards - extra and 1 or 0)
+            assert.are.equal(want, (#parts[s] + bs - 1) // bs, ("batch_size %d, shard %d of %d")
+              :format(bs, s - 1, shards))
           end
         end
       end

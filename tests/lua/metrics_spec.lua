@@ -237,6 +237,116 @@ describe("the meter registry", function()
     assert.are.equal(0, a:value().n)
   end)
 
+  it("keeps \"sum\" states exact: the same bits however the batches are grouped", function()
+    local exact = require "sbengine._exact_sum"
+    local dist = require "sbengine.dist"
+    local seen_at_update = {}
+    local Sums = metrics.define {
+      name = "test_exact_sums",
+      state = { total = "sum", bins = "sum", n = "sum" },
+      init = function() return { total = 0, bins = { 0, 0 }, n = 0 } end,
+      update = function(s, output)
+        seen_at_update[#seen_at_update + 1] = s.total
+        for _, v in ipairs(output) do
+          s.total = s.total + v
+          s.bins[v >= 1e8 and 2 or 1] = s.bins[v >= 1e8 and 2 or 1] + v
+          s.n = s.n + 1
+        end
+      end,
+      compute = function(s) return { total = s.total, small = s.bins[1], big = s.bins[2], n = s.n } end,
+    }
+    -- One large batch part among small ones: adding the parts in order, or rank by rank,
+    -- rounds differently; the exact sum does not.
+    local batches = { { 0.1, 0.2 }, { 1e16 }, { 0.7, 1.1 }, { 1.0 }, { 1.0 }, { 3.3, -1e16 }, { 0.3 } }
+    local parts = {}
+    for i, b in ipairs(batches) do parts[i] = b[1] + (b[2] or 0) end
+    local want = exact.of(parts)
+    local naive_in_order, naive_by_halves = 0, 0
+    for _, x in ipairs(parts) do naive_in_order = naive_in_order + x end
+    local h1, h2 = 0, 0
+    for i, x in ipairs(parts) do if i <= 4 then h1 = h1 + x else h2 = h2 + x end end
+    naive_by_halves = h1 + h2
+    assert.are_not.equal(naive_in_order, naive_by_halves) -- the case means something
+    local function bits(v) return ("%a %a %a %d"):format(v.total, v.small, v.big, v.n) end
+
+    local one = Sums.new()
+    for _, b in ipairs(batches) do one:add(b) end
+    assert.are.equal(("%a"):format(want), ("%a"):format(one:value().total))
+    for _, x in ipairs(seen_at_update) do assert.are.equal(0, x) end -- update sees 0
+    for ranks = 2, 4 do
+      local meters = {}
+      for r = 1, ranks do meters[r] = Sums.new() end
+      for i, b in ipairs(batches) do -- contiguous shards, as the DataLoader cuts them
+        meters[math.min(ranks, (i - 1) * ranks // #batches + 1)]:add(b)
+      end
+      local merged = meters[1]
+      for r = 2, ranks do -- through the wire format of sb.dist, as rank 0 gets them
+        merged:merge(dist._unpack(dist._pack(meters[r]:state())))
+      end
+      assert.are.equal(bits(one:value()), bits(merged:value()), ranks .. " shards")
+    end
+    -- merged in another order, and from a meter (not its state)
+    local a, b = Sums.new(), Sums.new()
+    for i, x in ipairs(batches) do if i % 2 == 0 then a:add(x) else b:add(x) end end
+    assert.are.equal(bits(one:value()), bits(b:merge(a):value()), "interleaved")
+    -- integers stay integers; a plain state table (no _exact) merges its numbers as terms
+    local c = Sums.new():add { 1e16 }
+    c:merge { total = 1.0, bins = { 1, 0 }, n = 1 }
+    assert.are.equal(math.type(c:value().n), "integer")
+    assert.are.equal(1e16, c:value().total) -- 1e16 + 1: the tie rounds to even
+    c:merge { total = 1.0, bins = { 0, 0 }, n = 0 }
+    assert.are.equal(1e16 + 2, c:value().total)
+    -- a meter of integers only keeps no exact sums: its state() is what it was
+    local t = metrics.create("topk_accuracy", { k = { 1 } })
+    t:add(sb.tensor { { 0.1, 0.9 } }, sb.tensor({ 1 }, { dtype = "int64" }))
+    assert.are.same({ correct = { 1 }, total = 1 }, t:state())
+  end)
+
+  it("leaves \"sum\" states as they were when update fails, and checks what it left", function()
+    local Fails = metrics.define {
+      name = "test_failing_sum",
+      state = { total = "sum", list = "sum" },
+      init = function() return { total = 0, list = { 0, 0 } } end,
+      update = function(s, output)
+        s.total = s.total + output[1]
+        s.list[1] = s.list[1] + 0.5
+        if output[2] == "fail" then error("broken batch") end
+        if output[2] == "string" then s.total = "x" end
+        if output[2] == "short" then s.list = { 1 } end
+      end,
+      compute = function(s) return { total = s.total, first = s.list[1] } end,
+    }
+    local m = Fails.new():add { 2.5 }
+    assert.has_error(function() m:add { 100, "fail" } end)
+    assert.are.same({ total = 2.5, first = 0.5 }, m:value())
+    local ok, err = pcall(m.add, m, { 1, "string" })
+    assert.is_false(ok)
+    assert.truthy(tostring(err):find("\"sum\" state 'total' must hold numbers, got string", 1, true), err)
+    ok, err = pcall(m.add, m, { 1, "short" })
+    assert.truthy(tostring(err):find("update left \"sum\" state 'list' as a list of 1; expected a list of 2 numbers", 1, true), err)
+    assert.has_error(function()
+      metrics.define { name = "r", state = { _exact = "sum" }, init = print, update = print, compute = print }
+    end, "define r: '_exact' is reserved (state() keeps the exact sums there)")
+  end)
+
+  it("gives mse the correctly rounded sum of its batches, merged or not", function()
+    local exact = require "sbengine._exact_sum"
+    local xs = { { 1e8 }, { 1, 1 }, { 1 }, { 3, 1e-3 }, { 1 } }
+    local one, parts = metrics.create("mse"), {}
+    local halves = { metrics.create("mse"), metrics.create("mse") }
+    for i, x in ipairs(xs) do
+      local t = sb.tensor(x, { dtype = "float64" })
+      one:add(t, sb.zeros(#x, { dtype = "float64" }))
+      halves[i <= 2 and 1 or 2]:add(t, sb.zeros(#x, { dtype = "float64" }))
+      local s = 0.0
+      for _, v in ipairs(x) do s = s + v * v end
+      parts[i] = s
+    end
+    local want = exact.of(parts) / 7
+    assert.are.equal(("%a"):format(want), ("%a"):format(one:value()))
+    assert.are.equal(("%a"):format(want), ("%a"):format(halves[2]:merge(halves[1]:state()):value()))
+  end)
+
   it("rejects what it cannot use, naming it", function()
     assert.has_error(function() metrics.create("nope") end)
     local ok, err = pcall(metrics.create, "nope")

@@ -282,6 +282,19 @@ function Dataset:path(i)
   return core.vision.path(self._c, i)
 end
 
+--- sb.data.WikiText103{root, split = "test", raw = false, vocab = nil} and
+-- sb.data.WikiText2{...}: word-level token streams (ids, vocab, stream:batches{batch_size,
+-- bptt}) as PyTorch's word_language_model reads them; lua/sbengine/_wikitext.lua.
+function data.WikiText103(opts)
+  local stream = require("sbengine._wikitext").open("WikiText103", opts)
+  return stream
+end
+
+function data.WikiText2(opts)
+  local stream = require("sbengine._wikitext").open("WikiText2", opts)
+  return stream
+end
+
 --- TensorDataset(input[, target]): sample i is input[i] (and target[i]).
 function data.TensorDataset(input, target, opts)
   opts = check_options("TensorDataset", opts, { transform = true, target_transform = true }, 2)

@@ -22,5 +22,7 @@ build = {
     ["sbengine.benchmarks.imagenet"] = "imagenet.lua",
     ["sbengine.benchmarks.stl10"] = "stl10.lua",
     ["sbengine.benchmarks.svhn"] = "svhn.lua",
+    ["sbengine.benchmarks.wikitext103"] = "wikitext103.lua",
+    ["sbengine.benchmarks.wikitext2"] = "wikitext2.lua",
   },
 }

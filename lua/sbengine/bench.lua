@@ -494,13 +494,21 @@ local function run(B, opts)
   end
   local model, device = utils.send_model_to_device(o.model, { device = sb.dist.device(o.device) })
   local dataset = load_dataset(B, o, where)
-  local loader = sb.data.DataLoader(dataset, dist_eval.loader_options {
-    batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
-    pin_memory = device:match("^cuda") ~= nil,
-  })
+  local loader
+  if B.loader then -- a definition's own batches (a token stream's bptt chunks)
+    loader = B.loader(dataset, o)
+  else
+    loader = sb.data.DataLoader(dataset, dist_eval.loader_options {
+      batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
+      pin_memory = device:match("^cuda") ~= nil,
+    })
+  end
+  local check_outputs = B.check_outputs and function(output, target)
+    B.check_outputs(output, target, dataset, where)
+  end
   local results, speed_mem_metrics, run_hash, _, extra = bench.evaluate{
     model = model, loader = loader, device = device, where = where,
-    metrics = B.metrics, num_classes = B.num_classes,
+    metrics = B.metrics, num_classes = B.num_classes, check_outputs = check_outputs,
     send_data_to_device = o.send_data_to_device, model_output_transform = o.model_output_transform,
   }
   result_fields.results = results
@@ -630,7 +638,9 @@ end
 -- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
 -- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}), num_classes,
 -- data_help (what to do when the data is missing), defaults (option -> default value),
--- options (extra option names -> what they must be). A file that ends with
+-- options (extra option names -> what they must be), loader = function(dataset, o) -> batches
+-- (an object with #b and b:iter(); default: a DataLoader), check_outputs =
+-- function(output, target, dataset, where) (default: the classification check). A file that ends with
 -- `return sb.bench.define{...}` and is run as the script (`sbengine mnist.lua MODEL.lua`)
 -- also runs `bench.main` on its arguments. docs/bench.md has the details.
 function bench.define(spec)
@@ -651,6 +661,8 @@ function bench.define(spec)
     metrics = spec.metrics or {},
     num_classes = spec.num_classes,
     data_help = spec.data_help,
+    loader = spec.loader,
+    check_outputs = spec.check_outputs,
     defaults = spec.defaults or {},
     accepted = {},
   }

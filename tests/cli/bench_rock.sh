@@ -15,7 +15,7 @@ expect_exit 0
 expect_out "sbengine-benchmarks scm-1 is now installed"
 
 case_ "sbengine finds them in the LuaRocks tree, and they load"
-run_sb -e 'for _, name in ipairs { "mnist", "cifar10", "cifar100" } do
+run_sb -e 'for _, name in ipairs { "mnist", "cifar10", "cifar100", "wikitext103", "wikitext2" } do
   local path = package.searchpath("sbengine.benchmarks." .. name, package.path)
   print(path, dofile(path).name)
 end'
@@ -23,5 +23,7 @@ expect_exit 0
 expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/mnist.lua	MNIST"
 expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/cifar10.lua	CIFAR10"
 expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/cifar100.lua	CIFAR100"
+expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/wikitext103.lua	WikiText103"
+expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/wikitext2.lua	WikiText2"
 
 finish

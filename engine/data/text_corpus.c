@@ -12,21 +12,28 @@
 
 /* ---- the vocabulary: words in one NUL-separated arena, an open-addressing index -------- */
 
+/* An index entry: the word's id + 1 (0: empty), its hash, length and place in the arena, so
+ * that a lookup reads one entry and the word (memory latency is most of a lookup's cost). */
+typedef struct slot {
+    uint32_t id1, hash, len;
+    uint32_t offset; /* the arena stays under 4 GiB (checked when a word is added) */
+} slot;
+
 struct sb_vocab {
     sb_buf text;     /* the words, each followed by NUL */
     size_t *offsets; /* offsets[id] in text */
     size_t *lengths;
     size_t n, cap;
-    int64_t *slots; /* ids, -1 for empty; a power of two, at most half full */
+    slot *slots; /* a power of two of them, at most half full */
     size_t n_slots;
 };
 
-static uint64_t hash_word(const char *w, size_t len)
+static uint32_t hash_word(const char *w, size_t len)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, folded to 32 bits */
     for (size_t i = 0; i < len; i++)
         h = (h ^ (unsigned char)w[i]) * 1099511628211ull;
-    return h;
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 sb_status sb_vocab_new(sb_vocab **out)
@@ -34,12 +41,11 @@ sb_status sb_vocab_new(sb_vocab **out)
     sb_vocab *v = calloc(1, sizeof *v);
     if (!v) return sb_fail(SB_ENOMEM, "vocabulary: out of memory");
     v->n_slots = 1024;
-    v->slots = malloc(v->n_slots * sizeof *v->slots);
+    v->slots = calloc(v->n_slots, sizeof *v->slots);
     if (!v->slots) {
         free(v);
         return sb_fail(SB_ENOMEM, "vocabulary: out of memory");
     }
-    memset(v->slots, 0xff, v->n_slots * sizeof *v->slots);
     *out = v;
     return SB_OK;
 }
@@ -66,40 +72,52 @@ const char *sb_vocab_word(const sb_vocab *v, size_t id, size_t *len)
 }
 
 /* The slot that holds `word`, or the empty slot where it would go. */
-static size_t slot_of(const sb_vocab *v, const char *word, size_t len)
+static size_t slot_of(const sb_vocab *v, const char *word, size_t len, uint32_t hash)
 {
-    size_t mask = v->n_slots - 1, i = (size_t)hash_word(word, len) & mask;
+    size_t mask = v->n_slots - 1, i = (size_t)hash & mask;
     for (;;) {
-        int64_t id = v->slots[i];
-        if (id < 0) return i;
-        if (v->lengths[id] == len && memcmp(v->text.data + v->offsets[id], word, len) == 0)
+        const slot *e = &v->slots[i];
+        if (e->id1 == 0) return i;
+        if (e->hash == hash && e->len == len && memcmp(v->text.data + e->offset, word, len) == 0)
             return i;
         i = (i + 1) & mask;
     }
 }
 
+/* The id in slot i, or -1. */
+static int64_t slot_id(const sb_vocab *v, size_t i)
+{
+    return (int64_t)v->slots[i].id1 - 1;
+}
+
 int64_t sb_vocab_find(const sb_vocab *v, const char *word, size_t len)
 {
-    return v->slots[slot_of(v, word, len)];
+    return slot_id(v, slot_of(v, word, len, hash_word(word, len)));
 }
 
 static sb_status rehash(sb_vocab *v)
 {
     size_t n = v->n_slots * 2;
-    int64_t *slots = malloc(n * sizeof *slots);
+    slot *slots = calloc(n, sizeof *slots);
     if (!slots) return sb_fail(SB_ENOMEM, "vocabulary: out of memory");
-    memset(slots, 0xff, n * sizeof *slots);
     free(v->slots);
     v->slots = slots;
     v->n_slots = n;
-    for (size_t id = 0; id < v->n; id++)
-        v->slots[slot_of(v, v->text.data + v->offsets[id], v->lengths[id])] = (int64_t)id;
+    for (size_t id = 0; id < v->n; id++) {
+        const char *w = v->text.data + v->offsets[id];
+        uint32_t h = hash_word(w, v->lengths[id]);
+        v->slots[slot_of(v, w, v->lengths[id], h)] =
+            (slot){(uint32_t)id + 1, h, (uint32_t)v->lengths[id], (uint32_t)v->offsets[id]};
+    }
     return SB_OK;
 }
 
-/* Adds a word known to be new and well-formed. */
-static sb_status add_new(sb_vocab *v, const char *word, size_t len, size_t slot, int64_t *id)
+/* Adds a word known to be new and well-formed into the empty slot `at`. */
+static sb_status add_new(sb_vocab *v, const char *word, size_t len, size_t at, uint32_t hash,
+                         int64_t *id)
 {
+    if (v->n >= UINT32_MAX - 1 || v->text.len + len + 1 > UINT32_MAX)
+        return sb_fail(SB_ERANGE, "vocabulary: more than 2^32 words or 4 GiB of them");
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 1024;
         size_t *o = realloc(v->offsets, cap * sizeof *o);
@@ -114,7 +132,7 @@ static sb_status add_new(sb_vocab *v, const char *word, size_t len, size_t slot,
     v->lengths[v->n] = len;
     if (sb_buf_append(&v->text, word, len) != SB_OK || sb_buf_append(&v->text, "", 1) != SB_OK)
         return sb_fail(SB_ENOMEM, "vocabulary: out of memory");
-    v->slots[slot] = (int64_t)v->n;
+    v->slots[at] = (slot){(uint32_t)v->n + 1, hash, (uint32_t)len, (uint32_t)v->offsets[v->n]};
     if (id) *id = (int64_t)v->n;
     v->n++;
     if (2 * v->n > v->n_slots) return rehash(v);
@@ -153,12 +171,19 @@ static void end_of_line(const char **word, size_t *len)
 
 #define CHUNK (1u << 20)
 
+static sb_status emit_bytes(const char *w, size_t len, token_fn fn, void *ctx, size_t line,
+                            const char *path)
+{
+    if (!sb_utf8_valid(w, len))
+        return sb_fail(SB_EFORMAT, "%s: line %zu is not valid UTF-8", path, line);
+    return fn(ctx, w, len, line);
+}
+
+/* The word gathered across pieces, if any. */
 static sb_status emit(sb_buf *word, token_fn fn, void *ctx, size_t line, const char *path)
 {
     if (word->len == 0) return SB_OK;
-    if (!sb_utf8_valid(word->data, word->len))
-        return sb_fail(SB_EFORMAT, "%s: line %zu is not valid UTF-8", path, line);
-    sb_status st = fn(ctx, word->data, word->len, line);
+    sb_status st = emit_bytes(word->data, word->len, fn, ctx, line, path);
     word->len = 0;
     return st;
 }
@@ -209,7 +234,9 @@ static sb_status each_token(const char *path, token_fn fn, void *ctx)
             size_t j = i + 1; /* a run of word bytes */
             while (j < stop && buf[j] != '\n' && buf[j] != '\r' && !space_length(buf + j, have - j))
                 j++;
-            if (sb_buf_append(&word, (const char *)buf + i, j - i) != SB_OK)
+            if (word.len == 0 && j < stop) /* the whole word is in this piece */
+                st = emit_bytes((const char *)buf + i, j - i, fn, ctx, line, path);
+            else if (sb_buf_append(&word, (const char *)buf + i, j - i) != SB_OK)
                 st = sb_fail(SB_ENOMEM, "%s: out of memory", path);
             i = j;
         }
@@ -229,9 +256,10 @@ static sb_status add_token(void *ctx, const char *word, size_t len, size_t line)
     (void)line;
     sb_vocab *v = ctx;
     end_of_line(&word, &len);
-    size_t slot = slot_of(v, word, len);
-    if (v->slots[slot] >= 0) return SB_OK;
-    return add_new(v, word, len, slot, NULL);
+    uint32_t h = hash_word(word, len);
+    size_t at = slot_of(v, word, len, h);
+    if (v->slots[at].id1) return SB_OK;
+    return add_new(v, word, len, at, h, NULL);
 }
 
 sb_status sb_vocab_add_text_file(sb_vocab *v, const char *path)
@@ -249,12 +277,13 @@ sb_status sb_vocab_add(sb_vocab *v, const char *word, size_t len, int64_t *id)
             space_length((const unsigned char *)word + i, len - i))
             return sb_fail(SB_EINVAL, "vocabulary: the word \"%.*s\" holds whitespace", (int)len,
                            word);
-    size_t slot = slot_of(v, word, len);
-    if (v->slots[slot] >= 0) {
-        if (id) *id = v->slots[slot];
+    uint32_t h = hash_word(word, len);
+    size_t at = slot_of(v, word, len, h);
+    if (v->slots[at].id1) {
+        if (id) *id = slot_id(v, at);
         return SB_OK;
     }
-    return add_new(v, word, len, slot, id);
+    return add_new(v, word, len, at, h, id);
 }
 
 typedef struct list_reader {
@@ -274,12 +303,13 @@ static sb_status list_token(void *ctx, const char *word, size_t len, size_t line
         return SB_OK;
     }
     if (r->fields++ > 0) return SB_OK; /* a count after the word */
-    size_t slot = slot_of(r->v, word, len);
-    if (r->v->slots[slot] >= 0)
+    uint32_t h = hash_word(word, len);
+    size_t at = slot_of(r->v, word, len, h);
+    if (r->v->slots[at].id1)
         return sb_fail(SB_EFORMAT,
                        "%s: line %zu: \"%.*s\" is already in the vocabulary (line %lld)", r->path,
-                       line, (int)len, word, (long long)r->v->slots[slot] + 1);
-    return add_new(r->v, word, len, slot, NULL);
+                       line, (int)len, word, (long long)slot_id(r->v, at) + 1);
+    return add_new(r->v, word, len, at, h, NULL);
 }
 
 sb_status sb_vocab_add_list_file(sb_vocab *v, const char *path)

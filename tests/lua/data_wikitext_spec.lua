@@ -141,6 +141,26 @@ describe("sb.data.WikiText103 / WikiText2", function()
     assert.matches("expected (6, " .. #s.vocab .. ")", err, 1, true)
   end)
 
+  it("reads whitespace and line ends that straddle its 1 MiB pieces", function()
+    local dir = tmp.tmpdir()
+    os.execute("mkdir -p " .. dir .. "/wikitext-2")
+    for _, split in ipairs { "train", "valid" } do
+      tmp.write(dir .. "/wikitext-2/wiki." .. split .. ".tokens", "")
+    end
+    local piece = 1 << 20
+    for k = 0, 6 do
+      local long = ("x"):rep(piece - 3 - k)
+      tmp.write(dir .. "/wikitext-2/wiki.test.tokens",
+        long .. "\u{a0}y\r\nz\u{3000}w\u{2028}v\r\n\r")
+      local s = sb.data.WikiText2 { root = dir }
+      local words = {}
+      for i, id in ipairs(s.ids:totable()) do words[i] = s.vocab:word(id) end
+      assert.are.equal(long, words[1])
+      table.remove(words, 1)
+      assert.are.same({ "y", "<eos>", "z", "w", "v", "<eos>", "<eos>" }, words, "k = " .. k)
+    end
+  end)
+
   it("reads whitespace and line ends as Python's text mode and str.split() do", function()
     local dir = tmp.tmpdir()
     os.execute("mkdir -p " .. dir .. "/wikitext-2")

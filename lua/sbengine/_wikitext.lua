@@ -143,19 +143,13 @@ end
 
 -- ---- opening -------------------------------------------------------------------------------
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
 -- root/<folder>[-raw]/wiki.<split>.tokens|raw, else root/wiki.<split>.tokens|raw.
 local function find_file(set, root, split, raw, fn)
   local folder = set.folder .. (raw and "-raw" or "")
   local name = ("wiki.%s.%s"):format(split, raw and "raw" or "tokens")
   local candidates = { root .. "/" .. folder .. "/" .. name, root .. "/" .. name }
   for _, path in ipairs(candidates) do
-    if file_exists(path) then return path end
+    if util.file_exists(path) then return path end
   end
   error(("%s: %s is not in %s (looked for %s)"):format(fn, name, root,
     table.concat(candidates, " and ")), 4)

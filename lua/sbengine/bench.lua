@@ -634,7 +634,8 @@ function bench.main(B, argv, script)
 end
 
 --- Defines a benchmark from a declarative table and returns its module.
--- Fields: name (shown in messages, e.g. "MNIST"), dataset_name (default name), task,
+-- Fields (all kept in the module, so that another definition can reuse them): name (shown in
+-- messages, e.g. "MNIST"), dataset_name (default name), task,
 -- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
 -- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}), num_classes,
 -- data_help (what to do when the data is missing), defaults (option -> default value),
@@ -663,6 +664,7 @@ function bench.define(spec)
     data_help = spec.data_help,
     loader = spec.loader,
     check_outputs = spec.check_outputs,
+    options = spec.options or {},
     defaults = spec.defaults or {},
     accepted = {},
   }

@@ -220,11 +220,7 @@ local function fetch(name, root, url, file, md5)
   end
 end
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local file_exists = util.file_exists
 
 local stl_options = { root = true, split = true, download = true, transform = true, target_transform = true }
 

@@ -141,20 +141,25 @@ describe("sb.data.WikiText103 / WikiText2", function()
     assert.matches("expected (6, " .. #s.vocab .. ")", err, 1, true)
   end)
 
-  it("reads whitespace and line ends that straddle its 1 MiB pieces", function()
+  -- The words of a WikiText-2 tree whose test file is `text` (train and valid empty).
+  local function words_of(text)
     local dir = tmp.tmpdir()
     os.execute("mkdir -p " .. dir .. "/wikitext-2")
     for _, split in ipairs { "train", "valid" } do
       tmp.write(dir .. "/wikitext-2/wiki." .. split .. ".tokens", "")
     end
+    tmp.write(dir .. "/wikitext-2/wiki.test.tokens", text)
+    local s = sb.data.WikiText2 { root = dir }
+    local words = {}
+    for i, id in ipairs(s.ids:totable()) do words[i] = s.vocab:word(id) end
+    return words
+  end
+
+  it("reads whitespace and line ends that straddle its 1 MiB pieces", function()
     local piece = 1 << 20
     for k = 0, 6 do
       local long = ("x"):rep(piece - 3 - k)
-      tmp.write(dir .. "/wikitext-2/wiki.test.tokens",
-        long .. "\u{a0}y\r\nz\u{3000}w\u{2028}v\r\n\r")
-      local s = sb.data.WikiText2 { root = dir }
-      local words = {}
-      for i, id in ipairs(s.ids:totable()) do words[i] = s.vocab:word(id) end
+      local words = words_of(long .. "\u{a0}y\r\nz\u{3000}w\u{2028}v\r\n\r")
       assert.are.equal(long, words[1])
       table.remove(words, 1)
       assert.are.same({ "y", "<eos>", "z", "w", "v", "<eos>", "<eos>" }, words, "k = " .. k)
@@ -162,17 +167,8 @@ describe("sb.data.WikiText103 / WikiText2", function()
   end)
 
   it("reads whitespace and line ends as Python's text mode and str.split() do", function()
-    local dir = tmp.tmpdir()
-    os.execute("mkdir -p " .. dir .. "/wikitext-2")
-    for _, split in ipairs { "train", "valid" } do
-      tmp.write(dir .. "/wikitext-2/wiki." .. split .. ".tokens", "")
-    end
     -- "\r\n", a lone "\r", U+00A0, U+3000, U+001F, U+0085, U+2028 split; U+200B does not
-    tmp.write(dir .. "/wikitext-2/wiki.test.tokens",
-      "a b\r\nc\rd\u{a0}e\u{3000}f\u{1f}g\u{85}h\u{2028}i x\u{200b}y\n\n  \nlast")
-    local s = sb.data.WikiText2 { root = dir }
-    local words = {}
-    for i, id in ipairs(s.ids:totable()) do words[i] = s.vocab:word(id) end
+    local words = words_of("a b\r\nc\rd\u{a0}e\u{3000}f\u{1f}g\u{85}h\u{2028}i x\u{200b}y\n\n  \nlast")
     assert.are.same({ "a", "b", "<eos>", "c", "<eos>", "d", "e", "f", "g", "h", "i",
       "x\u{200b}y", "<eos>", "<eos>", "<eos>", "last", "<eos>" }, words)
   end)

@@ -23,5 +23,9 @@ build = {
     ["sbengine.benchmarks.stl10"] = "stl10.lua",
     ["sbengine.benchmarks.svhn"] = "svhn.lua",
     ["sbengine.benchmarks.coco"] = "coco.lua",
+    ["sbengine.benchmarks.wikitext103"] = "wikitext103.lua",
+    ["sbengine.benchmarks.wikitext2"] = "wikitext2.lua",
+    ["sbengine.benchmarks.ade20k"] = "ade20k.lua",
+    ["sbengine.benchmarks.voc_segmentation"] = "voc_segmentation.lua",
   },
 }

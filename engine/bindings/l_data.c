@@ -77,6 +77,7 @@ int sbL_open_data(lua_State *L)
     sbL_data_add_transforms(L);
     sbL_data_add_loaders(L);
     sbL_data_add_downloads(L);
+    sbL_data_add_vocab(L);
     lua_pushcfunction(L, data_collate);
     lua_setfield(L, -2, "collate");
     return 1;

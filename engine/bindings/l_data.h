@@ -5,6 +5,7 @@
  *   l_loader.c     Loader (an sb_loader) and LoaderIter (one pass; its threads stop on
  *                  __close/__gc), permutation
  *   l_download.c   downloads, with a Lua progress callback
+ *   l_vocab.c      Vocab (a word-level vocabulary) and token ids of text files
  * Each sbL_data_add_* creates its metatables and sets its functions into the module table
  * on top of the stack. */
 #ifndef SB_BINDINGS_L_DATA_H
@@ -25,5 +26,6 @@ void sbL_data_add_datasets(lua_State *L);
 void sbL_data_add_transforms(lua_State *L);
 void sbL_data_add_loaders(lua_State *L);
 void sbL_data_add_downloads(lua_State *L);
+void sbL_data_add_vocab(lua_State *L);
 
 #endif

@@ -13,8 +13,10 @@
  *       masks (as above; counts as compressed strings)]
  *   coco_rle* (engine/bindings/l_coco_mask.c): pycocotools.mask's functions
  *   squad_load(path, version 1|2) -> SquadDataset (userdata): :count(), :find(id) -> 1-based
- *       position or nil, :evaluate({[position] = answer}) -> {exact, f1, total, HasAns_*,
- *       NoAns_*, missing}, :close()
+ *       position or nil, :evaluate({[position] = answer}[, {positions, probs, thresh}]) ->
+ *       {exact, f1, total, HasAns_*, NoAns_*, missing[, best_exact, best_exact_thresh,
+ *       best_f1, best_f1_thresh]} (v2.0's no-answer probabilities, in their file's order),
+ *       :read_na_probs(path) -> ids, probs (a na_prob.json in its order), :close()
  *   squad_normalize(text) -> normalize_answer(text) of the SQuAD scripts
  *   bleu_add(stats, hyps, refs) -> stats: adds the statistics of each segment (hyps[i] against
  *       refs[i], a string or a list of strings) to the 10 numbers of `stats` (a list)
@@ -277,8 +279,38 @@ static int squad_evaluate(lua_State *L)
         lua_pop(L, 1);
     }
     sb_squad_scores r;
-    sbL_check(L, sb_squad_evaluate(s, answers, &r), "squad");
-    lua_createtable(L, 0, 10);
+    if (lua_isnoneornil(L, 3)) {
+        sbL_check(L, sb_squad_evaluate(s, answers, &r), "squad");
+    } else { /* {positions = {1-based}, probs = {...}, thresh = x} */
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "positions");
+        lua_getfield(L, 3, "probs");
+        lua_getfield(L, 3, "thresh"); /* [..., positions, probs, thresh] */
+        if (!lua_istable(L, -3) || !lua_istable(L, -2) || !lua_isnumber(L, -1) ||
+            lua_rawlen(L, -3) != lua_rawlen(L, -2))
+            return luaL_error(L, "squad: no-answer probabilities must be {positions = list, "
+                                 "probs = list of as many numbers, thresh = number}");
+        size_t n_na = lua_rawlen(L, -3);
+        size_t *positions = lua_newuserdatauv(L, (n_na ? n_na : 1) * sizeof *positions, 0);
+        double *probs = lua_newuserdatauv(L, (n_na ? n_na : 1) * sizeof *probs, 0);
+        /* [..., positions, probs, thresh, pos_ud, probs_ud] */
+        for (size_t k = 0; k < n_na; k++) {
+            lua_rawgeti(L, -5, (lua_Integer)k + 1);
+            lua_rawgeti(L, -5, (lua_Integer)k + 1);
+            lua_Integer pos = lua_tointeger(L, -2);
+            if (!lua_isinteger(L, -2) || pos < 1 || (size_t)pos > n || !lua_isnumber(L, -1))
+                return luaL_error(L,
+                                  "squad: no-answer probability %d: expected a question "
+                                  "position and a number",
+                                  (int)k + 1);
+            positions[k] = (size_t)pos - 1;
+            probs[k] = lua_tonumber(L, -1);
+            lua_pop(L, 2);
+        }
+        sb_squad_na na = {positions, probs, n_na, lua_tonumber(L, -3)};
+        sbL_check(L, sb_squad_evaluate_na(s, answers, &na, &r), "squad");
+    }
+    lua_createtable(L, 0, 14);
     set_number(L, "exact", r.exact);
     set_number(L, "f1", r.f1);
     set_integer(L, "total", r.total);
@@ -293,7 +325,33 @@ static int squad_evaluate(lua_State *L)
         set_number(L, "NoAns_f1", r.no_ans_f1);
         set_integer(L, "NoAns_total", r.no_ans_total);
     }
+    if (r.has_best) {
+        set_number(L, "best_exact", r.best_exact);
+        set_number(L, "best_exact_thresh", r.best_exact_thresh);
+        set_number(L, "best_f1", r.best_f1);
+        set_number(L, "best_f1_thresh", r.best_f1_thresh);
+    }
     return 1;
+}
+
+static int squad_read_na_probs(lua_State *L)
+{
+    sb_squad *s = check_squad(L);
+    const char *path = luaL_checkstring(L, 2);
+    size_t *positions = NULL, n = 0;
+    double *probs = NULL;
+    sbL_check(L, sb_squad_read_na_probs(s, path, &positions, &probs, &n), NULL);
+    lua_createtable(L, (int)n, 0);
+    lua_createtable(L, (int)n, 0); /* [ids, probs] */
+    for (size_t k = 0; k < n; k++) {
+        lua_pushstring(L, sb_squad_id(s, positions[k]));
+        lua_rawseti(L, -3, (lua_Integer)k + 1);
+        lua_pushnumber(L, probs[k]);
+        lua_rawseti(L, -2, (lua_Integer)k + 1);
+    }
+    free(positions);
+    free(probs);
+    return 2;
 }
 
 static int squad_close(lua_State *L)
@@ -422,8 +480,9 @@ int sbL_open_eval(lua_State *L)
         {"__gc", coco_close}, {"__close", coco_close}, {NULL, NULL}};
     sbL_new_class(L, COCO_MT, coco_methods, coco_meta);
     static const luaL_Reg squad_methods[] = {
-        {"count", squad_count}, {"find", squad_find}, {"evaluate", squad_evaluate},
-        {"close", squad_close}, {NULL, NULL},
+        {"count", squad_count},       {"find", squad_find},
+        {"evaluate", squad_evaluate}, {"read_na_probs", squad_read_na_probs},
+        {"close", squad_close},       {NULL, NULL},
     };
     static const luaL_Reg squad_meta[] = {
         {"__gc", squad_close}, {"__close", squad_close}, {NULL, NULL}};

@@ -148,60 +148,88 @@ static sb_status each_in_array(const char *t, size_t len, size_t *i, const char 
     return SB_OK;
 }
 
-static sb_status each(const char *text, size_t len, const char *what, const char *const *keys,
-                      bool *found, const receiver *r)
+/* What to do with the value of member `name` at text[*i]: consume it, moving *i past it. */
+typedef sb_status (*member_fn)(void *ctx, const char *name, const char *text, size_t len,
+                               size_t *i);
+
+/* Walks the top-level object of `text`, member by member in the file's order. */
+static sb_status walk_object(const char *text, size_t len, const char *what, member_fn member,
+                             void *ctx)
 {
-    if (!sb_jansson()) return sb_fail_context(SB_EUNSUPPORTED, "%s", what);
-    size_t i = 0;
-    if (!keys) {
-        SB_TRY(each_in_array(text, len, &i, what, NULL, r));
+    size_t i = skip_space(text, len, 0);
+    if (i >= len || text[i] != '{') return syntax_error(text, i, what, "an object '{'");
+    i = skip_space(text, len, i + 1);
+    if (i < len && text[i] == '}') {
+        i++;
     } else {
-        i = skip_space(text, len, 0);
-        if (i >= len || text[i] != '{') return syntax_error(text, i, what, "an object '{'");
-        i = skip_space(text, len, i + 1);
-        if (i < len && text[i] == '}') {
-            i++;
-        } else {
-            for (;;) {
-                json_t *name = NULL;
-                size_t at = i;
-                SB_TRY(parse_value(text, len, &i, what, &name));
-                if (!json_is_string(name)) {
-                    sb_jstream_free(name);
-                    return syntax_error(text, at, what, "a member name");
-                }
-                int which = -1;
-                for (int k = 0; keys[k]; k++)
-                    if (strcmp(api.string_value(name), keys[k]) == 0) which = k;
+        for (;;) {
+            json_t *name = NULL;
+            size_t at = i;
+            SB_TRY(parse_value(text, len, &i, what, &name));
+            if (!json_is_string(name)) {
                 sb_jstream_free(name);
-                i = skip_space(text, len, i);
-                if (i >= len || text[i] != ':') return syntax_error(text, i, what, "':'");
-                i++;
-                if (which >= 0) {
-                    if (found) found[which] = true;
-                    SB_TRY(each_in_array(text, len, &i, what, keys[which], r));
-                } else {
-                    json_t *skipped = NULL;
-                    i = skip_space(text, len, i);
-                    SB_TRY(parse_value(text, len, &i, what, &skipped));
-                    sb_jstream_free(skipped);
-                }
-                i = skip_space(text, len, i);
-                if (i < len && text[i] == ',') {
-                    i = skip_space(text, len, i + 1);
-                    continue;
-                }
-                if (i < len && text[i] == '}') {
-                    i++;
-                    break;
-                }
-                return syntax_error(text, i, what, "',' or '}' in an object");
+                return syntax_error(text, at, what, "a member name");
             }
+            i = skip_space(text, len, i);
+            if (i >= len || text[i] != ':') {
+                sb_jstream_free(name);
+                return syntax_error(text, i, what, "':'");
+            }
+            i = skip_space(text, len, i + 1);
+            sb_status st = member(ctx, api.string_value(name), text, len, &i);
+            sb_jstream_free(name);
+            SB_TRY(st);
+            i = skip_space(text, len, i);
+            if (i < len && text[i] == ',') {
+                i = skip_space(text, len, i + 1);
+                continue;
+            }
+            if (i < len && text[i] == '}') {
+                i++;
+                break;
+            }
+            return syntax_error(text, i, what, "',' or '}' in an object");
         }
     }
     i = skip_space(text, len, i);
     if (i != len) return syntax_error(text, i, what, "the end of the file");
     return SB_OK;
+}
+
+typedef struct keyed_arrays {
+    const char *what;
+    const char *const *keys;
+    bool *found;
+    const receiver *r;
+} keyed_arrays;
+
+static sb_status keyed_member(void *ctx, const char *name, const char *text, size_t len, size_t *i)
+{
+    keyed_arrays *k = ctx;
+    for (int which = 0; k->keys[which]; which++) {
+        if (strcmp(name, k->keys[which]) != 0) continue;
+        if (k->found) k->found[which] = true;
+        return each_in_array(text, len, i, k->what, k->keys[which], k->r);
+    }
+    json_t *skipped = NULL;
+    SB_TRY(parse_value(text, len, i, k->what, &skipped));
+    sb_jstream_free(skipped);
+    return SB_OK;
+}
+
+static sb_status each(const char *text, size_t len, const char *what, const char *const *keys,
+                      bool *found, const receiver *r)
+{
+    if (!sb_jansson()) return sb_fail_context(SB_EUNSUPPORTED, "%s", what);
+    if (!keys) {
+        size_t i = 0;
+        SB_TRY(each_in_array(text, len, &i, what, NULL, r));
+        i = skip_space(text, len, i);
+        if (i != len) return syntax_error(text, i, what, "the end of the file");
+        return SB_OK;
+    }
+    keyed_arrays k = {what, keys, found, r};
+    return walk_object(text, len, what, keyed_member, &k);
 }
 
 sb_status sb_jstream_each(const char *text, size_t len, const char *what, const char *const *keys,
@@ -217,6 +245,31 @@ sb_status sb_jstream_each_span(const char *text, size_t len, const char *what,
 {
     const receiver r = {NULL, fn, ctx};
     return each(text, len, what, keys, found, &r);
+}
+
+typedef struct each_value {
+    const char *what;
+    sb_jstream_element_fn fn;
+    void *ctx;
+    size_t index;
+} each_value;
+
+static sb_status value_member(void *ctx, const char *name, const char *text, size_t len, size_t *i)
+{
+    each_value *e = ctx;
+    json_t *value = NULL;
+    SB_TRY(parse_value(text, len, i, e->what, &value));
+    sb_status st = e->fn(e->ctx, name, value, e->index++);
+    sb_jstream_free(value);
+    return st;
+}
+
+sb_status sb_jstream_each_member(const char *text, size_t len, const char *what,
+                                 sb_jstream_element_fn fn, void *ctx)
+{
+    if (!sb_jansson()) return sb_fail_context(SB_EUNSUPPORTED, "%s", what);
+    each_value e = {what, fn, ctx, 0};
+    return walk_object(text, len, what, value_member, &e);
 }
 
 sb_status sb_jstream_parse(const char *text, size_t len, const char *what, json_t **out)
@@ -347,6 +400,13 @@ sb_status sb_jstream_each_span(const char *text, size_t len, const char *what,
 sb_status sb_jstream_parse(const char *text, size_t len, const char *what, json_t **out)
 {
     (void)text, (void)len, (void)what, (void)out;
+    return no_jansson();
+}
+
+sb_status sb_jstream_each_member(const char *text, size_t len, const char *what,
+                                 sb_jstream_element_fn fn, void *ctx)
+{
+    (void)text, (void)len, (void)what, (void)fn, (void)ctx;
     return no_jansson();
 }
 

@@ -95,6 +95,11 @@ typedef struct sb_jstream_visitor {
 } sb_jstream_visitor;
 sb_status sb_jstream_walk(const json_t *value, const sb_jstream_visitor *v, void *ctx);
 
+/* Walks `text`, a top-level object, handing each member's value to `fn` in the file's order
+ * (`key` its name, `index` its position); a name given twice comes twice. */
+sb_status sb_jstream_each_member(const char *text, size_t len, const char *what,
+                                 sb_jstream_element_fn fn, void *ctx);
+
 /* Reads a whole file into a malloc()ed buffer of *len bytes (core/sys.h's sb_read_fd). */
 sb_status sb_jstream_read_file(const char *path, char **text, size_t *len);
 

@@ -1,5 +1,7 @@
 #include "eval/squad.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -388,22 +390,18 @@ static double f1_of(int version, const tokens *gold, const tokens *pred, unsigne
     return (2 * precision * recall) / (precision + recall);
 }
 
-sb_status sb_squad_evaluate(const sb_squad *s, const char *const *answers, sb_squad_scores *out)
+/* The raw scores of each answered question (get_raw_scores): em[i], f1[i]. */
+static sb_status raw_scores(const sb_squad *s, const char *const *answers, double *em_raw,
+                            double *f1_raw)
 {
-    memset(out, 0, sizeof *out);
     sb_buf norm = {0};
     tokens gold = {0}, pred = {0};
     unsigned char *used = NULL;
     size_t used_cap = 0;
-    double em_sum = 0, f1_sum = 0, em_has = 0, f1_has = 0, em_no = 0, f1_no = 0;
     sb_status st = SB_OK;
     for (size_t i = 0; i < s->n && st == SB_OK; i++) {
         const question *q = &s->qs[i];
-        if (s->version == 1) out->total++;
-        if (!answers[i]) {
-            out->missing++;
-            continue;
-        }
+        if (!answers[i]) continue;
         norm.len = 0;
         st = sb_squad_normalize(answers[i], strlen(answers[i]), &norm);
         if (st != SB_OK) {
@@ -427,7 +425,102 @@ sb_status sb_squad_evaluate(const sb_squad *s, const char *const *answers, sb_sq
             if (g == 0 || e > em) em = e;
             if (g == 0 || f > f1) f1 = f;
         }
-        if (st != SB_OK) break;
+        em_raw[i] = em;
+        f1_raw[i] = f1;
+    }
+    sb_buf_free(&norm);
+    free(gold.t);
+    free(pred.t);
+    free(used);
+    return st;
+}
+
+typedef struct na_entry {
+    size_t question, rank; /* rank: the place of the question's first probability */
+    double prob;
+} na_entry;
+
+/* sorted(na_probs, key=lambda k: na_probs[k]): a stable sort keeps the file's order */
+static int cmp_na(const void *a, const void *b)
+{
+    const na_entry *x = a, *y = b;
+    if (x->prob < y->prob) return -1;
+    if (x->prob > y->prob) return 1;
+    return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/* find_best_thresh: *best (percentage) and *thresh over the raw scores `raw`. */
+static void best_thresh(const sb_squad *s, const char *const *answers, const double *raw,
+                        const na_entry *order, size_t n_order, double answered, double *best,
+                        double *thresh)
+{
+    double cur = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (!s->qs[i].has_ans) cur += 1; /* num_no_ans, over the whole dataset */
+    double best_score = cur, best_at = 0.0;
+    for (size_t k = 0; k < n_order; k++) {
+        size_t q = order[k].question;
+        if (!answers[q]) continue;
+        double diff = s->qs[q].has_ans ? raw[q] : (answers[q][0] ? -1 : 0);
+        cur += diff;
+        if (cur > best_score) {
+            best_score = cur;
+            best_at = order[k].prob;
+        }
+    }
+    *best = 100.0 * best_score / answered;
+    *thresh = best_at;
+}
+
+sb_status sb_squad_evaluate_na(const sb_squad *s, const char *const *answers, const sb_squad_na *na,
+                               sb_squad_scores *out)
+{
+    memset(out, 0, sizeof *out);
+    if (na && s->version != 2)
+        return sb_fail(SB_EINVAL, "no-answer probabilities are for SQuAD v2.0 only");
+    size_t n = s->n ? s->n : 1, n_na = na ? na->n : 0;
+    double *em_raw = calloc(n, sizeof *em_raw), *f1_raw = calloc(n, sizeof *f1_raw);
+    na_entry *by_question = malloc(n * sizeof *by_question);
+    na_entry *order = malloc((n_na ? n_na : 1) * sizeof *order);
+    if (!em_raw || !f1_raw || !by_question || !order) {
+        free(em_raw);
+        free(f1_raw);
+        free(by_question);
+        free(order);
+        return sb_fail(SB_ENOMEM, "out of memory");
+    }
+    sb_status st = raw_scores(s, answers, em_raw, f1_raw);
+    for (size_t i = 0; i < s->n; i++)
+        by_question[i] = (na_entry){i, SIZE_MAX, 0.0};
+    for (size_t k = 0; k < n_na && st == SB_OK; k++) {
+        size_t q = na->positions[k];
+        if (q >= s->n) {
+            st = sb_fail(SB_ERANGE, "no-answer probability %zu: question %zu of %zu", k + 1, q + 1,
+                         s->n);
+            break;
+        }
+        if (by_question[q].rank == SIZE_MAX) by_question[q].rank = k;
+        by_question[q].prob = na->probs[k];
+    }
+    double em_sum = 0, f1_sum = 0, em_has = 0, f1_has = 0, em_no = 0, f1_no = 0;
+    for (size_t i = 0; i < s->n && st == SB_OK; i++) {
+        const question *q = &s->qs[i];
+        if (s->version == 1) out->total++;
+        if (!answers[i]) {
+            out->missing++;
+            continue;
+        }
+        double em = em_raw[i], f1 = f1_raw[i];
+        if (na) { /* apply_no_ans_threshold */
+            if (n_na && by_question[i].rank == SIZE_MAX) {
+                st = sb_fail(SB_EINVAL,
+                             "question %s has an answer but no no-answer probability "
+                             "(evaluate-v2.0.py fails with a KeyError)",
+                             s->text.data + q->id);
+                break;
+            }
+            if (by_question[i].prob > na->thresh) em = f1 = q->has_ans ? 0.0 : 1.0;
+        }
         em_sum += em;
         f1_sum += f1;
         if (s->version == 2) {
@@ -443,10 +536,21 @@ sb_status sb_squad_evaluate(const sb_squad *s, const char *const *answers, sb_sq
             }
         }
     }
-    sb_buf_free(&norm);
-    free(gold.t);
-    free(pred.t);
-    free(used);
+    if (st == SB_OK && n_na && out->total) {
+        size_t n_order = 0;
+        for (size_t i = 0; i < s->n; i++)
+            if (by_question[i].rank != SIZE_MAX) order[n_order++] = by_question[i];
+        qsort(order, n_order, sizeof *order, cmp_na);
+        out->has_best = true;
+        best_thresh(s, answers, em_raw, order, n_order, (double)out->total, &out->best_exact,
+                    &out->best_exact_thresh);
+        best_thresh(s, answers, f1_raw, order, n_order, (double)out->total, &out->best_f1,
+                    &out->best_f1_thresh);
+    }
+    free(em_raw);
+    free(f1_raw);
+    free(by_question);
+    free(order);
     if (st != SB_OK) return st;
     if (out->total) {
         out->exact = 100.0 * em_sum / (double)out->total;
@@ -460,5 +564,68 @@ sb_status sb_squad_evaluate(const sb_squad *s, const char *const *answers, sb_sq
         out->no_ans_exact = 100.0 * em_no / (double)out->no_ans_total;
         out->no_ans_f1 = 100.0 * f1_no / (double)out->no_ans_total;
     }
+    return SB_OK;
+}
+
+sb_status sb_squad_evaluate(const sb_squad *s, const char *const *answers, sb_squad_scores *out)
+{
+    if (s->version == 1) return sb_squad_evaluate_na(s, answers, NULL, out);
+    sb_squad_na none = {NULL, NULL, 0, 1.0};
+    return sb_squad_evaluate_na(s, answers, &none, out);
+}
+
+/* ---- the no-answer probability file ---------------------------------------------------- */
+
+typedef struct na_reader {
+    const sb_squad *s;
+    const char *path;
+    size_t *positions;
+    double *probs;
+    size_t n, cap;
+} na_reader;
+
+static sb_status na_member(void *ctx, const char *key, const json_t *value, size_t index)
+{
+    (void)index;
+    na_reader *r = ctx;
+    const sb_jansson_api *J = sb_jansson();
+    long q = sb_squad_find(r->s, key);
+    if (q < 0) return sb_fail(SB_EINVAL, "%s: question %s is not in the dataset", r->path, key);
+    double p = json_is_number(value) ? J->number_value(value) : NAN;
+    if (!json_is_number(value) || !isfinite(p))
+        return sb_fail(SB_EFORMAT, "%s: the no-answer probability of %s must be a number", r->path,
+                       key);
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 256;
+        size_t *pos = realloc(r->positions, cap * sizeof *pos);
+        if (!pos) return sb_fail(SB_ENOMEM, "%s: out of memory", r->path);
+        r->positions = pos;
+        double *pr = realloc(r->probs, cap * sizeof *pr);
+        if (!pr) return sb_fail(SB_ENOMEM, "%s: out of memory", r->path);
+        r->probs = pr;
+        r->cap = cap;
+    }
+    r->positions[r->n] = (size_t)q;
+    r->probs[r->n++] = p;
+    return SB_OK;
+}
+
+sb_status sb_squad_read_na_probs(const sb_squad *s, const char *path, size_t **positions,
+                                 double **probs, size_t *n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    SB_TRY(sb_jstream_read_file(path, &text, &len));
+    na_reader r = {s, path, NULL, NULL, 0, 0};
+    sb_status st = sb_jstream_each_member(text, len, path, na_member, &r);
+    free(text);
+    if (st != SB_OK) {
+        free(r.positions);
+        free(r.probs);
+        return st;
+    }
+    *positions = r.positions;
+    *probs = r.probs;
+    *n = r.n;
     return SB_OK;
 }

@@ -7,7 +7,8 @@ local images = require "sbengine._eval_cli_images" -- ade20k, imagenet
 
 local USAGE = [[
 usage: sbengine eval coco --annotations FILE --predictions FILE [OPTIONS]
-       sbengine eval squad --data FILE --predictions FILE [--version 1.1|2.0] [OPTIONS]
+       sbengine eval squad --data FILE --predictions FILE [--version 1.1|2.0]
+                           [--na-prob-file FILE] [--na-prob-thresh T] [OPTIONS]
        sbengine eval wmt --references FILE[,FILE...] --predictions FILE --dataset NAME [OPTIONS]
 ]] .. images.USAGE .. [[
 
@@ -27,6 +28,9 @@ options:
   --iou-type TYPE      coco: bbox (default, box AP) or segm (mask AP)
   --data FILE          squad: the dataset file
   --version V          squad: 1.1 (default) or 2.0
+  --na-prob-file FILE  squad 2.0: the model's no-answer probabilities ({question id: p}), as
+                       evaluate-v2.0.py's; adds best_exact, best_f1 and their thresholds
+  --na-prob-thresh T   squad 2.0: answer "" where the probability exceeds T (default 1.0)
   --references FILES   wmt: the reference files, comma-separated
   --dataset NAME       wmt: the test set's name in the result ("WMT2014 English-German")
 ]] .. images.OPTIONS .. [[
@@ -48,7 +52,8 @@ end
 local VALUE_OPTIONS = { ["--annotations"] = "annotations", ["--predictions"] = "predictions",
   ["--iou-type"] = "iou_type",
   ["--data"] = "data", ["--version"] = "version", ["--references"] = "references",
-  ["--dataset"] = "dataset",
+  ["--dataset"] = "dataset", ["--na-prob-file"] = "na_prob_file",
+  ["--na-prob-thresh"] = "na_prob_thresh",
   ["--model-name"] = "model_name", ["--out"] = "out", ["--server"] = "server" }
 for k, v in pairs(images.VALUE_OPTIONS) do VALUE_OPTIONS[k] = v end
 local FLAG_OPTIONS = { ["--submit"] = "submit", ["--quiet"] = "quiet" }
@@ -127,9 +132,20 @@ end
 local function squad(o)
   if not o.data then return usage_error("squad needs --data FILE") end
   if not o.predictions then return usage_error("squad needs --predictions FILE") end
+  local thresh = nil
+  if o.na_prob_file or o.na_prob_thresh then
+    if o.version ~= "2.0" and o.version ~= "2" then
+      return usage_error("--na-prob-file and --na-prob-thresh need --version 2.0")
+    end
+    thresh = o.na_prob_thresh and tonumber(o.na_prob_thresh)
+    if o.na_prob_thresh and not thresh then
+      return usage_error("--na-prob-thresh needs a number, got " .. o.na_prob_thresh)
+    end
+  end
   local sb = require "sbengine"
   local cjson = require "cjson"
-  local ev = sb.eval.SQuAD { data = o.data, version = o.version, model_name = model_name(o) }
+  local ev = sb.eval.SQuAD { data = o.data, version = o.version, model_name = model_name(o),
+    na_prob_thresh = thresh }
   local f, err = io.open(o.predictions, "rb")
   if not f then error(err, 0) end
   local text = f:read("a")
@@ -139,7 +155,7 @@ local function squad(o)
     error(("%s: expected a JSON object {question id: answer text} (%s)")
       :format(o.predictions, ok and "got " .. type(answers) or tostring(answers)), 0)
   end
-  ev:add(answers)
+  ev:add(answers, o.na_prob_file)
   if not o.quiet then
     local s = ev:stats()
     local keys = {}

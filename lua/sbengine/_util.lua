@@ -78,6 +78,13 @@ end
 
 --- Checks an options table: nil gives {}, anything but a table or an unknown key (one not
 -- in the set `known`) is an error naming `fn`, raised `level` levels above the caller.
+--- Whether a file at `path` can be opened for reading.
+function util.file_exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
 function util.check_options(fn, opts, known, level)
   if opts == nil then return {} end
   if type(opts) ~= "table" then

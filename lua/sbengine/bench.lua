@@ -534,10 +534,15 @@ local function run(B, opts)
   end
   local model, device = utils.send_model_to_device(o.model, { device = sb.dist.device(o.device) })
   local dataset = load_dataset(B, o, where)
-  local loader = sb.data.DataLoader(dataset, dist_eval.loader_options {
-    batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
-    pin_memory = device:match("^cuda") ~= nil,
-  })
+  local loader
+  if B.loader then -- a definition's own batches (a token stream's bptt chunks)
+    loader = B.loader(dataset, o)
+  else
+    loader = sb.data.DataLoader(dataset, dist_eval.loader_options {
+      batch_size = o.batch_size, shuffle = false, num_workers = o.num_workers,
+      pin_memory = device:match("^cuda") ~= nil,
+    })
+  end
   -- an entry's options may depend on the run's options (a file under data_root)
   local metrics = {}
   for i, m in ipairs(B.metrics) do
@@ -550,7 +555,7 @@ local function run(B, opts)
     send_data_to_device = o.send_data_to_device or B.send_data_to_device,
     model_output_transform = o.model_output_transform,
     check_outputs = B.check_outputs and function(output, target)
-      B.check_outputs(output, target, where)
+      B.check_outputs(output, target, where, dataset)
     end,
     hash_output = B.hash_output,
   }
@@ -681,15 +686,17 @@ function bench.main(B, argv, script)
 end
 
 --- Defines a benchmark from a declarative table and returns its module.
--- Fields: name (shown in messages, e.g. "MNIST"), dataset_name (default name), task,
+-- Fields (all kept in the module, so that another definition can reuse them): name (shown in
+-- messages, e.g. "MNIST"), dataset_name (default name), task,
 -- dataset = function(o) -> dataset (o = the resolved options), metrics = list of metric
 -- entries ("mse" or {"topk_accuracy", {k = {1, 5}}, name = "result name"}; the options may
 -- be a function(o) -> options), num_classes, data_help (what to do when the data is missing),
 -- defaults (option -> default value), options (extra option names -> what they must be),
--- result_names (meter value name -> result name: {mean_iou = "Mean IOU"});
--- for outputs other than class scores: check_outputs(output, target, where) (the first
--- batch's check), send_data_to_device (the default hook), hash_output(output) (what the run
--- hash reads) and results(results, extra) -> results, extra (the meters' values renamed). A file that ends with
+-- result_names (meter value name -> result name: {mean_iou = "Mean IOU"}), loader =
+-- function(dataset, o) -> batches (an object with #b and b:iter(); default: a DataLoader);
+-- for outputs other than class scores: check_outputs(output, target, where, dataset) (the
+-- first batch's check), send_data_to_device (the default hook), hash_output(output) (what the
+-- run hash reads) and results(results, extra) -> results, extra (the meters' values renamed). A file that ends with
 -- `return sb.bench.define{...}` and is run as the script (`sbengine mnist.lua MODEL.lua`)
 -- also runs `bench.main` on its arguments. docs/bench.md has the details.
 function bench.define(spec)
@@ -715,6 +722,9 @@ function bench.define(spec)
     results = spec.results,
     result_names = spec.result_names,
     data_help = spec.data_help,
+    loader = spec.loader,
+    check_outputs = spec.check_outputs,
+    options = spec.options or {},
     defaults = spec.defaults or {},
     accepted = {},
   }

@@ -220,11 +220,7 @@ local function fetch(name, root, url, file, md5)
   end
 end
 
-local function file_exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local file_exists = util.file_exists
 
 local stl_options = { root = true, split = true, download = true, transform = true, target_transform = true }
 
@@ -294,6 +290,19 @@ function data.list_collate(samples)
   local xs, ys = {}, {}
   for j, s in ipairs(samples) do xs[j], ys[j] = s[1], s[2] end
   return xs, ys
+end
+
+--- sb.data.WikiText103{root, split = "test", raw = false, vocab = nil} and
+-- sb.data.WikiText2{...}: word-level token streams (ids, vocab, stream:batches{batch_size,
+-- bptt}) as PyTorch's word_language_model reads them; lua/sbengine/_wikitext.lua.
+function data.WikiText103(opts)
+  local stream = require("sbengine._wikitext").open("WikiText103", opts)
+  return stream
+end
+
+function data.WikiText2(opts)
+  local stream = require("sbengine._wikitext").open("WikiText2", opts)
+  return stream
 end
 
 --- TensorDataset(input[, target]): sample i is input[i] (and target[i]).

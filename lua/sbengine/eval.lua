@@ -209,11 +209,12 @@ local SQuAD = {}
 SQuAD.__index = SQuAD
 SQuAD.__name = "sb.eval.SQuAD"
 
-local SQUAD_OPTIONS = { data = true, version = true }
+local SQUAD_OPTIONS = { data = true, version = true, na_prob_thresh = true }
 for k in pairs(RESULT_OPTIONS) do SQUAD_OPTIONS[k] = true end
 
---- sb.eval.SQuAD{data = PATH, version = "1.1"|"2.0", model_name = ...}: question answering
--- (exact match and F1 as the official SQuAD evaluation scripts).
+--- sb.eval.SQuAD{data = PATH, version = "1.1"|"2.0", na_prob_thresh = 1.0, model_name = ...}:
+-- question answering (exact match and F1 as the official SQuAD evaluation scripts;
+-- na_prob_thresh is evaluate-v2.0.py's --na-prob-thresh).
 function eval.SQuAD(opts)
   opts = util.check_options("sb.eval.SQuAD", opts, SQUAD_OPTIONS, 2)
   if type(opts.data) ~= "string" then
@@ -228,17 +229,64 @@ function eval.SQuAD(opts)
   local core = require "sbengine.core"
   local calls = require "sbengine._calls"
   local data = calls.c(2, core.eval.squad_load, opts.data, version == "1.1" and 1 or 2)
-  local meter = metrics.create("squad", { data = opts.data, version = version, _data = data })
+  if opts.na_prob_thresh ~= nil and (version ~= "2.0" or type(opts.na_prob_thresh) ~= "number") then
+    error("sb.eval.SQuAD: option na_prob_thresh must be a number, and is for version 2.0", 2)
+  end
+  local meter = metrics.create("squad", { data = opts.data, version = version, _data = data,
+    na_prob_thresh = opts.na_prob_thresh })
   local self = setmetatable({ opts = opts, version = version, meter = meter, data = data,
-    added = {} }, SQuAD)
+    added = {}, na_added = {} }, SQuAD)
   self.config = { evaluator = "squad", version = version,
                   reference = "evaluate-v" .. version .. ".py (official SQuAD script)",
-                  data = opts.data:match("[^/]*$") }
+                  data = opts.data:match("[^/]*$"), na_prob_thresh = opts.na_prob_thresh }
   return self
 end
 
---- ev:add(answers_by_id): {[question_id] = "answer text"}; "" answers "no answer" (v2.0).
-function SQuAD:add(answers)
+-- The no-answer probabilities of ev:add, checked, in their order: a path is read in the
+-- file's order (evaluate-v2.0.py's dict), a table in the dataset's order.
+local function na_list(self, na_probs)
+  if self.version ~= "2.0" then
+    error("sb.eval.SQuAD:add: no-answer probabilities are for version 2.0", 3)
+  end
+  local ids, probs
+  if type(na_probs) == "string" then
+    local ok, a, b = pcall(self.data.read_na_probs, self.data, na_probs)
+    if not ok then error("sb.eval.SQuAD:add: " .. tostring(a), 3) end
+    ids, probs = a, b
+  elseif type(na_probs) == "table" then
+    ids, probs = {}, {}
+    for id, p in pairs(na_probs) do
+      if type(id) ~= "string" or not self.data:find(id) then
+        error(("sb.eval.SQuAD:add: no-answer probability for question %s, which is not in %s")
+          :format(tostring(id), self.opts.data), 3)
+      end
+      if type(p) ~= "number" or p ~= p or math.abs(p) == math.huge then
+        error(("sb.eval.SQuAD:add: the no-answer probability of %s must be a finite number, "
+          .. "got %s"):format(id, tostring(p)), 3)
+      end
+      ids[#ids + 1] = id
+    end
+    table.sort(ids, function(a, b) return self.data:find(a) < self.data:find(b) end)
+    for i, id in ipairs(ids) do probs[i] = na_probs[id] end
+  else
+    error("sb.eval.SQuAD:add: no-answer probabilities must be a table {[question_id] = "
+      .. "probability} or a na_prob.json path, got " .. type(na_probs), 3)
+  end
+  local seen = {}
+  for _, id in ipairs(ids) do
+    if self.na_added[id] or seen[id] then
+      error(("sb.eval.SQuAD:add: the no-answer probability of question %s was already added")
+        :format(id), 3)
+    end
+    seen[id] = true
+  end
+  return ids, probs
+end
+
+--- ev:add(answers_by_id[, na_probs]): {[question_id] = "answer text"}; "" answers "no answer"
+-- (v2.0). na_probs (v2.0): the no-answer probabilities, {[question_id] = p} or the path of a
+-- na_prob.json (evaluate-v2.0.py's --na-prob-file, read in its order).
+function SQuAD:add(answers, na_probs)
   if type(answers) ~= "table" then
     error("sb.eval.SQuAD:add: expected a table {[question_id] = answer}, got " .. type(answers), 2)
   end
@@ -260,13 +308,19 @@ function SQuAD:add(answers)
     end
     ids[#ids + 1] = id
   end
-  table.sort(ids)
+  local na_ids, probs
+  if na_probs ~= nil then na_ids, probs = na_list(self, na_probs) end
+  table.sort(ids, function(a, b) return self.data:find(a) < self.data:find(b) end)
   local out = {}
   for i, id in ipairs(ids) do
     self.added[id] = true
     out[i] = answers[id]
   end
   self.meter:add(out, ids)
+  if na_ids then
+    for _, id in ipairs(na_ids) do self.na_added[id] = true end
+    self.meter:add({ na_probs = probs }, na_ids)
+  end
   self.cached = nil
   return self
 end

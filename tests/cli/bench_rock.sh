@@ -15,7 +15,7 @@ expect_exit 0
 expect_out "sbengine-benchmarks scm-1 is now installed"
 
 case_ "sbengine finds them in the LuaRocks tree, and they load"
-run_sb -e 'for _, name in ipairs { "mnist", "cifar10", "cifar100", "coco" } do
+run_sb -e 'for _, name in ipairs { "mnist", "cifar10", "cifar100", "coco", "wikitext103", "wikitext2", "ade20k", "voc_segmentation" } do
   local path = package.searchpath("sbengine.benchmarks." .. name, package.path)
   print(path, dofile(path).name)
 end'
@@ -24,5 +24,9 @@ expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/mnist.lua	MNIST"
 expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/cifar10.lua	CIFAR10"
 expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/cifar100.lua	CIFAR100"
 expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/coco.lua	COCO"
+expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/wikitext103.lua	WikiText103"
+expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/wikitext2.lua	WikiText2"
+expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/ade20k.lua	ADE20K"
+expect_out "$HOME/.luarocks/share/lua/5.4/sbengine/benchmarks/voc_segmentation.lua	PASCALVOC"
 
 finish

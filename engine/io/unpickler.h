@@ -115,6 +115,8 @@ sb_pickle_value *sb_pickle_new_bytes(sb_pickle *p, const void *s, size_t len);
 /* An object owning `ptr`, released with free_fn(ptr) (may be NULL) with the arena. */
 sb_pickle_value *sb_pickle_new_object(sb_pickle *p, const char *type, void *ptr,
                                       void (*free_fn)(void *));
+/* Appends `item` to a tuple, list or set (handlers that build sequences). */
+sb_status sb_pickle_seq_push(sb_pickle_value *seq, sb_pickle_value *item);
 sb_status sb_pickle_dict_set(sb_pickle *p, sb_pickle_value *dict, sb_pickle_value *key,
                              sb_pickle_value *value);
 
